@@ -1,0 +1,60 @@
+/**
+ * The backend contract. backend/ is the only folder that imports onnxruntime-node or
+ * onnxruntime-web; everything else sees these plain types.
+ */
+import type { BackendKind, GraphOptLevel } from '../config/types.js';
+import type { NamedTensors } from '../tensor.js';
+
+export interface SessionSpec {
+  /** Intra-op threads. */
+  intraOpThreads: number;
+  graphOptimization: GraphOptLevel;
+  /** The CPU arena never shrinks; turn it off when memory is tight. */
+  memArena: boolean;
+  memPattern: boolean;
+  /** Where to write/read the optimized model so a second start skips graph optimization. */
+  optimizedModelPath?: string;
+}
+
+export interface LoadRequest {
+  /** Caller-chosen handle, e.g. "digits@int8". */
+  key: string;
+  /** Absolute path of a verified model file. */
+  file: string;
+  session: SessionSpec;
+  /** Run once after load so RSS and first-run latency are measured now, not on the first request. */
+  warmup?: NamedTensors;
+}
+
+export interface LoadedModel {
+  key: string;
+  inputNames: string[];
+  outputNames: string[];
+  loadMs: number;
+  warmupMs: number | null;
+  /** RSS growth of the process that holds the session, measured around load + warm-up, MB. */
+  rssDeltaMB: number;
+  /** True when the load used a cached optimized model. */
+  fromCache: boolean;
+}
+
+export interface RunResult {
+  outputs: NamedTensors;
+  /** Time inside session.run, ms (monotonic clock). */
+  inferenceMs: number;
+}
+
+/**
+ * An inference engine: owns sessions and the threads they run on.
+ * Errors: load -> EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED | EDGE_ERR_BACKEND_UNAVAILABLE;
+ * run -> EDGE_ERR_INFERENCE_FAILED | EDGE_ERR_WORKER_CRASHED | EDGE_ERR_MODEL_UNAVAILABLE.
+ * `run` never blocks the caller's event loop. Input tensors are transferred (caller must not reuse them).
+ */
+export interface InferenceEngine {
+  readonly kind: BackendKind;
+  load(req: LoadRequest): Promise<LoadedModel>;
+  run(key: string, inputs: NamedTensors): Promise<RunResult>;
+  unload(key: string): Promise<void>;
+  /** Unloads everything and stops threads. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,107 @@
+/**
+ * Planner data: plain input, plain output. The planner does no I/O and reads no clock.
+ */
+import type { BackendKind, DeviceProfile, Precision } from '../config/types.js';
+import type { ErrorCode } from '../errors.js';
+import type { ModelManifest } from '../repository/types.js';
+
+/** What a backend can run. The planner refuses variants outside this. */
+export interface BackendCaps {
+  kind: BackendKind;
+  precisions: Precision[];
+  /** Domain-qualified op types this backend cannot run ("com.microsoft.MatMulNBits"). */
+  unsupportedOps: string[];
+  /**
+   * Multiplier on the profile's estimatedGmacsPerS per precision for this backend (e.g. WASM runs
+   * int8 slower than fp32: DESIGN.md measured int8 2.8x slower, int4 17x slower than fp32 under WASM).
+   */
+  speedFactor: Partial<Record<Precision, number>>;
+}
+
+/** Measured figures for one variant on this device and backend (from `edge-infer bench --calibrate`). */
+export interface CalibrationEntry {
+  model: string;
+  variant: string;
+  backend: BackendKind;
+  threads: number;
+  loadMs: number;
+  latencyP50Ms: number;
+  latencyP95Ms: number;
+  /** RSS growth after load and warm-up, MB. */
+  rssMB: number;
+}
+
+export interface Calibration {
+  /** Profile id the figures were measured under. */
+  profile: string;
+  measuredAt: string;
+  entries: CalibrationEntry[];
+}
+
+/** A variant refused at load time (integrity, budget...) that a re-plan must skip. */
+export interface Exclusion {
+  model: string;
+  variant: string;
+  code: ErrorCode;
+  detail: string;
+}
+
+export interface PlanInput {
+  profile: DeviceProfile;
+  manifests: ModelManifest[];
+  budgetMB: number;
+  backend: BackendCaps;
+  calibration?: Calibration;
+  /** Higher keeps its preferred variant longer when the shared budget is short. Default 0. */
+  priorities?: Record<string, number>;
+  exclusions?: Exclusion[];
+}
+
+export const REJECT_REASONS = [
+  'excluded',
+  'unsupported-precision',
+  'unsupported-op',
+  'below-accuracy-floor',
+  'slower-than-target',
+  'over-budget',
+  'lower-preference',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export interface Rejection {
+  variant: string;
+  reason: RejectReason;
+  /** One sentence with the figures: "needs 31.2 MB, 12.4 MB over the 18.8 MB left". */
+  detail: string;
+}
+
+export type FigureSource = 'measured' | 'estimated';
+
+export interface ChosenVariant {
+  variant: string;
+  precision: Precision;
+  memoryMB: number;
+  memorySource: FigureSource;
+  latencyMs: number;
+  latencySource: FigureSource;
+  accuracy: number;
+  /** Why this one: "first in precision preference that fits". */
+  detail: string;
+}
+
+export interface ModelPlan {
+  model: string;
+  priority: number;
+  chosen: ChosenVariant | null;
+  /** Set when nothing could be chosen (EDGE_ERR_NO_VARIANT_FITS). */
+  error?: { code: ErrorCode; message: string };
+  rejected: Rejection[];
+}
+
+export interface Plan {
+  profile: string;
+  backend: BackendKind;
+  budgetMB: number;
+  usedMB: number;
+  models: ModelPlan[];
+}
