@@ -21,6 +21,12 @@ export interface LoadRequest {
   key: string;
   /** Absolute path of a verified model file. */
   file: string;
+  /**
+   * The verified bytes of `file`, when the caller already holds them (the repository hashed them):
+   * the engine loads these instead of re-reading `file`, so what runs is what was verified
+   * (no TOCTOU window). Copied to the worker; the caller keeps ownership.
+   */
+  bytes?: Uint8Array;
   session: SessionSpec;
   /** Run once after load so RSS and first-run latency are measured now, not on the first request. */
   warmup?: NamedTensors;

@@ -1,0 +1,143 @@
+/**
+ * The worker-thread engine behind NativeEngine and WasmEngine.
+ *
+ * Layout: one worker thread per loaded model. The worker holds the model's only session; `unload`
+ * terminates the thread rather than releasing the session in a long-lived thread, because session
+ * release leaks native memory (onnxruntime issue 25325) and ending the thread is what returns it.
+ * Each worker runs one inference at a time (ORT's intra-op threads do the parallel work); the
+ * scheduler decides how many requests to keep in flight.
+ *
+ * Loads are serialized so `rssDeltaMB` (process RSS after load + warm-up minus before) belongs to
+ * one model. It includes the worker thread's own isolate, which is part of what a model costs here.
+ *
+ * Errors: load -> EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED | EDGE_ERR_FILE_MISSING |
+ * EDGE_ERR_WORKER_CRASHED | EDGE_ERR_SHUTTING_DOWN (after close); run -> EDGE_ERR_INFERENCE_FAILED |
+ * EDGE_ERR_WORKER_CRASHED (the worker died with the request in flight) | EDGE_ERR_MODEL_UNAVAILABLE
+ * (not loaded, unloaded, or its worker crashed earlier: load it again).
+ */
+import type { BackendKind } from '../config/types.js';
+import { EdgeError } from '../errors.js';
+import type { NamedTensors } from '../tensor.js';
+import type { InferenceEngine, LoadedModel, LoadRequest, RunResult } from './types.js';
+import { WorkerHost } from './worker-host.js';
+import type { WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
+
+export interface EngineOptions {
+  /** Called once when a model's worker dies unasked; the model stays unavailable until loaded again. */
+  onWorkerCrash?: (key: string, err: EdgeError) => void;
+  /** Enables `crashForTest`. Default false; tests only. */
+  allowTestHooks?: boolean;
+  /** Process RSS in bytes. Default () => process.memoryUsage().rss. */
+  rssBytes?: () => number;
+}
+
+interface Entry {
+  host: WorkerHost;
+  info: LoadedModel;
+}
+
+const MB = 1024 * 1024;
+
+export class WorkerEngine implements InferenceEngine {
+  readonly kind: BackendKind;
+  readonly #boot: WorkerBoot;
+  readonly #models = new Map<string, Entry>();
+  readonly #onCrash: (key: string, err: EdgeError) => void;
+  readonly #rss: () => number;
+  #loads: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(kind: BackendKind, options: EngineOptions = {}, wasmPathsUrl?: string) {
+    this.kind = kind;
+    this.#boot = { kind, allowTestHooks: options.allowTestHooks ?? false, ...(wasmPathsUrl === undefined ? {} : { wasmPathsUrl }) };
+    this.#onCrash = options.onWorkerCrash ?? (() => undefined);
+    this.#rss = options.rssBytes ?? (() => process.memoryUsage().rss);
+  }
+
+  /** Loads `req.key` into a new worker. A key already loaded and healthy is refused (unload first). */
+  load(req: LoadRequest): Promise<LoadedModel> {
+    const next = this.#loads.then(() => this.#load(req));
+    this.#loads = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Transfers the input buffers to the worker: `inputs` must not be used afterwards. */
+  run(key: string, inputs: NamedTensors): Promise<RunResult> {
+    const entry = this.#models.get(key);
+    if (entry === undefined || !entry.host.up) {
+      return Promise.reject(new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${key}" is not loaded`, { details: { key } }));
+    }
+    return entry.host.run(inputs);
+  }
+
+  /** True when `key` is loaded and its worker is alive. */
+  available(key: string): boolean {
+    return this.#models.get(key)?.host.up ?? false;
+  }
+
+  /** Load figures of a loaded model. */
+  info(key: string): LoadedModel | undefined {
+    return this.#models.get(key)?.info;
+  }
+
+  /** Terminates the model's worker (returning its native memory); pending runs reject EDGE_ERR_MODEL_UNAVAILABLE. */
+  async unload(key: string): Promise<void> {
+    const entry = this.#models.get(key);
+    if (entry === undefined) return;
+    this.#models.delete(key);
+    await entry.host.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#models.keys()].map((k) => this.unload(k)));
+  }
+
+  /** Test hook: makes the model's worker exit abruptly. Throws EDGE_ERR_INTERNAL unless allowTestHooks. */
+  crashForTest(key: string): void {
+    if (!this.#boot.allowTestHooks) throw new EdgeError('EDGE_ERR_INTERNAL', 'crashForTest needs allowTestHooks');
+    const entry = this.#models.get(key);
+    if (entry === undefined) throw new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${key}" is not loaded`);
+    entry.host.crash().catch(() => undefined);
+  }
+
+  async #load(req: LoadRequest): Promise<LoadedModel> {
+    if (this.#closed) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the engine is closed');
+    const old = this.#models.get(req.key);
+    if (old !== undefined) {
+      if (old.host.up) throw new EdgeError('EDGE_ERR_LOAD_FAILED', `model "${req.key}" is already loaded; unload it first`, { details: { key: req.key } });
+      this.#models.delete(req.key);
+      await old.host.terminate();
+    }
+    const spec: WorkerLoadSpec = {
+      file: req.file,
+      intraOpThreads: req.session.intraOpThreads,
+      graphOptimization: req.session.graphOptimization,
+      memArena: req.session.memArena,
+      memPattern: req.session.memPattern,
+      ...(req.session.optimizedModelPath === undefined ? {} : { optimizedModelPath: req.session.optimizedModelPath }),
+      ...(req.bytes === undefined ? {} : { bytes: req.bytes.slice() }),
+      ...(req.warmup === undefined ? {} : { warmup: { ...req.warmup } }),
+    };
+    const rss0 = this.#rss();
+    const host = new WorkerHost(this.#boot, req.key, (err) => this.#onCrash(req.key, err));
+    let reply;
+    try {
+      reply = await host.load(spec);
+    } catch (e) {
+      await host.terminate();
+      throw e;
+    }
+    const info: LoadedModel = {
+      key: req.key,
+      inputNames: reply.inputNames,
+      outputNames: reply.outputNames,
+      loadMs: reply.loadMs,
+      warmupMs: reply.warmupMs,
+      rssDeltaMB: (this.#rss() - rss0) / MB,
+      fromCache: reply.fromCache,
+    };
+    this.#models.set(req.key, { host, info });
+    return info;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Main-thread handle on one session worker: request ids, pending promises, crash detection.
+ *
+ * Contract: every request resolves or rejects exactly once. When the worker exits or throws
+ * without being asked to stop, every pending request rejects with EDGE_ERR_WORKER_CRASHED and
+ * `onCrash` is called once; later requests reject with EDGE_ERR_MODEL_UNAVAILABLE. `terminate()`
+ * rejects what is pending with EDGE_ERR_MODEL_UNAVAILABLE and is not reported as a crash.
+ */
+import { Worker } from 'node:worker_threads';
+import { EdgeError } from '../errors.js';
+import type { NamedTensors } from '../tensor.js';
+import { prepareTransfer } from './transfer.js';
+import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
+
+const WORKER_URL = new URL('./worker/session-worker.js', import.meta.url);
+
+type Settle = { resolve: (v: LoadReply | RunReply) => void; reject: (e: EdgeError) => void };
+
+export class WorkerHost {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Settle>();
+  readonly #onCrash: (err: EdgeError) => void;
+  #nextId = 1;
+  #state: 'up' | 'crashed' | 'stopped' = 'up';
+
+  constructor(boot: WorkerBoot, label: string, onCrash: (err: EdgeError) => void) {
+    this.#onCrash = onCrash;
+    this.#worker = new Worker(WORKER_URL, { workerData: boot, name: `edge-infer:${label}` });
+    this.#worker.on('message', (msg: FromWorker) => this.#settle(msg));
+    this.#worker.on('error', (e) => this.#crashed(`worker error: ${e.message}`));
+    this.#worker.on('exit', (code) => this.#crashed(`worker exited with code ${code}`));
+  }
+
+  get up(): boolean {
+    return this.#state === 'up';
+  }
+
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  load(spec: WorkerLoadSpec): Promise<LoadReply> {
+    const transfer = spec.warmup === undefined ? [] : prepareTransfer(spec.warmup);
+    return this.#request((id) => ({ type: 'load', id, spec }), transfer) as Promise<LoadReply>;
+  }
+
+  /** Transfers the input buffers: the caller must not use `inputs` afterwards. */
+  run(inputs: NamedTensors): Promise<RunReply> {
+    const transfer = prepareTransfer(inputs);
+    return this.#request((id) => ({ type: 'run', id, inputs }), transfer) as Promise<RunReply>;
+  }
+
+  /** Test hook: asks the worker to exit abruptly (honoured only when booted with allowTestHooks). */
+  crash(): Promise<unknown> {
+    return this.#request((id) => ({ type: 'crash', id }), []);
+  }
+
+  async terminate(): Promise<void> {
+    if (this.#state === 'up') this.#state = 'stopped';
+    this.#rejectAll(new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', 'the model was unloaded'));
+    await this.#worker.terminate();
+  }
+
+  #request(make: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<LoadReply | RunReply> {
+    if (this.#state !== 'up') {
+      return Promise.reject(new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `the worker is ${this.#state}`));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage(make(id), transfer);
+    });
+  }
+
+  #settle(msg: FromWorker): void {
+    const p = this.#pending.get(msg.id);
+    if (p === undefined) return;
+    this.#pending.delete(msg.id);
+    if (msg.type === 'fail') p.reject(new EdgeError(msg.error.code, msg.error.message));
+    else p.resolve(msg.reply);
+  }
+
+  #crashed(why: string): void {
+    if (this.#state !== 'up') return;
+    this.#state = 'crashed';
+    const err = new EdgeError('EDGE_ERR_WORKER_CRASHED', why, { details: { pending: this.#pending.size } });
+    this.#rejectAll(err);
+    this.#onCrash(err);
+  }
+
+  #rejectAll(err: EdgeError): void {
+    const all = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of all) p.reject(err);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Messages between an engine (main thread) and one session worker. Small typed unions; tensors
+ * travel as plain `Tensor` objects whose buffers are in the transfer list (moved, not copied).
+ *
+ * Contract: every request carries an `id`; the worker answers each id exactly once with `ok` or
+ * `fail`. A worker serves one model: `load` comes first and once.
+ */
+import type { BackendKind, GraphOptLevel } from '../../config/types.js';
+import type { ErrorCode } from '../../errors.js';
+import type { NamedTensors } from '../../tensor.js';
+
+/** What the worker needs to know at start (Worker `workerData`). */
+export interface WorkerBoot {
+  kind: BackendKind;
+  /** WASM only: file:// URL of onnxruntime-web's dist/ folder (ends with "/"). */
+  wasmPathsUrl?: string;
+  /** When true the worker honours `crash` (tests only). */
+  allowTestHooks: boolean;
+}
+
+export interface WorkerLoadSpec {
+  file: string;
+  bytes?: Uint8Array;
+  intraOpThreads: number;
+  graphOptimization: GraphOptLevel;
+  memArena: boolean;
+  memPattern: boolean;
+  optimizedModelPath?: string;
+  warmup?: NamedTensors;
+}
+
+export type ToWorker =
+  | { type: 'load'; id: number; spec: WorkerLoadSpec }
+  | { type: 'run'; id: number; inputs: NamedTensors }
+  | { type: 'crash'; id: number };
+
+export interface LoadReply {
+  inputNames: string[];
+  outputNames: string[];
+  loadMs: number;
+  warmupMs: number | null;
+  fromCache: boolean;
+}
+
+export interface RunReply {
+  outputs: NamedTensors;
+  inferenceMs: number;
+}
+
+export interface WorkerFailure {
+  code: ErrorCode;
+  message: string;
+}
+
+export type FromWorker =
+  | { type: 'loaded'; id: number; reply: LoadReply }
+  | { type: 'ran'; id: number; reply: RunReply }
+  | { type: 'fail'; id: number; error: WorkerFailure };

@@ -1,0 +1,163 @@
+/**
+ * Session worker: holds exactly one onnxruntime InferenceSession, off the main thread, so a long
+ * (synchronous, native) session.run never blocks the service's event loop.
+ *
+ * Contract: answers every request id once (protocol.ts). Load errors come back as
+ * EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED | EDGE_ERR_FILE_MISSING, run errors as
+ * EDGE_ERR_INFERENCE_FAILED carrying ORT's message. Output buffers are transferred to the caller.
+ * The session is never released here: the engine terminates the whole worker instead, which is
+ * what gives leaked native memory back (onnxruntime issue 25325).
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import { isTensorDtype, type NamedTensors, type TensorData } from '../../tensor.js';
+import { commitCache, readCache, sha256, tempCachePath, type CacheIdentity } from '../optimized-cache.js';
+import { errorMessage, loadErrorCode } from '../ort-errors.js';
+import { prepareTransfer } from '../transfer.js';
+import { loadOrt, ortVersion, type Ort } from './ort-module.js';
+import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerFailure, WorkerLoadSpec } from './protocol.js';
+
+class Failure extends Error {
+  constructor(readonly failure: WorkerFailure) { super(failure.message); }
+}
+
+const boot = workerData as WorkerBoot;
+function requirePort(): MessagePort {
+  if (parentPort === null) throw new Error('session-worker must run in a worker thread');
+  return parentPort;
+}
+const port = requirePort();
+
+const ort: Ort = await loadOrt(boot);
+let session: InferenceSession | null = null;
+
+function toOrt(inputs: NamedTensors): Record<string, OrtTensor> {
+  const feeds: Record<string, OrtTensor> = {};
+  for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, [...t.dims]);
+  return feeds;
+}
+
+function fromOrt(outputs: InferenceSession.OnnxValueMapType): NamedTensors {
+  const result: NamedTensors = {};
+  for (const [name, value] of Object.entries(outputs)) {
+    const t = value as OrtTensor;
+    if (!isTensorDtype(t.type)) {
+      throw new Failure({ code: 'EDGE_ERR_INFERENCE_FAILED', message: `output "${name}" has dtype ${t.type}, which edge-infer does not carry` });
+    }
+    result[name] = { dtype: t.type, dims: [...t.dims], data: t.data as TensorData };
+  }
+  return result;
+}
+
+function sessionOptions(spec: WorkerLoadSpec, level: WorkerLoadSpec['graphOptimization'], optimizedModelFilePath?: string): InferenceSession.SessionOptions {
+  return {
+    executionProviders: [boot.kind === 'native' ? 'cpu' : 'wasm'],
+    intraOpNumThreads: spec.intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: level,
+    enableCpuMemArena: spec.memArena,
+    enableMemPattern: spec.memPattern,
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+    ...(optimizedModelFilePath === undefined ? {} : { optimizedModelFilePath }),
+  };
+}
+
+function readSource(spec: WorkerLoadSpec): Uint8Array {
+  if (spec.bytes !== undefined) return spec.bytes;
+  try {
+    const b = readFileSync(spec.file);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'EDGE_ERR_FILE_MISSING' : 'EDGE_ERR_LOAD_FAILED';
+    throw new Failure({ code, message: `cannot read ${spec.file}: ${errorMessage(e)}` });
+  }
+}
+
+async function create(bytes: Uint8Array, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(bytes, options);
+  } catch (e) {
+    const message = errorMessage(e);
+    throw new Failure({ code: loadErrorCode(message), message });
+  }
+}
+
+async function load(spec: WorkerLoadSpec): Promise<LoadReply> {
+  if (session !== null) throw new Failure({ code: 'EDGE_ERR_INTERNAL', message: 'this worker already holds a session' });
+  const t0 = performance.now();
+  const source = readSource(spec);
+  let fromCache = false;
+  // The optimized-model cache is native only: ORT-web writes into its in-memory file system.
+  const cachePath = boot.kind === 'native' ? spec.optimizedModelPath : undefined;
+  if (cachePath === undefined) {
+    session = await create(source, sessionOptions(spec, spec.graphOptimization));
+  } else {
+    const id: CacheIdentity = { ortVersion: ortVersion(ort, boot), graphOptimization: spec.graphOptimization };
+    const sourceSha = sha256(source);
+    const cached = readCache(cachePath, sourceSha, spec.bytes === undefined ? spec.file : null, id);
+    if (cached !== null) {
+      try {
+        session = await create(cached, sessionOptions(spec, 'disabled'));
+        fromCache = true;
+      } catch {
+        session = null; // a cache ORT refuses is a miss: fall through to the source
+      }
+    }
+    if (session === null) {
+      const tmp = tempCachePath(cachePath);
+      session = await create(source, sessionOptions(spec, spec.graphOptimization, tmp));
+      commitCache(tmp, cachePath, sourceSha, id);
+    }
+  }
+  const loadMs = performance.now() - t0;
+  let warmupMs: number | null = null;
+  if (spec.warmup !== undefined) {
+    const w0 = performance.now();
+    try {
+      await session.run(toOrt(spec.warmup));
+    } catch (e) {
+      throw new Failure({ code: 'EDGE_ERR_LOAD_FAILED', message: `warm-up run failed: ${errorMessage(e)}` });
+    }
+    warmupMs = performance.now() - w0;
+  }
+  return { inputNames: [...session.inputNames], outputNames: [...session.outputNames], loadMs, warmupMs, fromCache };
+}
+
+async function run(inputs: NamedTensors): Promise<{ reply: RunReply; transfer: ArrayBuffer[] }> {
+  if (session === null) throw new Failure({ code: 'EDGE_ERR_MODEL_UNAVAILABLE', message: 'no session loaded in this worker' });
+  const feeds = toOrt(inputs);
+  const t0 = performance.now();
+  let out: InferenceSession.OnnxValueMapType;
+  try {
+    out = await session.run(feeds);
+  } catch (e) {
+    throw new Failure({ code: 'EDGE_ERR_INFERENCE_FAILED', message: errorMessage(e) });
+  }
+  const inferenceMs = performance.now() - t0;
+  const outputs = fromOrt(out);
+  return { reply: { outputs, inferenceMs }, transfer: prepareTransfer(outputs) };
+}
+
+function fail(id: number, e: unknown): void {
+  const error: WorkerFailure = e instanceof Failure ? e.failure : { code: 'EDGE_ERR_INTERNAL', message: errorMessage(e) };
+  const msg: FromWorker = { type: 'fail', id, error };
+  port.postMessage(msg);
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'load':
+      load(msg.spec).then((reply) => port.postMessage({ type: 'loaded', id: msg.id, reply } satisfies FromWorker), (e) => fail(msg.id, e));
+      break;
+    case 'run':
+      run(msg.inputs).then(({ reply, transfer }) => port.postMessage({ type: 'ran', id: msg.id, reply } satisfies FromWorker, transfer), (e) => fail(msg.id, e));
+      break;
+    case 'crash':
+      if (boot.allowTestHooks) process.exit(70);
+      fail(msg.id, new Failure({ code: 'EDGE_ERR_INTERNAL', message: 'test hooks are disabled in this engine' }));
+      break;
+  }
+});
