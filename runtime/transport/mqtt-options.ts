@@ -1,0 +1,72 @@
+/**
+ * Builds mqtt.js client options from edge-infer's transport options: fixed client id, persistent
+ * session, will, TLS files. Throws EDGE_ERR_TLS when a configured TLS file cannot be read.
+ */
+import { readFileSync } from 'node:fs';
+import type { IClientOptions } from 'mqtt';
+import { EdgeError } from '../errors.js';
+
+export interface TlsFiles {
+  /** PEM CA bundle that signed the broker's certificate. */
+  caFile?: string;
+  /** PEM client certificate (mutual TLS). */
+  certFile?: string;
+  /** PEM private key of certFile. */
+  keyFile?: string;
+  /** Default true. Only set false for a test broker. */
+  rejectUnauthorized?: boolean;
+}
+
+export interface ConnectionOptions {
+  /** mqtt://host:port or mqtts://host:port. */
+  url: string;
+  /** 5 (default) or 4 (MQTT 3.1.1: no response topics, properties or binary requests). */
+  protocolVersion?: 4 | 5;
+  /** Fixed per device so the broker keeps the session (subscriptions, queued requests) across reconnects. */
+  clientId: string;
+  /** Default 30. */
+  keepaliveS?: number;
+  username?: string;
+  /** From the environment or a credentials file; never logged. */
+  password?: string;
+  tls?: TlsFiles;
+  /** MQTT 5 session expiry, s. Default 3600 (an hour of broker-side queueing while we are away). */
+  sessionExpiryS?: number;
+  /** CONNECT -> CONNACK timeout, ms. Default 10000. */
+  connectTimeoutMs?: number;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new EdgeError('EDGE_ERR_TLS', `cannot read TLS ${what} file ${path}: ${e instanceof Error ? e.message : String(e)}`, { details: { file: path, what }, cause: e });
+  }
+}
+
+export function clientOptions(o: ConnectionOptions, will: { topic: string; payload: Buffer }): IClientOptions {
+  const v5 = (o.protocolVersion ?? 5) === 5;
+  const opts: IClientOptions = {
+    protocolVersion: v5 ? 5 : 4,
+    clientId: o.clientId,
+    clean: false,
+    keepalive: o.keepaliveS ?? 30,
+    // edge-infer runs its own backoff (mqtt-service.ts); mqtt.js' fixed-period reconnect is off.
+    reconnectPeriod: 0,
+    connectTimeout: o.connectTimeoutMs ?? 10_000,
+    resubscribe: false,
+    // QoS 0 publishes made while offline are dropped, not queued without bound (DESIGN.md).
+    queueQoSZero: false,
+    will: { topic: will.topic, payload: will.payload, qos: 1, retain: true },
+  };
+  if (v5) opts.properties = { sessionExpiryInterval: o.sessionExpiryS ?? 3600 };
+  if (o.username !== undefined) opts.username = o.username;
+  if (o.password !== undefined) opts.password = o.password;
+  if (o.tls !== undefined) {
+    if (o.tls.caFile !== undefined) opts.ca = readPem(o.tls.caFile, 'CA');
+    if (o.tls.certFile !== undefined) opts.cert = readPem(o.tls.certFile, 'certificate');
+    if (o.tls.keyFile !== undefined) opts.key = readPem(o.tls.keyFile, 'key');
+    opts.rejectUnauthorized = o.tls.rejectUnauthorized ?? true;
+  }
+  return opts;
+}

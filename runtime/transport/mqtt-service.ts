@@ -1,0 +1,353 @@
+/**
+ * The service side of MQTT: takes requests on `<prefix>/models/+/infer`, answers each exactly once
+ * through the durable outbox, keeps the retained status, reconnects forever (issue 3).
+ *
+ * Acknowledgement contract: a QoS 1 request is PUBACKed only after its answer is in the outbox.
+ * mqtt.js sends the PUBACK when `handleMessage` calls back, but it processes incoming packets one at
+ * a time until then (node_modules/mqtt/build/lib/client.js `work`, handlers/publish.js), so waiting
+ * there would stall PINGRESPs and PUBACKs of our own answers behind every inference. Instead
+ * `handleMessage` calls back with an error (publish.js then skips its PUBACK and moves on) and we
+ * write the 4-byte PUBACK (0x40 0x02 id) ourselves once the answer is queued, only on the same
+ * connection the request came in on. A request whose connection died first is redelivered by the
+ * broker and answered again (duplicates are allowed; answers carry the request id). PUBACKs may go
+ * out of order across requests; mosquitto and aedes match them by packet id.
+ *
+ * Errors: `start` throws EDGE_ERR_TLS (unreadable TLS files) or EDGE_ERR_CONFIG_INVALID (prefix);
+ * afterwards nothing throws: connection problems are logged once per state change with
+ * EDGE_ERR_BROKER_UNREACHABLE / EDGE_ERR_BROKER_AUTH / EDGE_ERR_TLS and retried with backoff.
+ */
+import { connect, Store, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { performance } from 'node:perf_hooks';
+import { EdgeError, asEdgeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { answerMessages, type Answer } from './answers.js';
+import { backoffDelayMs, connectionError, type BackoffOptions } from './connection-errors.js';
+import { clientOptions, type ConnectionOptions } from './mqtt-options.js';
+import { Outbox, type OutboxOptions } from './outbox.js';
+import { decodeRequest, type ReplyRoute } from './request-codec.js';
+import { createTopics, type Topics } from './topics.js';
+import { DEFAULT_LIMITS, type InferenceHandler, type OutgoingMessage, type RequestLimits, type RequestProperties } from './types.js';
+
+type PublishPacket = Parameters<MqttClient['handleMessage']>[0];
+
+export interface MqttServiceOptions extends ConnectionOptions {
+  /** Topic prefix, e.g. `edge/<deviceId>` (see topics.ts defaultPrefix). */
+  prefix: string;
+  handler: InferenceHandler;
+  /** Outbox directory and bounds (log and clock are taken from here). */
+  outbox: Omit<OutboxOptions, 'log' | 'nowMs'>;
+  /** Default {maxPayloadBytes: 4 MiB, maxBatch: 64}. */
+  limits?: Partial<RequestLimits>;
+  /** Reconnect backoff. Default {minMs: 500, maxMs: 30000}. */
+  reconnect?: Partial<BackoffOptions>;
+  /** Most answers handed to mqtt.js and not yet PUBACKed by the broker. Default 64. */
+  publishWindow?: number;
+  log?: Logger;
+  /** Monotonic ms. Default performance.now. */
+  nowMs?: () => number;
+}
+
+export interface TransportStats {
+  connected: boolean;
+  /** Answers waiting in the outbox (including in flight). */
+  outboxDepth: number;
+  outboxDropped: number;
+  outboxDegraded: boolean;
+  requestsReceived: number;
+  /** Answers (results and errors, not the errors-topic copies) the broker acknowledged. */
+  answersPublished: number;
+  /** Error answers queued. */
+  errorsAnswered: number;
+  /** Requests received and not yet answered. */
+  inFlightRequests: number;
+  reconnects: number;
+}
+
+export interface StopOptions {
+  /** Longest wait for in-flight requests and the outbox flush, ms. Default 5000. */
+  drainTimeoutMs?: number;
+}
+
+const DEFER_ACK = new Error('edge-infer: PUBACK deferred until the answer is queued');
+
+export class MqttService {
+  readonly topics: Topics;
+  readonly #o: MqttServiceOptions;
+  readonly #log: Logger;
+  readonly #nowMs: () => number;
+  readonly #limits: RequestLimits;
+  readonly #backoff: BackoffOptions;
+  readonly #outbox: Outbox;
+  readonly #client: MqttClient;
+  readonly #incomingStore = new Store();
+  readonly #outgoingStore = new Store();
+  #status: Record<string, unknown> = {};
+  #stopping = false;
+  #stopped = false;
+  #attempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #lastState = '';
+  #inFlightPublishes = 0;
+  #inFlightRequests = 0;
+  #requests = 0;
+  #published = 0;
+  #errors = 0;
+  #reconnects = 0;
+  #idleWaiters: (() => void)[] = [];
+  #connectWaiters: (() => void)[] = [];
+
+  private constructor(o: MqttServiceOptions, outbox: Outbox) {
+    this.#o = o;
+    this.#log = o.log ?? silentLogger;
+    this.#nowMs = o.nowMs ?? (() => performance.now());
+    this.#limits = { ...DEFAULT_LIMITS, ...(o.limits ?? {}) };
+    this.#backoff = { minMs: o.reconnect?.minMs ?? 500, maxMs: o.reconnect?.maxMs ?? 30_000 };
+    this.topics = createTopics(o.prefix);
+    this.#outbox = outbox;
+    const opts = clientOptions(o, { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })) });
+    opts.incomingStore = this.#incomingStore;
+    opts.outgoingStore = this.#outgoingStore;
+    this.#client = connect(o.url, opts);
+    this.#client.handleMessage = (packet, done) => this.#onPublish(packet, done);
+    this.#noDelay();
+    this.#client.on('connect', () => this.#onConnect());
+    this.#client.on('error', (e) => this.#onError(e));
+    this.#client.on('close', () => this.#onClose());
+  }
+
+  /** Opens the outbox and starts connecting (does not wait for the broker). Throws EDGE_ERR_TLS / EDGE_ERR_CONFIG_INVALID. */
+  static async start(options: MqttServiceOptions): Promise<MqttService> {
+    createTopics(options.prefix);
+    const log = options.log ?? silentLogger;
+    const outbox = await Outbox.open({ ...options.outbox, log, ...(options.nowMs ? { nowMs: options.nowMs } : {}) });
+    return new MqttService(options, outbox);
+  }
+
+  get degraded(): boolean {
+    return this.#outbox.degraded;
+  }
+
+  /** Resolves true once connected, false after `timeoutMs`. */
+  waitConnected(timeoutMs: number): Promise<boolean> {
+    if (this.#client.connected) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.#connectWaiters.push(() => { clearTimeout(t); resolve(true); });
+    });
+  }
+
+  /** Sets the birth facts (version, profile, plan, models, backend...) published retained with state "online". */
+  setStatus(facts: Record<string, unknown>): void {
+    this.#status = facts;
+    if (this.#client.connected && !this.#stopping) this.#publishStatus('online');
+  }
+
+  /** Publishes telemetry at QoS 0 when connected; returns false when it was dropped (offline). */
+  publishTelemetry(obj: unknown): boolean {
+    if (!this.#client.connected || this.#stopped) return false;
+    this.#client.publish(this.topics.telemetry, JSON.stringify(obj), { qos: 0 });
+    return true;
+  }
+
+  stats(): TransportStats {
+    const ob = this.#outbox.stats();
+    return {
+      connected: this.#client.connected,
+      outboxDepth: ob.depth,
+      outboxDropped: ob.dropped,
+      outboxDegraded: ob.degraded,
+      requestsReceived: this.#requests,
+      answersPublished: this.#published,
+      errorsAnswered: this.#errors,
+      inFlightRequests: this.#inFlightRequests,
+      reconnects: this.#reconnects,
+    };
+  }
+
+  #noDelay(): void {
+    const s = this.#client.stream as unknown as { setNoDelay?: (v: boolean) => void } | undefined;
+    if (typeof s?.setNoDelay === 'function') s.setNoDelay(true);
+  }
+
+  #state(state: string, log: () => void): void {
+    if (state === this.#lastState) return;
+    this.#lastState = state;
+    log();
+  }
+
+  #onConnect(): void {
+    this.#noDelay();
+    this.#attempt = 0;
+    this.#state('connected', () => this.#log.info('mqtt.connected', { url: this.#o.url, clientId: this.#o.clientId, prefix: this.topics.prefix }));
+    for (const w of this.#connectWaiters.splice(0)) w();
+    if (this.#stopping) return;
+    this.#client.subscribe(this.topics.inferFilter, { qos: 1 }, (err) => {
+      if (err) this.#log.error('mqtt.subscribe_failed', { error: asEdgeError(err), filter: this.topics.inferFilter });
+    });
+    this.#publishStatus('online');
+    this.#pump();
+  }
+
+  #onError(e: Error): void {
+    const err = connectionError(e, this.#o.url);
+    this.#state(err.code, () => this.#log.error('mqtt.connection_failed', { error: err }));
+  }
+
+  #onClose(): void {
+    if (this.#lastState === 'connected') this.#state('disconnected', () => this.#log.warn('mqtt.disconnected', { url: this.#o.url }));
+    if (this.#stopped || this.#reconnectTimer !== undefined) return;
+    const delay = backoffDelayMs(this.#attempt++, this.#backoff);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#stopped) return;
+      this.#reconnects++;
+      this.#client.reconnect({ incomingStore: this.#incomingStore, outgoingStore: this.#outgoingStore });
+      this.#noDelay();
+    }, delay);
+  }
+
+  #publishStatus(state: 'online' | 'offline', cb?: () => void): void {
+    const body = state === 'online' ? { state, ...this.#status } : { state };
+    this.#client.publish(this.topics.status, JSON.stringify(body), { qos: 1, retain: true }, () => cb?.());
+  }
+
+  /** Hands outbox messages to mqtt.js while connected, at most `publishWindow` unacknowledged. */
+  #pump(): void {
+    const window = this.#o.publishWindow ?? 64;
+    const v5 = (this.#o.protocolVersion ?? 5) === 5;
+    while (this.#client.connected && this.#inFlightPublishes < window) {
+      const entry = this.#outbox.takeNext();
+      if (entry === undefined) break;
+      this.#inFlightPublishes++;
+      const m = entry.message;
+      const opts: IClientPublishOptions = { qos: 1 };
+      if (v5 && m.properties !== undefined) {
+        const props: NonNullable<IClientPublishOptions['properties']> = {};
+        if (m.properties.contentType !== undefined) props.contentType = m.properties.contentType;
+        if (m.properties.userProperties !== undefined) props.userProperties = m.properties.userProperties;
+        if (m.properties.correlationData !== undefined) props.correlationData = Buffer.from(m.properties.correlationData);
+        opts.properties = props;
+      }
+      this.#client.publish(m.topic, Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength), opts, (err) => {
+        this.#inFlightPublishes--;
+        if (err) {
+          this.#outbox.release(entry.seq);
+        } else {
+          if (m.topic !== this.topics.errors) this.#published++;
+          void this.#outbox.ack(entry.seq).then(() => this.#checkIdle());
+        }
+        this.#pump();
+      });
+    }
+  }
+
+  #onPublish(packet: PublishPacket, done: (err?: Error) => void): void {
+    const stream = this.#client.stream;
+    const messageId = packet.qos > 0 ? packet.messageId : undefined;
+    done(messageId === undefined ? undefined : DEFER_ACK);
+    this.#requests++;
+    this.#inFlightRequests++;
+    const t0 = this.#nowMs();
+    void this.#answer(packet, t0)
+      .catch((e: unknown) => this.#log.error('mqtt.answer_failed', { error: asEdgeError(e), topic: packet.topic }))
+      .finally(() => {
+        this.#inFlightRequests--;
+        if (messageId !== undefined && this.#client.stream === stream && this.#client.connected) {
+          stream.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
+        }
+        this.#pump();
+        this.#checkIdle();
+      });
+  }
+
+  /** Decodes, infers and queues the answer(s). Rejects only on a bug (caught by #onPublish). */
+  async #answer(packet: PublishPacket, t0: number): Promise<void> {
+    const model = this.topics.modelOfInferTopic(packet.topic);
+    const p = packet.properties;
+    const properties: RequestProperties = p === undefined ? {} : {
+      contentType: p.contentType,
+      userProperties: p.userProperties as RequestProperties['userProperties'],
+      responseTopic: p.responseTopic,
+      correlationData: p.correlationData,
+    };
+    let specs;
+    try {
+      specs = model === undefined ? undefined : this.#o.handler.inputSpecs(model);
+    } catch (e) {
+      return this.#queue(model, { form: 'json' }, { kind: 'error', error: e });
+    }
+    const decoded = decodeRequest({ model: model ?? packet.topic, payload: packet.payload as Uint8Array, properties, specs, limits: this.#limits });
+    if (!decoded.ok) return this.#queue(model, decoded.route, { kind: 'error', error: decoded.error });
+    const req = decoded.request;
+    if (this.#stopping || model === undefined) {
+      const error = model === undefined
+        ? new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `topic ${packet.topic} names no model`)
+        : new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
+      return this.#queue(model, req, { kind: 'error', error });
+    }
+    let answer: Answer;
+    try {
+      const outcome = await this.#o.handler.infer(model, req.id, req.inputs);
+      const total = this.#nowMs() - t0;
+      answer = { kind: 'result', id: req.id, outcome, latencyMs: { queue: outcome.queueMs, inference: outcome.inferenceMs, total } };
+    } catch (e) {
+      answer = { kind: 'error', error: e };
+    }
+    return this.#queue(model, req, answer);
+  }
+
+  async #queue(model: string | undefined, route: ReplyRoute, answer: Answer): Promise<void> {
+    if (answer.kind === 'error') {
+      this.#errors++;
+      const err = asEdgeError(answer.error);
+      this.#log.debug('request.error', { model, id: route.id, code: err.code });
+    }
+    let messages: OutgoingMessage[];
+    try {
+      messages = answerMessages(this.topics, model, route, answer);
+    } catch (e) {
+      messages = answerMessages(this.topics, model, route, { kind: 'error', error: e });
+    }
+    for (const m of messages) await this.#outbox.enqueue(m);
+  }
+
+  #checkIdle(): void {
+    if (this.#inFlightRequests > 0) return;
+    if (this.#outbox.stats().depth > 0 && this.#client.connected) return;
+    for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  #waitIdle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.#idleWaiters.push(() => { clearTimeout(t); resolve(); });
+      this.#checkIdle();
+    });
+  }
+
+  /**
+   * Stops taking requests (unsubscribes), waits for in-flight answers and the outbox flush up to
+   * `drainTimeoutMs`, publishes retained `offline`, and ends the connection. What the broker did not
+   * take stays in the outbox for the next start. Never rejects.
+   */
+  async stop(options: StopOptions = {}): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const deadline = this.#nowMs() + (options.drainTimeoutMs ?? 5000);
+    const left = (): number => Math.max(0, deadline - this.#nowMs());
+    if (this.#client.connected) {
+      await new Promise<void>((resolve) => this.#client.unsubscribe(this.topics.inferFilter, () => resolve()));
+    }
+    await this.#waitIdle(left());
+    if (this.#client.connected) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(left(), 200));
+        this.#publishStatus('offline', () => { clearTimeout(t); resolve(); });
+      });
+    }
+    this.#stopped = true;
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    await new Promise<void>((resolve) => this.#client.end(false, {}, () => resolve()));
+    this.#log.info('mqtt.stopped', { outboxDepth: this.#outbox.stats().depth });
+  }
+}

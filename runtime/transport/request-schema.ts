@@ -1,0 +1,54 @@
+/**
+ * JSON Schema of an MQTT request body (README "MQTT topics and payloads"). Element types are checked
+ * here; dtype/shape agreement with the model is checked by request-codec.ts against the TensorSpec.
+ */
+import { compileSchema, type SchemaChecker } from '../config/schema-check.js';
+import { TENSOR_DTYPES, type TensorDtype } from '../tensor.js';
+
+export interface JsonTensor {
+  /** Default: the model input's dtype. */
+  dtype?: TensorDtype;
+  /** Default: inferred from the model input's shape and data length. */
+  shape?: number[];
+  /** Flat, row-major. */
+  data: number[];
+}
+
+export interface JsonRequest {
+  id: string;
+  /** Where to answer (works over MQTT 3.1.1); a publishable topic. */
+  replyTo?: string;
+  /** Shorthand for single-input models: flat numbers. */
+  input?: number[];
+  inputs?: Record<string, JsonTensor>;
+}
+
+export const REQUEST_SCHEMA = {
+  $id: 'https://edge-infer.dev/schemas/request.json',
+  title: 'edge-infer MQTT request',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 256 },
+    replyTo: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^[^+#\\u0000]+$' },
+    input: { type: 'array', items: { type: 'number' } },
+    inputs: {
+      type: 'object',
+      minProperties: 1,
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['data'],
+        properties: {
+          dtype: { enum: [...TENSOR_DTYPES] },
+          shape: { type: 'array', items: { type: 'integer' }, maxItems: 8 },
+          data: { type: 'array', items: { type: 'number' } },
+        },
+      },
+    },
+  },
+  oneOf: [{ required: ['input'] }, { required: ['inputs'] }],
+} as const;
+
+export const requestSchema: SchemaChecker<JsonRequest> = compileSchema<JsonRequest>(REQUEST_SCHEMA, 'EDGE_ERR_BAD_REQUEST');

@@ -1,0 +1,125 @@
+/**
+ * Encodes answers. Pure.
+ *
+ * JSON result: {"id","model","variant","outputs":{"<name>":{"dtype","shape","data"}},"top"?,
+ *               "latencyMs":{"queue","inference","total"}}
+ * Binary result (when the request was binary; MQTT 5): the outputs' raw little-endian bytes, each
+ *   starting at a multiple of 8, content type application/x-edge-tensor, user properties id, model,
+ *   variant, latencyMs (JSON), outputs (JSON [{name,dtype,shape,byteOffset,byteLength}]) and, for a
+ *   single output, dtype and shape ("1,10") like a binary request.
+ * Error: {"id","model","error":{"code","message","hint","details"?}}
+ */
+import { toErrorPayload, type ErrorPayload } from '../errors.js';
+import type { NamedTensors, Tensor } from '../tensor.js';
+import type { InferOutcome, PublishProperties } from './types.js';
+
+export interface LatencyMs {
+  queue: number;
+  inference: number;
+  total: number;
+}
+
+export interface EncodedAnswer {
+  payload: Uint8Array;
+  properties?: PublishProperties;
+}
+
+export interface JsonTensorOut {
+  dtype: string;
+  shape: number[];
+  data: (number | string)[];
+}
+
+export interface ResultBody {
+  id: string;
+  model: string;
+  variant: string;
+  outputs: Record<string, JsonTensorOut>;
+  top?: { index: number; label: string; score: number }[];
+  latencyMs: LatencyMs;
+}
+
+export interface ErrorBody {
+  id: string | null;
+  model: string | null;
+  error: ErrorPayload;
+}
+
+export interface BinaryOutputInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+  byteOffset: number;
+  byteLength: number;
+}
+
+const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+function tensorToJson(t: Tensor): JsonTensorOut {
+  const data: (number | string)[] = new Array<number | string>(t.data.length);
+  if (t.dtype === 'int64') {
+    const b = t.data as BigInt64Array;
+    for (let i = 0; i < b.length; i++) {
+      const v = b[i] as bigint;
+      // Integers beyond 2^53 would silently lose precision as JSON numbers: send them as strings.
+      data[i] = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+    }
+  } else {
+    const a = t.data as Float32Array | Int32Array | Int8Array | Uint8Array;
+    for (let i = 0; i < a.length; i++) data[i] = a[i] as number;
+  }
+  return { dtype: t.dtype, shape: [...t.dims], data };
+}
+
+function latency(l: LatencyMs): LatencyMs {
+  return { queue: round3(l.queue), inference: round3(l.inference), total: round3(l.total) };
+}
+
+export function resultBody(id: string, model: string, outcome: InferOutcome, latencyMs: LatencyMs): ResultBody {
+  const outputs: Record<string, JsonTensorOut> = {};
+  for (const [name, t] of Object.entries(outcome.outputs)) outputs[name] = tensorToJson(t);
+  const body: ResultBody = { id, model, variant: outcome.variant, outputs, latencyMs: latency(latencyMs) };
+  if (outcome.top !== undefined) body.top = outcome.top;
+  return body;
+}
+
+export function encodeJsonResult(id: string, model: string, outcome: InferOutcome, latencyMs: LatencyMs): EncodedAnswer {
+  return { payload: Buffer.from(JSON.stringify(resultBody(id, model, outcome, latencyMs))), properties: { contentType: 'application/json' } };
+}
+
+export function encodeBinaryResult(id: string, model: string, outcome: InferOutcome, latencyMs: LatencyMs): EncodedAnswer {
+  const entries = Object.entries(outcome.outputs as NamedTensors);
+  const infos: BinaryOutputInfo[] = [];
+  let offset = 0;
+  for (const [name, t] of entries) {
+    offset = Math.ceil(offset / 8) * 8;
+    infos.push({ name, dtype: t.dtype, shape: [...t.dims], byteOffset: offset, byteLength: t.data.byteLength });
+    offset += t.data.byteLength;
+  }
+  const payload = Buffer.alloc(offset);
+  entries.forEach(([, t], i) => {
+    payload.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), (infos[i] as BinaryOutputInfo).byteOffset);
+  });
+  const userProperties: Record<string, string> = {
+    id,
+    model,
+    variant: outcome.variant,
+    latencyMs: JSON.stringify(latency(latencyMs)),
+    outputs: JSON.stringify(infos),
+  };
+  const [only] = infos;
+  if (infos.length === 1 && only !== undefined) {
+    userProperties['dtype'] = only.dtype;
+    userProperties['shape'] = only.shape.join(',');
+  }
+  if (outcome.top !== undefined) userProperties['top'] = JSON.stringify(outcome.top);
+  return { payload, properties: { contentType: 'application/x-edge-tensor', userProperties } };
+}
+
+export function errorBody(id: string | undefined, model: string | undefined, error: unknown): ErrorBody {
+  return { id: id ?? null, model: model ?? null, error: toErrorPayload(error) };
+}
+
+export function encodeError(id: string | undefined, model: string | undefined, error: unknown): EncodedAnswer {
+  return { payload: Buffer.from(JSON.stringify(errorBody(id, model, error))), properties: { contentType: 'application/json' } };
+}

@@ -1,0 +1,54 @@
+/**
+ * Contracts between the MQTT transport and the rest of edge-infer. Only runtime/transport/ imports
+ * mqtt/aedes; everything here is plain data.
+ */
+import type { NamedTensors } from '../tensor.js';
+import type { TensorSpec } from '../repository/types.js';
+
+export interface InferOutcome {
+  variant: string;
+  outputs: NamedTensors;
+  top?: { index: number; label: string; score: number }[];
+  queueMs: number;
+  inferenceMs: number;
+}
+
+export interface InferenceHandler {
+  /** Input specs of a model this service serves, or undefined when unknown (-> EDGE_ERR_UNKNOWN_MODEL). */
+  inputSpecs(model: string): readonly TensorSpec[] | undefined;
+  /** Resolves with the outcome or rejects with an EdgeError (EDGE_ERR_OVERLOADED, ...). Never throws synchronously. */
+  infer(model: string, requestId: string, inputs: NamedTensors): Promise<InferOutcome>;
+}
+
+/** Request limits, checked before any inference work. */
+export interface RequestLimits {
+  /** Largest accepted request payload, bytes; checked before parsing. */
+  maxPayloadBytes: number;
+  /** Largest accepted batch (first dim of every input). */
+  maxBatch: number;
+}
+
+export const DEFAULT_LIMITS: RequestLimits = { maxPayloadBytes: 4 * 1024 * 1024, maxBatch: 64 };
+
+/** The MQTT 5 properties of a request the codec looks at (all absent over MQTT 3.1.1). */
+export interface RequestProperties {
+  contentType?: string | undefined;
+  /** mqtt.js gives string | string[] per key; the first value wins. */
+  userProperties?: Readonly<Record<string, string | string[]>> | undefined;
+  responseTopic?: string | undefined;
+  correlationData?: Uint8Array | undefined;
+}
+
+/** Properties of an outgoing message (MQTT 5 only; dropped on 3.1.1 connections). */
+export interface PublishProperties {
+  contentType?: string;
+  correlationData?: Uint8Array;
+  userProperties?: Record<string, string>;
+}
+
+/** One message to publish at QoS 1. */
+export interface OutgoingMessage {
+  topic: string;
+  payload: Uint8Array;
+  properties?: PublishProperties;
+}
