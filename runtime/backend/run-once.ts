@@ -1,0 +1,104 @@
+/**
+ * In-process, one-shot inference for the CLI tools (quantize, eval): create a session on the
+ * calling thread, run, release. Blocks the event loop while ORT runs, so it is for tools, never
+ * for the service (which uses an InferenceEngine). Uses onnxruntime-node where it has a binary
+ * for this platform, onnxruntime-web (WASM, one thread) otherwise.
+ *
+ * Errors: EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED when the bytes do not load;
+ * EDGE_ERR_INFERENCE_FAILED when the run fails; EDGE_ERR_EVAL_SET_INVALID for an empty or ragged
+ * eval set or one whose labels do not match its inputs.
+ */
+import type * as OrtApi from 'onnxruntime-common';
+import { EdgeError } from '../errors.js';
+import { isTensorDtype, type NamedTensors, type TensorData } from '../tensor.js';
+import { nativeAvailable } from './native-binary.js';
+import { errorMessage, loadErrorCode } from './ort-errors.js';
+import { wasmDistUrl } from './wasm-engine.js';
+
+type Ort = typeof OrtApi;
+let ortPromise: Promise<Ort> | null = null;
+
+function ort(): Promise<Ort> {
+  ortPromise ??= (async () => {
+    if (nativeAvailable()) return (await import('onnxruntime-node')) as unknown as Ort;
+    const web = (await import('onnxruntime-web')) as unknown as Ort;
+    web.env.wasm.numThreads = 1;
+    web.env.wasm.wasmPaths = wasmDistUrl();
+    return web;
+  })();
+  return ortPromise;
+}
+
+async function withSession<T>(modelBytes: Uint8Array, use: (s: OrtApi.InferenceSession, o: Ort) => Promise<T>): Promise<T> {
+  const o = await ort();
+  let session: OrtApi.InferenceSession;
+  try {
+    session = await o.InferenceSession.create(modelBytes, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  } catch (e) {
+    const message = errorMessage(e);
+    throw new EdgeError(loadErrorCode(message), message);
+  }
+  try {
+    return await use(session, o);
+  } finally {
+    await session.release();
+  }
+}
+
+async function runSession(session: OrtApi.InferenceSession, o: Ort, inputs: NamedTensors): Promise<NamedTensors> {
+  const feeds: Record<string, OrtApi.Tensor> = {};
+  for (const [name, t] of Object.entries(inputs)) feeds[name] = new o.Tensor(t.dtype, t.data, [...t.dims]);
+  let out: OrtApi.InferenceSession.OnnxValueMapType;
+  try {
+    out = await session.run(feeds);
+  } catch (e) {
+    throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', errorMessage(e));
+  }
+  const result: NamedTensors = {};
+  for (const [name, v] of Object.entries(out)) {
+    const t = v as OrtApi.Tensor;
+    if (!isTensorDtype(t.type)) throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', `output "${name}" has unsupported dtype ${t.type}`);
+    result[name] = { dtype: t.type, dims: [...t.dims], data: t.data as TensorData };
+  }
+  return result;
+}
+
+/** Runs `modelBytes` once on `inputs` (not transferred; not modified). */
+export function runOnce(modelBytes: Uint8Array, inputs: NamedTensors): Promise<NamedTensors> {
+  return withSession(modelBytes, (s, o) => runSession(s, o, inputs));
+}
+
+/**
+ * Top-1 accuracy of a classifier on an eval set, in one batched run: rows of `inputs` become a
+ * float32 [N, features] tensor fed to `inputName` (default: the model's first input); the first
+ * output's argmax per row is the prediction.
+ */
+export async function evaluateAccuracy(
+  modelBytes: Uint8Array,
+  evalSet: { inputs: number[][]; labels: number[] },
+  inputName?: string,
+): Promise<{ accuracy: number; predictions: number[] }> {
+  const n = evalSet.inputs.length;
+  const width = evalSet.inputs[0]?.length ?? 0;
+  if (n === 0 || width === 0 || evalSet.labels.length !== n || evalSet.inputs.some((r) => r.length !== width)) {
+    throw new EdgeError('EDGE_ERR_EVAL_SET_INVALID', `eval set needs N rows of equal length and N labels (got ${n} rows, ${evalSet.labels.length} labels)`);
+  }
+  const data = new Float32Array(n * width);
+  evalSet.inputs.forEach((row, i) => data.set(row, i * width));
+  return withSession(modelBytes, async (s, o) => {
+    const name = inputName ?? s.inputNames[0] ?? 'input';
+    const out = await runSession(s, o, { [name]: { dtype: 'float32', dims: [n, width], data } });
+    const first = out[s.outputNames[0] ?? ''];
+    if (first === undefined || first.dims[0] !== n) throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', 'the first output is not [N, classes]');
+    const classes = first.data.length / n;
+    const predictions: number[] = [];
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (Number(first.data[i * classes + c]) > Number(first.data[i * classes + best])) best = c;
+      predictions.push(best);
+      if (best === evalSet.labels[i]) correct++;
+    }
+    return { accuracy: correct / n, predictions };
+  });
+}
