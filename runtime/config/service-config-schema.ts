@@ -1,0 +1,269 @@
+/**
+ * The service config file (`edge-infer run --config <file>`): its type as written in the file and its
+ * JSON Schema (draft 2020-12, defaults in the schema, typed by `JSONSchemaType` so they cannot drift).
+ * Values that depend on the host (deviceId = hostname, modelsDir = the package's models/, stateDir)
+ * are filled by service-config.ts, not here.
+ */
+import type { JSONSchemaType } from 'ajv';
+import type { LogFormat, LogLevel } from '../log.js';
+import { optional } from './schema-helpers.js';
+
+export const EMBEDDED_BROKER_MODES = ['auto', 'always', 'never'] as const;
+export type EmbeddedBrokerMode = (typeof EMBEDDED_BROKER_MODES)[number];
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
+export const LOG_FORMATS = ['auto', 'json', 'text'] as const satisfies readonly LogFormat[];
+
+/** Device ids and model ids: safe in MQTT topic levels and file names. */
+export const DEVICE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+export const MODEL_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
+
+export interface BrokerTlsConfig {
+  /** PEM CA bundle that signed the broker's certificate. Default: the system CAs. */
+  caFile?: string;
+  /** PEM client certificate (mutual TLS); needs keyFile. */
+  certFile?: string;
+  /** PEM private key of certFile. */
+  keyFile?: string;
+  /** Refuse brokers whose certificate does not verify. Default true. */
+  rejectUnauthorized: boolean;
+}
+
+export interface BrokerConfig {
+  /** mqtt://, mqtts://, ws:// or wss:// URL. Default "mqtt://localhost:1883". */
+  url: string;
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5. Default 5. */
+  protocolVersion: 4 | 5;
+  /** Default "edge-infer-{deviceId}"; {deviceId} is replaced. Fixed so the broker keeps the session. */
+  clientId: string;
+  /** Default 30. */
+  keepaliveS: number;
+  username?: string;
+  /** Environment variable holding the password. Default "EDGE_INFER_MQTT_PASSWORD". */
+  passwordEnv: string;
+  /** File holding the password (mode 600 or stricter); wins over passwordEnv. */
+  passwordFile?: string;
+  tls?: BrokerTlsConfig;
+  /** First reconnect delay, ms. Default 500. */
+  reconnectMinMs: number;
+  /** Longest reconnect delay (backoff cap), ms. Default 30000. */
+  reconnectMaxMs: number;
+}
+
+export interface EmbeddedBrokerConfig {
+  /** "auto": start an in-process MQTT 3.1.1 broker when broker.url is this host:port and nothing listens there. Default "auto". */
+  mode: EmbeddedBrokerMode;
+  /** Default "127.0.0.1". */
+  host: string;
+  /** Default 1883. */
+  port: number;
+}
+
+export interface ModelServiceConfig {
+  /** Default true. */
+  enabled: boolean;
+  /** Higher keeps its preferred variant longer when the shared budget is short. Default 0. */
+  priority: number;
+  /** Most requests batched into one run. Default 1 (no batching). */
+  maxBatch: number;
+  /** Longest a request waits for a batch to fill, ms. Default 0. */
+  maxQueueDelayMs: number;
+  /** Batch sizes the scheduler prefers to form. Default []. */
+  preferredBatchSizes: number[];
+  /** Requests queued beyond this are answered EDGE_ERR_OVERLOADED. Default 64. */
+  queueLimit: number;
+}
+
+export interface ServiceConfigFile {
+  $schema?: string;
+  /** Default: the host name. */
+  deviceId?: string;
+  /** Default "edge/{deviceId}"; {deviceId} is replaced. */
+  topicPrefix: string;
+  /** Profile id or path. Default: detect from the host. */
+  profile?: string;
+  /** Default: the package's models/. */
+  modelsDir?: string;
+  /** Default: $STATE_DIRECTORY (systemd) or /var/lib/edge-infer. */
+  stateDir?: string;
+  broker: BrokerConfig;
+  embeddedBroker: EmbeddedBrokerConfig;
+  /** Per-model settings; models not listed get the defaults. */
+  models: Record<string, ModelServiceConfig>;
+  limits: {
+    /** Largest request payload accepted, bytes. Default 1048576. */
+    maxPayloadBytes: number;
+    /** Largest batch a request may carry. Default 64. */
+    maxBatch: number;
+  };
+  outbox: {
+    /** Default 10000. */
+    maxMessages: number;
+    /** Default 67108864 (64 MiB). */
+    maxBytes: number;
+  };
+  /** On SIGTERM, how long in-flight requests may take before they are answered EDGE_ERR_SHUTTING_DOWN, ms. Default 5000. */
+  drainTimeoutMs: number;
+  log: {
+    /** Default "info". */
+    level: LogLevel;
+    /** Default "auto": text on a TTY, JSON otherwise. */
+    format: LogFormat;
+  };
+  telemetry: {
+    /** Overrides the profile's telemetry.intervalS. */
+    intervalS?: number;
+  };
+}
+
+const pathString = (description: string) => optional({ type: 'string', minLength: 1, description } as const);
+const int = (minimum: number, def: number, description: string, maximum?: number) =>
+  ({ type: 'integer', minimum, ...(maximum === undefined ? {} : { maximum }), default: def, description }) as const;
+
+const modelSchema: JSONSchemaType<ModelServiceConfig> = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  description: 'Scheduling settings for one model.',
+  properties: {
+    enabled: { type: 'boolean', default: true, description: 'Load and serve this model. Default true.' },
+    priority: { type: 'integer', default: 0, description: 'Higher keeps its preferred variant longer when the shared budget is short. Default 0.' },
+    maxBatch: int(1, 1, 'Most requests batched into one run; at most limits.maxBatch. Default 1.'),
+    maxQueueDelayMs: int(0, 0, 'Longest a request waits for a batch to fill, ms. Default 0.', 60_000),
+    preferredBatchSizes: {
+      type: 'array', items: { type: 'integer', minimum: 1 }, uniqueItems: true, default: [],
+      description: 'Batch sizes the scheduler prefers to form; each at most maxBatch. Default [].',
+    },
+    queueLimit: int(1, 64, 'Requests queued beyond this are answered EDGE_ERR_OVERLOADED. Default 64.', 1_000_000),
+  },
+};
+
+export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'https://edge-infer.dev/schemas/service-config.json',
+  title: 'edge-infer service config',
+  description: 'Settings of `edge-infer run`. Relative paths are resolved against this file\'s folder.',
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: {
+    $schema: optional({ type: 'string', description: 'Path or URL of this schema, for editors.' }),
+    deviceId: optional({ type: 'string', pattern: DEVICE_ID_PATTERN, description: 'This device\'s id in topics. Default: the host name.' }),
+    topicPrefix: {
+      type: 'string', minLength: 1, maxLength: 200, pattern: '^[^#+]+$', default: 'edge/{deviceId}',
+      description: 'Prefix of every topic; {deviceId} is replaced. No + or #, no leading or trailing /. Default "edge/{deviceId}".',
+    },
+    profile: optional({ type: 'string', minLength: 1, description: 'Device profile id (device-profiles/<id>.json) or path. Default: detect from the host.' }),
+    modelsDir: pathString('Folder of <id>/model.json manifests. Default: the package\'s models/.'),
+    stateDir: pathString('Writable folder for the outbox. Default: $STATE_DIRECTORY (systemd StateDirectory=) or /var/lib/edge-infer.'),
+    broker: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: {
+        url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-{deviceId}', keepaliveS: 30,
+        passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30_000,
+      },
+      description: 'The MQTT broker to connect to.',
+      properties: {
+        url: {
+          type: 'string', pattern: '^(mqtt|mqtts|ws|wss)://', default: 'mqtt://localhost:1883',
+          description: 'Broker URL: mqtt://, mqtts:// (TLS), ws:// or wss://. Default "mqtt://localhost:1883".',
+        },
+        protocolVersion: { type: 'integer', enum: [4, 5], default: 5, description: '4 = MQTT 3.1.1, 5 = MQTT 5. Default 5.' },
+        clientId: {
+          type: 'string', minLength: 1, maxLength: 200, default: 'edge-infer-{deviceId}',
+          description: 'MQTT client id; {deviceId} is replaced. Default "edge-infer-{deviceId}".',
+        },
+        keepaliveS: int(0, 30, 'MQTT keepalive, s. Default 30.', 65_535),
+        username: optional({ type: 'string', description: 'Broker user name.' }),
+        passwordEnv: {
+          type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'EDGE_INFER_MQTT_PASSWORD',
+          description: 'Environment variable holding the password. Default "EDGE_INFER_MQTT_PASSWORD".',
+        },
+        passwordFile: pathString('File holding the password (mode 600 or stricter); wins over passwordEnv.'),
+        tls: optional({
+          type: 'object',
+          additionalProperties: false,
+          required: [],
+          description: 'TLS settings for mqtts:// and wss:// URLs.',
+          properties: {
+            caFile: pathString('PEM CA bundle that signed the broker\'s certificate. Default: the system CAs.'),
+            certFile: pathString('PEM client certificate (mutual TLS); needs keyFile.'),
+            keyFile: pathString('PEM private key of certFile.'),
+            rejectUnauthorized: { type: 'boolean', default: true, description: 'Refuse brokers whose certificate does not verify. Default true.' },
+          },
+        }),
+        reconnectMinMs: int(10, 500, 'First reconnect delay, ms. Default 500.', 3_600_000),
+        reconnectMaxMs: int(10, 30_000, 'Longest reconnect delay, ms. Default 30000.', 3_600_000),
+      },
+    },
+    embeddedBroker: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { mode: 'auto', host: '127.0.0.1', port: 1883 },
+      description: 'The in-process MQTT 3.1.1 broker (aedes) for a first run with nothing installed.',
+      properties: {
+        mode: {
+          type: 'string', enum: EMBEDDED_BROKER_MODES, default: 'auto',
+          description: '"auto": start it when broker.url is this host:port and nothing listens there. Default "auto".',
+        },
+        host: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address it listens on. Default "127.0.0.1".' },
+        port: int(1, 1883, 'TCP port. Default 1883.', 65_535),
+      },
+    },
+    models: {
+      type: 'object',
+      required: [],
+      default: {},
+      patternProperties: { [MODEL_ID_PATTERN]: modelSchema },
+      additionalProperties: false,
+      description: 'Per-model settings, keyed by model id; models not listed get the defaults.',
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { maxPayloadBytes: 1_048_576, maxBatch: 64 },
+      description: 'Request limits.',
+      properties: {
+        maxPayloadBytes: int(64, 1_048_576, 'Largest request payload accepted, bytes. Default 1048576.', 268_435_456),
+        maxBatch: int(1, 64, 'Largest batch a request may carry. Default 64.', 65_536),
+      },
+    },
+    outbox: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { maxMessages: 10_000, maxBytes: 67_108_864 },
+      description: 'The durable queue of answers while the broker is away; when full, the oldest are dropped and counted.',
+      properties: {
+        maxMessages: int(1, 10_000, 'Default 10000.'),
+        maxBytes: int(1024, 67_108_864, 'Default 67108864 (64 MiB).'),
+      },
+    },
+    drainTimeoutMs: int(0, 5000, 'On SIGTERM, how long in-flight requests may take, ms. Default 5000.', 600_000),
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { level: 'info', format: 'auto' },
+      description: 'Operator logs.',
+      properties: {
+        level: { type: 'string', enum: LOG_LEVELS, default: 'info', description: 'Default "info".' },
+        format: { type: 'string', enum: LOG_FORMATS, default: 'auto', description: '"auto": text on a TTY, JSON otherwise. Default "auto".' },
+      },
+    },
+    telemetry: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: {},
+      description: 'Telemetry publishing.',
+      properties: {
+        intervalS: optional({ type: 'number', minimum: 1, maximum: 86_400, description: 'Overrides the profile\'s telemetry.intervalS.' }),
+      },
+    },
+  },
+};
