@@ -23,13 +23,15 @@ function invalid(file: string, problems: SchemaProblem[]): EdgeError {
 }
 
 /**
- * Validates a parsed manifest document (schema, defaults filled in place, then semantic rules).
- * `file` only names the source in errors. Throws EDGE_ERR_MANIFEST_INVALID listing every problem.
+ * Validates a parsed manifest document (schema, then semantic rules) and returns a copy with schema
+ * defaults filled in; `doc` is not modified. `file` only names the source in errors.
+ * Throws EDGE_ERR_MANIFEST_INVALID listing every problem.
  */
 export function checkManifest(doc: unknown, file: string): ModelManifest {
-  const schemaProblems = checker.problems(doc);
+  const copy = structuredClone(doc);
+  const schemaProblems = checker.problems(copy);
   if (schemaProblems.length > 0) throw invalid(file, schemaProblems);
-  const manifest = doc as ModelManifest;
+  const manifest = copy as ModelManifest;
   const semantic = manifestProblems(manifest);
   if (semantic.length > 0) throw invalid(file, semantic);
   return manifest;
