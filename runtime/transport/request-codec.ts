@@ -103,16 +103,17 @@ function inferShape(spec: TensorSpec, length: number, limits: RequestLimits): nu
 }
 
 /** Fills a typed array from JSON numbers, refusing non-finite, out-of-range and non-integer values. */
-function fill(dtype: TensorDtype, values: readonly number[], name: string): TensorData {
+function fill(dtype: TensorDtype, values: readonly unknown[], name: string): TensorData {
   const out = allocate(dtype, values.length);
   const fail = (i: number, why: string): never => {
+    if (typeof values[i] !== 'number') throw bad('EDGE_ERR_BAD_REQUEST', `input "${name}" element ${i} is not a number`, { input: name, index: i });
     throw bad('EDGE_ERR_BAD_TENSOR', `input "${name}" element ${i} ${why} for ${dtype}`, { input: name, index: i });
   };
   if (dtype === 'float32') {
     const f = out as Float32Array;
     for (let i = 0; i < values.length; i++) {
       const v = values[i] as number;
-      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(i, 'is not a finite number');
+      if (!(Math.abs(v) <= FLOAT32_MAX) || typeof v !== 'number') fail(i, 'is not a finite number');
       f[i] = v;
     }
   } else if (dtype === 'int64') {
