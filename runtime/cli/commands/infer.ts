@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { createEngine } from '../../backend/select-engine.js';
+import { EdgeError } from '../../errors.js';
+import { ModelRuntime } from '../../service/model-runtime.js';
+import { parseBackendFlag, parseBudgetFlag, resolveSetup } from '../../service/setup.js';
+import { decodeRequest } from '../../transport/request-codec.js';
+import { resultBody } from '../../transport/result-codec.js';
+import { DEFAULT_LIMITS } from '../../transport/types.js';
+import type { Command } from '../command.js';
+import { onePositional, str } from '../values.js';
+
+/** Reads --input: a file or "-" (stdin). A bare JSON array is the shorthand input of a single-input model. */
+async function readInput(ref: string): Promise<Uint8Array> {
+  let text: string;
+  try {
+    if (ref === '-') {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      text = Buffer.concat(chunks).toString('utf8');
+    } else {
+      text = await readFile(ref, 'utf8');
+    }
+  } catch (e) {
+    throw new EdgeError('EDGE_ERR_INPUT_FILE', `cannot read --input ${ref} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { details: { file: ref } });
+  }
+  const trimmed = text.trimStart();
+  return Buffer.from(trimmed.startsWith('[') ? `{"id":"cli","input":${trimmed}}` : trimmed);
+}
+
+export const command: Command = {
+  name: 'infer',
+  summary: 'run one local inference through the path the service uses (plan, verify, budgeted load, queue, worker)',
+  usage: '<model> --input <file.json|-> [--profile <id|file>] [--variant <id>] [--json]',
+  options: {
+    input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]} or {"id","inputs":{...}}), a bare array, or - for stdin' },
+    profile: { type: 'string', help: 'device profile id or file; default: detect this host' },
+    models: { type: 'string', help: 'models folder; default: the bundled models/' },
+    variant: { type: 'string', help: 'force this variant instead of the planner\'s choice' },
+    backend: { type: 'string', help: 'auto | native | wasm; default: the profile\'s' },
+    'budget-mb': { type: 'string', help: 'memory budget ceiling in MB' },
+  },
+  async run(ctx) {
+    const model = onePositional(ctx.positionals, '<model>');
+    const inputRef = str(ctx.values, 'input');
+    if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file.json|->');
+    const payload = await readInput(inputRef);
+    const setup = await resolveSetup({
+      packageRoot: ctx.packageRoot,
+      profile: str(ctx.values, 'profile'),
+      modelsDir: str(ctx.values, 'models'),
+      budgetMB: parseBudgetFlag(str(ctx.values, 'budget-mb')),
+      backend: parseBackendFlag(str(ctx.values, 'backend')),
+    });
+    const loaded = setup.manifests.find((m) => m.manifest.id === model);
+    if (!loaded) {
+      throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${model}" in ${setup.modelsDir}`, { details: { model, known: setup.manifests.map((m) => m.manifest.id) } });
+    }
+    const forced = str(ctx.values, 'variant');
+    if (forced !== undefined && !loaded.manifest.variants.some((v) => v.id === forced)) {
+      throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${model}" has no variant "${forced}"`, { details: { allowed: loaded.manifest.variants.map((v) => v.id) } });
+    }
+    const decoded = decodeRequest({ model, payload, specs: loaded.manifest.inputs, limits: DEFAULT_LIMITS });
+    if (!decoded.ok) throw decoded.error;
+
+    const manifest = forced === undefined ? loaded : { ...loaded, manifest: { ...loaded.manifest, variants: loaded.manifest.variants.filter((v) => v.id === forced) } };
+    const engine = createEngine(setup.backend);
+    const runtime = new ModelRuntime({
+      profile: setup.profile, manifests: [manifest], engine, caps: setup.caps, budgetMB: setup.budget.budgetMB, only: [model], log: ctx.log,
+    });
+    try {
+      const plan = await runtime.start();
+      const t0 = performance.now();
+      const outcome = await runtime.infer(model, decoded.request.id, decoded.request.inputs);
+      const totalMs = performance.now() - t0;
+      const body = resultBody(decoded.request.id, model, outcome, { queue: outcome.queueMs, inference: outcome.inferenceMs, total: totalMs });
+      const status = runtime.status()[0];
+      if (ctx.json) {
+        ctx.out(JSON.stringify({ ...body, backend: engine.kind, profile: setup.profile.id, load: status, plan: plan.models[0] }, null, 2));
+      } else {
+        if (body.top && body.top.length > 0) {
+          const best = body.top[0];
+          ctx.out(`${model}: ${best?.label} (p=${best?.score.toFixed(3)})`);
+          ctx.out(`top: ${body.top.map((c) => `${c.label}=${c.score.toFixed(3)}`).join('  ')}`);
+        }
+        for (const [name, t] of Object.entries(body.outputs)) {
+          const shown = t.data.length > 16 ? `${t.data.slice(0, 16).join(', ')}, ...` : t.data.join(', ');
+          ctx.out(`${name} ${t.dtype}[${t.shape.join(',')}]: ${shown}`);
+        }
+        ctx.out(`variant: ${outcome.variant} (${setup.backend}, profile ${setup.profile.id})  load ${status?.loadMs?.toFixed(1)} ms  inference ${outcome.inferenceMs.toFixed(3)} ms  total ${totalMs.toFixed(3)} ms`);
+      }
+      return 0;
+    } finally {
+      await runtime.close(1000);
+      await engine.close();
+    }
+  },
+};

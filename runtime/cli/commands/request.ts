@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { EdgeError } from '../../errors.js';
+import { sendRequest } from '../../transport/client.js';
+import { defaultPrefix } from '../../transport/topics.js';
+import type { Command } from '../command.js';
+import { positiveInt, onePositional, str } from '../values.js';
+
+export const command: Command = {
+  name: 'request',
+  summary: 'send one inference request over MQTT and print the answer (a client for newcomers and scripts)',
+  usage: '<model> --input <file|-> [--broker URL] [--device-id ID] [--prefix P] [--timeout-ms N] [--mqtt 4|5]',
+  options: {
+    input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]} / {"id","inputs":{...}}), a bare array, or - for stdin' },
+    broker: { type: 'string', help: 'broker URL (default mqtt://localhost:1883)' },
+    'device-id': { type: 'string', help: 'the service\'s device id (default: this host name)' },
+    prefix: { type: 'string', help: 'topic prefix (default edge/<device-id>)' },
+    'timeout-ms': { type: 'string', help: 'how long to wait for the answer (default 10000)' },
+    mqtt: { type: 'string', help: 'protocol version: 5 (response topic + correlation data) or 4 (replyTo in the body); default 5' },
+    username: { type: 'string', help: 'broker user; the password comes from EDGE_INFER_MQTT_PASSWORD' },
+  },
+  async run(ctx) {
+    const model = onePositional(ctx.positionals, '<model>');
+    const inputRef = str(ctx.values, 'input');
+    if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file|->');
+    let text: string;
+    try {
+      if (inputRef === '-') {
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        text = Buffer.concat(chunks).toString('utf8');
+      } else text = await readFile(inputRef, 'utf8');
+    } catch (e) {
+      throw new EdgeError('EDGE_ERR_INPUT_FILE', `cannot read --input ${inputRef} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw new EdgeError('EDGE_ERR_INPUT_FILE', `--input ${inputRef} is not JSON`);
+    }
+    const body: Record<string, unknown> = Array.isArray(doc) ? { input: doc } : (doc !== null && typeof doc === 'object' ? { ...(doc as Record<string, unknown>) } : {});
+    if (!('input' in body) && !('inputs' in body)) throw new EdgeError('EDGE_ERR_INPUT_FILE', '--input must hold an array, or an object with "input" or "inputs"');
+    const v = str(ctx.values, 'mqtt') ?? '5';
+    if (v !== '4' && v !== '5') throw new EdgeError('EDGE_ERR_USAGE', `--mqtt must be 4 or 5 (got "${v}")`);
+    const password = process.env['EDGE_INFER_MQTT_PASSWORD'];
+    const username = str(ctx.values, 'username');
+    const answer = await sendRequest({
+      url: str(ctx.values, 'broker') ?? 'mqtt://localhost:1883',
+      prefix: str(ctx.values, 'prefix') ?? defaultPrefix(str(ctx.values, 'device-id') ?? hostname()),
+      model,
+      body,
+      timeoutMs: positiveInt(ctx.values, 'timeout-ms', 10_000),
+      protocolVersion: v === '4' ? 4 : 5,
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+    });
+    if (answer.kind === 'binary') {
+      ctx.out(JSON.stringify({ binary: true, bytes: answer.payload.length, userProperties: answer.userProperties }));
+      return 0;
+    }
+    if (ctx.json || answer.kind === 'error') {
+      ctx.out(JSON.stringify(answer.body, null, ctx.json ? 2 : 0));
+      return answer.kind === 'error' ? 1 : 0;
+    }
+    const b = answer.body;
+    const best = b.top?.[0];
+    if (best) ctx.out(`${model}: ${best.label} (p=${best.score.toFixed(3)})  top: ${(b.top ?? []).map((c) => `${c.label}=${c.score.toFixed(3)}`).join(' ')}`);
+    else ctx.out(JSON.stringify(b.outputs));
+    ctx.out(`variant ${b.variant}  queue ${b.latencyMs.queue} ms  inference ${b.latencyMs.inference} ms  total ${b.latencyMs.total} ms`);
+    return 0;
+  },
+};

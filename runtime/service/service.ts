@@ -1,0 +1,263 @@
+/**
+ * The edge-infer service: config -> setup (profile, manifests, backend, budget) -> model runtime
+ * (plan + budgeted loads) -> MQTT transport (requests in, answers through the durable outbox) ->
+ * telemetry and status. `edge-infer run` owns one of these.
+ *
+ * Contract:
+ * - `start()` throws only for what an operator must fix (config/profile errors: exit 78, or a
+ *   broker that can be neither reached nor embedded). A model that fails to load is reported in
+ *   the status and the others are served. A broker that goes away is retried forever.
+ * - `stop()` (SIGTERM): stop taking requests, answer in-flight ones within drainTimeoutMs,
+ *   publish `offline` retained, flush what the broker takes, release sessions. Idempotent.
+ * - `reload()` (SIGHUP): re-read config, profiles and manifests, re-plan, and swap what changed
+ *   without dropping requests (the new runtime loads first; the old one drains, then closes).
+ */
+import { access, mkdir } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createEngine } from '../backend/select-engine.js';
+import type { InferenceEngine } from '../backend/types.js';
+import { readCalibration } from '../budget/calibration-file.js';
+import { resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
+import { EdgeError, asEdgeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { formatPlan } from '../planner/format-plan.js';
+import type { Plan } from '../planner/types.js';
+import { createCollector, startTelemetry, type TelemetryLoop } from '../telemetry/collector.js';
+import { SystemProbes } from '../telemetry/system-probes.js';
+import { isPortListening, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded-broker.js';
+import { MqttService } from '../transport/mqtt-service.js';
+import type { InferOutcome, InferenceHandler } from '../transport/types.js';
+import type { NamedTensors } from '../tensor.js';
+import { ModelRuntime, type ModelSettings } from './model-runtime.js';
+import { resolveSetup, type Setup } from './setup.js';
+
+export const DEFAULT_BROKER_URL = 'mqtt://localhost:1883';
+
+export interface ServiceOptions {
+  config: ServiceConfig;
+  packageRoot: string;
+  version: string;
+  log: Logger;
+  /** True when the broker URL came from a flag or the config file (then no embedded broker in "auto"). */
+  brokerConfigured: boolean;
+}
+
+/** Where state lives: the configured dir when writable, else $XDG_STATE_HOME/edge-infer (~/.local/state/edge-infer). */
+export async function usableStateDir(preferred: string, log: Logger): Promise<string> {
+  const tryDir = async (dir: string): Promise<boolean> => {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await access(dir, fsConstants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (await tryDir(preferred)) return preferred;
+  const fallback = path.join(process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local', 'state'), 'edge-infer');
+  if (await tryDir(fallback)) {
+    log.info('state.fallback', { wanted: preferred, using: fallback, hint: 'set stateDir in the config (systemd: StateDirectory=edge-infer)' });
+    return fallback;
+  }
+  throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `neither ${preferred} nor ${fallback} is a writable state directory`, { details: { stateDir: preferred } });
+}
+
+/** Routes requests to whichever runtime is current, so a reload swaps runtimes under the transport. */
+class RuntimeSwitch implements InferenceHandler {
+  current: ModelRuntime;
+  constructor(rt: ModelRuntime) { this.current = rt; }
+  inputSpecs(model: string) { return this.current.inputSpecs(model); }
+  infer(model: string, id: string, inputs: NamedTensors): Promise<InferOutcome> { return this.current.infer(model, id, inputs); }
+}
+
+export class EdgeService {
+  readonly #o: ServiceOptions;
+  readonly #log: Logger;
+  #config: ServiceConfig;
+  #setup!: Setup;
+  #stateDir = '';
+  #engine!: InferenceEngine;
+  #switch!: RuntimeSwitch;
+  #transport: MqttService | null = null;
+  #broker: EmbeddedBroker | null = null;
+  #telemetry: TelemetryLoop | null = null;
+  #startedAt = new Date();
+  #stopping: Promise<void> | null = null;
+  #brokerUrl = '';
+
+  private constructor(o: ServiceOptions) {
+    this.#o = o;
+    this.#config = o.config;
+    this.#log = o.log;
+  }
+
+  static async start(o: ServiceOptions): Promise<EdgeService> {
+    const s = new EdgeService(o);
+    await s.#start();
+    return s;
+  }
+
+  get plan(): Plan { return this.#switch.current.plan; }
+  get brokerUrl(): string { return this.#brokerUrl; }
+  get stateDir(): string { return this.#stateDir; }
+  get topicPrefix(): string { return this.#config.topicPrefix; }
+  get runtime(): ModelRuntime { return this.#switch.current; }
+
+  async #start(): Promise<void> {
+    const c = this.#config;
+    this.#stateDir = await usableStateDir(c.stateDir, this.#log);
+    this.#setup = await this.#resolve(c);
+    this.#engine = createEngine(this.#setup.backend, {
+      onWorkerCrash: (key, err) => this.#log.error('worker.crashed', { key, code: err.code, message: err.message, hint: err.hint }),
+    });
+    const rt = await this.#newRuntime(this.#setup, c);
+    this.#switch = new RuntimeSwitch(rt);
+
+    const broker = await this.#brokerEndpoint(c);
+    this.#brokerUrl = broker.url;
+    const password = await resolveBrokerPassword(c.broker);
+    this.#transport = await MqttService.start({
+      url: broker.url,
+      protocolVersion: broker.protocolVersion,
+      clientId: c.broker.clientId,
+      keepaliveS: c.broker.keepaliveS,
+      ...(c.broker.username !== undefined ? { username: c.broker.username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(c.broker.tls ? { tls: stripUndefined({ caFile: c.broker.tls.caFile, certFile: c.broker.tls.certFile, keyFile: c.broker.tls.keyFile, rejectUnauthorized: c.broker.tls.rejectUnauthorized }) } : {}),
+      prefix: c.topicPrefix,
+      handler: this.#switch,
+      outbox: { dir: path.join(this.#stateDir, 'outbox'), maxMessages: c.outbox.maxMessages, maxBytes: c.outbox.maxBytes },
+      limits: { maxPayloadBytes: c.limits.maxPayloadBytes, maxBatch: c.limits.maxBatch },
+      reconnect: { minMs: c.broker.reconnectMinMs, maxMs: c.broker.reconnectMaxMs },
+      log: this.#log.child({ layer: 'transport' }),
+    });
+    this.#publishStatus();
+
+    const probes = new SystemProbes();
+    const collect = createCollector({
+      models: () => this.#switch.current.telemetry(),
+      budget: () => ({ budgetMB: this.#setup.budget.budgetMB, usedMB: this.#switch.current.usedMB() }),
+      outbox: () => {
+        const st = this.#transport?.stats();
+        return { depth: st?.outboxDepth ?? 0, dropped: st?.outboxDropped ?? 0, degraded: st?.outboxDegraded ?? false };
+      },
+      probes,
+    });
+    this.#telemetry = startTelemetry({
+      intervalS: c.telemetry?.intervalS ?? this.#setup.profile.telemetry.intervalS,
+      collect,
+      publish: async (payload) => { this.#transport?.publishTelemetry(payload); },
+      log: this.#log.child({ layer: 'telemetry' }),
+    });
+    this.#log.info('service.ready', { broker: broker.url, prefix: c.topicPrefix, stateDir: this.#stateDir, embeddedBroker: this.#broker !== null });
+  }
+
+  async #resolve(c: ServiceConfig): Promise<Setup> {
+    const setup = await resolveSetup({ packageRoot: this.#o.packageRoot, profile: c.profile, modelsDir: c.modelsDir });
+    this.#log.info('profile', { profile: setup.profile.id, source: setup.profileSource, backend: setup.backend, budgetMB: setup.budget.budgetMB, limitedBy: setup.budget.limitedBy });
+    for (const e of setup.manifestErrors) this.#log.error('manifest.refused', { code: e.code, message: e.message, hint: e.hint });
+    return setup;
+  }
+
+  async #newRuntime(setup: Setup, c: ServiceConfig): Promise<ModelRuntime> {
+    const calibration = await readCalibration(this.#stateDir, setup.profile.id, setup.backend).catch((e: unknown) => {
+      this.#log.warn('calibration.ignored', { error: asEdgeError(e) });
+      return null;
+    });
+    const settings: Record<string, Partial<ModelSettings>> = {};
+    for (const [id, m] of Object.entries(c.models)) settings[id] = m;
+    const rt = new ModelRuntime({
+      profile: setup.profile,
+      manifests: setup.manifests,
+      engine: this.#engine,
+      caps: setup.caps,
+      budgetMB: setup.budget.budgetMB,
+      settings,
+      ...(calibration ? { calibration } : {}),
+      cacheDir: path.join(this.#stateDir, 'cache'),
+      log: this.#log.child({ layer: 'runtime' }),
+    });
+    const plan = await rt.start();
+    for (const line of formatPlan(plan).split('\n')) if (line.trim() !== '') this.#log.info('plan', { line });
+    return rt;
+  }
+
+  async #brokerEndpoint(c: ServiceConfig): Promise<{ url: string; protocolVersion: 4 | 5 }> {
+    const mode = c.embeddedBroker.mode;
+    let embed = mode === 'always';
+    if (mode === 'auto' && !this.#o.brokerConfigured) {
+      embed = !(await isPortListening(c.embeddedBroker.host, c.embeddedBroker.port));
+    }
+    if (!embed) return { url: c.broker.url, protocolVersion: c.broker.protocolVersion };
+    this.#broker = await startEmbeddedBroker({ host: c.embeddedBroker.host, port: c.embeddedBroker.port });
+    this.#log.info('broker.embedded', {
+      url: this.#broker.url,
+      note: 'no broker configured and nothing listening: started the in-process aedes broker (MQTT 3.1.1); use mosquitto in production',
+    });
+    // aedes speaks MQTT 3.1.1 only.
+    return { url: this.#broker.url, protocolVersion: 4 };
+  }
+
+  #publishStatus(): void {
+    const rt = this.#switch.current;
+    this.#transport?.setStatus({
+      version: this.#o.version,
+      deviceId: this.#config.deviceId,
+      startedAt: this.#startedAt.toISOString(),
+      profile: { id: this.#setup.profile.id, board: this.#setup.profile.board, source: this.#setup.profileSource },
+      backend: this.#setup.backend,
+      budget: this.#setup.budget,
+      plan: rt.plan,
+      models: rt.status().map((s) => {
+        const m = rt.manifest(s.model)?.manifest;
+        return { ...s, inputs: m?.inputs ?? [], outputs: m?.outputs ?? [], labels: m?.labels ?? null, variants: m?.variants.map((v) => v.id) ?? [] };
+      }),
+      topics: { infer: `${this.#config.topicPrefix}/models/<model>/infer`, result: `${this.#config.topicPrefix}/models/<model>/result`, telemetry: `${this.#config.topicPrefix}/telemetry`, errors: `${this.#config.topicPrefix}/errors` },
+    });
+  }
+
+  /** SIGHUP: re-read config, profiles and manifests; build and load a new runtime; swap; drain the old one. */
+  async reload(config: ServiceConfig): Promise<void> {
+    this.#log.info('service.reloading', {});
+    try {
+      const setup = await this.#resolve(config);
+      if (setup.backend !== this.#setup.backend) {
+        this.#log.warn('reload.backend_change_ignored', { from: this.#setup.backend, to: setup.backend, hint: 'restart the service to change backends' });
+      }
+      const old = this.#switch.current;
+      const fresh = await this.#newRuntime({ ...setup, backend: this.#setup.backend, caps: this.#setup.caps }, config);
+      this.#switch.current = fresh;
+      this.#setup = { ...setup, backend: this.#setup.backend, caps: this.#setup.caps };
+      this.#config = config;
+      this.#publishStatus();
+      await old.close(config.drainTimeoutMs);
+      this.#log.info('service.reloaded', {});
+    } catch (e) {
+      const err = asEdgeError(e);
+      this.#log.error('reload.failed', { code: err.code, message: err.message, hint: err.hint, note: 'kept running with the previous configuration' });
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const drainTimeoutMs = this.#config.drainTimeoutMs;
+    this.#log.info('service.stopping', { drainTimeoutMs });
+    await this.#telemetry?.stop();
+    // The transport stops taking requests and waits for in-flight answers, then publishes offline.
+    await this.#transport?.stop({ drainTimeoutMs });
+    await this.#switch.current.close(drainTimeoutMs);
+    await this.#engine.close();
+    await this.#broker?.close();
+    this.#log.info('service.stopped', {});
+  }
+}
+
+function stripUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}
