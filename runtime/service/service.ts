@@ -166,6 +166,8 @@ export class EdgeService {
       this.#log.warn('calibration.ignored', { error: asEdgeError(e) });
       return null;
     });
+    const cacheDir = path.join(this.#stateDir, 'cache');
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
     const settings: Record<string, Partial<ModelSettings>> = {};
     for (const [id, m] of Object.entries(c.models)) settings[id] = m;
     const rt = new ModelRuntime({
@@ -176,7 +178,7 @@ export class EdgeService {
       budgetMB: setup.budget.budgetMB,
       settings,
       ...(calibration ? { calibration } : {}),
-      cacheDir: path.join(this.#stateDir, 'cache'),
+      cacheDir,
       log: this.#log.child({ layer: 'runtime' }),
     });
     const plan = await rt.start();

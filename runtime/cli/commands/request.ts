@@ -45,16 +45,24 @@ export const command: Command = {
     if (v !== '4' && v !== '5') throw new EdgeError('EDGE_ERR_USAGE', `--mqtt must be 4 or 5 (got "${v}")`);
     const password = process.env['EDGE_INFER_MQTT_PASSWORD'];
     const username = str(ctx.values, 'username');
-    const answer = await sendRequest({
+    const send = (protocolVersion: 4 | 5) => sendRequest({
       url: str(ctx.values, 'broker') ?? 'mqtt://localhost:1883',
       prefix: str(ctx.values, 'prefix') ?? defaultPrefix(str(ctx.values, 'device-id') ?? hostname()),
       model,
       body,
       timeoutMs: positiveInt(ctx.values, 'timeout-ms', 10_000),
-      protocolVersion: v === '4' ? 4 : 5,
+      protocolVersion,
       ...(username !== undefined ? { username } : {}),
       ...(password !== undefined ? { password } : {}),
     });
+    let answer;
+    try {
+      answer = await send(v === '4' ? 4 : 5);
+    } catch (e) {
+      // The embedded broker (aedes) speaks MQTT 3.1.1 only: without an explicit --mqtt, fall back to it.
+      if (str(ctx.values, 'mqtt') !== undefined || !(e instanceof EdgeError) || !/protocol version/i.test(e.message)) throw e;
+      answer = await send(4);
+    }
     if (answer.kind === 'binary') {
       ctx.out(JSON.stringify({ binary: true, bytes: answer.payload.length, userProperties: answer.userProperties }));
       return 0;
