@@ -10,16 +10,22 @@ import type { BackendCaps, Calibration, CalibrationEntry, FigureSource } from '.
 const MiB = 1024 * 1024;
 
 /**
- * The estimate constants, in one place so measured figures can replace them.
- * - memoryBytesFactor / sessionOverheadMB: a session holds the weights (file bytes) plus
- *   pre-packed copies, activations and arena slack (x1.3) and a fixed per-session cost (6 MB).
- * - latencyOverheadMs: per-run cost outside the MACs (binding, tensor copies).
+ * The estimate constants, in one place so measured figures can replace them. Every figure made
+ * from them is labelled "estimated" in plans; `edge-infer bench --calibrate` replaces them.
+ * - memoryBytesFactor: a session holds the weights (file bytes) plus pre-packed copies,
+ *   activations and arena slack; x1.3 is a starting guess, not a measurement.
+ * - sessionOverheadMB: fixed cost of one loaded model beyond its weights, native backend (one
+ *   worker thread + ORT session per model). Measured on x86 with models/digits (10 KB and 340 KB
+ *   files), 1 thread, after load + warm-up, sessions 2..5 of a process: 11.1-12.1 MB RSS growth
+ *   (`node` script over NativeEngine.load -> rssDeltaMB). The first session in a process costs
+ *   ~32 MB more (the ORT library itself): that is part of the process, covered by the reserve.
+ *   WASM costs far more per session: see WASM_SESSION_OVERHEAD_MB in backend-caps.ts.
+ * - latencyOverheadMs: per-run cost outside the MACs (binding, tensor copies); a guess.
  * - fallbackGmacsPerS: used when the profile gives no rate for a precision nor its fallbacks.
- * These are starting guesses, labelled "estimated" in every plan, not measurements.
  */
 export const ESTIMATE = {
   memoryBytesFactor: 1.3,
-  sessionOverheadMB: 6,
+  sessionOverheadMB: 11,
   latencyOverheadMs: 0.1,
   fallbackGmacsPerS: 1,
 } as const;
@@ -48,8 +54,8 @@ export function calibrationFor(cal: Calibration | undefined, model: string, vari
   return cal?.entries.find((e) => e.model === model && e.variant === variant && e.backend === caps.kind && e.threads === threads);
 }
 
-export function estimateMemoryMB(v: VariantManifest): number {
-  return (v.bytes * ESTIMATE.memoryBytesFactor) / MiB + ESTIMATE.sessionOverheadMB;
+export function estimateMemoryMB(v: VariantManifest, caps?: BackendCaps): number {
+  return (v.bytes * ESTIMATE.memoryBytesFactor) / MiB + (caps?.sessionOverheadMB ?? ESTIMATE.sessionOverheadMB);
 }
 
 export function estimateLatencyMs(v: VariantManifest, profile: DeviceProfile, caps: BackendCaps): number {
@@ -66,7 +72,7 @@ export function estimateLatencyMs(v: VariantManifest, profile: DeviceProfile, ca
 export function variantFigures(model: string, v: VariantManifest, input: { profile: DeviceProfile; backend: BackendCaps; calibration?: Calibration }): VariantFigures {
   const entry = calibrationFor(input.calibration, model, v.id, input.backend, input.profile.inference.threads);
   return {
-    memory: entry ? { value: entry.rssMB, source: 'measured' } : { value: estimateMemoryMB(v), source: 'estimated' },
+    memory: entry ? { value: entry.rssMB, source: 'measured' } : { value: estimateMemoryMB(v, input.backend), source: 'estimated' },
     latency: entry ? { value: entry.latencyP95Ms, source: 'measured' } : { value: estimateLatencyMs(v, input.profile, input.backend), source: 'estimated' },
   };
 }

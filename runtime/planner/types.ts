@@ -16,6 +16,11 @@ export interface BackendCaps {
    * int8 slower than fp32: DESIGN.md measured int8 2.8x slower, int4 17x slower than fp32 under WASM).
    */
   speedFactor: Partial<Record<Precision, number>>;
+  /**
+   * Memory one loaded session costs beyond its weights on this backend, MB (worker thread, runtime
+   * state). Default: the planner's ESTIMATE.sessionOverheadMB (runtime/planner/estimate.ts).
+   */
+  sessionOverheadMB?: number;
 }
 
 /** Measured figures for one variant on this device and backend (from `edge-infer bench --calibrate`). */

@@ -1,12 +1,13 @@
 import t from 'tap';
-import { defaultBackendCaps } from '../../../runtime/planner/backend-caps.js';
+import { WASM_SESSION_OVERHEAD_MB, defaultBackendCaps } from '../../../runtime/planner/backend-caps.js';
 import { ESTIMATE } from '../../../runtime/planner/estimate.js';
 import { formatPlan } from '../../../runtime/planner/format-plan.js';
 import { planModels } from '../../../runtime/planner/plan.js';
 import type { Calibration, ModelPlan, Plan, PlanInput } from '../../../runtime/planner/types.js';
 import { MiB, model, profile, variant } from './fixtures.js';
 
-const native = defaultBackendCaps('native');
+// A 6 MB session overhead keeps the arithmetic below round: fp32 58.0 MB, int8 19.0 MB.
+const native = { ...defaultBackendCaps('native'), sessionOverheadMB: 6 };
 
 function plan(over: Partial<PlanInput>): Plan {
   return planModels({ profile: profile(), manifests: [model('m')], budgetMB: 512, backend: native, ...over });
@@ -18,10 +19,12 @@ function only(p: Plan, id = 'm'): ModelPlan {
 }
 const reasonOf = (m: ModelPlan, v: string): string | undefined => m.rejected.find((r) => r.variant === v)?.reason;
 
-t.test('the memory estimate is file bytes x 1.3 plus the per-session overhead', async (t) => {
-  const m = only(plan({}));
+t.test('the memory estimate is file bytes x 1.3 plus the backend\'s per-session overhead', async (t) => {
+  const m = only(plan({ backend: defaultBackendCaps('native') }));
   t.equal(ESTIMATE.memoryBytesFactor, 1.3);
   t.equal(m.chosen?.memoryMB, 40 * 1.3 + ESTIMATE.sessionOverheadMB);
+  const w = only(plan({ backend: defaultBackendCaps('wasm') }));
+  t.equal(w.chosen?.memoryMB, 40 * 1.3 + WASM_SESSION_OVERHEAD_MB);
   t.equal(m.chosen?.memorySource, 'estimated');
   t.equal(m.chosen?.latencySource, 'estimated');
 });
