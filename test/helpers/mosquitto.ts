@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 export interface MosquittoOptions {
@@ -71,6 +71,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     `persistence ${options.persistence === true ? 'true' : 'false'}`,
     `persistence_location ${dir}/`,
     'max_queued_messages 10000',
+    // Run as root, mosquitto would drop to user "mosquitto", which cannot write our 0700 temp dir.
+    `user ${userInfo().username}`,
     ...(options.extraConf ?? []),
     '',
   ].join('\n');
