@@ -32,6 +32,7 @@ t.test('add-one returns x + 1 and takes ownership of the input buffer', async (t
   const info = await engine.load({ key: 'add', file: fixture('add-one.onnx'), session, warmup: { x: { dtype: 'float32', dims: [1, 4], data: new Float32Array(4) } } });
   t.same(info.inputNames, ['x']);
   t.same(info.outputNames, ['y']);
+  t.same(info.inputs, [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }], 'the dynamic batch dim is reported by name');
   t.type(info.warmupMs, 'number');
   const x = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
   const r = await engine.run('add', { x: { dtype: 'float32', dims: [2, 4], data: x } });

@@ -19,7 +19,8 @@ function digits(): NamedTensors {
 const addOneInput = (): NamedTensors => ({ x: { dtype: 'float32', dims: [2, 4], data: new Float32Array([0.5, -1, 2, 3, 4, 5, 6, 1e-3]) } });
 
 async function outputs(engine: InferenceEngine, file: string, input: NamedTensors): Promise<Float32Array> {
-  await engine.load({ key: 'm', file, session });
+  const info = await engine.load({ key: 'm', file, session });
+  if (info.inputs?.[0]?.shape[0] !== 'batch') throw new Error(`${engine.kind} did not report the dynamic batch dim of ${file}`);
   const r = await engine.run('m', input);
   await engine.unload('m');
   return Object.values(r.outputs)[0]?.data as Float32Array;

@@ -42,6 +42,18 @@ export interface LoadedModel {
   rssDeltaMB: number;
   /** True when the load used a cached optimized model. */
   fromCache: boolean;
+  /** The session's inputs as ORT reports them; a string dim is symbolic (dynamic), e.g. "batch". */
+  inputs?: IoSpec[];
+  outputs?: IoSpec[];
+}
+
+/** One model input or output as the loaded session reports it. */
+export interface IoSpec {
+  name: string;
+  /** ORT's type name ("float32", "int64", ...); may be one edge-infer does not carry. */
+  dtype: string;
+  /** Fixed dims are numbers, symbolic ones strings; empty when ORT does not know the shape. */
+  shape: (number | string)[];
 }
 
 export interface RunResult {

@@ -7,7 +7,9 @@
  * Each worker runs one inference at a time (ORT's intra-op threads do the parallel work); the
  * scheduler decides how many requests to keep in flight.
  *
- * Loads are serialized so `rssDeltaMB` (process RSS after load + warm-up minus before) belongs to
+ * `loadMs` is measured here, from starting the worker to the session being ready (worker start,
+ * reading and hashing the model, session creation; not the warm-up), because that is what a
+ * (re)start costs. Loads are serialized so `rssDeltaMB` (process RSS after load + warm-up minus before) belongs to
  * one model. It includes the worker thread's own isolate, which is part of what a model costs here.
  *
  * Errors: load -> EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED | EDGE_ERR_FILE_MISSING |
@@ -15,6 +17,7 @@
  * EDGE_ERR_WORKER_CRASHED (the worker died with the request in flight) | EDGE_ERR_MODEL_UNAVAILABLE
  * (not loaded, unloaded, or its worker crashed earlier: load it again).
  */
+import { performance } from 'node:perf_hooks';
 import type { BackendKind } from '../config/types.js';
 import { EdgeError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
@@ -120,6 +123,7 @@ export class WorkerEngine implements InferenceEngine {
       ...(req.warmup === undefined ? {} : { warmup: { ...req.warmup } }),
     };
     const rss0 = this.#rss();
+    const t0 = performance.now();
     const host = new WorkerHost(this.#boot, req.key, (err) => this.#onCrash(req.key, err));
     let reply;
     try {
@@ -128,14 +132,20 @@ export class WorkerEngine implements InferenceEngine {
       await host.terminate();
       throw e;
     }
+    if (this.#closed) {
+      await host.terminate();
+      throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the engine was closed during the load');
+    }
     const info: LoadedModel = {
       key: req.key,
       inputNames: reply.inputNames,
       outputNames: reply.outputNames,
-      loadMs: reply.loadMs,
+      loadMs: performance.now() - t0,
       warmupMs: reply.warmupMs,
       rssDeltaMB: (this.#rss() - rss0) / MB,
       fromCache: reply.fromCache,
+      inputs: reply.inputs,
+      outputs: reply.outputs,
     };
     this.#models.set(req.key, { host, info });
     return info;

@@ -8,6 +8,7 @@
 import type { BackendKind, GraphOptLevel } from '../../config/types.js';
 import type { ErrorCode } from '../../errors.js';
 import type { NamedTensors } from '../../tensor.js';
+import type { IoSpec } from '../types.js';
 
 /** What the worker needs to know at start (Worker `workerData`). */
 export interface WorkerBoot {
@@ -37,6 +38,8 @@ export type ToWorker =
 export interface LoadReply {
   inputNames: string[];
   outputNames: string[];
+  inputs: IoSpec[];
+  outputs: IoSpec[];
   loadMs: number;
   warmupMs: number | null;
   fromCache: boolean;

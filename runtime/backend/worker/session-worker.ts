@@ -16,6 +16,7 @@ import { isTensorDtype, type NamedTensors, type TensorData } from '../../tensor.
 import { commitCache, readCache, sha256, tempCachePath, type CacheIdentity } from '../optimized-cache.js';
 import { errorMessage, loadErrorCode } from '../ort-errors.js';
 import { prepareTransfer } from '../transfer.js';
+import type { IoSpec } from '../types.js';
 import { loadOrt, ortVersion, type Ort } from './ort-module.js';
 import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerFailure, WorkerLoadSpec } from './protocol.js';
 
@@ -49,6 +50,12 @@ function fromOrt(outputs: InferenceSession.OnnxValueMapType): NamedTensors {
     result[name] = { dtype: t.type, dims: [...t.dims], data: t.data as TensorData };
   }
   return result;
+}
+
+function ioSpecs(meta: readonly InferenceSession.ValueMetadata[]): IoSpec[] {
+  return meta.map((m) => (m.isTensor
+    ? { name: m.name, dtype: String(m.type), shape: [...m.shape] }
+    : { name: m.name, dtype: 'non-tensor', shape: [] }));
 }
 
 function sessionOptions(spec: WorkerLoadSpec, level: WorkerLoadSpec['graphOptimization'], optimizedModelFilePath?: string): InferenceSession.SessionOptions {
@@ -123,7 +130,15 @@ async function load(spec: WorkerLoadSpec): Promise<LoadReply> {
     }
     warmupMs = performance.now() - w0;
   }
-  return { inputNames: [...session.inputNames], outputNames: [...session.outputNames], loadMs, warmupMs, fromCache };
+  return {
+    inputNames: [...session.inputNames],
+    outputNames: [...session.outputNames],
+    inputs: ioSpecs(session.inputMetadata),
+    outputs: ioSpecs(session.outputMetadata),
+    loadMs,
+    warmupMs,
+    fromCache,
+  };
 }
 
 async function run(inputs: NamedTensors): Promise<{ reply: RunReply; transfer: ArrayBuffer[] }> {
