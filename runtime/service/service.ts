@@ -242,6 +242,32 @@ export class EdgeService {
     }
   }
 
+  /**
+   * Watchdog health: false when some model has had runs in flight and finished none since the
+   * previous check (an engine that hangs inside session.run). Call at the watchdog period; the
+   * first call only records a baseline.
+   */
+  healthy(): boolean {
+    const rt = this.#switch.current;
+    let ok = true;
+    const next = new Map<string, number>();
+    for (const s of rt.status()) {
+      const q = rt.queueStats(s.model);
+      if (!q) continue;
+      const done = q.completed + q.failed;
+      next.set(s.model, done);
+      const before = this.#progress.get(s.model);
+      if (q.inFlight > 0 && before !== undefined && before === done) {
+        ok = false;
+        this.#log.error('health.stuck', { model: s.model, inFlight: q.inFlight, hint: 'an inference has not finished for a whole watchdog period; systemd will restart the service' });
+      }
+    }
+    this.#progress = next;
+    return ok;
+  }
+
+  #progress = new Map<string, number>();
+
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;

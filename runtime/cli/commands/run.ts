@@ -44,7 +44,7 @@ export const command: Command = {
       brokerConfigured: str(ctx.values, 'broker') !== undefined || config.broker.url !== DEFAULT_BROKER_URL,
     });
     const interval = watchdogIntervalMs();
-    const watchdog = interval === null ? null : startWatchdog({ notifier, intervalMs: interval, healthy: () => true, log });
+    const watchdog = interval === null ? null : startWatchdog({ notifier, intervalMs: interval, healthy: () => service.healthy(), log });
     await notifier.ready(`serving ${service.runtime.status().filter((m) => m.state === 'ready').length} model(s) on ${service.brokerUrl}`);
 
     return await new Promise<number>((resolve) => {
