@@ -1,16 +1,16 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { NativeEngine } from '../runtime/backend/native-engine.js';
+import type { InferenceEngine } from '../runtime/backend/types.js';
+import { WasmEngine } from '../runtime/backend/wasm-engine.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-t.test('timers keep firing on the main thread while a slow inference runs', async (t) => {
-  const engine = new NativeEngine();
+async function responsive(t: Test, engine: InferenceEngine, n: number): Promise<void> {
   t.teardown(() => engine.close());
   await engine.load({ key: 'slow', file: join(root, 'test/fixtures/models/slow-matmul.onnx'), session: { intraOpThreads: 1, graphOptimization: 'all', memArena: true, memPattern: true } });
-  const n = 1024;
   const x = new Float32Array(n * n).map((_, i) => ((i % 97) - 48) / 480);
 
   let ticks = 0;
@@ -32,4 +32,7 @@ t.test('timers keep firing on the main thread while a slow inference runs', asyn
   // Were run() on this thread, no tick could fire until it returned: one tick, gap >= inferenceMs.
   t.ok(ticks >= r.inferenceMs / 10 / 4, `the 10 ms timer fired ${ticks} times during ${r.inferenceMs.toFixed(0)} ms of inference`);
   t.ok(maxGapMs < r.inferenceMs / 4, `the longest gap between ticks (${maxGapMs.toFixed(1)} ms) is far below the inference time`);
-});
+}
+
+t.test('timers keep firing on the main thread while a slow native inference runs', (t) => responsive(t, new NativeEngine(), 1024));
+t.test('timers keep firing on the main thread while a slow WASM inference runs', (t) => responsive(t, new WasmEngine(), 640));
