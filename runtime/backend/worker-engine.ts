@@ -7,6 +7,12 @@
  * Each worker runs one inference at a time (ORT's intra-op threads do the parallel work); the
  * scheduler decides how many requests to keep in flight.
  *
+ * Figures behind the layout (x86, 2 busy cores, ORT 1.30; bench/engine-overhead.ts): the thread hop
+ * costs about 0.1-0.15 ms per run (two postMessage wake-ups; a bare echo round trip is
+ * 0.03-0.11 ms), so the ratio to raw session.run is ~3x for a 0.05 ms model and ~1.1-1.2x at
+ * 1-1.6 ms. A worker costs ~10 MB RSS and ~0.1-0.3 s to start (the first one in a process ~30 MB:
+ * it maps the ORT library). 30 load/unload cycles of mlp-wide left RSS flat (98.9 MB).
+ *
  * `loadMs` is measured here, from starting the worker to the session being ready (worker start,
  * reading and hashing the model, session creation; not the warm-up), because that is what a
  * (re)start costs. Loads are serialized so `rssDeltaMB` (process RSS after load + warm-up minus before) belongs to
