@@ -5,7 +5,7 @@
  *
  * For each model: the same input through (a) a DirectSession on this thread (raw
  * InferenceSession.run), (b) NativeEngine.run (worker thread, transferred tensors), (c)
- * ModelQueue.submit in front of the engine (no batching). Blocks of iterations alternate between
+ * ModelQueue.submit in front of the engine (no batching); and WasmEngine.run for reference. Blocks of iterations alternate between
  * the paths so machine noise hits all of them alike. Prints medians and ratios to raw; then load
  * time and RSS growth for a first load (writes the optimized-model cache) and a second (cached).
  */
@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { openDirectSession } from '../runtime/backend/direct-session.js';
 import { NativeEngine } from '../runtime/backend/native-engine.js';
 import type { SessionSpec } from '../runtime/backend/types.js';
+import { WasmEngine } from '../runtime/backend/wasm-engine.js';
 import { ModelQueue } from '../runtime/scheduler/model-queue.js';
 import type { NamedTensors, Tensor } from '../runtime/tensor.js';
 
@@ -62,9 +63,9 @@ async function timeBlock(n: number, once: () => Promise<unknown>, into: number[]
   }
 }
 
-interface Row { model: string; rawMs: number; engineMs: number; queueMs: number; engineRatio: number; queueRatio: number; samples: number }
+interface Row { model: string; rawMs: number; engineMs: number; queueMs: number; engineRatio: number; queueRatio: number; samples: number; wasmMs: number }
 
-async function overhead(c: Case, engine: NativeEngine): Promise<Row> {
+async function overhead(c: Case, engine: NativeEngine, wasm: WasmEngine): Promise<Row> {
   const direct = await openDirectSession(c.file, session);
   await engine.load({ key: c.name, file: c.file, session });
   const queue = new ModelQueue({ engine, key: c.name, queueLimit: 4 });
@@ -92,11 +93,18 @@ async function overhead(c: Case, engine: NativeEngine): Promise<Row> {
   }
   await direct.release();
   await engine.unload(c.name);
+  await wasm.load({ key: c.name, file: c.file, session });
+  const w: number[] = [];
+  await timeBlock(block, () => wasm.run(c.name, copies()), []);
+  const preW = Array.from({ length: block * rounds }, copies);
+  let k = 0;
+  await timeBlock(block * rounds, () => wasm.run(c.name, preW[k++] as NamedTensors), w);
+  await wasm.unload(c.name);
   const rawMs = median(raw);
-  return { model: c.name, rawMs, engineMs: median(eng), queueMs: median(q), engineRatio: median(eng) / rawMs, queueRatio: median(q) / rawMs, samples: raw.length };
+  return { model: c.name, rawMs, engineMs: median(eng), queueMs: median(q), engineRatio: median(eng) / rawMs, queueRatio: median(q) / rawMs, samples: raw.length, wasmMs: median(w) };
 }
 
-interface LoadRow { model: string; firstLoadMs: number; cachedLoadMs: number; firstRssMB: number; cachedRssMB: number; fromCache: boolean }
+interface LoadRow { model: string; firstLoadMs: number; cachedLoadMs: number; firstSessionMs: number; cachedSessionMs: number; firstRssMB: number; cachedRssMB: number; fromCache: boolean }
 
 async function loads(name: string, file: string): Promise<LoadRow> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
@@ -107,7 +115,7 @@ async function loads(name: string, file: string): Promise<LoadRow> {
     await engine.unload('m');
     const b = await engine.load({ key: 'm', file, session: spec });
     await engine.close();
-    return { model: name, firstLoadMs: a.loadMs, cachedLoadMs: b.loadMs, firstRssMB: a.rssDeltaMB, cachedRssMB: b.rssDeltaMB, fromCache: b.fromCache };
+    return { model: name, firstLoadMs: a.loadMs, cachedLoadMs: b.loadMs, firstSessionMs: a.sessionMs ?? NaN, cachedSessionMs: b.sessionMs ?? NaN, firstRssMB: a.rssDeltaMB, cachedRssMB: b.rssDeltaMB, fromCache: b.fromCache };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -128,16 +136,18 @@ const f = (x: number, d = 3): string => x.toFixed(d);
 const engine = new NativeEngine();
 await engine.load({ key: 'boot', file: join(root, 'test/fixtures/models/add-one.onnx'), session }); // first load pays the shared library
 await engine.unload('boot');
+const wasm = new WasmEngine();
 const rows: Row[] = [];
-for (const c of cases) rows.push(await overhead(c, engine));
+for (const c of cases) rows.push(await overhead(c, engine, wasm));
 await engine.close();
+await wasm.close();
 const floor = await pingFloorMs(2000);
 console.log(`postMessage round trip to an idle worker (floor of the worker hop): median ${f(floor)} ms\n`);
 console.log('In-process overhead, batch as named, 1 intra-op thread, medians (ms):');
-console.log('model                 raw      engine   queue    engine/raw  queue/raw  samples');
-for (const r of rows) console.log(`${r.model.padEnd(20)}  ${f(r.rawMs).padStart(7)}  ${f(r.engineMs).padStart(7)}  ${f(r.queueMs).padStart(7)}  ${f(r.engineRatio, 2).padStart(9)}x  ${f(r.queueRatio, 2).padStart(8)}x  ${r.samples}`);
+console.log('model                 raw      engine   queue    engine/raw  queue/raw  samples  wasm-engine');
+for (const r of rows) console.log(`${r.model.padEnd(20)}  ${f(r.rawMs).padStart(7)}  ${f(r.engineMs).padStart(7)}  ${f(r.queueMs).padStart(7)}  ${f(r.engineRatio, 2).padStart(9)}x  ${f(r.queueRatio, 2).padStart(8)}x  ${String(r.samples).padStart(7)}  ${f(r.wasmMs).padStart(11)}`);
 const loadRows = [await loads('digits teacher', join(root, 'models/digits/teacher-fp32.onnx')), await loads('mlp-wide', join(root, 'test/fixtures/models/mlp-wide.onnx'))];
 console.log('\nLoad (worker start + read + session create, main-thread clock), first vs second load with the optimized-model cache:');
-console.log('model            first ms  cached ms  fromCache  first RSS MB  cached RSS MB');
-for (const l of loadRows) console.log(`${l.model.padEnd(15)}  ${f(l.firstLoadMs, 1).padStart(8)}  ${f(l.cachedLoadMs, 1).padStart(9)}  ${String(l.fromCache).padStart(9)}  ${f(l.firstRssMB, 1).padStart(12)}  ${f(l.cachedRssMB, 1).padStart(13)}`);
+console.log('model            first ms  cached ms  (session part: first / cached)  fromCache  first RSS MB  cached RSS MB');
+for (const l of loadRows) console.log(`${l.model.padEnd(15)}  ${f(l.firstLoadMs, 1).padStart(8)}  ${f(l.cachedLoadMs, 1).padStart(9)}  ${(f(l.firstSessionMs, 1) + ' / ' + f(l.cachedSessionMs, 1)).padStart(30)}  ${String(l.fromCache).padStart(9)}  ${f(l.firstRssMB, 1).padStart(12)}  ${f(l.cachedRssMB, 1).padStart(13)}`);
 if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify({ pingFloorMs: floor, overhead: rows, loads: loadRows }, null, 2) + '\n');

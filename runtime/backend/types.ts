@@ -40,6 +40,8 @@ export interface LoadedModel {
   warmupMs: number | null;
   /** RSS growth of the process that holds the session, measured around load + warm-up, MB. */
   rssDeltaMB: number;
+  /** Part of loadMs spent reading the model and creating the session (no thread start), ms. */
+  sessionMs?: number;
   /** True when the load used a cached optimized model. */
   fromCache: boolean;
   /** The session's inputs as ORT reports them; a string dim is symbolic (dynamic), e.g. "batch". */

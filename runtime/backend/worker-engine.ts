@@ -147,6 +147,7 @@ export class WorkerEngine implements InferenceEngine {
       inputNames: reply.inputNames,
       outputNames: reply.outputNames,
       loadMs: performance.now() - t0,
+      sessionMs: reply.loadMs,
       warmupMs: reply.warmupMs,
       rssDeltaMB: (this.#rss() - rss0) / MB,
       fromCache: reply.fromCache,
