@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// ARM proof, one side: runs the real CLI (`detect`, `plan`, `infer`) on THIS node (native x86, or the
+// emulated arm64/armv7 node under .ci/pi-emu) and prints one JSON document with the answers.
+// test/arm/compare.mjs compares the documents of several runs; test/arm/run.sh drives both.
+//
+//   node test/arm/check.mjs --profile rpi4-2gb [--backend native] [--plans rpi4-2gb:native,rpi-zero-2w:wasm]
+//                           [--samples 5] [--jobs 2] [--no-infer] [--out file.json]
+//
+// Every model in models/ and every variant in its model.json (read now, never a fixed list) is run
+// through `infer --variant <id>` on one request file holding a batch of --samples eval images spread
+// over models/<id>/eval/eval.json. Plain .mjs on purpose: it runs under the emulated node without a
+// build step, and tap does not pick it up (tap runs dist/test/**/*.test.js).
+// Contract: exits 0 when every CLI call produced JSON (an `infer` that answered with an error is recorded,
+// not fatal: compare.mjs judges it); exits 1 when a call printed no parseable JSON.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values } = parseArgs({
+  options: {
+    profile: { type: 'string' },
+    backend: { type: 'string' },
+    plans: { type: 'string', default: '' },
+    samples: { type: 'string', default: '5' },
+    jobs: { type: 'string', default: '2' },
+    'no-infer': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const sampleCount = Number(values.samples);
+const jobs = Math.max(1, Number(values.jobs));
+// Under pi-emu, process.execPath is an ARM binary only the qemu shim (first `node` on PATH) can start.
+const nodeBin = process.env.PI_EMU_ARCH ? 'node' : process.execPath;
+const cli = join(root, 'bin', 'edge-infer.js');
+
+/** Runs the CLI; resolves {code, json, stderr, ms}. json is null when stdout is not one JSON document. */
+function runCli(args) {
+  return new Promise((res, rej) => {
+    const t0 = Date.now();
+    const child = spawn(nodeBin, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (c) => out.push(c));
+    child.stderr.on('data', (c) => err.push(c));
+    child.on('error', rej);
+    child.on('close', (code) => {
+      const text = Buffer.concat(out).toString('utf8');
+      let json = null;
+      try { json = JSON.parse(text); } catch { /* judged below */ }
+      res({ code, json, stdout: text, stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - t0 });
+    });
+  });
+}
+
+/** Runs fns with at most `n` at a time, results in order. */
+async function pool(n, fns) {
+  const results = new Array(fns.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, fns.length) }, async () => {
+    while (next < fns.length) {
+      const i = next++;
+      results[i] = await fns[i]();
+    }
+  }));
+  return results;
+}
+
+let failed = false;
+function need(label, r) {
+  if (r.json === null) {
+    failed = true;
+    process.stderr.write(`check: ${label} printed no JSON (exit ${r.code})\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(0, 4000)}\n`);
+  }
+  return r.json;
+}
+
+function argmax(a) {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+const started = Date.now();
+const doc = {
+  node: { arch: process.arch, version: process.version, emulated: process.env.PI_EMU_ARCH ?? null, cpu: process.env.PI_EMU_CPU ?? null },
+  profile: values.profile ?? null,
+  samples: sampleCount,
+  detect: null,
+  plans: {},
+  models: [],
+  ms: 0,
+};
+
+// detect on this (possibly emulated) host: what it reads from /proc and which profile it picks.
+{
+  const r = await runCli(['detect', '--json']);
+  const d = need('detect', r);
+  if (d !== null) {
+    doc.detect = d.error ? { error: d.error } : {
+      profile: d.profile.id, derived: d.derived, arch: d.profile.cpu.arch, nodeArch: d.facts.nodeArch,
+      cpuModel: d.facts.cpuModel ?? null, cpuFeatures: d.facts.cpuFeatures, deviceTreeModel: d.facts.deviceTreeModel ?? null,
+      memTotalMB: d.facts.memTotalMB ?? null, precision: d.profile.inference.precision,
+      mismatches: Object.fromEntries(d.verdicts.filter((v) => !v.matched).map((v) => [v.id, v.mismatches])),
+    };
+  }
+}
+
+// plan: for the detected profile and each --plans entry ("profile" or "profile:backend").
+const planSpecs = [{ key: 'detected', args: [] }];
+for (const spec of values.plans.split(',').filter((s) => s !== '')) {
+  const [p, b] = spec.split(':');
+  planSpecs.push({ key: spec, args: ['--profile', p, ...(b ? ['--backend', b] : [])] });
+}
+for (const { key, args } of planSpecs) {
+  const r = await runCli(['plan', '--json', ...args]);
+  const d = need(`plan ${key}`, r);
+  if (d === null) continue;
+  doc.plans[key] = d.error ? { error: d.error } : {
+    profile: d.profile, backend: d.backend, budgetMB: d.budget.budgetMB,
+    chosen: Object.fromEntries(d.plan.models.map((m) => [m.model, m.chosen?.variant ?? null])),
+    precision: Object.fromEntries(d.plan.models.map((m) => [m.model, m.chosen?.precision ?? null])),
+  };
+}
+
+// infer: every variant of every model, one batched request each.
+const modelsDir = join(root, 'models');
+const tmp = await mkdtemp(join(tmpdir(), 'arm-check-'));
+try {
+  const tasks = [];
+  for (const entry of (await readdir(modelsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    let manifest;
+    try {
+      manifest = JSON.parse(await readFile(join(modelsDir, entry.name, 'model.json'), 'utf8'));
+    } catch {
+      continue;
+    }
+    const evalDoc = JSON.parse(await readFile(join(modelsDir, entry.name, manifest.eval.file), 'utf8'));
+    const total = evalDoc.inputs.length;
+    const n = Math.min(sampleCount, total);
+    const picks = Array.from({ length: n }, (_, i) => Math.floor((i * total) / n));
+    const request = join(tmp, `${manifest.id}.json`);
+    await writeFile(request, JSON.stringify({ id: `arm-check-${manifest.id}`, input: picks.flatMap((i) => evalDoc.inputs[i]) }));
+    const m = { model: manifest.id, samples: picks.map((i) => ({ index: i, label: evalDoc.labels[i] })), variants: [] };
+    doc.models.push(m);
+    if (values['no-infer']) continue;
+    for (const v of manifest.variants) {
+      tasks.push(async () => {
+        const args = ['infer', manifest.id, '--input', request, '--variant', v.id, '--json'];
+        if (values.profile) args.push('--profile', values.profile);
+        if (values.backend) args.push('--backend', values.backend);
+        const r = await runCli(args);
+        const d = need(`infer ${manifest.id} ${v.id}`, r);
+        const row = { variant: v.id, precision: v.precision, ms: r.ms };
+        if (d === null) row.error = { code: 'NO_JSON', message: r.stderr.slice(0, 500) };
+        else if (d.error) row.error = { code: d.error.code, message: d.error.message };
+        else {
+          const out = Object.values(d.outputs)[0];
+          const per = out.shape.slice(1).reduce((a, b) => a * b, 1);
+          row.backend = d.backend;
+          row.profile = d.profile;
+          row.ranVariant = d.variant;
+          row.logits = picks.map((_, s) => out.data.slice(s * per, (s + 1) * per));
+          row.top1 = row.logits.map(argmax);
+        }
+        m.variants.push(row);
+      });
+    }
+  }
+  await pool(jobs, tasks);
+  for (const m of doc.models) m.variants.sort((a, b) => a.variant.localeCompare(b.variant));
+} finally {
+  await rm(tmp, { recursive: true, force: true });
+}
+doc.ms = Date.now() - started;
+const text = JSON.stringify(doc, null, 1) + '\n';
+if (values.out) await writeFile(values.out, text);
+else process.stdout.write(text);
+process.exit(failed ? 1 : 0);

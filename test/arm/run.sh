@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# ARM proof (issue 7): runs `detect`, `plan` and `infer` for every variant of every model in models/ on
+# x86 (reference), then under emulated Raspberry Pi userlands (.ci/pi-emu), and compares the answers:
+#   arm64 Pi 4 (Cortex-A72, no dotprod)  native backend, profile rpi4-2gb
+#   arm64 Pi 5 (Cortex-A76, dotprod)     native backend, profile rpi5-8gb
+#   armv7 Pi Zero 2 W (32-bit userland)  WASM backend,   profile rpi-zero-2w
+# Exit 0 when all agree (same top-1, logits within tolerance, expected backend and detect arch), 1 on any
+# disagreement (table printed), other codes when a run could not happen. Needs root (pi-emu: apt, unshare).
+# Env: ARM_CHECK_SAMPLES (eval images per model, default 5), ARM_CHECK_JOBS (parallel CLI calls per run,
+# default 2), ARM_CHECK_RUNS (subset, default "a72 a76 armv7"), ARM_CHECK_OUT (keep the JSON documents here).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+samples=${ARM_CHECK_SAMPLES:-5}
+jobs=${ARM_CHECK_JOBS:-2}
+runs=${ARM_CHECK_RUNS:-a72 a76 armv7}
+if [ -n "${ARM_CHECK_OUT:-}" ]; then out=$ARM_CHECK_OUT; mkdir -p "$out"; else out=$(mktemp -d); trap 'rm -rf "$out"' EXIT; fi
+
+# Build when dist/ is missing or older than a source file. tsc emits even when files other engineers are
+# still editing have type errors, so its exit code alone does not decide; the CLI entry must exist.
+if [ ! -f dist/runtime/cli/main.js ] || [ -n "$(find runtime -name '*.ts' -newer dist/runtime/cli/main.js -print -quit)" ]; then
+  echo "arm: building dist/" >&2
+  npx tsc -p tsconfig.json >&2 || echo "arm: tsc reported errors (continuing with what it emitted)" >&2
+fi
+[ -f dist/runtime/cli/main.js ] || { echo "arm: dist/runtime/cli/main.js missing after build" >&2; exit 70; }
+
+check() { # label, then pi-emu prefix (or nothing), then check.mjs args
+  local label=$1; shift
+  local t0=$SECONDS
+  echo "arm: $label ..." >&2
+  if ! "$@" --samples "$samples" --jobs "$jobs" --out "$out/$label.json"; then
+    echo "arm: $label: the check could not run (see above)" >&2; exit 70
+  fi
+  echo "arm: $label took $((SECONDS - t0)) s" >&2
+}
+
+check x86 node test/arm/check.mjs --profile rpi4-2gb --backend native \
+  --plans rpi4-2gb:native,rpi5-8gb:native,rpi-zero-2w:wasm
+specs=()
+for r in $runs; do
+  case $r in
+    a72) check a72 env PI_EMU_CPU=a72 .ci/pi-emu arm64 -- node test/arm/check.mjs --profile rpi4-2gb --plans rpi4-2gb,rpi5-8gb
+         specs+=("a72=$out/a72.json:native:arm64:+neon,-dotprod") ;;
+    a76) check a76 env PI_EMU_CPU=a76 .ci/pi-emu arm64 -- node test/arm/check.mjs --profile rpi5-8gb --plans rpi5-8gb,rpi4-2gb
+         specs+=("a76=$out/a76.json:native:arm64:+neon,+dotprod") ;;
+    armv7) check armv7 .ci/pi-emu armv7 -- node test/arm/check.mjs --profile rpi-zero-2w --plans rpi-zero-2w
+         specs+=("armv7=$out/armv7.json:wasm:armv7:+neon") ;;
+    *) echo "arm: unknown run \"$r\" (a72, a76, armv7)" >&2; exit 64 ;;
+  esac
+done
+node test/arm/compare.mjs "$out/x86.json" "${specs[@]}"
