@@ -90,6 +90,7 @@ function isScaleMul(node: NodeProto, g: ReturnType<typeof indexGraph>): boolean 
   if (node.opType !== 'Mul') return false;
   return node.input.some((i) => {
     const cast = g.producer.get(i);
+    if (cast?.opType === 'DynamicQuantizeLinear') return true;
     if (cast?.opType !== 'Cast') return false;
     const src = g.producer.get(cast.input[0] ?? '');
     return src?.opType === 'MatMulInteger' || src?.opType === 'ConvInteger';

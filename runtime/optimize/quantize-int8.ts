@@ -7,13 +7,12 @@
  *   -> Mul(by Mul(x_scale, w_scale[N])) [-> Add(bias) for Gemm's C]
  *
  * Weights: per output channel (column n) symmetric, scale_n = max|W[:,n]| / qMax (63 by default, see reduceRange).
- * Contract: returns a new model; the input model is not mutated. Throws EDGE_ERR_QUANTIZE_UNSUPPORTED
- * when the default opset is below 11 or no layer can be quantized.
+ * Contract: see quantizeLayers (new model returned; EDGE_ERR_QUANTIZE_UNSUPPORTED when nothing fits).
  */
-import { EdgeError } from '../errors.js';
-import { cloneModel, defaultOpset, dropUnusedInitializers, intAttr, makeNode, uniqueNamer } from './graph-util.js';
-import { findLinearLayers, type LinearLayer, type SkippedLayer } from './linear-layers.js';
+import { intAttr, makeNode } from './graph-util.js';
+import type { LinearLayer } from './linear-layers.js';
 import type { NodeProto, OnnxModel, TensorProto } from './onnx-types.js';
+import { quantizeLayers, type QuantizeReport } from './quantize-apply.js';
 import { makeFloatTensor, makeInt8Tensor } from './tensor-util.js';
 
 export interface QuantizeInt8Options {
@@ -27,12 +26,6 @@ export interface QuantizeInt8Options {
   reduceRange?: boolean;
 }
 
-export interface QuantizedLayer { name: string; op: string; K: number; N: number; bits: number }
-
-export interface QuantizeReport {
-  quantized: QuantizedLayer[];
-  skipped: SkippedLayer[];
-}
 
 /** Per-column symmetric int8: returns int8 [K,N] and scales [N]. Exported for tests. */
 export function quantizePerColumnInt8(w: Float32Array, K: number, N: number, qMax = 63): { q: Int8Array; scale: Float32Array } {
@@ -49,14 +42,9 @@ export function quantizePerColumnInt8(w: Float32Array, K: number, N: number, qMa
   return { q, scale };
 }
 
-/** Replaces `layer.node` in the graph by `nodes`, producing the node's original output. */
-export function replaceNode(nodes: NodeProto[], target: NodeProto, replacement: NodeProto[]): void {
-  const at = nodes.indexOf(target);
-  nodes.splice(at, 1, ...replacement);
-}
 
 /** The nodes + initializers that compute `out = layer(input)` with an optional bias Add. */
-function int8Layer(layer: LinearLayer, dq: { q: string; scale: string; zp: string }, name: (b: string) => string, out: string, qMax: number): { nodes: NodeProto[]; inits: TensorProto[] } {
+export function int8Layer(layer: LinearLayer, dq: { q: string; scale: string; zp: string }, name: (b: string) => string, out: string, qMax: number): { nodes: NodeProto[]; inits: TensorProto[] } {
   const { q, scale } = quantizePerColumnInt8(layer.weight, layer.K, layer.N, qMax);
   const base = layer.name.replace(/[^A-Za-z0-9_.:/-]/g, '_');
   const wq = name(`${base}_W_int8`);
@@ -82,32 +70,5 @@ function int8Layer(layer: LinearLayer, dq: { q: string; scale: string; zp: strin
 }
 
 export function quantizeInt8(input: OnnxModel, opts: QuantizeInt8Options = {}): { model: OnnxModel; report: QuantizeReport } {
-  const opset = defaultOpset(input);
-  if (opset < 11) throw new EdgeError('EDGE_ERR_QUANTIZE_UNSUPPORTED', `int8 needs opset >= 11 (DynamicQuantizeLinear); the model has opset ${opset}`, { details: { opset } });
-  const model = cloneModel(input);
-  const g = model.graph;
-  const { layers, skipped } = findLinearLayers(g);
-  const chosen = layers.filter((l) => opts.layers === undefined || opts.layers.has(l.name));
-  const report: QuantizeReport = { quantized: [], skipped };
-  if (chosen.length === 0) throw new EdgeError('EDGE_ERR_QUANTIZE_UNSUPPORTED', 'no MatMul or Gemm with a constant float weight to quantize', { details: { skipped } });
-  const name = uniqueNamer(g);
-  const dqFor = new Map<string, { q: string; scale: string; zp: string }>();
-  for (const layer of chosen) {
-    const newNodes: NodeProto[] = [];
-    let dq = dqFor.get(layer.input);
-    if (dq === undefined) {
-      const base = layer.input.replace(/[^A-Za-z0-9_.:/-]/g, '_');
-      dq = { q: name(`${base}_quantized`), scale: name(`${base}_scale`), zp: name(`${base}_zero_point`) };
-      dqFor.set(layer.input, dq);
-      newNodes.push(makeNode('DynamicQuantizeLinear', [layer.input], [dq.q, dq.scale, dq.zp], name(`${base}_DynamicQuantizeLinear`)));
-    }
-    const built = int8Layer(layer, dq, name, layer.node.output[0] ?? '', opts.reduceRange === false ? 127 : 63);
-    newNodes.push(...built.nodes);
-    g.initializer.push(...built.inits);
-    replaceNode(g.node, layer.node, newNodes);
-    report.quantized.push({ name: layer.name, op: layer.op, K: layer.K, N: layer.N, bits: 8 });
-  }
-  for (const l of layers) if (!chosen.includes(l)) report.skipped.push({ name: l.name, op: l.op, reason: 'not selected' });
-  dropUnusedInitializers(g);
-  return { model, report };
+  return quantizeLayers(input, () => 8, { int8ReduceRange: opts.reduceRange !== false, ...(opts.layers ? { only: opts.layers } : {}) });
 }
