@@ -1,0 +1,102 @@
+/**
+ * `edge-infer quantize <in.onnx> --to int8|int4|mixed -o <out.onnx>`: writes the variant, prints the
+ * size before/after, the layers quantized and skipped, and (with --eval) accuracy and top-1
+ * agreement with the input model. Progress goes to stderr.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { evaluateAccuracy } from '../../backend/run-once.js';
+import { EdgeError } from '../../errors.js';
+import { readEvalSet, type EvalSet } from '../../optimize/eval-set.js';
+import { readOnnx, writeOnnx } from '../../optimize/onnx-io.js';
+import type { OnnxModel } from '../../optimize/onnx-types.js';
+import type { QuantizeReport } from '../../optimize/quantize-apply.js';
+import { quantizeInt4 } from '../../optimize/quantize-int4.js';
+import { quantizeInt8 } from '../../optimize/quantize-int8.js';
+import { quantizeMixed, type MixedReport } from '../../optimize/quantize-mixed.js';
+import type { Command } from '../command.js';
+import { onePositional, positiveInt, str } from '../values.js';
+import { formatBytes } from './inspect.js';
+
+export async function readModelFile(file: string): Promise<{ bytes: Uint8Array; model: OnnxModel }> {
+  let bytes: Uint8Array;
+  try { bytes = await readFile(file); } catch (e) {
+    throw new EdgeError('EDGE_ERR_FILE_MISSING', `cannot read ${file}`, { details: { file }, cause: e });
+  }
+  return { bytes, model: readOnnx(bytes) };
+}
+
+export interface EvalComparison { inputAccuracy: number; outputAccuracy: number; agreement: number; count: number }
+
+/** Accuracy of both models on the eval set and the share of samples where their top-1 agree. */
+export async function compareOnEval(before: Uint8Array, after: Uint8Array, evalSet: EvalSet): Promise<EvalComparison> {
+  const a = await evaluateAccuracy(before, evalSet);
+  const b = await evaluateAccuracy(after, evalSet);
+  const same = a.predictions.filter((p, i) => p === b.predictions[i]).length;
+  return { inputAccuracy: a.accuracy, outputAccuracy: b.accuracy, agreement: same / a.predictions.length, count: a.predictions.length };
+}
+
+export function formatComparison(c: EvalComparison): string {
+  return `eval (${c.count} samples): accuracy ${(c.inputAccuracy * 100).toFixed(2)}% -> ${(c.outputAccuracy * 100).toFixed(2)}%, top-1 agreement with the input model ${(c.agreement * 100).toFixed(2)}%\n`;
+}
+
+/** "0.5%" -> 0.005, "0.005" -> 0.005. Throws EDGE_ERR_USAGE. */
+export function parseDrop(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const pct = v.trim().endsWith('%');
+  const n = Number(pct ? v.trim().slice(0, -1) : v);
+  const drop = pct ? n / 100 : n;
+  if (!Number.isFinite(drop) || drop < 0 || drop >= 1) throw new EdgeError('EDGE_ERR_USAGE', `--max-drop must be like 0.5% or 0.005 (got "${v}")`);
+  return drop;
+}
+
+export const command: Command = {
+  name: 'quantize',
+  summary: 'make an int8, int4 (MatMulNBits) or mixed-bit variant of an ONNX model',
+  usage: '<in.onnx> --to int8|int4|mixed -o <out.onnx> [--block-size 32] [--accuracy-level 4] [--max-drop 0.5%] [--eval <eval.json|dir>]',
+  options: {
+    to: { type: 'string', help: 'int8 | int4 | mixed (required)' },
+    output: { type: 'string', short: 'o', help: 'output .onnx file (required)' },
+    'block-size': { type: 'string', help: 'int4 weights per block along K, power of two 16..256 (default 32)' },
+    'accuracy-level': { type: 'string', help: 'MatMulNBits accuracy_level 0..4 (default 4: int8 compute)' },
+    'max-drop': { type: 'string', help: 'mixed: largest accepted accuracy drop, e.g. 0.5% (default 0.5%)' },
+    eval: { type: 'string', help: 'labelled eval set {"inputs","labels"} (file or folder with eval.json): mixed measures sensitivity on it; all print accuracy and agreement' },
+    'full-range': { type: 'boolean', help: 'int8: full 8-bit weights (exact on ARM / VNNI; saturates on x86 AVX2). Default: 7-bit range' },
+  },
+  async run(ctx) {
+    const file = onePositional(ctx.positionals, '<in.onnx>');
+    const to = str(ctx.values, 'to');
+    const out = str(ctx.values, 'output');
+    if (to !== 'int8' && to !== 'int4' && to !== 'mixed') throw new EdgeError('EDGE_ERR_USAGE', `--to must be int8, int4 or mixed (got ${to ?? 'nothing'})`);
+    if (out === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing -o <out.onnx>');
+    const blockSize = positiveInt(ctx.values, 'block-size', 32);
+    const al = str(ctx.values, 'accuracy-level');
+    const accuracyLevel = al === undefined ? 4 : Number(al);
+    const maxDrop = parseDrop(str(ctx.values, 'max-drop')) ?? 0.005;
+    const evalRef = str(ctx.values, 'eval');
+    const evalSet = evalRef === undefined ? undefined : await readEvalSet(evalRef);
+    const { bytes, model } = await readModelFile(file);
+    const progress = (m: string): void => { process.stderr.write(`quantize: ${m}\n`); };
+    let result: { model: OnnxModel; report: QuantizeReport | MixedReport };
+    if (to === 'int8') result = quantizeInt8(model, { reduceRange: ctx.values['full-range'] !== true });
+    else if (to === 'int4') result = quantizeInt4(model, { blockSize, accuracyLevel });
+    else {
+      const evaluate = evalSet === undefined ? undefined : async (b: Uint8Array): Promise<number> => (await evaluateAccuracy(b, evalSet)).accuracy;
+      result = await quantizeMixed(model, { blockSize, accuracyLevel, maxDrop, onProgress: progress, ...(evaluate ? { evaluate } : {}) });
+    }
+    const written = writeOnnx(result.model);
+    await writeFile(out, written);
+    const comparison = evalSet === undefined ? undefined : await compareOnEval(bytes, written, evalSet);
+    if (ctx.json) {
+      ctx.out(JSON.stringify({ input: file, output: out, to, bytesBefore: bytes.byteLength, bytesAfter: written.byteLength, ...result.report, ...(comparison ? { eval: comparison } : {}) }, null, 2) + '\n');
+      return 0;
+    }
+    const r = result.report;
+    let text = `${file} -> ${out} (${to}): ${formatBytes(bytes.byteLength)} -> ${formatBytes(written.byteLength)} (${(bytes.byteLength / written.byteLength).toFixed(2)}x smaller)\n`;
+    for (const q of r.quantized) text += `  quantized ${q.name} (${q.op} ${q.K}x${q.N}) to ${q.bits} bits\n`;
+    for (const s of r.skipped) text += `  skipped   ${s.name} (${s.op}): ${s.reason}\n`;
+    if ('layerBits' in r) text += `layer bits (${r.method}): ${JSON.stringify(r.layerBits)}\n`;
+    if (comparison) text += formatComparison(comparison);
+    ctx.out(text);
+    return 0;
+  },
+};
