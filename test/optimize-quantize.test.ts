@@ -59,3 +59,17 @@ t.test('a model with nothing to quantize gives EDGE_ERR_QUANTIZE_UNSUPPORTED', a
   t.throws(() => quantizeInt8(readOnnx(src)), { code: 'EDGE_ERR_QUANTIZE_UNSUPPORTED' });
   t.throws(() => quantizeInt4(readOnnx(teacherBytes), { blockSize: 24 }), { code: 'EDGE_ERR_USAGE' });
 });
+
+t.test('onnxruntime fuses every int8 layer (bias included) into DynamicQuantizeMatMul at load', async (t) => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const ort = (await import('onnxruntime-node')).default;
+  const dir = await mkdtemp(join(tmpdir(), 'fuse-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const out = join(dir, 'opt.onnx');
+  const s = await ort.InferenceSession.create(writeOnnx(quantizeInt8(readOnnx(teacherBytes)).model), { graphOptimizationLevel: 'all', optimizedModelFilePath: out, logSeverityLevel: 3 });
+  await s.release();
+  const ops = inspectModel(readOnnx(new Uint8Array(await readFile(out)))).opCounts;
+  t.same(ops, { 'com.microsoft.DynamicQuantizeMatMul': 3, Relu: 2 });
+});
