@@ -4,16 +4,20 @@
 // test/arm/compare.mjs compares the documents of several runs; test/arm/run.sh drives both.
 //
 //   node test/arm/check.mjs --profile rpi4-2gb [--backend native] [--plans rpi4-2gb:native,rpi-zero-2w:wasm]
-//                           [--samples 5] [--jobs 2] [--no-infer] [--out file.json]
+//                           [--samples 5] [--jobs 2] [--no-infer] [--board-mem MB] [--out file.json]
 //
 // Every model in models/ and every variant in its model.json (read now, never a fixed list) is run
 // through `infer --variant <id>` on one request file holding a batch of --samples eval images spread
 // over models/<id>/eval/eval.json. Plain .mjs on purpose: it runs under the emulated node without a
 // build step, and tap does not pick it up (tap runs dist/test/**/*.test.js).
+// --board-mem MB: also runs `detect --root <tree>` on a host tree made of this /proc/cpuinfo, a
+// proc/device-tree/model taken from its `Model` line, and MemTotal = MB: what detect would pick on the
+// real board (emulation has no /proc/device-tree and the host's MemTotal).
 // Contract: exits 0 when every CLI call produced JSON (an `infer` that answered with an error is recorded,
 // not fatal: compare.mjs judges it); exits 1 when a call printed no parseable JSON.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +32,7 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '5' },
     jobs: { type: 'string', default: '2' },
     'no-infer': { type: 'boolean', default: false },
+    'board-mem': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -90,6 +95,7 @@ const doc = {
   profile: values.profile ?? null,
   samples: sampleCount,
   detect: null,
+  boardDetect: null,
   plans: {},
   models: [],
   ms: 0,
@@ -107,6 +113,21 @@ const doc = {
       mismatches: Object.fromEntries(d.verdicts.filter((v) => !v.matched).map((v) => [v.id, v.mismatches])),
     };
   }
+}
+
+const tmp = await mkdtemp(join(tmpdir(), 'arm-check-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+if (values['board-mem'] !== undefined) {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8');
+  const model = /^Model\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? null;
+  const mem = Number(values['board-mem']);
+  const tree = join(tmp, 'host');
+  await mkdir(join(tree, 'proc', 'device-tree'), { recursive: true });
+  await writeFile(join(tree, 'proc', 'cpuinfo'), cpuinfo);
+  await writeFile(join(tree, 'proc', 'meminfo'), `MemTotal: ${mem * 1024} kB\nMemAvailable: ${Math.floor(mem * 0.8) * 1024} kB\n`);
+  if (model !== null) await writeFile(join(tree, 'proc', 'device-tree', 'model'), `${model}\0`);
+  const d = need('detect --root', await runCli(['detect', '--json', '--root', tree]));
+  if (d !== null) doc.boardDetect = d.error ? { error: d.error } : { cpuinfoModel: model, memTotalMB: mem, profile: d.profile.id, derived: d.derived, arch: d.profile.cpu.arch };
 }
 
 // plan: for the detected profile and each --plans entry ("profile" or "profile:backend").
@@ -128,8 +149,7 @@ for (const { key, args } of planSpecs) {
 
 // infer: every variant of every model, one batched request each.
 const modelsDir = join(root, 'models');
-const tmp = await mkdtemp(join(tmpdir(), 'arm-check-'));
-try {
+{
   const tasks = [];
   for (const entry of (await readdir(modelsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
     let manifest;
@@ -172,8 +192,6 @@ try {
   }
   await pool(jobs, tasks);
   for (const m of doc.models) m.variants.sort((a, b) => a.variant.localeCompare(b.variant));
-} finally {
-  await rm(tmp, { recursive: true, force: true });
 }
 doc.ms = Date.now() - started;
 const text = JSON.stringify(doc, null, 1) + '\n';

@@ -2,14 +2,16 @@
 // ARM proof, the verdict: compares the documents test/arm/check.mjs wrote for the x86 reference and
 // the emulated runs, prints a table, exits 1 on any disagreement (2 on bad usage).
 //
-//   node test/arm/compare.mjs <reference.json> <label>=<run.json>:<backend>[:<detect arch>[:+feat|-feat,...]] ...
-//   e.g. a76=out/a76.json:native:arm64:+dotprod,+neon   armv7=out/armv7.json:wasm:armv7:+neon
+//   node test/arm/compare.mjs <reference.json> '<label>=<run.json>;backend=native|wasm[;arch=arm64|armv7]
+//        [;features=+f,-g][;board=<profile id>]' ...
+//   e.g. 'a76=out/a76.json;backend=native;arch=arm64;features=+neon,+dotprod;board=rpi5-8gb'
 //
 // Rules, per model, variant and sample: the run answered (no error), with the expected backend; same
 // top-1 class as the reference; every logit within the tolerance of its precision (below). Per plan
 // given for the same profile and backend in both documents: same chosen variant per model. detect must
 // pick a profile of the expected arch (armv7/arm64) and read (+) / not read (-) the listed CPU features
-// from the emulated /proc/cpuinfo.
+// from the emulated /proc/cpuinfo; with board=, `detect --root` on the board-like tree (check.mjs
+// --board-mem) must pick that profile.
 import { readFileSync } from 'node:fs';
 
 /**
@@ -23,7 +25,7 @@ export const TOLERANCE = { fp32: 1e-3, fp16: 1e-2, int8: 5e-2, mixed: 5e-2, int4
 
 const [refPath, ...runSpecs] = process.argv.slice(2);
 if (refPath === undefined || runSpecs.length === 0) {
-  process.stderr.write('usage: compare.mjs <reference.json> <label>=<run.json>:<backend>[:<detect arch>[:+feat|-feat,...]] ...\n');
+  process.stderr.write('usage: compare.mjs <reference.json> \'<label>=<run.json>;backend=native|wasm[;arch=..][;features=+f,-g][;board=<profile>]\' ...\n');
   process.exit(2);
 }
 const ref = JSON.parse(readFileSync(refPath, 'utf8'));
@@ -36,12 +38,16 @@ function refVariant(model, variant) {
 }
 
 for (const spec of runSpecs) {
-  const m = /^([^=]+)=(.+?):(native|wasm)(?::(arm64|armv7)(?::([+-][a-z0-9]+(?:,[+-][a-z0-9]+)*))?)?$/.exec(spec);
-  if (m === null) {
+  const [head, ...opts] = spec.split(';');
+  const eq = head.indexOf('=');
+  const o = Object.fromEntries(opts.map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+  if (eq <= 0 || !['native', 'wasm'].includes(o.backend) || Object.keys(o).some((k) => !['backend', 'arch', 'features', 'board'].includes(k))) {
     process.stderr.write(`compare: bad run spec "${spec}"\n`);
     process.exit(2);
   }
-  const [, label, path, wantBackend, wantArch, wantFeatures] = m;
+  const label = head.slice(0, eq);
+  const path = head.slice(eq + 1);
+  const { backend: wantBackend, arch: wantArch, features: wantFeatures, board: wantBoard } = o;
   const run = JSON.parse(readFileSync(path, 'utf8'));
   const bad = (what) => problems.push(`${label}: ${what}`);
 
@@ -55,8 +61,14 @@ for (const spec of runSpecs) {
         if (has !== f.startsWith('+')) bad(`detect ${has ? 'reads' : 'does not read'} CPU feature ${f.slice(1)} from /proc/cpuinfo, expected ${f}`);
       }
     }
-    detects.push([label, d?.profile ?? 'error', d?.derived ? 'yes' : 'no', d?.cpuModel ?? '-', (d?.cpuFeatures ?? []).join(','), (d?.precision ?? []).join('>'),
+    const b = run.boardDetect;
+    detects.push([label, d?.profile ?? 'error', d?.derived ? 'yes' : 'no', b ? (b.error ? b.error.code : `${b.profile}${b.derived ? ' (derived)' : ''}`) : '-', d?.cpuModel ?? '-', (d?.cpuFeatures ?? []).join(','), (d?.precision ?? []).join('>'),
       Object.entries(run.plans).map(([k, p]) => `${k}: ${p.error ? p.error.code : `${p.profile}/${p.backend} ${Object.entries(p.chosen).map(([mm, c]) => `${mm}=${c}`).join(' ')}`}`).join('; ')]);
+  }
+  if (wantBoard !== undefined) {
+    const b = run.boardDetect;
+    if (b === null || b.error) bad(`detect --root on the board-like tree failed: ${JSON.stringify(b?.error ?? null)}`);
+    else if (b.profile !== wantBoard) bad(`detect --root on a tree with device-tree model "${b.cpuinfoModel}" and MemTotal ${b.memTotalMB} MB picked ${b.profile}, expected ${wantBoard}`);
   }
   for (const [key, plan] of Object.entries(run.plans)) {
     if (plan.error) { bad(`plan ${key} failed: ${plan.error.code}`); continue; }
@@ -101,7 +113,7 @@ function printTable(table) {
   for (const t of table) process.stdout.write(t.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n');
 }
 if (detects.length > 0) {
-  printTable([['run', 'detect', 'derived', 'cpu', 'features', 'precision order', 'plans (profile/backend chosen)'], ...detects]);
+  printTable([['run', 'detect', 'derived', 'detect on board tree', 'cpu', 'features', 'precision order', 'plans (profile/backend chosen)'], ...detects]);
   process.stdout.write('\n');
 }
 const header = ['run', 'model', 'variant', 'precision', 'backend', 'top-1 per sample', 'max |dlogit|', 'tol', 'ms', 'ok'];
