@@ -61,6 +61,29 @@ t.test('conv channels are pruned through BatchNormalization and Relu in resnet-t
   t.ok(inspectModel(model).params < inspectModel(readOnnx(src)).params);
 });
 
+t.test('conv channels are pruned through Relu and Flatten into the Gemm head; dead channels leave outputs unchanged', async (t) => {
+  const model = readOnnx(new Uint8Array(await readFile('test/fixtures/models/conv-small.onnx')));
+  const dead = (name: string, dims: number[], from: number): void => {
+    const i = model.graph.initializer.findIndex((x) => x.name === name);
+    const data = tensorToFloat32(model.graph.initializer[i] as never);
+    const per = data.length / (dims[0] as number);
+    data.fill(0, from * per);
+    model.graph.initializer[i] = makeFloatTensor(name, dims, data);
+  };
+  dead('conv1.weight', [8, 1, 3, 3], 4);
+  dead('conv1.bias', [8], 4);
+  dead('conv2.weight', [16, 8, 3, 3], 8);
+  dead('conv2.bias', [16], 8);
+  const before = writeOnnx(model);
+  const { model: pruned, report } = pruneModel(model, { sparsity: 0.5 });
+  t.same(report.layers.map((l) => [l.name, l.unitsBefore, l.unitsAfter]), [['conv1', 8, 4], ['conv2', 16, 8]]);
+  t.same(pruned.graph.initializer.find((x) => x.name === 'fc.weight')?.dims, [10, 8 * 64], 'the Gemm keeps 64 columns per kept channel');
+  const x = randomArray(3 * 64, prng(4));
+  const a = await runModel(before, x, [3, 1, 8, 8]);
+  const b = await runModel(writeOnnx(pruned), x, [3, 1, 8, 8]);
+  t.ok(maxAbsDiff(a.data, b.data) < 1e-5);
+});
+
 t.test('a sparsity outside [0, 1) gives EDGE_ERR_USAGE; a model without chains EDGE_ERR_QUANTIZE_UNSUPPORTED', async (t) => {
   const m = buildMlp([4, 4, 2]);
   for (const sparsity of [1, -0.1, Number.NaN, 2]) t.throws(() => pruneModel(m, { sparsity }), { code: 'EDGE_ERR_USAGE' });

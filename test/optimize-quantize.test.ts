@@ -73,3 +73,14 @@ t.test('onnxruntime fuses every int8 layer (bias included) into DynamicQuantizeM
   const ops = inspectModel(readOnnx(new Uint8Array(await readFile(out)))).opCounts;
   t.same(ops, { 'com.microsoft.DynamicQuantizeMatMul': 3, Relu: 2 });
 });
+
+t.test('int4 handles K that is not a multiple of the block size (the last block is padded)', async (t) => {
+  const { buildMlp, prng, randomArray } = await import('./unit/optimize/helpers.js');
+  const m = buildMlp([20, 40, 6], 5);
+  const x = randomArray(3 * 20, prng(9));
+  const a = await runModel(writeOnnx(m), x, [3, 20]);
+  for (const blockSize of [16, 32, 64]) {
+    const b = await runModel(writeOnnx(quantizeInt4(m, { blockSize }).model), x, [3, 20]);
+    t.ok(maxAbsDiff(a.data, b.data) < 0.25, `block ${blockSize}: max error ${maxAbsDiff(a.data, b.data)}`);
+  }
+});

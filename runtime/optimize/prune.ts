@@ -3,7 +3,8 @@
  * dense model. A prunable chain is
  *   producer (MatMul / Gemm / Conv group=1 with constant weight)
  *   -> [Add of a per-unit constant | BatchNormalization | elementwise unary op]*
- *   -> consumer (MatMul / Gemm for dense, Conv group=1 for conv) reading it as its activation,
+ *   -> consumer (MatMul / Gemm for dense, Conv group=1 for conv, or Flatten(axis 1) then MatMul /
+ *      Gemm for conv, where channel j owns H*W consecutive consumer rows) reading it as its activation,
  * with every intermediate value read by exactly one node and not a graph output. Removing unit j
  * deletes the producer's output column/channel j (and its bias entry), entry j of every per-unit
  * constant in between, and the consumer's input row/channel j. The last layer's outputs are never
@@ -18,6 +19,7 @@ import { attrInt, cloneModel, indexGraph, qualifiedOp, type GraphIndex } from '.
 import { layerName } from './linear-layers.js';
 import { DataType } from './onnx-schema.js';
 import type { GraphProto, NodeProto, OnnxModel } from './onnx-types.js';
+import { inferShapes, shapeSize } from './shape-infer.js';
 import { makeFloatTensor, tensorToFloat32 } from './tensor-util.js';
 
 export interface PruneOptions {
@@ -33,8 +35,8 @@ export interface PruneReport {
   skipped: { name: string; op: string; reason: string }[];
 }
 
-/** A constant to slice: initializer `name` along `axis`. */
-interface Cut { name: string; axis: number }
+/** A constant to slice: initializer `name` along `axis`, each unit spanning `block` entries (default 1). */
+interface Cut { name: string; axis: number; block?: number }
 
 interface Chain { producer: NodeProto; units: number; outCuts: Cut[]; middle: Cut[]; inCuts: Cut[]; intermediates: string[] }
 
@@ -106,6 +108,7 @@ function middleCuts(n: NodeProto, value: string, idx: GraphIndex, units: number,
 
 function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['skipped'] } {
   const idx = indexGraph(g);
+  const shapes = inferShapes(g);
   const chains: Chain[] = [];
   const skipped: PruneReport['skipped'] = [];
   for (const n of g.node) {
@@ -118,14 +121,25 @@ function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['ski
     let value = n.output[0] ?? '';
     let found: Cut | undefined;
     let reason = 'its output does not feed another prunable layer (output layer or unsupported op in between)';
+    let conv = p.conv;
+    let block = 1;
     for (;;) {
       const readers = idx.consumers.get(value) ?? [];
       if (idx.graphOutputs.has(value) || readers.length !== 1) { if (readers.length > 1) reason = 'its output is read by more than one node'; break; }
       const next = readers[0] as NodeProto;
       intermediates.push(value);
-      found = consumerCut(next, value, idx, p.conv);
-      if (found) break;
-      const mid = middleCuts(next, value, idx, p.units, p.conv);
+      found = consumerCut(next, value, idx, conv);
+      if (found) { if (block > 1) found = { ...found, block }; break; }
+      if (conv && next.opType === 'Flatten' && attrInt(next, 'axis', 1) === 1) {
+        const spatial = shapeSize(shapes.get(value)?.slice(2));
+        if (spatial === null) break;
+        conv = false;
+        block = spatial;
+        value = next.output[0] ?? '';
+        continue;
+      }
+      if (block > 1 && !UNARY.has(next.opType ?? '')) break;
+      const mid = middleCuts(next, value, idx, p.units, conv);
       if (mid === undefined) break;
       middle.push(...mid);
       value = next.output[0] ?? '';
@@ -146,12 +160,12 @@ function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['ski
   };
 }
 
-/** Squared L2 norm of every slice along `axis`. */
-function sliceNorms(data: Float32Array, dims: number[], axis: number): Float64Array {
+/** Squared L2 norm of every unit (`block` consecutive slices) along `axis`. */
+function sliceNorms(data: Float32Array, dims: number[], axis: number, block = 1): Float64Array {
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const size = dims[axis] as number;
-  const out = new Float64Array(size);
-  for (let i = 0; i < data.length; i++) { const u = Math.floor(i / inner) % size; out[u] = (out[u] as number) + (data[i] as number) ** 2; }
+  const out = new Float64Array(size / block);
+  for (let i = 0; i < data.length; i++) { const u = Math.floor((Math.floor(i / inner) % size) / block); out[u] = (out[u] as number) + (data[i] as number) ** 2; }
   return out;
 }
 
@@ -190,10 +204,15 @@ export function pruneModel(input: OnnxModel, opts: PruneOptions): { model: OnnxM
     const a = read(wOut.name);
     const b = read(wIn.name);
     const na = sliceNorms(a.data, a.dims, wOut.axis);
-    const nb = sliceNorms(b.data, b.dims, wIn.axis);
+    const nb = sliceNorms(b.data, b.dims, wIn.axis, wIn.block);
     const score = Array.from(na, (v, j) => Math.sqrt(v) * Math.sqrt(nb[j] ?? 0));
     const keep = [...score.keys()].sort((x, y) => (score[y] as number) - (score[x] as number) || x - y).slice(0, keepCount).sort((x, y) => x - y);
-    for (const cut of [...c.outCuts, ...c.middle, ...c.inCuts]) { const v = read(cut.name); write(cut.name, keepSlices(v.data, v.dims, cut.axis, keep)); }
+    for (const cut of [...c.outCuts, ...c.middle, ...c.inCuts]) {
+      const v = read(cut.name);
+      const block = cut.block ?? 1;
+      const rows = block === 1 ? keep : keep.flatMap((u) => Array.from({ length: block }, (_, k) => u * block + k));
+      write(cut.name, keepSlices(v.data, v.dims, cut.axis, rows));
+    }
     for (const v of c.intermediates) dropValueInfo.add(v);
     report.layers.push({ name: layerName(c.producer), op: qualifiedOp(c.producer), unitsBefore: c.units, unitsAfter: keep.length });
   }
