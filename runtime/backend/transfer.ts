@@ -6,7 +6,8 @@
  * copy, because transferring would detach the whole buffer and cloning would copy all of it.
  * Tensors passed here must not be used by the caller afterwards (see runtime/tensor.ts).
  */
-import type { NamedTensors, Tensor, TensorData } from '../tensor.js';
+import { EdgeError } from '../errors.js';
+import { elementCount, type NamedTensors, type Tensor, type TensorData } from '../tensor.js';
 
 function tight(data: TensorData): TensorData {
   const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
@@ -19,6 +20,10 @@ export function prepareTransfer(tensors: NamedTensors): ArrayBuffer[] {
   const list: ArrayBuffer[] = [];
   const seen = new Set<ArrayBuffer>();
   for (const [name, t] of Object.entries(tensors)) {
+    // A detached buffer (a tensor already handed to another run) reads as length 0.
+    if (t.data.length !== elementCount(t.dims)) {
+      throw new EdgeError('EDGE_ERR_BAD_TENSOR', `tensor "${name}" holds ${t.data.length} values, its dims [${t.dims.join(', ')}] need ${elementCount(t.dims)} (was it already passed to another run?)`, { details: { name } });
+    }
     let data = tight(t.data);
     if (seen.has(data.buffer as ArrayBuffer)) data = data.slice() as TensorData;
     const moved: Tensor = { dtype: t.dtype, dims: [...t.dims], data };

@@ -26,3 +26,9 @@ t.test('two tensors sharing one buffer get separate buffers in the transfer list
   const list = prepareTransfer(tensors);
   t.equal(new Set(list).size, 2, 'no buffer is listed twice (postMessage would throw)');
 });
+
+t.test('refuses a tensor whose buffer was already transferred instead of hanging the worker', async (t) => {
+  const data = new Float32Array(4);
+  structuredClone(data.buffer, { transfer: [data.buffer] });
+  t.throws(() => prepareTransfer({ x: { dtype: 'float32', dims: [1, 4], data } }), { code: 'EDGE_ERR_BAD_TENSOR' });
+});

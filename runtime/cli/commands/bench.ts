@@ -1,0 +1,58 @@
+import path from 'node:path';
+import { createEngine } from '../../backend/select-engine.js';
+import { calibrationPath, writeCalibration } from '../../budget/calibration-file.js';
+import { loadServiceConfig } from '../../config/service-config.js';
+import { calibrate } from '../../service/calibrate.js';
+import { usableStateDir } from '../../service/service.js';
+import { parseBackendFlag, resolveSetup } from '../../service/setup.js';
+import type { Command } from '../command.js';
+import { flag, positiveInt, str } from '../values.js';
+
+export const command: Command = {
+  name: 'bench',
+  summary: 'measure every variant of every model on this device and backend (load time, latency p50/p95, RSS); --calibrate saves the figures for the planner',
+  usage: '[--calibrate] [--profile <id|file>] [--models <dir>] [--backend auto|native|wasm] [--runs N] [--state-dir <dir>] [--json]',
+  options: {
+    calibrate: { type: 'boolean', help: 'write <state-dir>/calibration-<profile>-<backend>.json; `plan` and `run` then use measured figures' },
+    profile: { type: 'string', help: 'device profile id or file; default: detect this host' },
+    models: { type: 'string', help: 'models folder; default: the bundled models/' },
+    backend: { type: 'string', help: 'auto | native | wasm; default: the profile\'s' },
+    runs: { type: 'string', help: 'timed runs per variant (default 50)' },
+    'state-dir': { type: 'string', help: 'where the calibration goes (default: the service\'s state dir)' },
+  },
+  async run(ctx) {
+    const setup = await resolveSetup({
+      packageRoot: ctx.packageRoot,
+      profile: str(ctx.values, 'profile'),
+      modelsDir: str(ctx.values, 'models'),
+      backend: parseBackendFlag(str(ctx.values, 'backend')),
+    });
+    const runs = positiveInt(ctx.values, 'runs', 50);
+    const engine = createEngine(setup.backend);
+    try {
+      const result = await calibrate({
+        profile: setup.profile, manifests: setup.manifests, engine, runs,
+        onVariant: (e, model, variant, error) => process.stderr.write(e ? `measured ${model}/${variant}: p50 ${e.latencyP50Ms} ms, ${e.rssMB} MB\n` : `failed ${model}/${variant}: ${error ?? ''}\n`),
+      });
+      let file: string | null = null;
+      if (flag(ctx.values, 'calibrate')) {
+        const given = str(ctx.values, 'state-dir');
+        const stateDir = await usableStateDir(given === undefined ? (await loadServiceConfig()).stateDir : path.resolve(given), ctx.log);
+        file = await writeCalibration(stateDir, result.calibration, setup.backend);
+      }
+      if (ctx.json) {
+        ctx.out(JSON.stringify({ profile: setup.profile.id, backend: setup.backend, file, ...result }, null, 2));
+      } else {
+        ctx.out(`profile ${setup.profile.id}, backend ${setup.backend}, ${setup.profile.inference.threads} thread(s), ${runs} runs per variant\n`);
+        ctx.out(['MODEL', 'VARIANT', 'LOAD MS', 'P50 MS', 'P95 MS', 'RSS MB'].join('\t'));
+        for (const e of result.calibration.entries) ctx.out([e.model, e.variant, e.loadMs.toFixed(1), e.latencyP50Ms.toFixed(3), e.latencyP95Ms.toFixed(3), e.rssMB.toFixed(1)].join('\t'));
+        for (const f of result.failures) ctx.out(`FAILED ${f.model}/${f.variant}: ${f.code}: ${f.message}`);
+        if (file) ctx.out(`\ncalibration written to ${file}`);
+        else ctx.out(`\n(not saved; add --calibrate to write ${calibrationPath('<state-dir>', setup.profile.id, setup.backend)})`);
+      }
+      return result.failures.length > 0 ? 1 : 0;
+    } finally {
+      await engine.close();
+    }
+  },
+};
