@@ -8,7 +8,7 @@
  *   quantization metadata (scales, zero points) counts in bytes but not in params.
  * - MACs are counted for MatMul/Gemm/Conv (and their quantized/fused forms) when shapes are known.
  */
-import { attrInt, defaultOpset, indexGraph, qualifiedOp } from './graph-util.js';
+import { attrInt, indexGraph, qualifiedOp } from './graph-util.js';
 import type { GraphProto, NodeProto, OnnxModel, TypeProto } from './onnx-types.js';
 import { inferShapes, shapeSize, type Shape } from './shape-infer.js';
 import { tensorByteSize, tensorElementCount } from './tensor-util.js';
@@ -190,4 +190,4 @@ export function inspectModel(model: OnnxModel, fileBytes?: number): InspectRepor
   };
 }
 
-export { defaultOpset };
+
