@@ -84,6 +84,19 @@ t.test('bytes that are not ONNX give EDGE_ERR_ONNX_PARSE', async (t) => {
   t.throws(() => readOnnx(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), { code: 'EDGE_ERR_ONNX_PARSE' });
 });
 
+t.test('a length prefix claiming gigabytes, or subgraphs nested absurdly deep, give EDGE_ERR_ONNX_PARSE', async (t) => {
+  // ir_version 8, then field 7 (graph) claiming 0xFFFFFFF bytes in a 7-byte file
+  t.throws(() => readOnnx(new Uint8Array([0x08, 0x08, 0x3a, 0xff, 0xff, 0xff, 0x7f])), { code: 'EDGE_ERR_ONNX_PARSE' });
+  const m = buildMlp([4, 2]);
+  let g = m.graph;
+  for (let i = 0; i < 80; i++) {
+    const inner = buildMlp([4, 2]).graph;
+    g.node[0]?.attribute.push({ name: 'body', type: 5, g: inner, floats: [], ints: [], strings: [], tensors: [], graphs: [], sparseTensors: [], typeProtos: [] });
+    g = inner;
+  }
+  t.throws(() => readOnnx(writeOnnx(m)), { code: 'EDGE_ERR_ONNX_PARSE' });
+});
+
 t.test('a truncated model file gives EDGE_ERR_ONNX_PARSE', async (t) => {
   const bytes = new Uint8Array(await readFile('models/digits/teacher-fp32.onnx'));
   for (const cut of [10, 100, Math.floor(bytes.length / 2), bytes.length - 3]) {
