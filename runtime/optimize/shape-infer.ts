@@ -105,6 +105,7 @@ export function inferShapes(g: GraphProto): Map<string, Shape> {
         out = target.map((d) => (d === -1 ? (total !== null && known ? total / known : null) : d));
       }
     }
+    if (op === 'DynamicQuantizeLinear') for (const o of node.output.slice(1)) shapes.set(o, []); // y_scale, y_zero_point are scalars
     if (out && node.output[0] !== undefined && (op !== 'Reshape' || !out.includes(null) || !shapes.has(node.output[0]))) shapes.set(node.output[0], out);
   }
   return shapes;
