@@ -1,0 +1,128 @@
+/**
+ * The figures `edge-infer eval` measures for one model file, and how they are derived. Pure: the
+ * inference itself (predictions, latency) is measured by an injected `ModelMeasurer`, so this
+ * module does no I/O and imports no onnxruntime.
+ *
+ * Conventions:
+ * - accuracy = share of eval rows whose argmax equals the label; agreement = share of rows whose
+ *   argmax equals the reference model's (null when there is no reference).
+ * - params, macs, ops come from `inspectModel` (ops domain-qualified, e.g. "com.microsoft.MatMulNBits").
+ * - layerBits is read from the graph: a MatMulNBits node counts its `bits` (default 4), a
+ *   MatMulInteger / DynamicQuantizeMatMul node 8, a float MatMul/Gemm with a constant weight 32.
+ *   Keys are the layer names `edge-infer quantize` prints (the source node name, i.e. the node
+ *   name without the quantizer's `_MatMulNBits` / `_MatMulInteger` suffix).
+ */
+import { createHash } from 'node:crypto';
+import { attrInt, indexGraph, qualifiedOp } from './graph-util.js';
+import { inspectModel } from './inspect.js';
+import type { OnnxModel } from './onnx-types.js';
+
+/** Median latency of repeated runs at one batch size. */
+export interface LatencyFigure {
+  batch: number;
+  runs: number;
+  /** Median time inside session.run (in the worker), ms. */
+  medianMs: number;
+  /** Median round trip through the engine (thread hop + copy + run), ms. */
+  medianRoundTripMs: number;
+  /** Median session.run time per sample (medianMs / batch), ms. */
+  perSampleMs: number;
+}
+
+export interface MeasureResult {
+  /** Argmax of the first output for every eval row, in order. */
+  predictions: number[];
+  /** One figure per requested batch size (empty when no latency was asked for). */
+  latency: LatencyFigure[];
+}
+
+/**
+ * Runs a model. Owned by the caller (who closes it). Errors: EDGE_ERR_MODEL_INVALID |
+ * EDGE_ERR_LOAD_FAILED when the bytes do not load, EDGE_ERR_INFERENCE_FAILED when a run fails.
+ */
+export interface ModelMeasurer {
+  /** Backend kind and intra-op threads, for the report. */
+  readonly backend: string;
+  readonly threads: number;
+  measure(file: string, bytes: Uint8Array, rows: number[][], latency: { batches: number[]; runs: number }): Promise<MeasureResult>;
+}
+
+export interface ModelFigures {
+  bytes: number;
+  sha256: string;
+  params: number;
+  macs: number;
+  /** Layers whose MACs inspect could not determine (macs undercounts when non-empty). */
+  macsUnknown: string[];
+  ops: string[];
+  /** Weight bits per layer when any layer is quantized; undefined for an all-float model. */
+  layerBits: Record<string, number> | undefined;
+}
+
+export interface QualityFigures {
+  accuracy: number;
+  agreement: number | null;
+  evalCount: number;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const QUANT_SUFFIX = /_(MatMulNBits|MatMulInteger|DynamicQuantizeMatMul)$/;
+
+/** Weight bits per linear layer read from the graph (see the module comment), or undefined when none is quantized. */
+export function layerBitsOf(model: OnnxModel): Record<string, number> | undefined {
+  const g = model.graph;
+  const idx = indexGraph(g);
+  const bits: Record<string, number> = {};
+  let quantized = false;
+  for (const node of g.node) {
+    const op = qualifiedOp(node);
+    const name = (node.name ?? node.output[0] ?? '').replace(QUANT_SUFFIX, '');
+    if (op === 'com.microsoft.MatMulNBits') { bits[name] = attrInt(node, 'bits', 4); quantized = true; }
+    else if (op === 'MatMulInteger' || op === 'com.microsoft.DynamicQuantizeMatMul') { bits[name] = 8; quantized = true; }
+    else if ((op === 'MatMul' || op === 'Gemm') && idx.initializers.has(node.input[1] ?? '')) bits[name] = 32;
+  }
+  return quantized ? bits : undefined;
+}
+
+/** Size, hash and structure of a model file. Throws nothing beyond what inspectModel throws. */
+export function modelFigures(bytes: Uint8Array, model: OnnxModel): ModelFigures {
+  const r = inspectModel(model, bytes.byteLength);
+  return {
+    bytes: bytes.byteLength,
+    sha256: sha256Hex(bytes),
+    params: r.params,
+    macs: r.macs,
+    macsUnknown: r.macsUnknown,
+    ops: r.ops,
+    layerBits: layerBitsOf(model),
+  };
+}
+
+/** Accuracy against `labels` and top-1 agreement with `reference` (null when absent). */
+export function qualityFigures(predictions: number[], labels: number[], reference: number[] | undefined): QualityFigures {
+  const n = predictions.length;
+  let correct = 0;
+  let same = 0;
+  predictions.forEach((p, i) => {
+    if (p === labels[i]) correct++;
+    if (reference !== undefined && p === reference[i]) same++;
+  });
+  return { accuracy: correct / n, agreement: reference === undefined ? null : same / n, evalCount: n };
+}
+
+/** Median of a non-empty list (mean of the two middle values for even lengths). */
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+/** Index of the largest value in row `i` of a flat [N, classes] array. */
+export function argmaxRow(data: ArrayLike<number | bigint>, i: number, classes: number): number {
+  let best = 0;
+  for (let c = 1; c < classes; c++) if (Number(data[i * classes + c]) > Number(data[i * classes + best])) best = c;
+  return best;
+}
