@@ -59,8 +59,8 @@ export function allocate(dtype: TensorDtype, length: number): TensorData {
 /** A typed-array view over `bytes` (copied when misaligned for the element size). */
 export function viewBytes(dtype: TensorDtype, bytes: Uint8Array): TensorData {
   const size = BYTES_PER_ELEMENT[dtype];
-  let buf = bytes;
-  if (bytes.byteOffset % size !== 0) buf = bytes.slice();
+  // Copy when misaligned. Not bytes.slice(): on a Node Buffer that is a view at the same offset.
+  const buf = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   const length = buf.byteLength / size;
   switch (dtype) {
     case 'float32': return new Float32Array(buf.buffer, buf.byteOffset, length);
