@@ -1,0 +1,90 @@
+/**
+ * `npm run bench [-- --quick] [-- --json <file>]`: edge-infer's performance figures, every ratio
+ * measured side by side in this run (issue 5). Sections:
+ *   1 overhead vs raw onnxruntime (in-process), 2 MQTT round trip vs the broker floor (real
+ *   mosquitto, nodelay and default), 3 throughput at saturation (batching off/on, JSON/binary),
+ *   4 cold start (first vs cached), 5 memory, 6 event-loop delay at saturation; then the targets.
+ * Needs /usr/sbin/mosquitto. Writes a ~25 MB model into a temp dir (removed at the end).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeBigMlp } from './big-model.js';
+import { SESSION, measureOverhead, type OverheadRow } from './overhead.js';
+import { runMqttSections, type MqttFigures } from './mqtt-sections.js';
+import { runLocalSections, type LocalFigures } from './local-sections.js';
+import { fmt, printTable, verdict } from './stats.js';
+import { ROOT } from './service.js';
+import { NativeEngine } from '../runtime/backend/native-engine.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const jsonAt = args.indexOf('--json');
+const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
+const t0 = Date.now();
+const tmp = mkdtempSync(join(tmpdir(), 'edge-bench-'));
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadAvgAtStart: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version, date: new Date().toISOString(), quick };
+console.log(`edge-infer bench ${quick ? '(quick) ' : ''}- ${machine.date} - ${machine.cpus} x ${machine.cpuModel} - load average ${machine.loadAvgAtStart.join(' ')} - node ${machine.node}`);
+
+const digitRow = (JSON.parse(readFileSync(join(ROOT, 'models/digits/eval/eval.json'), 'utf8')) as { inputs: number[][] }).inputs[0] ?? [];
+const filled = (n: number): Float32Array => {
+  const a = new Float32Array(n);
+  let s = 7;
+  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) % 2147483648; a[i] = s / 2147483648 - 0.5; }
+  return a;
+};
+
+try {
+  // 1. Overhead
+  const big = writeBigMlp(tmp);
+  const engine = new NativeEngine();
+  await engine.load({ key: 'boot', file: join(ROOT, 'test/fixtures/models/add-one.onnx'), session: SESSION });
+  await engine.unload('boot');
+  const rounds = quick ? 4 : 12;
+  const cases = [
+    { name: 'digits teacher b1', file: join(ROOT, 'models/digits/teacher-fp32.onnx'), input: () => ({ input: { dtype: 'float32', dims: [1, 64], data: new Float32Array(digitRow) } as Tensor }) },
+    { name: 'mlp-wide b1', file: join(ROOT, 'test/fixtures/models/mlp-wide.onnx'), input: () => ({ input: { dtype: 'float32', dims: [1, 256], data: filled(256) } as Tensor }) },
+    { name: 'big-mlp 1024-2048-2048-10 b1', file: big.file, input: () => ({ x: { dtype: 'float32', dims: [1, 1024], data: filled(1024) } as Tensor }) },
+  ];
+  const overhead: OverheadRow[] = [];
+  for (const c of cases) overhead.push(await measureOverhead(c, engine, rounds));
+  await engine.close();
+  printTable('1. In-process overhead: ModelQueue + worker engine vs raw InferenceSession.run, batch 1, 1 intra-op thread', ['model', 'raw p50 ms', 'edge p50 ms', 'raw p90', 'edge p90', 'added ms', 'ratio', 'samples'],
+    overhead.map((r) => [r.model, fmt(r.rawP50Ms), fmt(r.edgeP50Ms), fmt(r.rawP90Ms), fmt(r.edgeP90Ms), fmt(r.addedMs), `${fmt(r.ratio, 3)}x`, String(r.samples)]));
+
+  // 2-6. The service over MQTT, cold start, memory, event loop.
+  const mqtt: MqttFigures = await runMqttSections({ quick, tmp, digitRow });
+  const local: LocalFigures = await runLocalSections({ quick, tmp, digitRow, bigFile: big.file, bigBytes: big.bytes, brokerUrl: mqtt.brokerUrl, memory: mqtt.memory, variant: mqtt.latency[0]?.variant ?? 'student-fp32' });
+  await mqtt.closeBroker();
+
+  // Targets.
+  const bigRow = overhead[overhead.length - 1] as OverheadRow;
+  const nd = mqtt.latency.find((l) => l.nodelay);
+  const sat = mqtt.saturation;
+  const off = sat.find((s) => s.batching === 'off' && s.form === 'json');
+  const on = sat.find((s) => s.batching === 'on' && s.form === 'json');
+  const maxEld = Math.max(...sat.map((s) => s.eventLoopMaxMs));
+  const targets = [
+    { target: 'in-process overhead <= 1.05x raw ORT at batch 1 (>= 1 ms model)', measured: `${fmt(bigRow.ratio, 3)}x (raw ${fmt(bigRow.rawP50Ms)} ms)`, ok: bigRow.ratio <= 1.05 },
+    { target: 'MQTT overhead p50 <= 0.5 ms over floor + inference at 200 req/s', measured: `${fmt(nd?.overheadP50Ms)} ms`, ok: (nd?.overheadP50Ms ?? Infinity) <= 0.5 },
+    { target: 'MQTT overhead p99 <= 3 ms over floor + inference at 200 req/s', measured: `${fmt(nd?.overheadP99Ms)} ms`, ok: (nd?.overheadP99Ms ?? Infinity) <= 3 },
+    { target: 'batching >= 3x unbatched throughput at saturation (MQTT, JSON)', measured: `${fmt((on?.answersPerS ?? NaN) / (off?.answersPerS ?? NaN), 2)}x (${fmt(off?.answersPerS, 0)} -> ${fmt(on?.answersPerS, 0)} /s)`, ok: (on?.answersPerS ?? 0) >= 3 * (off?.answersPerS ?? Infinity) },
+    { target: 'batching >= 3x in-process (ModelQueue + engine only)', measured: `${fmt(local.inProcessBatching.ratio, 2)}x (${fmt(local.inProcessBatching.offPerS, 0)} -> ${fmt(local.inProcessBatching.onPerS, 0)} /s)`, ok: local.inProcessBatching.ratio >= 3 },
+    { target: 'idle RSS <= 60 MB (no models)', measured: local.idleNoModels.rssMB === null ? `not measurable: ${local.idleNoModels.note}` : `${fmt(local.idleNoModels.rssMB, 1)} MB`, ok: local.idleNoModels.rssMB !== null && local.idleNoModels.rssMB <= 60 },
+    { target: 'second start load <= half the first (digits, service log loadMs)', measured: `${fmt(local.cold[1]?.loadMs, 1)} vs ${fmt(local.cold[0]?.loadMs, 1)} ms`, ok: (local.cold[1]?.loadMs ?? Infinity) <= (local.cold[0]?.loadMs ?? 0) / 2 },
+    { target: 'second load <= half the first (big MLP, engine loadMs)', measured: `${fmt(local.bigLoad.cachedLoadMs, 1)} vs ${fmt(local.bigLoad.firstLoadMs, 1)} ms`, ok: local.bigLoad.cachedLoadMs <= local.bigLoad.firstLoadMs / 2 },
+    { target: 'first answer within 1 s of process start (digits)', measured: local.cold.map((c) => `${c.start}: ${fmt(c.firstAnswerMs, 0)} ms`).join(', '), ok: local.cold.every((c) => c.firstAnswerMs <= 1000) },
+    { target: 'event-loop delay <= 20 ms at saturation', measured: `max ${fmt(maxEld, 1)} ms`, ok: maxEld <= 20 },
+  ];
+  printTable('Targets (issue 5)', ['target', 'measured', 'verdict'], targets.map((t) => [t.target, t.measured, verdict(t.ok)]));
+  const elapsedS = (Date.now() - t0) / 1000;
+  const figures = { machine: { ...machine, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, elapsedS, bigModel: { bytes: big.bytes }, overhead, mqtt: { latency: mqtt.latency, saturation: mqtt.saturation, memory: mqtt.memory }, local: { ...local }, targets };
+  console.log(`\nfinished in ${fmt(elapsedS, 1)} s; load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  if (jsonFile !== undefined) {
+    writeFileSync(jsonFile, JSON.stringify(figures, null, 2) + '\n');
+    console.log(`figures written to ${jsonFile}`);
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}

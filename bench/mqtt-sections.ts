@@ -1,0 +1,175 @@
+/**
+ * Sections 2, 3 (and the peak-RSS part of 5, 6's event-loop figures): the service behind a real
+ * mosquitto on loopback, QoS 1 both ways.
+ *  2. Open loop at 200 req/s: the service (`edge-infer run` child) vs a bare responder on the
+ *     same broker, halves interleaved; overhead = service p50 - floor p50 - raw inference p50.
+ *     Once with `set_tcp_nodelay true`, once with mosquitto's default.
+ *  3. Closed loop at saturation (a fixed window in flight): batching off vs on, JSON vs binary,
+ *     against bench/service-child.js (EdgeService in its own process, measuring its event loop).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startMosquitto, type Mosquitto } from '../test/helpers/mosquitto.js';
+import { LoadClient, startBareResponder, type RequestMaker } from './mqtt-load.js';
+import { rawP50 } from './overhead.js';
+import { PREFIX, ROOT, procMemoryMB, readStatus, startBenchService, type ModelSettings } from './service.js';
+import { fmt, median, printTable, quantile } from './stats.js';
+
+export interface LatencyFigures {
+  broker: string;
+  nodelay: boolean;
+  rate: number;
+  floorP50Ms: number;
+  floorP99Ms: number;
+  serviceP50Ms: number;
+  serviceP99Ms: number;
+  rawInferenceP50Ms: number;
+  overheadP50Ms: number;
+  overheadP99Ms: number;
+  samples: number;
+  serviceErrors: number;
+  serviceLost: number;
+  held: number;
+  variant: string;
+}
+
+export interface SaturationFigures {
+  batching: 'off' | 'on';
+  form: 'json' | 'binary';
+  window: number;
+  answersPerS: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  eventLoopMaxMs: number;
+  eventLoopP99Ms: number;
+}
+
+export interface MqttFigures {
+  brokerUrl: string;
+  latency: LatencyFigures[];
+  saturation: SaturationFigures[];
+  memory: { idleWithDigitsRssMB: number; peakRssMB: number; budgetMB: number; statusRssDeltaMB: number | null };
+  closeBroker(): Promise<void>;
+}
+
+export function jsonMaker(row: readonly number[]): RequestMaker {
+  const input = JSON.stringify(row);
+  return (i) => ({ payload: Buffer.from(`{"id":"r${i}","input":${input}}`), properties: { contentType: 'application/json' } });
+}
+
+export function binaryMaker(row: readonly number[]): RequestMaker {
+  const bytes = Buffer.from(new Float32Array(row).buffer);
+  return (i) => ({ payload: bytes, properties: { contentType: 'application/octet-stream', userProperties: { id: `r${i}`, dtype: 'float32', shape: '1,64' } } });
+}
+
+const BATCH_ON: ModelSettings = { maxBatch: 32, maxQueueDelayMs: 1, preferredBatchSizes: [], queueLimit: 256 };
+const BATCH_OFF: ModelSettings = { maxBatch: 1, maxQueueDelayMs: 0, queueLimit: 256 };
+
+async function latencyRun(broker: Mosquitto, nodelay: boolean, o: { quick: boolean; tmp: string; digitRow: number[] }, memory: MqttFigures['memory'] | null): Promise<LatencyFigures> {
+  const rate = 200;
+  const halfMs = o.quick ? 3000 : 8000;
+  const dir = join(o.tmp, `svc-latency-${nodelay ? 'nodelay' : 'default'}`);
+  mkdirSync(dir, { recursive: true });
+  const bare = await startBareResponder(broker.url, 'bench/bare/infer');
+  const svc = startBenchService({ brokerUrl: broker.url, dir, models: { digits: BATCH_OFF } });
+  try {
+    await svc.waitLog('service.ready');
+    const status = await readStatus(broker.url);
+    const models = status['models'] as { model: string; variant: string; rssDeltaMB: number | null }[];
+    const digits = models.find((m) => m.model === 'digits');
+    const variant = digits?.variant ?? 'unknown';
+    const make = jsonMaker(o.digitRow);
+    const floorClient = await LoadClient.open(broker.url, 'bench/bare/infer', 'bench');
+    const svcClient = await LoadClient.open(broker.url, `${PREFIX}/models/digits/infer`, PREFIX);
+    if (memory !== null) {
+      await new Promise((r) => setTimeout(r, 1000));
+      memory.idleWithDigitsRssMB = procMemoryMB(svc.child.pid as number).rssMB;
+      memory.budgetMB = (status['budget'] as { budgetMB: number }).budgetMB;
+      memory.statusRssDeltaMB = digits?.rssDeltaMB ?? null;
+    }
+    await svcClient.openLoop({ rate, durationMs: 1000, window: 64, make });
+    await floorClient.openLoop({ rate, durationMs: 500, window: 64, make });
+    const floor: number[] = [];
+    const service: number[] = [];
+    let errors = 0;
+    let lost = 0;
+    let held = 0;
+    for (let h = 0; h < 2; h++) {
+      const f = await floorClient.openLoop({ rate, durationMs: halfMs, window: 64, make });
+      floor.push(...f.latencies);
+      const s = await svcClient.openLoop({ rate, durationMs: halfMs, window: 64, make });
+      service.push(...s.latencies);
+      errors += s.errors;
+      lost += s.lost;
+      held += s.held + f.held;
+    }
+    if (memory !== null) {
+      // A burst at saturation for the peak RSS (VmHWM) of the real CLI process.
+      await svcClient.saturate({ window: 64, durationMs: o.quick ? 2000 : 5000, make });
+      memory.peakRssMB = procMemoryMB(svc.child.pid as number).hwmMB;
+    }
+    await floorClient.close();
+    await svcClient.close();
+    const raw = await rawP50(join(ROOT, 'models/digits', `${variant}.onnx`), { input: { dtype: 'float32', dims: [1, 64], data: new Float32Array(o.digitRow) } }, 2000, 1);
+    const fp50 = median(floor);
+    const sp50 = median(service);
+    const fp99 = quantile(floor, 0.99);
+    const sp99 = quantile(service, 0.99);
+    return {
+      broker: nodelay ? 'mosquitto set_tcp_nodelay true' : 'mosquitto default (nodelay false)', nodelay, rate,
+      floorP50Ms: fp50, floorP99Ms: fp99, serviceP50Ms: sp50, serviceP99Ms: sp99, rawInferenceP50Ms: raw,
+      overheadP50Ms: sp50 - fp50 - raw, overheadP99Ms: sp99 - fp99 - raw,
+      samples: service.length, serviceErrors: errors, serviceLost: lost, held, variant,
+    };
+  } finally {
+    await svc.stop();
+    await bare.close();
+  }
+}
+
+async function saturationRuns(broker: Mosquitto, o: { quick: boolean; tmp: string; digitRow: number[] }): Promise<SaturationFigures[]> {
+  const out: SaturationFigures[] = [];
+  const window = 64;
+  const durationMs = o.quick ? 3000 : 8000;
+  for (const batching of ['off', 'on'] as const) {
+    const dir = join(o.tmp, `svc-sat-${batching}`);
+    mkdirSync(dir, { recursive: true });
+    const svc = startBenchService({ brokerUrl: broker.url, dir, models: { digits: batching === 'on' ? BATCH_ON : BATCH_OFF }, wrapper: true });
+    try {
+      await svc.waitLog('service.ready');
+      const client = await LoadClient.open(broker.url, `${PREFIX}/models/digits/infer`, PREFIX);
+      for (const form of ['json', 'binary'] as const) {
+        const make = form === 'json' ? jsonMaker(o.digitRow) : binaryMaker(o.digitRow);
+        await client.saturate({ window, durationMs: 1000, make });
+        await svc.eventLoop(true);
+        const r = await client.saturate({ window, durationMs, make });
+        const eld = await svc.eventLoop(true);
+        out.push({ batching, form, window, answersPerS: r.answersPerS, errors: r.errors, p50Ms: median(r.latencies), p99Ms: quantile(r.latencies, 0.99), eventLoopMaxMs: eld.maxMs, eventLoopP99Ms: eld.p99Ms });
+      }
+      await client.close();
+    } finally {
+      await svc.stop();
+    }
+  }
+  return out;
+}
+
+export async function runMqttSections(o: { quick: boolean; tmp: string; digitRow: number[] }): Promise<MqttFigures> {
+  const nodelay = await startMosquitto({ tcpNoDelay: true });
+  const memory = { idleWithDigitsRssMB: NaN, peakRssMB: NaN, budgetMB: NaN, statusRssDeltaMB: null as number | null };
+  const latency: LatencyFigures[] = [];
+  latency.push(await latencyRun(nodelay, true, o, memory));
+  const nagle = await startMosquitto({ tcpNoDelay: false });
+  try {
+    latency.push(await latencyRun(nagle, false, o, null));
+  } finally {
+    await nagle.stop();
+  }
+  printTable('2. MQTT round trip at a steady 200 req/s (open loop, window 64), QoS 1 both ways, digits JSON, ms', ['broker', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50', 'overhead p50', 'overhead p99', 'samples', 'errors', 'lost', 'variant'],
+    latency.map((l) => [l.broker, fmt(l.floorP50Ms), fmt(l.floorP99Ms), fmt(l.serviceP50Ms), fmt(l.serviceP99Ms), fmt(l.rawInferenceP50Ms), fmt(l.overheadP50Ms), fmt(l.overheadP99Ms), String(l.samples), String(l.serviceErrors), String(l.serviceLost), l.variant]));
+  const saturation = await saturationRuns(nodelay, o);
+  printTable('3+6. Throughput at saturation (closed loop, 64 in flight), digits, nodelay broker; event-loop delay of the service process', ['batching', 'form', 'answers/s', 'errors', 'p50 ms', 'p99 ms', 'loop max ms', 'loop p99 ms'],
+    saturation.map((s) => [s.batching, s.form, fmt(s.answersPerS, 0), String(s.errors), fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), fmt(s.eventLoopMaxMs, 1), fmt(s.eventLoopP99Ms, 1)]));
+  return { brokerUrl: nodelay.url, latency, saturation, memory, closeBroker: () => nodelay.stop() };
+}

@@ -1,0 +1,83 @@
+/**
+ * Section 1: the same model and input through edge-infer's in-process path (ModelQueue in front of
+ * the worker-thread NativeEngine) vs raw InferenceSession.run on this thread (DirectSession).
+ * Blocks of iterations alternate between the paths so machine noise hits both alike.
+ */
+import { performance } from 'node:perf_hooks';
+import { openDirectSession } from '../runtime/backend/direct-session.js';
+import { NativeEngine } from '../runtime/backend/native-engine.js';
+import type { SessionSpec } from '../runtime/backend/types.js';
+import { ModelQueue } from '../runtime/scheduler/model-queue.js';
+import type { NamedTensors, Tensor } from '../runtime/tensor.js';
+import { median, quantile } from './stats.js';
+
+export const SESSION: SessionSpec = { intraOpThreads: 1, graphOptimization: 'all', memArena: true, memPattern: true };
+
+export interface OverheadCase { name: string; file: string; input: () => NamedTensors }
+
+export interface OverheadRow {
+  model: string;
+  rawP50Ms: number;
+  rawP90Ms: number;
+  edgeP50Ms: number;
+  edgeP90Ms: number;
+  /** Median edge-infer latency over median raw latency. */
+  ratio: number;
+  /** edge p50 - raw p50, ms. */
+  addedMs: number;
+  samples: number;
+}
+
+async function timeBlock(n: number, once: (i: number) => Promise<unknown>, into: number[] | null): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await once(i);
+    if (into !== null) into.push(performance.now() - t0);
+  }
+}
+
+function copies(fixed: NamedTensors): NamedTensors {
+  return Object.fromEntries(Object.entries(fixed).map(([k, t]) => [k, { ...t, dims: [...t.dims], data: t.data.slice() } as Tensor]));
+}
+
+export async function measureOverhead(c: OverheadCase, engine: NativeEngine, rounds: number): Promise<OverheadRow> {
+  const direct = await openDirectSession(c.file, SESSION);
+  await engine.load({ key: c.name, file: c.file, session: SESSION });
+  const queue = new ModelQueue({ engine, key: c.name, queueLimit: 4 });
+  const fixed = c.input();
+  const rows = (Object.values(fixed)[0]?.dims[0]) ?? 1;
+  const raw: number[] = [];
+  const edge: number[] = [];
+  const probe: number[] = [];
+  await timeBlock(20, () => direct.run(fixed), probe);
+  const block = Math.max(10, Math.min(200, Math.round(30 / Math.max(median(probe), 0.01))));
+  const warm = Array.from({ length: block }, () => copies(fixed));
+  await timeBlock(block, (i) => queue.submit(warm[i] as NamedTensors, rows), null);
+  for (let r = 0; r < rounds; r++) {
+    await timeBlock(block, () => direct.run(fixed), raw);
+    // Inputs are transferred to the worker, so each call gets its own copy, made outside the timing.
+    const pre = Array.from({ length: block }, () => copies(fixed));
+    await timeBlock(block, (i) => queue.submit(pre[i] as NamedTensors, rows), edge);
+  }
+  await queue.drain(1000);
+  await engine.unload(c.name);
+  await direct.release();
+  const rawP50 = median(raw);
+  const edgeP50 = median(edge);
+  return {
+    model: c.name,
+    rawP50Ms: rawP50, rawP90Ms: quantile(raw, 0.9),
+    edgeP50Ms: edgeP50, edgeP90Ms: quantile(edge, 0.9),
+    ratio: edgeP50 / rawP50, addedMs: edgeP50 - rawP50, samples: raw.length,
+  };
+}
+
+/** Median raw session.run latency (this thread) of `file` at batch 1, for the MQTT overhead subtraction. */
+export async function rawP50(file: string, input: NamedTensors, n: number, intraOpThreads: number): Promise<number> {
+  const direct = await openDirectSession(file, { ...SESSION, intraOpThreads });
+  const xs: number[] = [];
+  await timeBlock(50, () => direct.run(input), null);
+  await timeBlock(n, () => direct.run(input), xs);
+  await direct.release();
+  return median(xs);
+}
