@@ -16,8 +16,16 @@
  * re-published.
  *
  * Degraded mode: when the directory cannot be created, read or written (read-only, disk full,
- * permissions), the outbox keeps working in memory with the same bounds, logs
- * EDGE_ERR_OUTBOX_DEGRADED once and reports `degraded: true`. Contract: no method throws or rejects.
+ * permissions: ENOSPC, EROFS, EACCES... at open or on any later write), the outbox keeps working in
+ * memory with the same bounds, logs EDGE_ERR_OUTBOX_DEGRADED (error level, once per episode) and
+ * reports `degraded: true`. Every `retryMs` (monotonic, checked on enqueue and by `retryDisk()`) it
+ * tries the disk again: on success it writes the memory-only messages to disk, logs
+ * `outbox.recovered` and reports `degraded: false` again.
+ *
+ * Invariant (files vs depth): a message's file is deleted BEFORE the message leaves `depth`, so
+ * `depth === 0` means no `.msg` file of this outbox is left (a file is written before its message
+ * is counted, so the converse holds only once `enqueue` resolved).
+ * Contract: no method throws or rejects.
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
@@ -39,8 +47,10 @@ export interface OutboxOptions {
   /** Default 'always'. */
   fsync?: FsyncPolicy;
   log?: Logger;
-  /** Monotonic milliseconds (ages). Default performance.now. */
+  /** Monotonic milliseconds (ages, disk retry). Default performance.now. */
   nowMs?: () => number;
+  /** When degraded, how often to try the disk again, ms. Default 30000. */
+  retryMs?: number;
 }
 
 export interface OutboxEntry {
@@ -65,6 +75,8 @@ interface Entry extends OutboxEntry {
   readonly enqueuedMs: number;
   inFlight: boolean;
   onDisk: boolean;
+  /** Acknowledged or evicted: its file is being deleted; not handed out again, not counted as room. */
+  removing: boolean;
 }
 
 interface StoredHeader {
@@ -110,6 +122,8 @@ function deserialize(buf: Buffer): OutgoingMessage {
   return msg;
 }
 
+const tmpName = (seq: number): string => `${String(seq).padStart(16, '0')}.tmp`;
+
 export class Outbox {
   readonly #dir: string;
   readonly #maxMessages: number;
@@ -117,12 +131,19 @@ export class Outbox {
   readonly #fsync: FsyncPolicy;
   readonly #log: Logger;
   readonly #nowMs: () => number;
-  /** Sorted by seq. */
+  readonly #retryMs: number;
+  /** Sorted by seq; includes entries whose file is being deleted (`removing`). */
   readonly #entries: Entry[] = [];
+  /** Bytes and count of entries not `removing`. */
   #bytes = 0;
+  #live = 0;
   #nextSeq = 1;
   #dropped = 0;
   #degraded = false;
+  #degradedAtMs = 0;
+  /** The directory was listed at open (false when open failed: files found later are merged in). */
+  #loaded = false;
+  #retrying: Promise<void> | undefined;
 
   private constructor(options: OutboxOptions) {
     this.#dir = options.dir;
@@ -131,6 +152,7 @@ export class Outbox {
     this.#fsync = options.fsync ?? 'always';
     this.#log = options.log ?? silentLogger;
     this.#nowMs = options.nowMs ?? (() => performance.now());
+    this.#retryMs = options.retryMs ?? 30_000;
   }
 
   /** Opens (creating) the directory and loads the messages left from a previous run. Never rejects. */
@@ -149,70 +171,124 @@ export class Outbox {
   }
 
   #degrade(cause: unknown, op: string): void {
+    this.#degradedAtMs = this.#nowMs();
     if (this.#degraded) return;
     this.#degraded = true;
-    const err = new EdgeError('EDGE_ERR_OUTBOX_DEGRADED', `outbox directory ${this.#dir} is not usable (${op}: ${cause instanceof Error ? cause.message : String(cause)}); keeping answers in memory only`, { details: { dir: this.#dir, op } });
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const err = new EdgeError('EDGE_ERR_OUTBOX_DEGRADED', `outbox directory ${this.#dir} is not usable (${op}: ${cause instanceof Error ? cause.message : String(cause)}); keeping answers in memory only, retrying the disk every ${this.#retryMs} ms`, { details: { dir: this.#dir, op, errno: code ?? null } });
     this.#log.error('outbox.degraded', { error: err });
   }
 
-  async #load(): Promise<void> {
-    let names: string[];
-    try {
-      await mkdir(this.#dir, { recursive: true });
-      names = await readdir(this.#dir);
-    } catch (e) {
-      this.#degrade(e, 'open');
-      return;
-    }
+  async #list(): Promise<number[]> {
+    await mkdir(this.#dir, { recursive: true });
+    const names = await readdir(this.#dir);
     const seqs: number[] = [];
     for (const n of names) {
       const m = NAME.exec(n);
       if (m?.[1] !== undefined) seqs.push(Number(m[1]));
       else if (n.endsWith('.tmp')) await unlink(join(this.#dir, n)).catch(() => undefined);
     }
-    seqs.sort((a, b) => a - b);
-    for (const seq of seqs) {
+    return seqs.sort((a, b) => a - b);
+  }
+
+  /**
+   * Loads the files named by `seqs` (sorted) that are not already entries. A file whose seq is taken
+   * by a memory-only entry (files found after a failed open) is renamed to a fresh seq first.
+   */
+  async #loadFiles(seqs: readonly number[]): Promise<void> {
+    this.#nextSeq = Math.max(this.#nextSeq, (seqs.at(-1) ?? 0) + 1);
+    for (const found of seqs) {
+      let seq = found;
+      const j = this.#find(seq);
+      if (j >= 0 && (this.#entries[j] as Entry).onDisk) continue;
+      if (j >= 0) {
+        seq = this.#nextSeq++;
+        try {
+          await rename(join(this.#dir, fileName(found)), join(this.#dir, fileName(seq)));
+        } catch (e) {
+          this.#log.warn('outbox.corrupt_message', { file: join(this.#dir, fileName(found)), reason: e instanceof Error ? e.message : String(e) });
+          continue;
+        }
+      }
       const path = join(this.#dir, fileName(seq));
       try {
         const message = deserialize(await readFile(path));
-        this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true });
+        await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true, removing: false });
       } catch (e) {
         this.#log.warn('outbox.corrupt_message', { file: path, reason: e instanceof Error ? e.message : String(e) });
         await unlink(path).catch(() => undefined);
       }
-      this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
     }
-    if (this.#entries.length > 0) this.#log.info('outbox.loaded', { dir: this.#dir, messages: this.#entries.length, bytes: this.#bytes });
   }
 
-  #insert(e: Entry): void {
-    this.#makeRoom(e.bytes);
+  async #load(): Promise<void> {
+    let seqs: number[];
+    try {
+      seqs = await this.#list();
+    } catch (e) {
+      this.#degrade(e, 'open');
+      return;
+    }
+    this.#loaded = true;
+    await this.#loadFiles(seqs);
+    if (this.#live > 0) this.#log.info('outbox.loaded', { dir: this.#dir, messages: this.#live, bytes: this.#bytes });
+  }
+
+  /**
+   * Lists and counts `e` at once, then evicts the oldest live entries (possibly `e` itself when it
+   * is the oldest) until the bounds hold again, keeping at least one; resolves once their files are
+   * deleted. Synchronous up to the deletes, so concurrent inserts cannot overshoot the bounds.
+   */
+  async #insert(e: Entry): Promise<void> {
     let i = this.#entries.length;
     while (i > 0 && (this.#entries[i - 1] as Entry).seq > e.seq) i--;
     this.#entries.splice(i, 0, e);
     this.#bytes += e.bytes;
+    this.#live++;
+    const victims: Entry[] = [];
+    for (const v of this.#entries) {
+      if (this.#live <= 1 || (this.#live <= this.#maxMessages && this.#bytes <= this.#maxBytes)) break;
+      if (v.removing) continue;
+      this.#startRemoving(v);
+      this.#dropped++;
+      victims.push(v);
+      this.#log.warn('outbox.dropped_oldest', { seq: v.seq, topic: v.message.topic, dropped: this.#dropped });
+    }
+    await Promise.all(victims.map((v) => this.#finishRemoving(v)));
   }
 
-  #makeRoom(bytes: number): void {
-    while (this.#entries.length > 0 && (this.#entries.length + 1 > this.#maxMessages || this.#bytes + bytes > this.#maxBytes)) {
-      const oldest = this.#entries.shift() as Entry;
-      this.#bytes -= oldest.bytes;
-      this.#dropped++;
-      if (oldest.onDisk) void unlink(join(this.#dir, fileName(oldest.seq))).catch(() => undefined);
-      this.#log.warn('outbox.dropped_oldest', { seq: oldest.seq, topic: oldest.message.topic, dropped: this.#dropped });
+  #startRemoving(e: Entry): void {
+    e.removing = true;
+    this.#bytes -= e.bytes;
+    this.#live--;
+  }
+
+  /** Deletes the entry's file (if any), then drops it from the list. */
+  async #finishRemoving(e: Entry): Promise<void> {
+    if (e.onDisk) {
+      await unlink(join(this.#dir, fileName(e.seq))).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') this.#log.warn('outbox.unlink_failed', { seq: e.seq, reason: err.message });
+      });
     }
+    const i = this.#find(e.seq);
+    if (i >= 0) this.#entries.splice(i, 1);
   }
 
   async #writeFile(seq: number, m: OutgoingMessage): Promise<void> {
-    const tmp = join(this.#dir, `${String(seq).padStart(16, '0')}.tmp`);
-    const fh = await open(tmp, 'w');
+    const tmp = join(this.#dir, tmpName(seq));
     try {
-      await fh.writeFile(serialize(m));
-      if (this.#fsync === 'always') await fh.sync();
-    } finally {
-      await fh.close();
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(serialize(m));
+        if (this.#fsync === 'always') await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(this.#dir, fileName(seq)));
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
     }
-    await rename(tmp, join(this.#dir, fileName(seq)));
     if (this.#fsync === 'always') {
       const fd = openSync(this.#dir, 'r');
       try { fsyncSync(fd); } finally { closeSync(fd); }
@@ -220,10 +296,49 @@ export class Outbox {
   }
 
   /**
+   * When degraded and `retryMs` has passed since the last failure (or `force`), tries the disk:
+   * merges files left from before (when open had failed), writes the memory-only messages, and
+   * clears `degraded` on success. Never rejects.
+   */
+  async retryDisk(force = false): Promise<void> {
+    if (!this.#degraded) return;
+    if (!force && this.#nowMs() - this.#degradedAtMs < this.#retryMs) return;
+    if (this.#retrying !== undefined) return this.#retrying;
+    this.#retrying = this.#tryRecover().finally(() => { this.#retrying = undefined; });
+    return this.#retrying;
+  }
+
+  async #tryRecover(): Promise<void> {
+    try {
+      const seqs = await this.#list();
+      if (!this.#loaded) {
+        await this.#loadFiles(seqs);
+        this.#loaded = true;
+      }
+      for (const e of [...this.#entries]) {
+        if (e.onDisk || e.removing) continue;
+        await this.#writeFile(e.seq, e.message);
+        if (e.removing) {
+          await unlink(join(this.#dir, fileName(e.seq))).catch(() => undefined);
+        } else {
+          e.onDisk = true;
+        }
+      }
+    } catch (e) {
+      this.#degradedAtMs = this.#nowMs();
+      this.#log.warn('outbox.still_degraded', { dir: this.#dir, reason: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    this.#degraded = false;
+    this.#log.info('outbox.recovered', { dir: this.#dir, messages: this.#live });
+  }
+
+  /**
    * Queues `message`; resolves once it is durable (on disk per the fsync policy, or in memory when
    * degraded). Never rejects. Ownership of `message` passes to the outbox.
    */
   async enqueue(message: OutgoingMessage): Promise<void> {
+    if (this.#degraded) await this.retryDisk();
     const seq = this.#nextSeq++;
     let onDisk = false;
     if (!this.#degraded) {
@@ -232,16 +347,15 @@ export class Outbox {
         onDisk = true;
       } catch (e) {
         this.#degrade(e, 'write');
-        await unlink(join(this.#dir, `${String(seq).padStart(16, '0')}.tmp`)).catch(() => undefined);
       }
     }
-    this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk });
+    await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk, removing: false });
   }
 
   /** The oldest message not yet handed out, now marked in flight; undefined when none. */
   takeNext(): OutboxEntry | undefined {
     for (const e of this.#entries) {
-      if (!e.inFlight) {
+      if (!e.inFlight && !e.removing) {
         e.inFlight = true;
         return e;
       }
@@ -261,17 +375,17 @@ export class Outbox {
     return -1;
   }
 
-  /** The broker acknowledged `seq`: forget it (and delete its file). Unknown seqs (evicted) are ignored. */
+  /**
+   * The broker acknowledged `seq`: forget it. Its file is deleted before it leaves `depth` (see the
+   * invariant above). Unknown seqs (evicted, already acknowledged) are ignored.
+   */
   async ack(seq: number): Promise<void> {
     const i = this.#find(seq);
     if (i < 0) return;
-    const [e] = this.#entries.splice(i, 1) as [Entry];
-    this.#bytes -= e.bytes;
-    if (e.onDisk) {
-      await unlink(join(this.#dir, fileName(seq))).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') this.#log.warn('outbox.unlink_failed', { seq, reason: err.message });
-      });
-    }
+    const e = this.#entries[i] as Entry;
+    if (e.removing) return;
+    this.#startRemoving(e);
+    await this.#finishRemoving(e);
   }
 
   /** Puts an in-flight message back in line (the publish failed); it keeps its place by seq. */
@@ -286,11 +400,19 @@ export class Outbox {
   }
 
   stats(): OutboxStats {
-    const first = this.#entries[0];
+    let first: Entry | undefined;
+    let inFlight = 0;
+    let depth = 0;
+    for (const e of this.#entries) {
+      depth++;
+      if (e.removing) continue;
+      first ??= e;
+      if (e.inFlight) inFlight++;
+    }
     return {
-      depth: this.#entries.length,
+      depth,
       bytes: this.#bytes,
-      inFlight: this.#entries.reduce((n, e) => n + (e.inFlight ? 1 : 0), 0),
+      inFlight,
       dropped: this.#dropped,
       degraded: this.#degraded,
       oldestAgeMs: first === undefined ? 0 : Math.max(0, this.#nowMs() - first.enqueuedMs),

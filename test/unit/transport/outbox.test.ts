@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox } from '../../../runtime/transport/outbox.js';
@@ -79,4 +79,104 @@ t.test('ages come from the monotonic clock passed in', async (t) => {
   await box.enqueue(msg(1));
   now += 250;
   t.equal(box.stats().oldestAgeMs, 250);
+});
+
+const msgFiles = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.msg'));
+
+t.test('an acknowledged message leaves depth only after its file is deleted', async (t) => {
+  const dir = join(tmp(t), 'o');
+  const box = await Outbox.open({ dir, fsync: 'never' });
+  const N = 6;
+  for (let i = 1; i <= N; i++) await box.enqueue(msg(i));
+  const taken = [];
+  for (let e = box.takeNext(); e !== undefined; e = box.takeNext()) taken.push(e.seq);
+  const acks = taken.map((seq) => box.ack(seq));
+  // The unlinks have not completed: depth must still count the messages (the old code said 0 here).
+  t.equal(box.stats().depth, N, 'depth still counts messages whose files may be on disk');
+  t.equal(box.takeNext(), undefined, 'a message being removed is not handed out again');
+  box.releaseAll();
+  t.equal(box.takeNext(), undefined, 'not even after releaseAll');
+  await Promise.all(acks);
+  t.equal(box.stats().depth, 0);
+  t.same(msgFiles(dir), [], 'depth 0 means no file is left');
+  await box.ack(taken[0] ?? -1);
+  t.equal(box.stats().depth, 0, 'a second ack of the same seq is ignored');
+});
+
+t.test('concurrent enqueues respect the message bound and evicted files are gone when enqueue resolves', async (t) => {
+  const dir = join(tmp(t), 'o');
+  const box = await Outbox.open({ dir, maxMessages: 4, fsync: 'never' });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => box.enqueue(msg(i + 1))));
+  t.equal(box.stats().depth, 4);
+  t.equal(box.stats().dropped, 16);
+  t.same(msgFiles(dir).sort(), ['0000000000000017.msg', '0000000000000018.msg', '0000000000000019.msg', '0000000000000020.msg']);
+  t.equal(box.takeNext()?.message.topic, 't/17', 'the newest survive, oldest first');
+});
+
+t.test('a write failure mid-run degrades to memory, and the disk is retried after retryMs and recovers', async (t) => {
+  const root = tmp(t);
+  const dir = join(root, 'o');
+  let now = 0;
+  const lines: { level: string; event: string; fields: Record<string, unknown> }[] = [];
+  const log = {
+    debug: () => undefined,
+    info: (event: string, fields: Record<string, unknown> = {}) => { lines.push({ level: 'info', event, fields }); },
+    warn: (event: string, fields: Record<string, unknown> = {}) => { lines.push({ level: 'warn', event, fields }); },
+    error: (event: string, fields: Record<string, unknown> = {}) => { lines.push({ level: 'error', event, fields }); },
+    child() { return log; },
+  };
+  const box = await Outbox.open({ dir, fsync: 'never', nowMs: () => now, retryMs: 1000, log });
+  await box.enqueue(msg(1));
+  t.equal(box.degraded, false);
+  // Make every write fail for root too: the directory becomes a regular file (ENOTDIR/EEXIST).
+  rmSync(dir, { recursive: true, force: true });
+  writeFileSync(dir, 'not a directory');
+  await box.enqueue(msg(2));
+  t.equal(box.degraded, true, 'a failed write degrades');
+  t.equal(box.stats().degraded, true);
+  const loud = lines.filter((l) => l.event === 'outbox.degraded');
+  t.equal(loud.length, 1);
+  t.equal(loud[0]?.level, 'error');
+  t.equal((loud[0]?.fields['error'] as { code?: string }).code, 'EDGE_ERR_OUTBOX_DEGRADED');
+  await box.enqueue(msg(3));
+  t.equal(box.stats().depth, 3, 'answers are still queued (in memory)');
+  t.equal(lines.filter((l) => l.event === 'outbox.degraded').length, 1, 'logged once per episode');
+
+  // The disk is back, but retryMs has not passed: still degraded, nothing written.
+  rmSync(dir, { force: true });
+  now += 500;
+  await box.enqueue(msg(4));
+  t.equal(box.degraded, true, 'no retry before retryMs');
+  t.equal(existsSync(dir), false);
+  now += 600;
+  await box.enqueue(msg(5));
+  t.equal(box.degraded, false, 'recovered after retryMs');
+  t.ok(lines.some((l) => l.event === 'outbox.recovered'));
+  t.same(msgFiles(dir).sort(), ['0000000000000002.msg', '0000000000000003.msg', '0000000000000004.msg', '0000000000000005.msg'], 'memory-only messages are written to disk on recovery');
+  const order: string[] = [];
+  for (let e = box.takeNext(); e !== undefined; e = box.takeNext()) order.push(e.message.topic);
+  t.same(order, ['t/1', 't/2', 't/3', 't/4', 't/5'], 'order is kept across the episode');
+  const again = await Outbox.open({ dir, fsync: 'never' });
+  t.equal(again.stats().depth, 4, 'a restart finds the messages written at recovery');
+});
+
+t.test('retryDisk(true) recovers an outbox whose directory was unusable at open and merges files found there', async (t) => {
+  const root = tmp(t);
+  const dir = join(root, 'o');
+  writeFileSync(join(root, 'o'), 'blocker');
+  const box = await Outbox.open({ dir, fsync: 'never', retryMs: 60_000 });
+  t.equal(box.degraded, true);
+  await box.enqueue(msg(1));
+  rmSync(dir, { force: true });
+  const earlier = await Outbox.open({ dir, fsync: 'never' });
+  await earlier.enqueue(msg(7));
+  await earlier.enqueue(msg(8));
+  await box.retryDisk();
+  t.equal(box.degraded, true, 'not yet: retryMs has not passed');
+  await box.retryDisk(true);
+  t.equal(box.degraded, false);
+  t.equal(box.stats().depth, 3, 'the files left on disk are merged in');
+  await box.enqueue(msg(9));
+  t.equal(new Set(msgFiles(dir)).size, msgFiles(dir).length);
+  t.equal(msgFiles(dir).length, 4, 'no sequence number collides with a file on disk');
 });
