@@ -148,15 +148,19 @@ def ort_check(x_eval, expected):
     return result
 
 
-def main():
-    setup_determinism()
+def load_split():
+    """The digits data and the fixed split: (x_all, y_all, train_idx, eval_idx), indices sorted."""
     digits = load_digits()
     x_all = (digits.data / 16.0).astype(np.float32)  # k/16: exact in float32 and in JSON
     y_all = digits.target.astype(np.int64)
     idx = np.arange(len(y_all))
     train_idx, eval_idx = train_test_split(idx, test_size=EVAL_SHARE, stratify=y_all, random_state=SPLIT_SEED)
-    eval_idx = np.sort(eval_idx)
-    train_idx = np.sort(train_idx)
+    return x_all, y_all, np.sort(train_idx), np.sort(eval_idx)
+
+
+def main():
+    setup_determinism()
+    x_all, y_all, train_idx, eval_idx = load_split()
     x_tr, y_tr = torch.from_numpy(x_all[train_idx]), torch.from_numpy(y_all[train_idx])
     x_ev, y_ev = torch.from_numpy(x_all[eval_idx]), torch.from_numpy(y_all[eval_idx])
     print(f"digits: {len(y_all)} images, train {len(train_idx)}, eval {len(eval_idx)}")
