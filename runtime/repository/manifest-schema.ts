@@ -10,6 +10,7 @@ import { PRECISIONS } from '../config/types.js';
 import { TENSOR_DTYPES } from '../tensor.js';
 import type { SchemaOf } from './schema-type.js';
 import { TASKS, type ModelManifest, type TensorSpec, type VariantManifest } from './types.js';
+import type { PreprocessSpec } from '../preprocess/types.js';
 
 const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 
@@ -94,6 +95,23 @@ const variant: SchemaOf<VariantManifest> = {
   },
 };
 
+const preprocess: SchemaOf<PreprocessSpec> = {
+  type: 'object',
+  description: 'Text preprocessing the runtime applies to {"text"} / {"texts"} requests (runtime/preprocess/).',
+  additionalProperties: false,
+  required: ['kind', 'vocab', 'lowercase', 'punctuation', 'maxLength', 'input', 'padId', 'unkId'],
+  properties: {
+    kind: { type: 'string', enum: ['text-tokens'], description: '"text-tokens": runs of ASCII letters/digits plus single punctuation characters, mapped through a vocab.' },
+    vocab: { type: 'string', minLength: 1, description: 'JSON array of token strings (index = id), relative to the model folder.' },
+    lowercase: { type: 'string', enum: ['ascii', 'none'], description: '"ascii" maps A-Z to a-z before splitting; "none" keeps case.' },
+    punctuation: { type: 'string', maxLength: 64, description: 'ASCII characters that are tokens of their own (e.g. "!$%"); others separate tokens.' },
+    maxLength: { type: 'integer', minimum: 1, maximum: 65536, description: 'Tokens per text: the first maxLength are kept, shorter texts padded with padId.' },
+    input: { type: 'string', minLength: 1, description: 'Model input (int64 or int32 [batch, maxLength]) the ids feed.' },
+    padId: { type: 'integer', minimum: 0, description: 'Id that fills a row after the last token.' },
+    unkId: { type: 'integer', minimum: 0, description: 'Id of tokens missing from the vocab.' },
+  },
+};
+
 /** The manifest schema; `compileSchema` applies its defaults. */
 export const manifestSchema: SchemaOf<ModelManifest> & { $schema: string } = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -126,6 +144,7 @@ export const manifestSchema: SchemaOf<ModelManifest> & { $schema: string } = {
         count: { type: 'integer', minimum: 1, description: 'Samples in the set.' },
       },
     },
+    preprocess,
     variants: { type: 'array', minItems: 1, items: variant, description: 'At least one variant.' },
   },
 };

@@ -4,6 +4,7 @@
  */
 import type { Precision } from '../config/types.js';
 import type { TensorDtype } from '../tensor.js';
+import type { PreprocessSpec } from '../preprocess/types.js';
 
 export const TASKS = ['classification', 'regression', 'embedding', 'other'] as const;
 export type Task = (typeof TASKS)[number];
@@ -57,6 +58,8 @@ export interface ModelManifest {
   reference: string;
   /** Labelled eval set relative to the model folder: {"inputs": number[][], "labels": number[]}. */
   eval?: { file: string; count: number };
+  /** What the runtime does to a text request before inference (runtime/preprocess/). */
+  preprocess?: PreprocessSpec;
   variants: VariantManifest[];
 }
 

@@ -5,6 +5,9 @@
  * Forms (README "MQTT topics and payloads"):
  * - JSON named:     {"id", "inputs": {"<name>": {"dtype", "shape", "data"}}, "replyTo"?}
  * - JSON shorthand: {"id", "input": [flat numbers], "replyTo"?} for single-input models
+ * - JSON text:      {"id", "text": "..."} or {"id", "texts": ["...", ...]} for models whose manifest
+ *                   declares text preprocessing; `DecodeArgs.preprocess` turns the texts into tensors
+ *                   (absent -> EDGE_ERR_BAD_REQUEST)
  * - binary:         raw little-endian tensor bytes, content type application/octet-stream or
  *                   application/x-edge-tensor, user properties id, dtype, shape ("1,64"), input?, replyTo?
  *
@@ -16,6 +19,7 @@
 import { EdgeError, asEdgeError } from '../errors.js';
 import { allocate, BYTES_PER_ELEMENT, isTensorDtype, viewBytes, type NamedTensors, type Tensor, type TensorData, type TensorDtype } from '../tensor.js';
 import type { TensorSpec } from '../repository/types.js';
+import type { Preprocessor } from '../preprocess/types.js';
 import { requestSchema, type JsonTensor } from './request-schema.js';
 import { isValidPublishTopic } from './topics.js';
 import type { RequestLimits, RequestProperties } from './types.js';
@@ -48,6 +52,8 @@ export interface DecodeArgs {
   /** The model's inputs, or undefined when the model is unknown. */
   specs: readonly TensorSpec[] | undefined;
   limits: RequestLimits;
+  /** The model's text preprocessor (for "text" / "texts" requests), when its manifest declares one. */
+  preprocess?: Preprocessor | undefined;
 }
 
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -158,6 +164,12 @@ function soleSpec(specs: readonly TensorSpec[], what: string): TensorSpec {
   return only;
 }
 
+function textInputs(args: DecodeArgs, texts: readonly string[]): NamedTensors {
+  if (args.preprocess === undefined) throw bad('EDGE_ERR_BAD_REQUEST', `model "${args.model}" declares no text preprocessing: send "input" or "inputs"`, { model: args.model });
+  if (texts.length > args.limits.maxBatch) throw bad('EDGE_ERR_TOO_LARGE', `batch ${texts.length} is over the maximum ${args.limits.maxBatch}`, { batch: texts.length, maxBatch: args.limits.maxBatch });
+  return args.preprocess(texts);
+}
+
 function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   let doc: unknown;
   try {
@@ -173,6 +185,7 @@ function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   const req = requestSchema.check(doc, 'request');
   const specs = args.specs;
   if (specs === undefined) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${args.model}" on this device`, { details: { model: args.model } });
+  if (req.text !== undefined || req.texts !== undefined) return { ...route, id: req.id, inputs: textInputs(args, req.texts ?? [req.text ?? '']) };
   const inputs: NamedTensors = {};
   if (req.input !== undefined) {
     const spec = soleSpec(specs, '"input"');

@@ -21,6 +21,10 @@ export interface JsonRequest {
   /** Shorthand for single-input models: flat numbers. */
   input?: number[];
   inputs?: Record<string, JsonTensor>;
+  /** Raw text for models whose manifest declares text preprocessing (one sample). */
+  text?: string;
+  /** Raw texts, one sample each (a batch). */
+  texts?: string[];
 }
 
 export const REQUEST_SCHEMA = {
@@ -49,8 +53,15 @@ export const REQUEST_SCHEMA = {
         },
       },
     },
+    text: { type: 'string' },
+    texts: { type: 'array', minItems: 1, items: { type: 'string' } },
   },
-  oneOf: [{ properties: { input: true }, required: ['input'] }, { properties: { inputs: true }, required: ['inputs'] }],
+  oneOf: [
+    { properties: { input: true }, required: ['input'] },
+    { properties: { inputs: true }, required: ['inputs'] },
+    { properties: { text: true }, required: ['text'] },
+    { properties: { texts: true }, required: ['texts'] },
+  ],
 } as const;
 
 export const requestSchema: SchemaChecker<JsonRequest> = compileSchema<JsonRequest>(REQUEST_SCHEMA, 'EDGE_ERR_BAD_REQUEST');

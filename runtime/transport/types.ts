@@ -4,6 +4,7 @@
  */
 import type { NamedTensors } from '../tensor.js';
 import type { TensorSpec } from '../repository/types.js';
+import type { Preprocessor } from '../preprocess/types.js';
 
 export interface InferOutcome {
   variant: string;
@@ -18,6 +19,8 @@ export interface InferenceHandler {
   inputSpecs(model: string): readonly TensorSpec[] | undefined;
   /** Resolves with the outcome or rejects with an EdgeError (EDGE_ERR_OVERLOADED, ...). Never throws synchronously. */
   infer(model: string, requestId: string, inputs: NamedTensors): Promise<InferOutcome>;
+  /** The model's text preprocessor ("text" / "texts" requests); undefined when it declares none. Optional. */
+  preprocessor?(model: string): Preprocessor | undefined;
 }
 
 /** Request limits, checked before any inference work. */

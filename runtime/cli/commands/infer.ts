@@ -7,6 +7,7 @@ import { parseBackendFlag, parseBudgetFlag, resolveSetup } from '../../service/s
 import { decodeRequest } from '../../transport/request-codec.js';
 import { resultBody } from '../../transport/result-codec.js';
 import { DEFAULT_LIMITS } from '../../transport/types.js';
+import { createPreprocessor } from '../../preprocess/index.js';
 import type { Command } from '../command.js';
 import { onePositional, str } from '../values.js';
 
@@ -33,7 +34,7 @@ export const command: Command = {
   summary: 'run one local inference through the path the service uses (plan, verify, budgeted load, queue, worker)',
   usage: '<model> --input <file.json|-> [--profile <id|file>] [--variant <id>] [--json]',
   options: {
-    input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]} or {"id","inputs":{...}}), a bare array, or - for stdin' },
+    input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]}, {"id","inputs":{...}} or {"id","text":"..."} for text models), a bare array, or - for stdin' },
     profile: { type: 'string', help: 'device profile id or file; default: detect this host' },
     models: { type: 'string', help: 'models folder; default: the bundled models/' },
     variant: { type: 'string', help: 'force this variant instead of the planner\'s choice' },
@@ -60,7 +61,8 @@ export const command: Command = {
     if (forced !== undefined && !loaded.manifest.variants.some((v) => v.id === forced)) {
       throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${model}" has no variant "${forced}"`, { details: { allowed: loaded.manifest.variants.map((v) => v.id) } });
     }
-    const decoded = decodeRequest({ model, payload, specs: loaded.manifest.inputs, limits: DEFAULT_LIMITS });
+    const preprocess = (await createPreprocessor(loaded)) ?? undefined;
+    const decoded = decodeRequest({ model, payload, specs: loaded.manifest.inputs, limits: DEFAULT_LIMITS, preprocess });
     if (!decoded.ok) throw decoded.error;
 
     const manifest = forced === undefined ? loaded : { ...loaded, manifest: { ...loaded.manifest, variants: loaded.manifest.variants.filter((v) => v.id === forced) } };

@@ -1,0 +1,68 @@
+/**
+ * Builds the preprocessor a manifest declares (`"preprocess"` in model.json).
+ *
+ * Contract: `createPreprocessor` resolves to null when the model declares no preprocessing. It reads
+ * the vocabulary once; the returned function is pure. Errors: EDGE_ERR_PATH_ESCAPE (vocab path with
+ * "..", absolute, or a symlink out of the model folder), EDGE_ERR_FILE_MISSING (vocab unreadable),
+ * EDGE_ERR_MANIFEST_INVALID (vocab not a JSON array of strings, ids out of range, the target input
+ * missing from `inputs` or not int64/int32 [batch, maxLength]).
+ */
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { EdgeError } from '../errors.js';
+import { relativePathProblem } from '../repository/manifest-checks.js';
+import type { LoadedManifest } from '../repository/types.js';
+import { textTokensPreprocessor } from './text-tokens.js';
+import type { Preprocessor, TextTokensSpec } from './types.js';
+
+export type { Preprocessor, PreprocessSpec, TextTokensSpec } from './types.js';
+export { splitTokens, textTokensPreprocessor } from './text-tokens.js';
+
+function inside(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+async function readVocab(loaded: LoadedManifest, spec: TextTokensSpec): Promise<string[]> {
+  const details = { model: loaded.manifest.id, vocab: spec.vocab };
+  const problem = relativePathProblem(spec.vocab);
+  if (problem !== null) throw new EdgeError('EDGE_ERR_PATH_ESCAPE', `preprocess vocab "${spec.vocab}" ${problem}`, { details });
+  const joined = path.resolve(loaded.dir, spec.vocab);
+  let text: string;
+  try {
+    const [realDir, real] = [await realpath(loaded.dir), await realpath(joined)];
+    if (!inside(realDir, real)) throw new EdgeError('EDGE_ERR_PATH_ESCAPE', `preprocess vocab ${joined} resolves outside ${realDir}`, { details });
+    text = await readFile(real, 'utf8');
+  } catch (e) {
+    if (e instanceof EdgeError) throw e;
+    throw new EdgeError('EDGE_ERR_FILE_MISSING', `cannot read preprocess vocab ${joined}`, { details, cause: e });
+  }
+  let vocab: unknown;
+  try { vocab = JSON.parse(text); } catch (e) {
+    throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess vocab ${joined} is not JSON`, { details, cause: e });
+  }
+  if (!Array.isArray(vocab) || vocab.length === 0 || !vocab.every((t) => typeof t === 'string')) {
+    throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess vocab ${joined} must be a non-empty JSON array of strings`, { details });
+  }
+  return vocab as string[];
+}
+
+/** The model's text preprocessor, or null when its manifest declares none. */
+export async function createPreprocessor(loaded: LoadedManifest): Promise<Preprocessor | null> {
+  const spec = loaded.manifest.preprocess;
+  if (spec === undefined) return null;
+  const details = { model: loaded.manifest.id, input: spec.input };
+  const input = loaded.manifest.inputs.find((i) => i.name === spec.input);
+  if (input === undefined) throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess feeds input "${spec.input}", which the manifest does not declare`, { details });
+  const dtype = input.dtype;
+  if (dtype !== 'int64' && dtype !== 'int32') throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess input "${spec.input}" must be int64 or int32, not ${dtype}`, { details });
+  const len = input.shape[1];
+  if (input.shape.length !== 2 || (typeof len === 'number' && len !== spec.maxLength)) {
+    throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess input "${spec.input}" must be [batch, ${spec.maxLength}], manifest says [${input.shape.join(',')}]`, { details });
+  }
+  const vocab = await readVocab(loaded, spec);
+  for (const [k, id] of [['padId', spec.padId], ['unkId', spec.unkId]] as const) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocab.length) throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess ${k} ${id} is outside the vocab (${vocab.length} tokens)`, { details });
+  }
+  return textTokensPreprocessor(spec, vocab, dtype);
+}
