@@ -11,6 +11,7 @@ import { connect, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { randomUUID } from 'node:crypto';
 import { EdgeError } from '../errors.js';
 import { connectionError } from './connection-errors.js';
+import { tlsOptions, type TlsFiles } from './mqtt-options.js';
 import type { ErrorBody, ResultBody } from './result-codec.js';
 
 export interface BinaryRequest {
@@ -36,6 +37,8 @@ export interface SendRequestOptions {
   protocolVersion?: 4 | 5;
   username?: string;
   password?: string;
+  /** TLS files for mqtts:// (CA, client certificate and key). */
+  tls?: TlsFiles;
 }
 
 export type RequestAnswer =
@@ -65,6 +68,7 @@ export async function sendRequest(o: SendRequestOptions): Promise<RequestAnswer>
     connectTimeout: Math.min(timeoutMs, 10_000),
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.tls !== undefined ? tlsOptions(o.tls) : {}),
   });
   try {
     return await new Promise<RequestAnswer>((resolve, reject) => {

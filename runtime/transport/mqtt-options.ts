@@ -62,11 +62,15 @@ export function clientOptions(o: ConnectionOptions, will: { topic: string; paylo
   if (v5) opts.properties = { sessionExpiryInterval: o.sessionExpiryS ?? 3600 };
   if (o.username !== undefined) opts.username = o.username;
   if (o.password !== undefined) opts.password = o.password;
-  if (o.tls !== undefined) {
-    if (o.tls.caFile !== undefined) opts.ca = readPem(o.tls.caFile, 'CA');
-    if (o.tls.certFile !== undefined) opts.cert = readPem(o.tls.certFile, 'certificate');
-    if (o.tls.keyFile !== undefined) opts.key = readPem(o.tls.keyFile, 'key');
-    opts.rejectUnauthorized = o.tls.rejectUnauthorized ?? true;
-  }
+  if (o.tls !== undefined) Object.assign(opts, tlsOptions(o.tls));
+  return opts;
+}
+
+/** mqtt.js TLS options (ca, cert, key, rejectUnauthorized) from TLS files. Throws EDGE_ERR_TLS when a file cannot be read. */
+export function tlsOptions(tls: TlsFiles): Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> {
+  const opts: Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> = { rejectUnauthorized: tls.rejectUnauthorized ?? true };
+  if (tls.caFile !== undefined) opts.ca = readPem(tls.caFile, 'CA');
+  if (tls.certFile !== undefined) opts.cert = readPem(tls.certFile, 'certificate');
+  if (tls.keyFile !== undefined) opts.key = readPem(tls.keyFile, 'key');
   return opts;
 }

@@ -1,0 +1,39 @@
+/**
+ * A private copy of models/digits in a temp models folder, with only the variants whose manifest
+ * entries are complete (sha256 set) and whose files exist, so these tests do not depend on
+ * variants being added to the shared checkout at the same time. Returns the models folder.
+ */
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './service-process.js';
+
+export interface DigitsManifest {
+  inputs: { name: string; dtype: string; shape: (string | number)[] }[];
+  outputs: { name: string; dtype: string; shape: (string | number)[] }[];
+  reference?: string;
+  variants: { id: string; file: string; sha256?: string; bytes?: number }[];
+  [k: string]: unknown;
+}
+
+export const DIGITS_DIR = path.join(ROOT, 'models', 'digits');
+
+export function readDigitsManifest(): DigitsManifest {
+  const m = JSON.parse(readFileSync(path.join(DIGITS_DIR, 'model.json'), 'utf8')) as DigitsManifest;
+  m.variants = m.variants.filter((v) => typeof v.sha256 === 'string' && existsSync(path.join(DIGITS_DIR, v.file)));
+  if (m.reference !== undefined && !m.variants.some((v) => v.id === m.reference)) delete m.reference;
+  delete m['$schema'];
+  return m;
+}
+
+/** Writes <modelsDir>/<id>/ with the complete digits variants and its eval set; `mutate` may edit the manifest first. */
+export function copyDigits(modelsDir: string, id = 'digits', mutate?: (m: DigitsManifest) => void): string {
+  const m = readDigitsManifest();
+  m['id'] = id;
+  mutate?.(m);
+  const dir = path.join(modelsDir, id);
+  mkdirSync(dir, { recursive: true });
+  for (const v of readDigitsManifest().variants) copyFileSync(path.join(DIGITS_DIR, v.file), path.join(dir, v.file));
+  cpSync(path.join(DIGITS_DIR, 'eval'), path.join(dir, 'eval'), { recursive: true });
+  writeFileSync(path.join(dir, 'model.json'), JSON.stringify(m, null, 2));
+  return dir;
+}
