@@ -4,9 +4,9 @@
 // test/arm/compare.mjs compares the documents of several runs; test/arm/run.sh drives both.
 //
 //   node test/arm/check.mjs --profile rpi4-2gb [--backend native] [--plans rpi4-2gb:native,rpi-zero-2w:wasm]
-//                           [--samples 5] [--jobs 2] [--no-infer] [--board-mem MB] [--out file.json]
+//                           [--samples 5] [--jobs 2] [--no-infer] [--board-mem MB] [--models dir] [--out file.json]
 //
-// Every model in models/ and every variant in its model.json (read now, never a fixed list) is run
+// Every model in models/ (or --models dir) and every variant in its model.json (read now, never a fixed list) is run
 // through `infer --variant <id>` on one request file holding a batch of --samples eval images spread
 // over models/<id>/eval/eval.json. Plain .mjs on purpose: it runs under the emulated node without a
 // build step, and tap does not pick it up (tap runs dist/test/**/*.test.js).
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '2' },
     'no-infer': { type: 'boolean', default: false },
     'board-mem': { type: 'string' },
+    models: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -41,6 +42,8 @@ const jobs = Math.max(1, Number(values.jobs));
 // Under pi-emu, process.execPath is an ARM binary only the qemu shim (first `node` on PATH) can start.
 const nodeBin = process.env.PI_EMU_ARCH ? 'node' : process.execPath;
 const cli = join(root, 'bin', 'edge-infer.js');
+const modelsDir = values.models === undefined ? join(root, 'models') : resolve(values.models);
+const modelsArgs = values.models === undefined ? [] : ['--models', modelsDir];
 
 /** Runs the CLI; resolves {code, json, stderr, ms}. json is null when stdout is not one JSON document. */
 function runCli(args) {
@@ -137,7 +140,7 @@ for (const spec of values.plans.split(',').filter((s) => s !== '')) {
   planSpecs.push({ key: spec, args: ['--profile', p, ...(b ? ['--backend', b] : [])] });
 }
 for (const { key, args } of planSpecs) {
-  const r = await runCli(['plan', '--json', ...args]);
+  const r = await runCli(['plan', '--json', ...modelsArgs, ...args]);
   const d = need(`plan ${key}`, r);
   if (d === null) continue;
   doc.plans[key] = d.error ? { error: d.error } : {
@@ -148,7 +151,6 @@ for (const { key, args } of planSpecs) {
 }
 
 // infer: every variant of every model, one batched request each.
-const modelsDir = join(root, 'models');
 {
   const tasks = [];
   for (const entry of (await readdir(modelsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -169,7 +171,7 @@ const modelsDir = join(root, 'models');
     if (values['no-infer']) continue;
     for (const v of manifest.variants) {
       tasks.push(async () => {
-        const args = ['infer', manifest.id, '--input', request, '--variant', v.id, '--json'];
+        const args = ['infer', manifest.id, '--input', request, '--variant', v.id, '--json', ...modelsArgs];
         if (values.profile) args.push('--profile', values.profile);
         if (values.backend) args.push('--backend', values.backend);
         const r = await runCli(args);

@@ -8,12 +8,14 @@
 # tolerance, expected backend, detect arch/features/board profile), 1 on any
 # disagreement (table printed), other codes when a run could not happen. Needs root (pi-emu: apt, unshare).
 # Env: ARM_CHECK_SAMPLES (eval images per model, default 5), ARM_CHECK_JOBS (parallel CLI calls per run,
-# default 2), ARM_CHECK_RUNS (subset, default "a72 a76 armv7"), ARM_CHECK_OUT (keep the JSON documents here).
+# default 2), ARM_CHECK_RUNS (subset, default "a72 a76 armv7"), ARM_CHECK_OUT (keep the JSON documents here),
+# ARM_CHECK_MODELS (models folder instead of models/, e.g. one with extra quantized variants).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 samples=${ARM_CHECK_SAMPLES:-5}
 jobs=${ARM_CHECK_JOBS:-2}
 runs=${ARM_CHECK_RUNS:-a72 a76 armv7}
+models=(); [ -n "${ARM_CHECK_MODELS:-}" ] && models=(--models "$(cd "$ARM_CHECK_MODELS" && pwd)")
 if [ -n "${ARM_CHECK_OUT:-}" ]; then out=$ARM_CHECK_OUT; mkdir -p "$out"; else out=$(mktemp -d); trap 'rm -rf "$out"' EXIT; fi
 
 # Build when dist/ is missing or older than a source file. tsc emits even when files other engineers are
@@ -28,7 +30,7 @@ check() { # label, then pi-emu prefix (or nothing), then check.mjs args
   local label=$1; shift
   local t0=$SECONDS
   echo "arm: $label ..." >&2
-  if ! "$@" --samples "$samples" --jobs "$jobs" --out "$out/$label.json"; then
+  if ! "$@" --samples "$samples" --jobs "$jobs" ${models[@]+"${models[@]}"} --out "$out/$label.json"; then
     echo "arm: $label: the check could not run (see above)" >&2; exit 70
   fi
   echo "arm: $label took $((SECONDS - t0)) s" >&2
