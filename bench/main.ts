@@ -13,6 +13,7 @@ import { writeBigMlp } from './big-model.js';
 import { SESSION, measureOverhead, type OverheadRow } from './overhead.js';
 import { runMqttSections, type MqttFigures } from './mqtt-sections.js';
 import { runLocalSections, type LocalFigures } from './local-sections.js';
+import { measureOutbox } from './outbox-cost.js';
 import { fmt, printTable, verdict } from './stats.js';
 import { ROOT } from './service.js';
 import { NativeEngine } from '../runtime/backend/native-engine.js';
@@ -57,6 +58,7 @@ try {
   const mqtt: MqttFigures = await runMqttSections({ quick, tmp, digitRow });
   const local: LocalFigures = await runLocalSections({ quick, tmp, digitRow, bigFile: big.file, bigBytes: big.bytes, brokerUrl: mqtt.brokerUrl, memory: mqtt.memory, variant: mqtt.latency[0]?.variant ?? 'student-fp32' });
   await mqtt.closeBroker();
+  const outbox = await measureOutbox(quick);
 
   // Targets.
   const bigRow = overhead[overhead.length - 1] as OverheadRow;
@@ -79,7 +81,7 @@ try {
   ];
   printTable('Targets (issue 5)', ['target', 'measured', 'verdict'], targets.map((t) => [t.target, t.measured, verdict(t.ok)]));
   const elapsedS = (Date.now() - t0) / 1000;
-  const figures = { machine: { ...machine, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, elapsedS, bigModel: { bytes: big.bytes }, overhead, mqtt: { latency: mqtt.latency, saturation: mqtt.saturation, memory: mqtt.memory }, local: { ...local }, targets };
+  const figures = { machine: { ...machine, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, elapsedS, bigModel: { bytes: big.bytes }, overhead, mqtt: { latency: mqtt.latency, saturation: mqtt.saturation, memory: mqtt.memory }, local: { ...local }, outbox, targets };
   console.log(`\nfinished in ${fmt(elapsedS, 1)} s; load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   if (jsonFile !== undefined) {
     writeFileSync(jsonFile, JSON.stringify(figures, null, 2) + '\n');

@@ -29,6 +29,8 @@ export interface ServiceSpec {
   models?: Record<string, ModelSettings>;
   /** Run bench/service-child.js (in-process EdgeService + event-loop monitor) instead of the CLI. */
   wrapper?: boolean;
+  /** Extra node flags for the child (e.g. --cpu-prof). */
+  execArgv?: string[];
 }
 
 export interface EventLoopFigures { maxMs: number; p99Ms: number; meanMs: number }
@@ -65,8 +67,8 @@ export function startBenchService(s: ServiceSpec): BenchService {
   const file = writeConfig(s);
   const spawnedAt = performance.now();
   const child = s.wrapper === true
-    ? fork(CHILD, [file], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
-    : spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? fork(CHILD, [file], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: s.execArgv ?? [] })
+    : spawn(process.execPath, [...(s.execArgv ?? []), CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   const waiters: { text: string; resolve: (at: number) => void }[] = [];
   const onData = (b: Buffer): void => {
