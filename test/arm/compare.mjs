@@ -15,13 +15,21 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Absolute logit tolerance by variant precision. fp32: 1e-3 (observed: x86 native vs arm64 native and
- * armv7 WASM differ by < 1e-5 on digits; summation order only). Quantized variants run different
- * integer/dequant kernels per ISA (x86 AVX2/VNNI, ARM NEON/dotprod, WASM SIMD) and requantize
- * activations, so one rounding step can move a logit by a quantization step: 5e-2 for int8/mixed/int4,
- * 1e-2 for fp16. Top-1 must still agree exactly.
+ * Logit tolerance by variant precision: |run - x86| <= abs + rel * max|x86 logit| of that sample.
+ * Observed on digits (5 samples): fp32 x86 native vs arm64 native 0 (bit-identical), vs armv7 WASM
+ * 2.4e-6; armv7 WASM vs x86 WASM 0. int8 (7-bit weights) 1.9e-6 on arm64. int4/mixed (MatMulNBits,
+ * accuracy_level 4): 6.9e-6 on Cortex-A76 (dotprod: int8 compute like x86) but 4.6e-2 on Cortex-A72
+ * (no dotprod: MLAS computes in fp32 there, x86 quantizes activations to int8), max|logit| ~15.
+ * int8 with full-range weights (quantize --full-range) differs by 1.07 on both ARM cores: x86 AVX2
+ * saturates u8*s8 pairs (vpmaddubsw); ARM is exact. That one is a real disagreement and is reported.
  */
-export const TOLERANCE = { fp32: 1e-3, fp16: 1e-2, int8: 5e-2, mixed: 5e-2, int4: 5e-2 };
+export const TOLERANCE = {
+  fp32: { abs: 1e-3, rel: 1e-5 },
+  fp16: { abs: 1e-2, rel: 1e-3 },
+  int8: { abs: 1e-2, rel: 5e-3 },
+  mixed: { abs: 1e-2, rel: 1e-2 },
+  int4: { abs: 1e-2, rel: 1e-2 },
+};
 
 const [refPath, ...runSpecs] = process.argv.slice(2);
 if (refPath === undefined || runSpecs.length === 0) {
@@ -87,22 +95,27 @@ for (const spec of runSpecs) {
     for (const id of refIds) if (!runIds.has(id) && model.variants.length > 0) bad(`${model.model}/${id} ran on x86 but not here`);
     for (const v of model.variants) {
       const r = refVariant(model.model, v.variant);
-      const row = { run: label, model: model.model, variant: v.variant, precision: v.precision, backend: v.backend ?? '-', top1: '-', maxDiff: NaN, tol: TOLERANCE[v.precision] ?? 1e-3, ok: false, ms: v.ms };
+      const row = { run: label, model: model.model, variant: v.variant, precision: v.precision, backend: v.backend ?? '-', top1: '-', maxDiff: NaN, tol: NaN, ok: false, ms: v.ms };
+      const tol = TOLERANCE[v.precision] ?? TOLERANCE.fp32;
       rows.push(row);
       if (v.error) { bad(`${model.model}/${v.variant}: ${v.error.code}: ${v.error.message}`); continue; }
       if (r === undefined || r.error) { bad(`${model.model}/${v.variant}: no x86 reference answer${r?.error ? ` (${r.error.code})` : ''}`); continue; }
       let ok = true;
       if (v.backend !== wantBackend) { ok = false; bad(`${model.model}/${v.variant} ran on ${v.backend}, expected ${wantBackend}`); }
       let diff = 0;
+      let worst = -1;
       const tops = [];
       v.logits.forEach((logits, s) => {
         const refLogits = r.logits[s];
         if (refLogits === undefined || refLogits.length !== logits.length) { ok = false; bad(`${model.model}/${v.variant} sample ${s}: output size differs from x86`); return; }
-        logits.forEach((x, i) => { diff = Math.max(diff, Math.abs(x - refLogits[i])); });
+        const allowed = tol.abs + tol.rel * Math.max(...refLogits.map(Math.abs));
+        const d = Math.max(...logits.map((x, i) => Math.abs(x - refLogits[i])));
+        if (d / allowed > worst) { worst = d / allowed; row.tol = allowed; }
+        if (d > allowed) { ok = false; bad(`${model.model}/${v.variant} sample ${s}: logits differ from x86 by ${d.toExponential(2)} > ${allowed.toExponential(2)} (${v.precision}: ${tol.abs} + ${tol.rel} x max|logit|)`); }
+        diff = Math.max(diff, d);
         tops.push(v.top1[s] === r.top1[s] ? `${v.top1[s]}` : `${v.top1[s]}!=${r.top1[s]}`);
         if (v.top1[s] !== r.top1[s]) { ok = false; bad(`${model.model}/${v.variant} sample ${s} (eval #${model.samples[s]?.index}): top-1 ${v.top1[s]}, x86 ${r.top1[s]}`); }
       });
-      if (diff > row.tol) { ok = false; bad(`${model.model}/${v.variant}: logits differ from x86 by ${diff.toExponential(2)} > ${row.tol}`); }
       Object.assign(row, { top1: tops.join(' '), maxDiff: diff, ok });
     }
   }
@@ -116,8 +129,8 @@ if (detects.length > 0) {
   printTable([['run', 'detect', 'derived', 'detect on board tree', 'cpu', 'features', 'precision order', 'plans (profile/backend chosen)'], ...detects]);
   process.stdout.write('\n');
 }
-const header = ['run', 'model', 'variant', 'precision', 'backend', 'top-1 per sample', 'max |dlogit|', 'tol', 'ms', 'ok'];
-const table = [header, ...rows.map((r) => [r.run, r.model, r.variant, r.precision, r.backend, r.top1, Number.isNaN(r.maxDiff) ? '-' : r.maxDiff.toExponential(2), String(r.tol), String(r.ms), r.ok ? 'yes' : 'NO'])];
+const header = ['run', 'model', 'variant', 'precision', 'backend', 'top-1 per sample', 'max |dlogit|', 'allowed', 'ms', 'ok'];
+const table = [header, ...rows.map((r) => [r.run, r.model, r.variant, r.precision, r.backend, r.top1, Number.isNaN(r.maxDiff) ? '-' : r.maxDiff.toExponential(2), Number.isNaN(r.tol) ? '-' : r.tol.toExponential(2), String(r.ms), r.ok ? 'yes' : 'NO'])];
 printTable(table);
 process.stdout.write(`\nreference x86: ${ref.models.map((m) => `${m.model} samples ${m.samples.map((s) => `#${s.index}=${s.label}`).join(' ')}`).join('; ')}\n`);
 if (problems.length > 0) {
