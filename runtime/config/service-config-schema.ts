@@ -114,6 +114,32 @@ export interface ServiceConfigFile {
     /** Overrides the profile's telemetry.intervalS. */
     intervalS?: number;
   };
+  /** On-device calibration (issue 7). */
+  calibration: {
+    /** Run `bench --calibrate` at start when no calibration file exists for this profile and backend. Default false. */
+    atFirstStart: boolean;
+    /** Stop measuring new variants after this long, s. Default 60. */
+    timeLimitS: number;
+  };
+  /** Variant switching under heat, throttling, memory pressure and slow p95 (issue 7). */
+  adaptive: {
+    /** Default true. */
+    enabled: boolean;
+    /** Seconds between probe reads and decisions. Default 5. */
+    intervalS: number;
+    /** A pressure must last this long before a step down to a cheaper variant, s. Default 10. */
+    downWindowS: number;
+    /** No pressure for this long before a step back up, s. Default 60. */
+    upWindowS: number;
+    /** Thermal pressure ends below the profile's softLimitC minus this, °C. Default 5. */
+    thermalHysteresisC: number;
+    /** Memory pressure below this MemAvailable, MB. Default 64. */
+    memAvailableMinMB: number;
+    /** Memory pressure above this PSI some avg10, percent. Default 10. */
+    psiSomeAvg10Max: number;
+    /** Requests in the latency window before its p95 counts. Default 20. */
+    minLatencySamples: number;
+  };
 }
 
 const pathString = (description: string) => optional({ type: 'string', minLength: 1, description } as const);
@@ -263,6 +289,34 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       description: 'Telemetry publishing.',
       properties: {
         intervalS: optional({ type: 'number', minimum: 1, maximum: 86_400, description: 'Overrides the profile\'s telemetry.intervalS.' }),
+      },
+    },
+    calibration: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { atFirstStart: false, timeLimitS: 60 },
+      description: 'On-device calibration (the figures `edge-infer bench --calibrate` measures).',
+      properties: {
+        atFirstStart: { type: 'boolean', default: false, description: 'Calibrate at start when no calibration exists for this profile and backend. Default false.' },
+        timeLimitS: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 60, description: 'Stop measuring new variants after this long, s. Default 60.' },
+      },
+    },
+    adaptive: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { enabled: true, intervalS: 5, downWindowS: 10, upWindowS: 60, thermalHysteresisC: 5, memAvailableMinMB: 64, psiSomeAvg10Max: 10, minLatencySamples: 20 },
+      description: 'Switch a model to a cheaper variant under heat, throttling, memory pressure or a slow p95, and back when the pressure is gone.',
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Default true.' },
+        intervalS: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 5, description: 'Seconds between probe reads and decisions. Default 5.' },
+        downWindowS: { type: 'number', minimum: 0, maximum: 3600, default: 10, description: 'A pressure must last this long before a step down, s. Default 10.' },
+        upWindowS: { type: 'number', minimum: 0, maximum: 86_400, default: 60, description: 'No pressure for this long before a step back up, s. Default 60.' },
+        thermalHysteresisC: { type: 'number', minimum: 0, maximum: 50, default: 5, description: 'Thermal pressure ends below softLimitC minus this, °C. Default 5.' },
+        memAvailableMinMB: { type: 'number', minimum: 0, default: 64, description: 'Memory pressure below this MemAvailable, MB. Default 64.' },
+        psiSomeAvg10Max: { type: 'number', minimum: 0, maximum: 100, default: 10, description: 'Memory pressure above this PSI some avg10, percent. Default 10.' },
+        minLatencySamples: int(1, 20, 'Requests in the latency window before its p95 counts. Default 20.', 1_000_000),
       },
     },
   },

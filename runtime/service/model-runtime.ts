@@ -12,26 +12,33 @@
  * - `infer()` never throws synchronously; it rejects with EdgeError codes
  *   EDGE_ERR_UNKNOWN_MODEL, EDGE_ERR_MODEL_UNAVAILABLE, EDGE_ERR_OVERLOADED, EDGE_ERR_SHUTTING_DOWN,
  *   EDGE_ERR_INFERENCE_FAILED, EDGE_ERR_WORKER_CRASHED.
+ * - `swap(model, variant, reason)` (the adaptive loop) loads the new variant (verify, I/O check,
+ *   budget) while the old one keeps serving, then routes new requests to the new queue; requests
+ *   already queued or running on the old queue finish there, then the old session is unloaded. No
+ *   request is dropped or answered twice. A refused variant is excluded (the plan and the ladder
+ *   skip it) and the old one keeps serving. Swaps of one model are serialised.
+ * - A loaded session whose inputs/outputs differ from model.json is refused with
+ *   EDGE_ERR_MODEL_MISMATCH (unloaded, excluded, next variant).
  * - The runtime owns its ModelQueues; the engine is owned by the caller (closed by the caller).
  */
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DeviceProfile } from '../config/types.js';
 import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InferenceEngine } from '../backend/types.js';
+import { modelCandidates } from '../planner/candidates.js';
 import { planModels } from '../planner/plan.js';
-import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, ModelPlan, Plan } from '../planner/types.js';
-import { verifyVariant } from '../repository/integrity.js';
+import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, ModelPlan, Plan, PlanInput } from '../planner/types.js';
 import type { LoadedManifest, TensorSpec, VariantManifest } from '../repository/types.js';
 import { ModelQueue } from '../scheduler/model-queue.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
-import { LatencyHistogram } from '../telemetry/histogram.js';
+import { LatencyHistogram, WindowedHistogram } from '../telemetry/histogram.js';
 import { latencyFigures } from '../telemetry/collector.js';
-import type { ModelState, ModelTelemetry } from '../telemetry/payload.js';
+import type { ModelState, ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
+import type { Rung, SwitchReason } from './adaptive-policy.js';
 import { topClasses } from './top-classes.js';
-import { warmupInputs } from './warmup.js';
+import { loadVariant } from './variant-loader.js';
 
 export interface ModelSettings {
   enabled: boolean;
@@ -61,7 +68,14 @@ export interface ModelRuntimeOptions {
   log: Logger;
   /** Monotonic milliseconds. Default performance.now. */
   now?: () => number;
+  /** Wall clock for switch records. Default Date.now. */
+  wallNow?: () => number;
+  /** Longest wait for the old variant's requests after a swap, ms. Default 5000. */
+  swapDrainMs?: number;
 }
+
+/** Switch history kept per model. */
+export const SWITCH_HISTORY = 20;
 
 export type { ModelState } from '../telemetry/payload.js';
 
@@ -74,6 +88,10 @@ export interface ModelStatus {
   rssDeltaMB: number | null;
   fromCache: boolean;
   error?: { code: ErrorCode; message: string };
+  /** The plan's choice; `variant` differs from it after an adaptive switch. */
+  preferred: string | null;
+  /** Most recent last, at most SWITCH_HISTORY. */
+  switches: ModelSwitch[];
 }
 
 interface Slot {
@@ -93,6 +111,13 @@ interface Slot {
   rejected: number;
   /** infer() call -> outcome, ms. */
   latency: LatencyHistogram;
+  /** The same for the current variant only, over a sliding window (the adaptive loop's p95). */
+  window: WindowedHistogram;
+  /** Planner memory figure of the loaded variant, MB. */
+  plannedMB: number;
+  switches: ModelSwitch[];
+  /** The swap in progress, if any (swaps of one model are serialised). */
+  swapping: Promise<unknown> | null;
 }
 
 export class ModelRuntime implements InferenceHandler {
@@ -111,7 +136,7 @@ export class ModelRuntime implements InferenceHandler {
       if (opts.only && !opts.only.includes(loaded.manifest.id)) continue;
       this.#slots.set(loaded.manifest.id, {
         loaded, settings, state: 'loading', variant: null, key: null, queue: null, loadMs: null, rssDeltaMB: null, fromCache: false,
-        requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(),
+        requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(), window: this.#newWindow(), plannedMB: 0, switches: [], swapping: null,
       });
     }
   }
@@ -139,8 +164,12 @@ export class ModelRuntime implements InferenceHandler {
           continue;
         }
         if (slot.variant?.id === mp.chosen.variant && slot.state === 'ready') continue;
-        const ok = await this.#load(slot, mp);
-        if (!ok) refused = true;
+        const variant = slot.loaded.manifest.variants.find((v) => v.id === mp.chosen?.variant);
+        const err = variant ? await this.#load(slot, variant, mp.chosen.memoryMB) : null;
+        if (err) {
+          slot.error = { code: err.code, message: err.message };
+          refused = true;
+        }
       }
       if (!refused) break;
     }
@@ -163,7 +192,9 @@ export class ModelRuntime implements InferenceHandler {
     try {
       const outcome = await this.#infer(slot, inputs);
       slot.requests += 1;
-      slot.latency.record(this.#now() - t0);
+      const ms = this.#now() - t0;
+      slot.latency.record(ms);
+      if (outcome.variant === slot.variant?.id) slot.window.record(ms);
       return outcome;
     } catch (e) {
       const err = asEdgeError(e);
@@ -176,7 +207,7 @@ export class ModelRuntime implements InferenceHandler {
   async #infer(slot: Slot, inputs: NamedTensors): Promise<InferOutcome> {
     const model = slot.loaded.manifest.id;
     if (this.#closing) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
-    if (slot.state !== 'ready' || !slot.queue || !slot.variant) {
+    if ((slot.state !== 'ready' && slot.state !== 'swapping') || !slot.queue || !slot.variant) {
       throw new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${model}" is ${slot.state}${slot.error ? `: ${slot.error.message}` : ''}`, { details: { model, state: slot.state } });
     }
     const variant = slot.variant.id;
@@ -202,13 +233,72 @@ export class ModelRuntime implements InferenceHandler {
       rejected: s.rejected,
       queueDepth: s.queue?.stats().depth ?? 0,
       latencyMs: latencyFigures(s.latency.snapshot()),
+      preferredVariant: this.#preferred(model),
+      lastSwitch: s.switches.at(-1) ?? null,
     }));
+  }
+
+  /** p95 of the current variant's requests over the last `windowS` seconds, and their count. */
+  windowLatency(model: string, windowS: number): { p95Ms: number | null; samples: number } {
+    const h = this.#slots.get(model)?.window.window(windowS);
+    return { p95Ms: h?.percentile(95) ?? null, samples: h?.count ?? 0 };
+  }
+
+  /**
+   * The variants this model may switch between, in preference order, starting at the plan's
+   * choice: the planner's ranked candidates (backend, precision, accuracy floor, latency target,
+   * exclusions applied) with their figures. Empty when the model is not served.
+   */
+  ladder(model: string): Rung[] {
+    const slot = this.#slots.get(model);
+    const preferred = this.#preferred(model);
+    if (!slot || preferred === null) return [];
+    const { ranked } = modelCandidates(slot.loaded.manifest, this.#planInput());
+    const from = ranked.findIndex((c) => c.variant.id === preferred);
+    return ranked.slice(Math.max(0, from)).map((c) => ({
+      variant: c.variant.id, latencyMs: c.latency.value, memoryMB: c.memory.value, accuracy: c.variant.quality.accuracy,
+    }));
+  }
+
+  /**
+   * Switches `model` to `variant` between requests (see the class contract). Resolves with the
+   * switch record, or null when the model is not ready, is already on `variant`, the runtime is
+   * closing, or the variant was refused at load (then it is excluded and the old one keeps serving).
+   * Never rejects.
+   */
+  async swap(model: string, variant: string, reason: SwitchReason): Promise<ModelSwitch | null> {
+    const slot = this.#slots.get(model);
+    if (!slot) return null;
+    while (slot.swapping) await slot.swapping.catch(() => undefined);
+    const run = this.#swap(slot, variant, reason);
+    slot.swapping = run;
+    try {
+      return await run;
+    } finally {
+      slot.swapping = null;
+    }
+  }
+
+  async #swap(slot: Slot, to: string, reason: SwitchReason): Promise<ModelSwitch | null> {
+    const v = slot.loaded.manifest.variants.find((x) => x.id === to);
+    const from = slot.variant?.id ?? null;
+    if (this.#closing || slot.state !== 'ready' || !v || from === null || from === to) return null;
+    const rung = this.ladder(slot.loaded.manifest.id).find((r) => r.variant === to);
+    slot.state = 'swapping';
+    const err = await this.#load(slot, v, rung?.memoryMB ?? 0);
+    if (slot.state === 'swapping') slot.state = 'ready';
+    if (err) return null;
+    const record: ModelSwitch = { from, to, reason, at: new Date(this.#opts.wallNow ? this.#opts.wallNow() : Date.now()).toISOString() };
+    slot.switches.push(record);
+    if (slot.switches.length > SWITCH_HISTORY) slot.switches.splice(0, slot.switches.length - SWITCH_HISTORY);
+    this.#opts.log.info('model.switched', { model: slot.loaded.manifest.id, ...record });
+    return record;
   }
 
   /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger. */
   usedMB(): number {
     let sum = 0;
-    for (const [id, s] of this.#slots) if (s.state === 'ready') sum += Math.max(s.rssDeltaMB ?? 0, this.#plannedMB(id));
+    for (const s of this.#slots.values()) if (s.state === 'ready' || s.state === 'swapping') sum += Math.max(s.rssDeltaMB ?? 0, s.plannedMB);
     return Math.round(sum * 10) / 10;
   }
 
@@ -222,6 +312,8 @@ export class ModelRuntime implements InferenceHandler {
       rssDeltaMB: s.rssDeltaMB,
       fromCache: s.fromCache,
       ...(s.error ? { error: s.error } : {}),
+      preferred: this.#preferred(model),
+      switches: [...s.switches],
     }));
   }
 
@@ -244,14 +336,22 @@ export class ModelRuntime implements InferenceHandler {
     return this.#opts.now ? this.#opts.now() : performance.now();
   }
 
-  #replan(): Plan {
+  #newWindow(): WindowedHistogram {
+    return new WindowedHistogram({ slotS: 1, slots: 120, ...(this.#opts.now ? { nowMs: this.#opts.now } : {}) });
+  }
+
+  #preferred(model: string): string | null {
+    return this.plan.models.find((p) => p.model === model)?.chosen?.variant ?? null;
+  }
+
+  #planInput(): PlanInput {
     const o = this.#opts;
     const priorities: Record<string, number> = {};
     for (const [id, s] of this.#slots) priorities[id] = s.settings.priority;
     const calibration: Calibration | undefined = o.calibration
       ? { ...o.calibration, entries: mergeEntries(o.calibration.entries, this.#measured) }
       : undefined;
-    this.#plan = planModels({
+    return {
       profile: o.profile,
       manifests: [...this.#slots.values()].map((s) => s.loaded.manifest),
       budgetMB: o.budgetMB,
@@ -259,43 +359,28 @@ export class ModelRuntime implements InferenceHandler {
       priorities,
       exclusions: this.#exclusions,
       ...(calibration ? { calibration } : {}),
-    });
+    };
+  }
+
+  #replan(): Plan {
+    this.#plan = planModels(this.#planInput());
     return this.#plan;
   }
 
-  /** Loads the chosen variant into `slot`, swapping out the old one. False when refused (excluded). */
-  async #load(slot: Slot, mp: ModelPlan): Promise<boolean> {
+  /**
+   * Loads `variant` into `slot`, then retires the old session (its queued and running requests
+   * finish first). Returns null on success; on refusal the error, after excluding the variant.
+   */
+  async #load(slot: Slot, variant: VariantManifest, plannedMB: number): Promise<EdgeError | null> {
     const o = this.#opts;
     const m = slot.loaded.manifest;
-    const variant = m.variants.find((v) => v.id === mp.chosen?.variant);
-    if (!variant) return false;
     const key = `${m.id}@${variant.id}`;
     const log = o.log.child({ model: m.id, variant: variant.id });
     try {
-      const { path: file, bytes } = await verifyVariant(slot.loaded, variant);
-      const loaded = await o.engine.load({
-        key,
-        file,
-        bytes,
-        session: {
-          intraOpThreads: o.profile.inference.threads,
-          graphOptimization: o.profile.inference.graphOptimization,
-          memArena: o.budgetMB >= 256,
-          memPattern: true,
-          ...(o.cacheDir ? { optimizedModelPath: path.join(o.cacheDir, `${m.id}-${variant.id}-${variant.sha256.slice(0, 12)}-${o.engine.kind}.ort.onnx`) } : {}),
-        },
-        warmup: warmupInputs(m.inputs),
-      });
-      const measuredMB = Math.max(0, loaded.rssDeltaMB);
       const othersMB = [...this.#slots.values()]
-        .filter((s) => s !== slot && s.state === 'ready')
-        .reduce((sum, s) => sum + Math.max(s.rssDeltaMB ?? 0, this.#plannedMB(s.loaded.manifest.id)), 0);
-      if (othersMB + Math.max(measuredMB, mp.chosen?.memoryMB ?? 0) > o.budgetMB) {
-        await o.engine.unload(key);
-        throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `loading ${key} took ${round(measuredMB)} MB; with ${round(othersMB)} MB held by other models that passes the ${round(o.budgetMB)} MB budget`, {
-          details: { needMB: round(measuredMB), heldMB: round(othersMB), budgetMB: round(o.budgetMB) },
-        });
-      }
+        .filter((s) => s !== slot && (s.state === 'ready' || s.state === 'swapping'))
+        .reduce((sum, s) => sum + Math.max(s.rssDeltaMB ?? 0, s.plannedMB), 0);
+      const loaded = await loadVariant({ engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, loaded: slot.loaded, variant, key, othersMB, plannedMB });
       this.#measured.push({
         model: m.id, variant: variant.id, backend: o.engine.kind, threads: o.profile.inference.threads,
         loadMs: loaded.loadMs, latencyP50Ms: loaded.warmupMs ?? 0, latencyP95Ms: loaded.warmupMs ?? 0, rssMB: Math.max(0, loaded.rssDeltaMB),
@@ -303,6 +388,8 @@ export class ModelRuntime implements InferenceHandler {
       const old = { key: slot.key, queue: slot.queue };
       slot.key = key;
       slot.variant = variant;
+      slot.plannedMB = plannedMB;
+      // Batching only when the first input dim is symbolic (rows can be stacked).
       slot.queue = new ModelQueue({
         engine: o.engine,
         key,
@@ -312,28 +399,37 @@ export class ModelRuntime implements InferenceHandler {
           : null,
         ...(o.now ? { clock: o.now } : {}),
       });
-      slot.state = 'ready';
+      slot.window = this.#newWindow();
+      if (slot.state !== 'swapping') slot.state = 'ready';
       slot.loadMs = loaded.loadMs;
       slot.rssDeltaMB = loaded.rssDeltaMB;
       slot.fromCache = loaded.fromCache;
       delete slot.error;
       log.info('model.loaded', { loadMs: round(loaded.loadMs), warmupMs: loaded.warmupMs === null ? null : round(loaded.warmupMs), rssDeltaMB: round(loaded.rssDeltaMB), fromCache: loaded.fromCache });
-      if (old.queue && old.key) {
-        await old.queue.drain(5000);
-        await o.engine.unload(old.key);
-      }
-      return true;
+      if (old.queue && old.key) await this.#retire(old.queue, old.key, o.swapDrainMs ?? 5000);
+      return null;
     } catch (e) {
       const err = asEdgeError(e);
       this.#exclusions.push({ model: m.id, variant: variant.id, code: err.code, detail: err.message });
-      slot.error = { code: err.code, message: err.message };
       log.error('model.refused', { code: err.code, message: err.message, hint: err.hint });
-      return false;
+      return err;
     }
   }
 
-  #plannedMB(model: string): number {
-    return this.#plan?.models.find((p) => p.model === model)?.chosen?.memoryMB ?? 0;
+  /**
+   * Lets every request already on `queue` finish (nothing new reaches it: the slot points at the
+   * new queue), up to `timeoutMs`, then drains (anything left is answered EDGE_ERR_SHUTTING_DOWN)
+   * and unloads the session.
+   */
+  async #retire(queue: ModelQueue, key: string, timeoutMs: number): Promise<void> {
+    const end = this.#now() + timeoutMs;
+    for (;;) {
+      const st = queue.stats();
+      if ((st.depth === 0 && st.inFlight === 0) || this.#now() >= end) break;
+      await new Promise<void>((resolve) => { setTimeout(resolve, 2); });
+    }
+    await queue.drain(Math.max(0, end - this.#now()));
+    await this.#opts.engine.unload(key).catch((e: unknown) => { this.#opts.log.warn('model.unload_failed', { key, error: asEdgeError(e) }); });
   }
 
   async #release(slot: Slot): Promise<void> {

@@ -11,6 +11,14 @@
  *   publish `offline` retained, flush what the broker takes, release sessions. Idempotent.
  * - `reload()` (SIGHUP): re-read config, profiles and manifests, re-plan, and swap what changed
  *   without dropping requests (the new runtime loads first; the old one drains, then closes).
+ * - Calibration: with `calibration.atFirstStart` and no calibration file for this profile and
+ *   backend, every variant is measured (within `calibration.timeLimitS`) before planning and the
+ *   file is written; a failure is logged and the plan uses estimates.
+ * - Adaptive switching (`adaptive.enabled`): adaptive-loop.ts reads the probes every
+ *   `adaptive.intervalS`; each switch re-publishes the retained status (current variants, switch
+ *   history), publishes telemetry at once and logs `model.switched`.
+ * - Probes read the real /proc and /sys, or the tree under $EDGE_INFER_SYSFS_ROOT: a test and
+ *   diagnostic hook (a fake thermal_zone0/temp drives the adaptive loop), never for production.
  */
 import { access, mkdir } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
@@ -18,22 +26,44 @@ import os from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../backend/select-engine.js';
 import type { InferenceEngine } from '../backend/types.js';
-import { readCalibration } from '../budget/calibration-file.js';
+import { readCalibration, writeCalibration } from '../budget/calibration-file.js';
 import { resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
 import { EdgeError, asEdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatPlan } from '../planner/format-plan.js';
-import type { Plan } from '../planner/types.js';
+import type { Calibration, Plan } from '../planner/types.js';
 import { createCollector, startTelemetry, type TelemetryLoop } from '../telemetry/collector.js';
-import { SystemProbes } from '../telemetry/system-probes.js';
+import type { ModelSwitch } from '../telemetry/payload.js';
+import { SystemProbes, createProbeFs } from '../telemetry/system-probes.js';
 import { isPortListening, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded-broker.js';
 import { MqttService } from '../transport/mqtt-service.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
 import type { NamedTensors } from '../tensor.js';
+import { startAdaptiveLoop, type AdaptiveLoop } from './adaptive-loop.js';
+import { DEFAULT_ADAPTIVE_LIMITS, type AdaptiveLimits } from './adaptive-policy.js';
+import { calibrate } from './calibrate.js';
 import { ModelRuntime, type ModelSettings } from './model-runtime.js';
 import { resolveSetup, type Setup } from './setup.js';
 
 export const DEFAULT_BROKER_URL = 'mqtt://localhost:1883';
+/** Test/diagnostic hook: the probes read /proc and /sys under this folder instead of "/". */
+export const SYSFS_ROOT_ENV = 'EDGE_INFER_SYSFS_ROOT';
+
+/** The policy's limits from the profile and the service config. */
+export function adaptiveLimits(profile: Setup['profile'], a: ServiceConfig['adaptive']): AdaptiveLimits {
+  return {
+    ...DEFAULT_ADAPTIVE_LIMITS,
+    latencyTargetMs: profile.inference.latencyTargetMs,
+    accuracyFloor: profile.inference.accuracyFloor,
+    softLimitC: profile.thermal.softLimitC,
+    thermalHysteresisC: a.thermalHysteresisC,
+    memAvailableMinMB: a.memAvailableMinMB,
+    psiSomeAvg10Max: a.psiSomeAvg10Max,
+    downWindowMs: a.downWindowS * 1000,
+    upWindowMs: a.upWindowS * 1000,
+    minLatencySamples: a.minLatencySamples,
+  };
+}
 
 export interface ServiceOptions {
   config: ServiceConfig;
@@ -83,6 +113,7 @@ export class EdgeService {
   #transport: MqttService | null = null;
   #broker: EmbeddedBroker | null = null;
   #telemetry: TelemetryLoop | null = null;
+  #adaptive: AdaptiveLoop | null = null;
   #startedAt = new Date();
   #stopping: Promise<void> | null = null;
   #brokerUrl = '';
@@ -135,7 +166,9 @@ export class EdgeService {
     });
     this.#publishStatus();
 
-    const probes = new SystemProbes();
+    const probeRoot = process.env[SYSFS_ROOT_ENV];
+    if (probeRoot) this.#log.warn('probes.fake_root', { root: probeRoot, note: `${SYSFS_ROOT_ENV} is a test and diagnostic hook` });
+    const probes = new SystemProbes({ fs: createProbeFs(probeRoot || '/') });
     const collect = createCollector({
       models: () => this.#switch.current.telemetry(),
       budget: () => ({ budgetMB: this.#setup.budget.budgetMB, usedMB: this.#switch.current.usedMB() }),
@@ -151,6 +184,16 @@ export class EdgeService {
       publish: async (payload) => { this.#transport?.publishTelemetry(payload); },
       log: this.#log.child({ layer: 'telemetry' }),
     });
+    if (c.adaptive.enabled) {
+      this.#adaptive = startAdaptiveLoop({
+        runtime: () => this.#switch.current,
+        probes,
+        limits: adaptiveLimits(this.#setup.profile, c.adaptive),
+        intervalMs: c.adaptive.intervalS * 1000,
+        onSwitch: (model, record) => this.#onSwitch(model, record),
+        log: this.#log.child({ layer: 'adaptive' }),
+      });
+    }
     this.#log.info('service.ready', { broker: broker.url, prefix: c.topicPrefix, stateDir: this.#stateDir, embeddedBroker: this.#broker !== null });
   }
 
@@ -161,11 +204,37 @@ export class EdgeService {
     return setup;
   }
 
+  #onSwitch(model: string, record: ModelSwitch): void {
+    this.#switches.push({ model, ...record });
+    if (this.#switches.length > 50) this.#switches.splice(0, this.#switches.length - 50);
+    this.#publishStatus();
+    void this.#telemetry?.tickNow();
+  }
+
+  #switches: (ModelSwitch & { model: string })[] = [];
+
+  /** Measures every variant now and writes the calibration file; null (logged) on failure. */
+  async #calibrateNow(setup: Setup, c: ServiceConfig): Promise<Calibration | null> {
+    this.#log.info('calibration.start', { profile: setup.profile.id, backend: setup.backend, timeLimitS: c.calibration.timeLimitS });
+    try {
+      const r = await calibrate({ profile: setup.profile, manifests: setup.manifests, engine: this.#engine, timeLimitMs: c.calibration.timeLimitS * 1000 });
+      for (const f of r.failures) this.#log.warn('calibration.failed_variant', f);
+      if (r.calibration.entries.length === 0) return null;
+      const file = await writeCalibration(this.#stateDir, r.calibration, setup.backend);
+      this.#log.info('calibration.written', { file, measured: r.calibration.entries.length, skipped: r.skipped.length, failed: r.failures.length });
+      return r.calibration;
+    } catch (e) {
+      this.#log.warn('calibration.failed', { error: asEdgeError(e) });
+      return null;
+    }
+  }
+
   async #newRuntime(setup: Setup, c: ServiceConfig): Promise<ModelRuntime> {
-    const calibration = await readCalibration(this.#stateDir, setup.profile.id, setup.backend).catch((e: unknown) => {
+    let calibration = await readCalibration(this.#stateDir, setup.profile.id, setup.backend).catch((e: unknown) => {
       this.#log.warn('calibration.ignored', { error: asEdgeError(e) });
       return null;
     });
+    if (calibration === null && c.calibration.atFirstStart) calibration = await this.#calibrateNow(setup, c);
     const cacheDir = path.join(this.#stateDir, 'cache');
     await mkdir(cacheDir, { recursive: true, mode: 0o700 });
     const settings: Record<string, Partial<ModelSettings>> = {};
@@ -216,6 +285,7 @@ export class EdgeService {
         const m = rt.manifest(s.model)?.manifest;
         return { ...s, inputs: m?.inputs ?? [], outputs: m?.outputs ?? [], labels: m?.labels ?? null, variants: m?.variants.map((v) => v.id) ?? [] };
       }),
+      switches: [...this.#switches],
       topics: { infer: `${this.#config.topicPrefix}/models/<model>/infer`, result: `${this.#config.topicPrefix}/models/<model>/result`, telemetry: `${this.#config.topicPrefix}/telemetry`, errors: `${this.#config.topicPrefix}/errors` },
     });
   }
@@ -276,6 +346,7 @@ export class EdgeService {
   async #stop(): Promise<void> {
     const drainTimeoutMs = this.#config.drainTimeoutMs;
     this.#log.info('service.stopping', { drainTimeoutMs });
+    await this.#adaptive?.stop();
     await this.#telemetry?.stop();
     // The transport stops taking requests and waits for in-flight answers, then publishes offline.
     await this.#transport?.stop({ drainTimeoutMs });

@@ -20,6 +20,15 @@ export interface LatencyFigures {
   max: number | null;
 }
 
+/** One adaptive variant switch (issue 7). `at` is wall time, ISO 8601 UTC. */
+export interface ModelSwitch {
+  from: string;
+  to: string;
+  /** 'latency' | 'thermal' | 'throttled' | 'memory' (stepped down) or 'recovered' (stepped back up). */
+  reason: string;
+  at: string;
+}
+
 export interface ModelTelemetry {
   /** Model id (folder name under models/). */
   model: string;
@@ -36,6 +45,10 @@ export interface ModelTelemetry {
   queueDepth: number;
   /** Over the window the scheduler keeps (see its docs), ms. */
   latencyMs: LatencyFigures;
+  /** The plan's choice; differs from `variant` while the adaptive runtime has switched away from it. */
+  preferredVariant?: string | null;
+  /** The most recent adaptive switch, null when none happened. */
+  lastSwitch?: ModelSwitch | null;
 }
 
 export interface ProcessTelemetry {

@@ -1,6 +1,12 @@
+import path from 'node:path';
+import { readCalibration } from '../../budget/calibration-file.js';
+import { readJsonFile } from '../../config/json-file.js';
+import { EdgeError } from '../../errors.js';
+import { parseCalibration } from '../../planner/calibration.js';
+import type { Calibration } from '../../planner/types.js';
 import { planModels } from '../../planner/plan.js';
 import { formatPlan } from '../../planner/format-plan.js';
-import { parseBackendFlag, parseBudgetFlag, resolveSetup } from '../../service/setup.js';
+import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import { loadServiceConfig, modelConfig } from '../../config/service-config.js';
 import type { Command } from '../command.js';
 import { str } from '../values.js';
@@ -8,42 +14,55 @@ import { str } from '../values.js';
 export const command: Command = {
   name: 'plan',
   summary: 'show which variant of each model this board would run, and why every other variant was not chosen',
-  usage: '[--profile <id|file>] [--models <dir>] [--budget-mb N] [--backend auto|native|wasm] [--json]',
+  usage: '[--profile <id|file>] [--models <dir>] [--budget-mb N] [--backend auto|native|wasm] [--state-dir <dir> | --calibration <file>] [--json]',
   options: {
-    profile: { type: 'string', help: 'device profile id (device-profiles/<id>.json) or file; default: detect this host' },
-    models: { type: 'string', help: 'models folder; default: the bundled models/' },
-    'budget-mb': { type: 'string', help: 'memory budget ceiling in MB; default: the profile, cgroup and MemAvailable limits' },
-    backend: { type: 'string', help: 'auto | native | wasm; default: the profile\'s' },
+    ...SETUP_OPTIONS,
     config: { type: 'string', help: 'service config file (for model priorities); optional' },
+    'state-dir': { type: 'string', help: 'use <dir>/calibration-<profile>-<backend>.json (from `bench --calibrate`) for measured figures' },
+    calibration: { type: 'string', help: 'a calibration file to plan with (measured figures instead of estimates)' },
   },
   async run(ctx) {
-    const setup = await resolveSetup({
-      packageRoot: ctx.packageRoot,
-      profile: str(ctx.values, 'profile'),
-      modelsDir: str(ctx.values, 'models'),
-      budgetMB: parseBudgetFlag(str(ctx.values, 'budget-mb')),
-      backend: parseBackendFlag(str(ctx.values, 'backend')),
-    });
+    // Plan for the board the profile names (a Pi Zero plans WASM even when asked from x86).
+    const setup = await setupFromFlags(ctx, 'profile');
     const configFile = str(ctx.values, 'config');
     const config = configFile === undefined ? null : await loadServiceConfig(configFile);
     const priorities: Record<string, number> = {};
     for (const m of setup.manifests) priorities[m.manifest.id] = config ? modelConfig(config, m.manifest.id).priority : 0;
+    const calibration = await loadCalibration(str(ctx.values, 'state-dir'), str(ctx.values, 'calibration'), setup.profile.id, setup.backend);
     const plan = planModels({
       profile: setup.profile,
       manifests: setup.manifests.map((m) => m.manifest),
       budgetMB: setup.budget.budgetMB,
       backend: setup.caps,
       priorities,
+      ...(calibration ? { calibration } : {}),
     });
     const manifestErrors = setup.manifestErrors.map((e) => ({ code: e.code, message: e.message }));
     if (ctx.json) {
       ctx.out(JSON.stringify({ profile: setup.profile.id, profileSource: setup.profileSource, backend: setup.backend, budget: setup.budget, plan, manifestErrors }, null, 2));
     } else {
       ctx.out(`profile: ${setup.profile.id} (${setup.profile.board}; ${setup.profileSource})`);
-      ctx.out(`backend: ${setup.backend}    budget: ${setup.budget.budgetMB} MB (${setup.budget.detail})\n`);
+      ctx.out(`backend: ${setup.backend}    budget: ${setup.budget.budgetMB} MB (${setup.budget.detail})`);
+      ctx.out(calibration ? `figures: measured where the calibration of ${calibration.measuredAt} has an entry, estimated otherwise\n` : 'figures: estimated (no calibration; `edge-infer bench --calibrate` measures them)\n');
       ctx.out(formatPlan(plan));
       for (const e of manifestErrors) ctx.out(`\nrefused manifest: ${e.code}: ${e.message}`);
     }
     return plan.models.some((m) => m.chosen === null) || manifestErrors.length > 0 ? 78 : 0;
   },
 };
+
+/**
+ * The calibration to plan with: --calibration <file>, else --state-dir's file for this profile and
+ * backend (null when absent), else none. Throws EDGE_ERR_USAGE for both flags,
+ * EDGE_ERR_CALIBRATION_INVALID for an unreadable or invalid file or one for another profile.
+ */
+async function loadCalibration(stateDir: string | undefined, file: string | undefined, profile: string, backend: 'native' | 'wasm'): Promise<Calibration | null> {
+  if (stateDir !== undefined && file !== undefined) throw new EdgeError('EDGE_ERR_USAGE', 'give --state-dir or --calibration, not both');
+  if (stateDir !== undefined) return readCalibration(path.resolve(stateDir), profile, backend);
+  if (file === undefined) return null;
+  const cal = parseCalibration(await readJsonFile(path.resolve(file), 'EDGE_ERR_CALIBRATION_INVALID'), file);
+  if (cal.profile !== profile) {
+    throw new EdgeError('EDGE_ERR_CALIBRATION_INVALID', `${file} holds figures for profile ${cal.profile}, not ${profile}`, { details: { file, profile: cal.profile } });
+  }
+  return cal;
+}

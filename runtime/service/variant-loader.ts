@@ -1,0 +1,70 @@
+/**
+ * Loads one variant of one model for the ModelRuntime: verify (sha256, size, path) -> engine.load
+ * with warm-up -> check the session's inputs/outputs against the manifest -> check the measured
+ * memory against the budget.
+ *
+ * Contract: resolves with the loaded session, now owned by the caller (unload with `key`); or
+ * throws an EdgeError after unloading whatever it loaded: the repository's codes
+ * (EDGE_ERR_FILE_MISSING, EDGE_ERR_INTEGRITY...), the engine's (EDGE_ERR_LOAD_FAILED...),
+ * EDGE_ERR_MODEL_MISMATCH (I/O differs from model.json), EDGE_ERR_BUDGET_EXCEEDED.
+ */
+import path from 'node:path';
+import type { InferenceEngine, LoadedModel } from '../backend/types.js';
+import type { DeviceProfile } from '../config/types.js';
+import { EdgeError } from '../errors.js';
+import { verifyVariant } from '../repository/integrity.js';
+import type { LoadedManifest, VariantManifest } from '../repository/types.js';
+import { checkSessionIo } from './session-io-check.js';
+import { warmupInputs } from './warmup.js';
+
+export interface LoadVariantOptions {
+  engine: InferenceEngine;
+  profile: DeviceProfile;
+  budgetMB: number;
+  cacheDir?: string | undefined;
+  loaded: LoadedManifest;
+  variant: VariantManifest;
+  key: string;
+  /** Memory held by the other models' sessions, MB. */
+  othersMB: number;
+  /** The planner's figure for this variant, MB (the larger of it and the measured growth counts). */
+  plannedMB: number;
+}
+
+export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
+  const m = o.loaded.manifest;
+  const v = o.variant;
+  const { path: file, bytes } = await verifyVariant(o.loaded, v);
+  const loaded = await o.engine.load({
+    key: o.key,
+    file,
+    bytes,
+    session: {
+      intraOpThreads: o.profile.inference.threads,
+      graphOptimization: o.profile.inference.graphOptimization,
+      memArena: o.budgetMB >= 256,
+      memPattern: true,
+      ...(o.cacheDir ? { optimizedModelPath: path.join(o.cacheDir, `${m.id}-${v.id}-${v.sha256.slice(0, 12)}-${o.engine.kind}.ort.onnx`) } : {}),
+    },
+    warmup: warmupInputs(m.inputs),
+  });
+  const mismatches = checkSessionIo(m, loaded);
+  if (mismatches.length > 0) {
+    await o.engine.unload(o.key);
+    throw new EdgeError('EDGE_ERR_MODEL_MISMATCH', `${o.key}: ${mismatches.map((x) => `${x.side} ${x.name}: ${x.problem}`).join('; ')}`, {
+      details: { model: m.id, variant: v.id, mismatches },
+    });
+  }
+  const measuredMB = Math.max(0, loaded.rssDeltaMB);
+  if (o.othersMB + Math.max(measuredMB, o.plannedMB) > o.budgetMB) {
+    await o.engine.unload(o.key);
+    throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `loading ${o.key} took ${round(measuredMB)} MB; with ${round(o.othersMB)} MB held by other models that passes the ${round(o.budgetMB)} MB budget`, {
+      details: { needMB: round(measuredMB), heldMB: round(o.othersMB), budgetMB: round(o.budgetMB) },
+    });
+  }
+  return loaded;
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
