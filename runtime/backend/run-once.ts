@@ -10,7 +10,7 @@
  */
 import type * as OrtApi from 'onnxruntime-common';
 import { EdgeError } from '../errors.js';
-import { isTensorDtype, type NamedTensors, type TensorData } from '../tensor.js';
+import { isTensorDtype, type NamedTensors, type Tensor, type TensorData } from '../tensor.js';
 import { nativeAvailable } from './native-binary.js';
 import { errorMessage, loadErrorCode } from './ort-errors.js';
 import { wasmDistUrl } from './wasm-engine.js';
@@ -63,6 +63,29 @@ async function runSession(session: OrtApi.InferenceSession, o: Ort, inputs: Name
   return result;
 }
 
+/** The element type the session declares for input `name` (float32 when unknown). */
+function declaredInputType(s: OrtApi.InferenceSession, name: string): string {
+  const meta = (s.inputMetadata ?? []).find((m) => m.name === name);
+  return meta !== undefined && meta.isTensor ? meta.type : 'float32';
+}
+
+/** Eval rows as one [N, width] tensor of the model's input type: int64 / int32 (token ids) or float32. */
+function evalTensor(type: string, rows: readonly number[][], n: number, width: number): Tensor {
+  if (type === 'int64') {
+    const data = new BigInt64Array(n * width);
+    rows.forEach((row, i) => row.forEach((v, j) => { data[i * width + j] = BigInt(Math.trunc(v)); }));
+    return { dtype: 'int64', dims: [n, width], data };
+  }
+  if (type === 'int32') {
+    const data = new Int32Array(n * width);
+    rows.forEach((row, i) => data.set(row, i * width));
+    return { dtype: 'int32', dims: [n, width], data };
+  }
+  const data = new Float32Array(n * width);
+  rows.forEach((row, i) => data.set(row, i * width));
+  return { dtype: 'float32', dims: [n, width], data };
+}
+
 /** Runs `modelBytes` once on `inputs` (not transferred; not modified). */
 export function runOnce(modelBytes: Uint8Array, inputs: NamedTensors): Promise<NamedTensors> {
   return withSession(modelBytes, (s, o) => runSession(s, o, inputs));
@@ -70,7 +93,7 @@ export function runOnce(modelBytes: Uint8Array, inputs: NamedTensors): Promise<N
 
 /**
  * Top-1 accuracy of a classifier on an eval set, in one batched run: rows of `inputs` become a
- * float32 [N, features] tensor fed to `inputName` (default: the model's first input); the first
+ * [N, features] tensor of the input's declared type (float32, or int64 / int32 for token ids) fed to `inputName` (default: the model's first input); the first
  * output's argmax per row is the prediction.
  */
 export async function evaluateAccuracy(
@@ -83,11 +106,9 @@ export async function evaluateAccuracy(
   if (n === 0 || width === 0 || evalSet.labels.length !== n || evalSet.inputs.some((r) => r.length !== width)) {
     throw new EdgeError('EDGE_ERR_EVAL_SET_INVALID', `eval set needs N rows of equal length and N labels (got ${n} rows, ${evalSet.labels.length} labels)`);
   }
-  const data = new Float32Array(n * width);
-  evalSet.inputs.forEach((row, i) => data.set(row, i * width));
   return withSession(modelBytes, async (s, o) => {
     const name = inputName ?? s.inputNames[0] ?? 'input';
-    const out = await runSession(s, o, { [name]: { dtype: 'float32', dims: [n, width], data } });
+    const out = await runSession(s, o, { [name]: evalTensor(declaredInputType(s, name), evalSet.inputs, n, width) });
     const first = out[s.outputNames[0] ?? ''];
     if (first === undefined || first.dims[0] !== n) throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', 'the first output is not [N, classes]');
     const classes = first.data.length / n;
