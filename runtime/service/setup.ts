@@ -30,7 +30,14 @@ export interface SetupOptions {
   backend?: BackendPref | undefined;
   /** Root for /proc and /sys reads (tests). Default "/". */
   fsRoot?: string;
+  /**
+   * Resolve "auto" for the profile's board ('profile': what `plan --profile rpi-zero-2w` shows from
+   * any host) or for this host ('host', default: what can actually run here).
+   */
+  backendFor?: 'host' | 'profile';
 }
+
+const NODE_ARCH: Record<DeviceProfile['cpu']['arch'], string> = { arm64: 'arm64', armv7: 'arm', x64: 'x64' };
 
 export interface Setup {
   profile: DeviceProfile;
@@ -77,7 +84,10 @@ export async function resolveSetup(o: SetupOptions): Promise<Setup> {
   }
   const modelsDir = path.resolve(o.modelsDir ?? path.join(o.packageRoot, 'models'));
   const { loaded, errors } = await loadManifests(modelsDir);
-  const backend = resolveBackend(o.backend ?? profile.inference.backend);
+  const pref = o.backend ?? profile.inference.backend;
+  const backend = o.backendFor === 'profile'
+    ? resolveBackend(pref, { platform: 'linux', arch: NODE_ARCH[profile.cpu.arch] })
+    : resolveBackend(pref);
   const computed = effectiveBudgetMB({
     profileBudgetMB: profile.memory.budgetMB,
     reserveMB: profile.memory.reserveMB,

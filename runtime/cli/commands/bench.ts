@@ -4,7 +4,7 @@ import { calibrationPath, writeCalibration } from '../../budget/calibration-file
 import { loadServiceConfig } from '../../config/service-config.js';
 import { calibrate } from '../../service/calibrate.js';
 import { usableStateDir } from '../../service/service.js';
-import { parseBackendFlag, resolveSetup } from '../../service/setup.js';
+import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import type { Command } from '../command.js';
 import { flag, positiveInt, str } from '../values.js';
 
@@ -13,20 +13,13 @@ export const command: Command = {
   summary: 'measure every variant of every model on this device and backend (load time, latency p50/p95, RSS); --calibrate saves the figures for the planner',
   usage: '[--calibrate] [--profile <id|file>] [--models <dir>] [--backend auto|native|wasm] [--runs N] [--state-dir <dir>] [--json]',
   options: {
+    ...SETUP_OPTIONS,
     calibrate: { type: 'boolean', help: 'write <state-dir>/calibration-<profile>-<backend>.json; `plan` and `run` then use measured figures' },
-    profile: { type: 'string', help: 'device profile id or file; default: detect this host' },
-    models: { type: 'string', help: 'models folder; default: the bundled models/' },
-    backend: { type: 'string', help: 'auto | native | wasm; default: the profile\'s' },
     runs: { type: 'string', help: 'timed runs per variant (default 50)' },
     'state-dir': { type: 'string', help: 'where the calibration goes (default: the service\'s state dir)' },
   },
   async run(ctx) {
-    const setup = await resolveSetup({
-      packageRoot: ctx.packageRoot,
-      profile: str(ctx.values, 'profile'),
-      modelsDir: str(ctx.values, 'models'),
-      backend: parseBackendFlag(str(ctx.values, 'backend')),
-    });
+    const setup = await setupFromFlags(ctx);
     const runs = positiveInt(ctx.values, 'runs', 50);
     const engine = createEngine(setup.backend);
     try {

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { createEngine } from '../../backend/select-engine.js';
 import { EdgeError } from '../../errors.js';
 import { ModelRuntime } from '../../service/model-runtime.js';
-import { parseBackendFlag, parseBudgetFlag, resolveSetup } from '../../service/setup.js';
+import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import { decodeRequest } from '../../transport/request-codec.js';
 import { resultBody } from '../../transport/result-codec.js';
 import { DEFAULT_LIMITS } from '../../transport/types.js';
@@ -34,25 +34,16 @@ export const command: Command = {
   summary: 'run one local inference through the path the service uses (plan, verify, budgeted load, queue, worker)',
   usage: '<model> --input <file.json|-> [--profile <id|file>] [--variant <id>] [--json]',
   options: {
+    ...SETUP_OPTIONS,
     input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]}, {"id","inputs":{...}} or {"id","text":"..."} for text models), a bare array, or - for stdin' },
-    profile: { type: 'string', help: 'device profile id or file; default: detect this host' },
-    models: { type: 'string', help: 'models folder; default: the bundled models/' },
     variant: { type: 'string', help: 'force this variant instead of the planner\'s choice' },
-    backend: { type: 'string', help: 'auto | native | wasm; default: the profile\'s' },
-    'budget-mb': { type: 'string', help: 'memory budget ceiling in MB' },
   },
   async run(ctx) {
     const model = onePositional(ctx.positionals, '<model>');
     const inputRef = str(ctx.values, 'input');
     if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file.json|->');
     const payload = await readInput(inputRef);
-    const setup = await resolveSetup({
-      packageRoot: ctx.packageRoot,
-      profile: str(ctx.values, 'profile'),
-      modelsDir: str(ctx.values, 'models'),
-      budgetMB: parseBudgetFlag(str(ctx.values, 'budget-mb')),
-      backend: parseBackendFlag(str(ctx.values, 'backend')),
-    });
+    const setup = await setupFromFlags(ctx);
     const loaded = setup.manifests.find((m) => m.manifest.id === model);
     if (!loaded) {
       throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${model}" in ${setup.modelsDir}`, { details: { model, known: setup.manifests.map((m) => m.manifest.id) } });
