@@ -1,7 +1,7 @@
 /**
  * Test PKI generated with the openssl CLI at test time (never committed): a CA, a server
  * certificate for 127.0.0.1/localhost, a client certificate (CN "edge-infer"), an unrelated second
- * CA, and a client certificate that expired in 2020 (`openssl ca -startdate/-enddate`, since
+ * CA with a client certificate of its own, and a client certificate that expired in 2020 (`openssl ca -startdate/-enddate`, since
  * `openssl x509 -days` cannot go negative on OpenSSL 3.0).
  *
  * Throws (from execFileSync) when openssl is missing or fails; the caller removes `dir`.
@@ -25,7 +25,13 @@ export interface TestPki {
   /** Signed by the CA, valid 2020-01-01 .. 2020-01-02 only. */
   readonly expiredCert: string;
   readonly expiredKey: string;
+  /** A client certificate (CN = clientCn) signed by the other CA. */
+  readonly strangerCert: string;
+  readonly strangerKey: string;
 }
+
+/** EC P-256 keys: fast to generate, accepted by mosquitto and node:tls. */
+const KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] as const;
 
 function ssl(args: readonly string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -34,7 +40,7 @@ function ssl(args: readonly string[], cwd: string): void {
 function selfSignedCa(dir: string, name: string): { cert: string; key: string } {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.crt`);
-  ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
+  ssl(['req', '-x509', ...KEY, '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
   return { cert, key };
 }
@@ -42,7 +48,7 @@ function selfSignedCa(dir: string, name: string): { cert: string; key: string } 
 function csr(dir: string, name: string, cn: string): { csr: string; key: string } {
   const key = join(dir, `${name}.key`);
   const req = join(dir, `${name}.csr`);
-  ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', req, '-subj', `/CN=${cn}`], dir);
+  ssl(['req', ...KEY, '-nodes', '-keyout', key, '-out', req, '-subj', `/CN=${cn}`], dir);
   return { csr: req, key };
 }
 
@@ -78,6 +84,8 @@ export function makeTestPki(clientCn = 'edge-infer'): TestPki {
   sign(dir, ca, server.csr, 'server.crt', 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
   const client = csr(dir, 'client', clientCn);
   sign(dir, ca, client.csr, 'client.crt', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+  const stranger = csr(dir, 'stranger', clientCn);
+  sign(dir, other, stranger.csr, 'stranger.crt', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
   const old = csr(dir, 'expired', clientCn);
   expired(dir, ca, old.csr, 'expired.crt');
   return {
@@ -91,5 +99,7 @@ export function makeTestPki(clientCn = 'edge-infer'): TestPki {
     otherCaCert: other.cert,
     expiredCert: join(dir, 'expired.crt'),
     expiredKey: old.key,
+    strangerCert: join(dir, 'stranger.crt'),
+    strangerKey: stranger.key,
   };
 }

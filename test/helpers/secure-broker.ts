@@ -3,7 +3,8 @@
  * `log_type all` to a file, plus the PKI and the credentials the tests use. `stop()` removes
  * the broker and the PKI.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTestPki, type TestPki } from './certs.js';
 import { startMosquitto, type Mosquitto } from './mosquitto.js';
@@ -26,11 +27,13 @@ export interface SecureBroker {
   stop(): Promise<void>;
 }
 
-export async function startSecureBroker(o: { aclFile?: string } = {}): Promise<SecureBroker> {
-  const pki = makeTestPki(SERVICE_USER);
-  const passwd = join(pki.dir, 'passwd');
+/** `pki`: share one PKI between brokers (then stop() leaves it alone); default: a new one. */
+export async function startSecureBroker(o: { aclFile?: string; pki?: TestPki } = {}): Promise<SecureBroker> {
+  const pki = o.pki ?? makeTestPki(SERVICE_USER);
+  const own = mkdtempSync(join(tmpdir(), 'edge-sbroker-'));
+  const passwd = join(own, 'passwd');
   writeMosquittoPasswords(passwd, { [SERVICE_USER]: SERVICE_PASSWORD, [APP_USER]: APP_PASSWORD });
-  const logFile = join(pki.dir, 'broker.log');
+  const logFile = join(own, 'broker.log');
   const broker = await startMosquitto({
     allowAnonymous: false,
     extraConf: [
@@ -47,7 +50,11 @@ export async function startSecureBroker(o: { aclFile?: string } = {}): Promise<S
     url: `mqtts://127.0.0.1:${broker.port}`,
     log,
     count: (re) => log().split('\n').filter((l) => re.test(l)).length,
-    stop: async () => { await broker.stop(); rmSync(pki.dir, { recursive: true, force: true }); },
+    stop: async () => {
+      await broker.stop();
+      rmSync(own, { recursive: true, force: true });
+      if (o.pki === undefined) rmSync(pki.dir, { recursive: true, force: true });
+    },
   };
 }
 
