@@ -68,7 +68,7 @@ const BATCH_OFF: ModelSettings = { maxBatch: 1, maxQueueDelayMs: 0, queueLimit: 
 
 async function latencyRun(broker: Mosquitto, nodelay: boolean, o: { quick: boolean; tmp: string; digitRow: number[] }, memory: MqttFigures['memory'] | null): Promise<LatencyFigures> {
   const rate = 200;
-  const halfMs = o.quick ? 3000 : 8000;
+  const halfMs = o.quick ? 2500 : 8000;
   const dir = join(o.tmp, `svc-latency-${nodelay ? 'nodelay' : 'default'}`);
   mkdirSync(dir, { recursive: true });
   const bare = await startBareResponder(broker.url, 'bench/bare/infer');
@@ -131,7 +131,7 @@ async function latencyRun(broker: Mosquitto, nodelay: boolean, o: { quick: boole
 async function saturationRuns(broker: Mosquitto, o: { quick: boolean; tmp: string; digitRow: number[] }): Promise<SaturationFigures[]> {
   const out: SaturationFigures[] = [];
   const window = 64;
-  const durationMs = o.quick ? 3000 : 8000;
+  const durationMs = o.quick ? 2000 : 8000;
   for (const batching of ['off', 'on'] as const) {
     const dir = join(o.tmp, `svc-sat-${batching}`);
     mkdirSync(dir, { recursive: true });
