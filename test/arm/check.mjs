@@ -17,11 +17,11 @@
 // not fatal: compare.mjs judges it); exits 1 when a call printed no parseable JSON.
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -30,7 +30,7 @@ const { values } = parseArgs({
     backend: { type: 'string' },
     plans: { type: 'string', default: '' },
     samples: { type: 'string', default: '5' },
-    jobs: { type: 'string', default: '2' },
+    jobs: { type: 'string', default: '1' }, // accepted for compatibility; variants run in one process
     'no-infer': { type: 'boolean', default: false },
     'board-mem': { type: 'string' },
     models: { type: 'string' },
@@ -38,7 +38,6 @@ const { values } = parseArgs({
   },
 });
 const sampleCount = Number(values.samples);
-const jobs = Math.max(1, Number(values.jobs));
 // Under pi-emu, process.execPath is an ARM binary only the qemu shim (first `node` on PATH) can start.
 const nodeBin = process.env.PI_EMU_ARCH ? 'node' : process.execPath;
 const cli = join(root, 'bin', 'edge-infer.js');
@@ -62,19 +61,6 @@ function runCli(args) {
       res({ code, json, stdout: text, stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - t0 });
     });
   });
-}
-
-/** Runs fns with at most `n` at a time, results in order. */
-async function pool(n, fns) {
-  const results = new Array(fns.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, fns.length) }, async () => {
-    while (next < fns.length) {
-      const i = next++;
-      results[i] = await fns[i]();
-    }
-  }));
-  return results;
 }
 
 let failed = false;
@@ -150,50 +136,70 @@ for (const { key, args } of planSpecs) {
   };
 }
 
-// infer: every variant of every model, one batched request each.
+// infer: the planned variant of each model through the real CLI (`infer`), then every variant of
+// every model through the same engine in THIS process (one node start per architecture: under
+// emulation a node start costs 10-30 s, a variant a second or two).
 {
-  const tasks = [];
-  for (const entry of (await readdir(modelsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    let manifest;
-    try {
-      manifest = JSON.parse(await readFile(join(modelsDir, entry.name, 'model.json'), 'utf8'));
-    } catch {
-      continue;
-    }
-    const evalDoc = JSON.parse(await readFile(join(modelsDir, entry.name, manifest.eval.file), 'utf8'));
-    const total = evalDoc.inputs.length;
-    const n = Math.min(sampleCount, total);
-    const picks = Array.from({ length: n }, (_, i) => Math.floor((i * total) / n));
-    const request = join(tmp, `${manifest.id}.json`);
-    await writeFile(request, JSON.stringify({ id: `arm-check-${manifest.id}`, input: picks.flatMap((i) => evalDoc.inputs[i]) }));
-    const m = { model: manifest.id, samples: picks.map((i) => ({ index: i, label: evalDoc.labels[i] })), variants: [] };
-    doc.models.push(m);
-    if (values['no-infer']) continue;
-    for (const v of manifest.variants) {
-      tasks.push(async () => {
-        const args = ['infer', manifest.id, '--input', request, '--variant', v.id, '--json', ...modelsArgs];
-        if (values.profile) args.push('--profile', values.profile);
-        if (values.backend) args.push('--backend', values.backend);
-        const r = await runCli(args);
-        const d = need(`infer ${manifest.id} ${v.id}`, r);
-        const row = { variant: v.id, precision: v.precision, ms: r.ms };
-        if (d === null) row.error = { code: 'NO_JSON', message: r.stderr.slice(0, 500) };
-        else if (d.error) row.error = { code: d.error.code, message: d.error.message };
-        else {
-          const out = Object.values(d.outputs)[0];
-          const per = out.shape.slice(1).reduce((a, b) => a * b, 1);
-          row.backend = d.backend;
-          row.profile = d.profile;
-          row.ranVariant = d.variant;
-          row.logits = picks.map((_, s) => out.data.slice(s * per, (s + 1) * per));
-          row.top1 = row.logits.map(argmax);
-        }
-        m.variants.push(row);
+  const dist = (p) => pathToFileURL(join(root, 'dist', 'runtime', p)).href;
+  const { createEngine } = await import(dist('backend/select-engine.js'));
+  const { loadManifests } = await import(dist('repository/manifest.js'));
+  const { verifyVariant } = await import(dist('repository/integrity.js'));
+  const engine = createEngine(values.backend ?? 'auto');
+  const { loaded } = await loadManifests(modelsDir);
+  try {
+    for (const lm of loaded) {
+      const manifest = lm.manifest;
+      const evalDoc = JSON.parse(await readFile(join(lm.dir, manifest.eval.file), 'utf8'));
+      const total = evalDoc.inputs.length;
+      const n = Math.min(sampleCount, total);
+      const picks = Array.from({ length: n }, (_, i) => Math.floor((i * total) / n));
+      const m = { model: manifest.id, samples: picks.map((i) => ({ index: i, label: evalDoc.labels[i] })), variants: [] };
+      doc.models.push(m);
+      if (values['no-infer']) continue;
+      const spec = manifest.inputs[0];
+      const flat = picks.flatMap((i) => evalDoc.inputs[i]);
+      const dims = [n, ...spec.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1))];
+      const tensor = () => ({
+        dtype: spec.dtype, dims,
+        data: spec.dtype === 'int64' ? BigInt64Array.from(flat.map((x) => BigInt(x))) : spec.dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat),
       });
+      // The CLI path once per model (the planner's choice), so `infer` itself is proven on this arch.
+      const request = join(tmp, `${manifest.id}.json`);
+      await writeFile(request, JSON.stringify({ id: `arm-check-${manifest.id}`, input: flat }));
+      const cliArgs = ['infer', manifest.id, '--input', request, '--json', ...modelsArgs];
+      if (values.profile) cliArgs.push('--profile', values.profile);
+      if (values.backend) cliArgs.push('--backend', values.backend);
+      const viaCli = need(`infer ${manifest.id}`, await runCli(cliArgs));
+      m.cli = viaCli === null ? null : viaCli.error ? { error: viaCli.error.code } : { variant: viaCli.variant, backend: viaCli.backend, top1: viaCli.top?.[0]?.index ?? null };
+      for (const v of manifest.variants) {
+        const t0 = Date.now();
+        const row = { variant: v.id, precision: v.precision };
+        const key = `arm-check:${manifest.id}@${v.id}`;
+        try {
+          const { path, bytes } = await verifyVariant(lm, v);
+          await engine.load({ key, file: path, bytes, session: { intraOpThreads: 1, graphOptimization: 'all', memArena: true, memPattern: true } });
+          const r = await engine.run(key, { [spec.name]: tensor() });
+          await engine.unload(key);
+          const out = r.outputs[manifest.outputs[0].name];
+          const per = out.dims.slice(1).reduce((a, b) => a * b, 1);
+          const data = Array.from(out.data, Number);
+          row.backend = engine.kind;
+          row.profile = values.profile ?? null;
+          row.ranVariant = v.id;
+          row.logits = picks.map((_, s) => data.slice(s * per, (s + 1) * per));
+          row.top1 = row.logits.map(argmax);
+        } catch (e) {
+          row.error = { code: e?.code ?? 'ERROR', message: String(e?.message ?? e).slice(0, 500) };
+          failed = true;
+        }
+        row.ms = Date.now() - t0;
+        m.variants.push(row);
+      }
+      m.variants.sort((a, b) => a.variant.localeCompare(b.variant));
     }
+  } finally {
+    await engine.close();
   }
-  await pool(jobs, tasks);
-  for (const m of doc.models) m.variants.sort((a, b) => a.variant.localeCompare(b.variant));
 }
 doc.ms = Date.now() - started;
 const text = JSON.stringify(doc, null, 1) + '\n';
