@@ -18,7 +18,8 @@ import { SESSION } from './overhead.js';
 import { ROOT, firstAnswerAt, logEvents, procMemoryMB, startBenchService } from './service.js';
 import { fmt, printTable } from './stats.js';
 
-export interface ColdStart { start: 'first' | 'second'; firstAnswerMs: number; readyMs: number; loadMs: number; fromCache: boolean }
+/** Phases from spawn, ms (log line times, 1 ms resolution): profile = imports + config + setup done; loaded = model ready. */
+export interface ColdStart { start: 'first' | 'second'; firstAnswerMs: number; readyMs: number; profileLogMs: number; loadedLogMs: number; connectedLogMs: number; loadMs: number; fromCache: boolean }
 export interface VariantMemory { variant: string; fileMB: number; rssDeltaMB: number; loadMs: number }
 
 export interface LocalFigures {
@@ -42,7 +43,12 @@ async function coldStarts(brokerUrl: string, tmp: string, digitRow: number[]): P
       const s = svc as unknown as ReturnType<typeof startBenchService>;
       const readyAt = await s.waitLog('service.ready');
       const loaded = logEvents(s.logs(), 'model.loaded').find((e) => e['model'] === 'digits') ?? {};
-      out.push({ start, firstAnswerMs: at - s.spawnedAt, readyMs: readyAt - s.spawnedAt, loadMs: Number(loaded['loadMs']), fromCache: loaded['fromCache'] === true });
+      const at0 = (event: string): number => Date.parse(String(logEvents(s.logs(), event)[0]?.['time'] ?? '')) - s.spawnedWallMs;
+      out.push({
+        start, firstAnswerMs: at - s.spawnedAt, readyMs: readyAt - s.spawnedAt,
+        profileLogMs: at0('profile'), loadedLogMs: Date.parse(String(loaded['time'] ?? '')) - s.spawnedWallMs, connectedLogMs: at0('mqtt.connected'),
+        loadMs: Number(loaded['loadMs']), fromCache: loaded['fromCache'] === true,
+      });
     } finally {
       await svc?.stop();
     }
@@ -137,8 +143,8 @@ export async function runLocalSections(o: { quick: boolean; tmp: string; digitRo
     [[fmt(batching.offPerS, 0), fmt(batching.onPerS, 0), `${fmt(batching.ratio, 2)}x`, fmt(batching.meanBatchOn, 1)]]);
   const cold = await coldStarts(o.brokerUrl, o.tmp, o.digitRow);
   const big = await bigLoad(o.tmp, o.bigFile);
-  printTable('4. Cold start of `edge-infer run` (digits; same state dir for both starts), ms from spawn', ['start', 'first answer', 'service.ready', 'model loadMs', 'fromCache'],
-    cold.map((c) => [c.start, fmt(c.firstAnswerMs, 0), fmt(c.readyMs, 0), fmt(c.loadMs, 1), String(c.fromCache)]));
+  printTable('4. Cold start of `edge-infer run` (digits; same state dir for both starts), ms from spawn', ['start', 'log "profile" (imports+setup)', 'log model.loaded', 'model loadMs', 'service.ready', 'mqtt.connected', 'first answer', 'fromCache'],
+    cold.map((c) => [c.start, fmt(c.profileLogMs, 0), fmt(c.loadedLogMs, 0), fmt(c.loadMs, 1), fmt(c.readyMs, 0), fmt(c.connectedLogMs, 0), fmt(c.firstAnswerMs, 0), String(c.fromCache)]));
   printTable('4b. Engine load of the big MLP (worker start + read + session), first vs optimized-model cache, ms', ['first load', 'cached load', 'session first', 'session cached', 'fromCache'],
     [[fmt(big.firstLoadMs, 1), fmt(big.cachedLoadMs, 1), fmt(big.firstSessionMs, 1), fmt(big.cachedSessionMs, 1), String(big.fromCache)]]);
   const idle = await idleNoModels(o.brokerUrl, o.tmp);

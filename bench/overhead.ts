@@ -19,6 +19,10 @@ export interface OverheadRow {
   model: string;
   rawP50Ms: number;
   rawP90Ms: number;
+  rawP10Ms: number;
+  edgeP10Ms: number;
+  /** p10 over p10: less sensitive to CPU contention from other processes than the median. */
+  ratioP10: number;
   edgeP50Ms: number;
   edgeP90Ms: number;
   /** Median edge-infer latency over median raw latency. */
@@ -66,7 +70,7 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, rou
   const edgeP50 = median(edge);
   return {
     model: c.name,
-    rawP50Ms: rawP50, rawP90Ms: quantile(raw, 0.9),
+    rawP50Ms: rawP50, rawP90Ms: quantile(raw, 0.9), rawP10Ms: quantile(raw, 0.1), edgeP10Ms: quantile(edge, 0.1), ratioP10: quantile(edge, 0.1) / quantile(raw, 0.1),
     edgeP50Ms: edgeP50, edgeP90Ms: quantile(edge, 0.9),
     ratio: edgeP50 / rawP50, addedMs: edgeP50 - rawP50, samples: raw.length,
   };

@@ -39,6 +39,8 @@ export interface BenchService {
   readonly child: ChildProcess;
   /** performance.now() just before spawn. */
   readonly spawnedAt: number;
+  /** Date.now() just before spawn (to place log line times). */
+  readonly spawnedWallMs: number;
   logs(): string;
   waitLog(text: string, timeoutMs?: number): Promise<number>;
   /** Event-loop delay since the last reset (wrapper only). */
@@ -65,6 +67,7 @@ export function writeConfig(s: ServiceSpec): string {
 
 export function startBenchService(s: ServiceSpec): BenchService {
   const file = writeConfig(s);
+  const spawnedWallMs = Date.now();
   const spawnedAt = performance.now();
   const child = s.wrapper === true
     ? fork(CHILD, [file], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: s.execArgv ?? [] })
@@ -86,6 +89,7 @@ export function startBenchService(s: ServiceSpec): BenchService {
   return {
     child,
     spawnedAt,
+    spawnedWallMs,
     logs: () => logs,
     waitLog(text, timeoutMs = 30_000) {
       if (logs.includes(text)) return Promise.resolve(performance.now());
