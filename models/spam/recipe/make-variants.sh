@@ -1,0 +1,12 @@
+#!/bin/sh
+# Makes the int8, mixed and pruned variants from the recipe's fp32 files with the project's
+# TypeScript tools (no Python), then measures every variant into model.json.
+# Run from the repository root after train.py and `npx tsc -p tsconfig.json`.
+set -eu
+M=models/spam
+EI="node bin/edge-infer.js"
+$EI quantize $M/teacher-fp32.onnx --to int8  -o $M/teacher-int8.onnx  --eval $M/eval
+$EI quantize $M/teacher-fp32.onnx --to mixed -o $M/teacher-mixed.onnx --eval $M/eval
+$EI prune    $M/teacher-fp32.onnx --sparsity 0.5 -o $M/teacher-pruned50.onnx
+$EI quantize $M/student-fp32.onnx --to int8  -o $M/student-int8.onnx  --eval $M/eval
+node $M/recipe/measure.mjs --runs 200

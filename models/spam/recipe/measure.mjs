@@ -1,0 +1,55 @@
+// Recipe helper: measures every variant listed in models/spam/recipe/variants.json and writes the
+// figures (bytes, sha256, params, MACs, ops, layerBits, accuracy, agreement with the reference) into
+// models/spam/model.json, plus batch-1 latency (median of runs inside session.run, onnxruntime-node,
+// 1 thread) into recipe/latency.json. Uses the compiled runtime (run `npx tsc -p tsconfig.json` first).
+// Written because `edge-infer eval --update-manifest` feeds float32 rows, and this model takes int64 ids.
+// Usage (repo root): node models/spam/recipe/measure.mjs [--runs 200]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { evaluateAccuracy } from '../../../dist/runtime/backend/run-once.js';
+import { modelFigures, qualityFigures } from '../../../dist/runtime/optimize/evaluate.js';
+import { readOnnx } from '../../../dist/runtime/optimize/onnx-io.js';
+
+const dir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 200;
+const manifestFile = path.join(dir, 'model.json');
+const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+const plan = JSON.parse(readFileSync(path.join(dir, 'recipe', 'variants.json'), 'utf8'));
+const evalSet = JSON.parse(readFileSync(path.join(dir, manifest.eval.file), 'utf8'));
+
+async function latency(file) {
+  const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const L = evalSet.inputs[0].length;
+  const feed = (i) => ({ [s.inputNames[0]]: new ort.Tensor('int64', BigInt64Array.from(evalSet.inputs[i % evalSet.inputs.length], BigInt), [1, L]) });
+  for (let i = 0; i < 20; i++) await s.run(feed(i));
+  const times = [];
+  for (let i = 0; i < RUNS; i++) { const f = feed(i); const t0 = performance.now(); await s.run(f); times.push(performance.now() - t0); }
+  await s.release();
+  times.sort((a, b) => a - b);
+  return { batch: 1, runs: RUNS, medianMs: times[Math.floor(RUNS / 2)], p90Ms: times[Math.floor(RUNS * 0.9)] };
+}
+
+const preds = {};
+const variants = [];
+const lat = {};
+for (const v of plan) {
+  const bytes = new Uint8Array(readFileSync(path.join(dir, v.file)));
+  const fig = modelFigures(bytes, readOnnx(bytes));
+  const { predictions } = await evaluateAccuracy(bytes, evalSet);
+  preds[v.id] = predictions;
+  const q = qualityFigures(predictions, evalSet.labels, preds[manifest.reference]);
+  lat[v.id] = await latency(path.join(dir, v.file));
+  const out = { id: v.id, file: v.file, sha256: fig.sha256, bytes: fig.bytes, precision: v.precision };
+  if (fig.layerBits !== undefined && v.precision === 'mixed') out.layerBits = fig.layerBits;
+  if (v.pruning) out.pruning = v.pruning;
+  if (v.distillation) out.distillation = v.distillation;
+  Object.assign(out, { params: fig.params, macs: fig.macs, ops: fig.ops, quality: { accuracy: q.accuracy, agreement: q.agreement ?? 1, evalCount: q.evalCount } });
+  variants.push(out);
+  console.log(`${v.id.padEnd(18)} ${String(fig.bytes).padStart(9)} B  params ${String(fig.params).padStart(8)}  macs ${String(fig.macs).padStart(10)}${fig.macsUnknown.length ? ' (+unknown)' : ''}  acc ${q.accuracy.toFixed(4)}  agree ${(q.agreement ?? 1).toFixed(4)}  b1 ${lat[v.id].medianMs.toFixed(3)} ms`);
+}
+manifest.variants = variants;
+writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
+writeFileSync(path.join(dir, 'recipe', 'latency.json'), JSON.stringify({ note: 'onnxruntime-node, 1 intra-op thread, graph optimization all, batch 1, eval rows in order; median and p90 of session.run', host: process.arch, latency: lat }, null, 2) + '\n');
