@@ -3,12 +3,19 @@
  * figures; `edge-infer run` with calibration.atFirstStart measures and writes one, then plans with it.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { Watcher } from './helpers/mqtt-watch.js';
-import { runCli, startService } from './helpers/service-process.js';
+import { ROOT, runCli, startService } from './helpers/service-process.js';
+
+/** A models dir holding only a copy of digits (other models in the checkout may be work in progress). */
+function digitsOnly(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'edge-cal-models-'));
+  cpSync(path.join(ROOT, 'models', 'digits'), path.join(dir, 'digits'), { recursive: true });
+  return dir;
+}
 
 interface PlanJson {
   backend: string;
@@ -19,7 +26,8 @@ const digits = (p: PlanJson) => p.plan.models.find((m) => m.model === 'digits')!
 
 t.test('a calibration that measures the chosen variant slower than the target changes the plan', async (t) => {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'edge-cal-'));
-  const before = await runCli(['plan', '--profile', 'generic-x64', '--json']);
+  const models = digitsOnly();
+  const before = await runCli(['plan', '--profile', 'generic-x64', '--models', models, '--json']);
   t.equal(before.code, 0, before.stderr);
   const b = JSON.parse(before.stdout) as PlanJson;
   const first = digits(b).chosen!;
@@ -31,7 +39,7 @@ t.test('a calibration that measures the chosen variant slower than the target ch
     entries: [{ model: 'digits', variant: first.variant, backend: b.backend, threads: 1, loadMs: 5, latencyP50Ms: 300, latencyP95Ms: 400, rssMB: 12 }],
   };
   writeFileSync(path.join(stateDir, `calibration-generic-x64-${b.backend}.json`), JSON.stringify(cal));
-  const after = await runCli(['plan', '--profile', 'generic-x64', '--state-dir', stateDir, '--json']);
+  const after = await runCli(['plan', '--profile', 'generic-x64', '--models', models, '--state-dir', stateDir, '--json']);
   const a = JSON.parse(after.stdout) as PlanJson;
   const d = digits(a);
   t.not(d.chosen?.variant, first.variant, 'another variant is chosen');
@@ -39,15 +47,15 @@ t.test('a calibration that measures the chosen variant slower than the target ch
   t.equal(why?.reason, 'slower-than-target');
   t.match(why?.detail, /measured/);
 
-  const text = await runCli(['plan', '--profile', 'generic-x64', '--state-dir', stateDir]);
+  const text = await runCli(['plan', '--profile', 'generic-x64', '--models', models, '--state-dir', stateDir]);
   t.match(text.stdout, /figures: measured where the calibration/);
-  const file = await runCli(['plan', '--profile', 'generic-x64', '--calibration', path.join(stateDir, `calibration-generic-x64-${b.backend}.json`), '--json']);
+  const file = await runCli(['plan', '--profile', 'generic-x64', '--models', models, '--calibration', path.join(stateDir, `calibration-generic-x64-${b.backend}.json`), '--json']);
   t.equal(digits(JSON.parse(file.stdout) as PlanJson).chosen?.variant, d.chosen?.variant, '--calibration <file> plans the same');
 
   const wrong = { ...cal, profile: 'rpi4-2gb' };
   const wrongFile = path.join(stateDir, 'other.json');
   writeFileSync(wrongFile, JSON.stringify(wrong));
-  const refused = await runCli(['plan', '--profile', 'generic-x64', '--calibration', wrongFile, '--json']);
+  const refused = await runCli(['plan', '--profile', 'generic-x64', '--models', models, '--calibration', wrongFile, '--json']);
   t.equal((JSON.parse(refused.stdout) as { error: { code: string } }).error.code, 'EDGE_ERR_CALIBRATION_INVALID', 'a calibration of another profile is refused');
 });
 
@@ -57,7 +65,7 @@ t.test('the service calibrates at first start when no calibration exists and pla
   const prefix = 'edge/cal';
   const watcher = await Watcher.open(broker.url, [`${prefix}/status`]);
   t.teardown(() => watcher.close());
-  const svc = startService({ deviceId: 'cal', profile: 'generic-x64', broker: { url: broker.url }, calibration: { atFirstStart: true, timeLimitS: 30 } });
+  const svc = startService({ deviceId: 'cal', profile: 'generic-x64', modelsDir: digitsOnly(), broker: { url: broker.url }, calibration: { atFirstStart: true, timeLimitS: 30 } });
   t.teardown(() => { svc.child.kill('SIGKILL'); });
   await svc.waitLog('calibration.written', 60_000);
   await watcher.until(() => watcher.on(`${prefix}/status`).some((m) => (m.json as { state?: string }).state === 'online'), 20_000, 'status online');
