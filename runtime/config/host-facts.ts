@@ -66,8 +66,11 @@ async function readText(fsRoot: string, path: string): Promise<string | undefine
   }
 }
 
-/** Parses /proc/cpuinfo text: features (first Features/flags line) and a CPU name. */
-export function parseCpuinfo(text: string): { features: CpuFeature[]; model?: string } {
+/**
+ * Parses /proc/cpuinfo text: features (first Features/flags line), a CPU name, and the board name
+ * Raspberry Pi kernels print on a `Model` line (the same text as /proc/device-tree/model).
+ */
+export function parseCpuinfo(text: string): { features: CpuFeature[]; model?: string; board?: string } {
   const field = (name: string): string | undefined => {
     const m = new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text);
     return m?.[1]?.trim();
@@ -79,7 +82,8 @@ export function parseCpuinfo(text: string): { features: CpuFeature[]; model?: st
   }
   const part = field('CPU part');
   const model = (part !== undefined && field('CPU implementer') === '0x41' ? ARM_PARTS[part] : undefined) ?? field('model name');
-  return model === undefined ? { features } : { features, model };
+  const board = field('Model');
+  return { features, ...(model === undefined ? {} : { model }), ...(board === undefined || board === '' ? {} : { board }) };
 }
 
 /** Parses /proc/meminfo text into MB figures. */
@@ -136,6 +140,8 @@ export async function readHostFacts(fsRoot = '/', runtime: RuntimeFacts = curren
     const parsed = parseCpuinfo(cpuinfo);
     facts.cpuFeatures = parsed.features;
     if (parsed.model !== undefined) facts.cpuModel = parsed.model;
+    // Containers often hide /proc/device-tree (and /sys/firmware); Pi kernels repeat the board name here.
+    if (facts.deviceTreeModel === undefined && parsed.board !== undefined) facts.deviceTreeModel = parsed.board;
   }
   const meminfo = await readText(fsRoot, 'proc/meminfo');
   if (meminfo !== undefined) Object.assign(facts, parseMeminfo(meminfo));

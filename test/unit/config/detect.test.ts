@@ -121,3 +121,17 @@ t.test('detection is pure: the same facts give the same answer and nothing is mo
   t.same(detectProfile(facts, profiles), detectProfile(facts, profiles));
   t.equal(JSON.stringify([facts, profiles]), before);
 });
+
+t.test('a Pi whose /proc/device-tree is hidden (a container) is still named from the cpuinfo Model line', async (t) => {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { readHostFacts, parseCpuinfo } = await import('../../../runtime/config/host-facts.js');
+  const cpuinfo = 'processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU part\t: 0xd08\n\nHardware\t: BCM2835\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n';
+  t.equal(parseCpuinfo(cpuinfo).board, 'Raspberry Pi 4 Model B Rev 1.4');
+  const root = mkdtempSync(join(tmpdir(), 'edge-host-'));
+  mkdirSync(join(root, 'proc'), { recursive: true });
+  writeFileSync(join(root, 'proc', 'cpuinfo'), cpuinfo);
+  const facts = await readHostFacts(root, { nodeArch: 'arm64', cpuCount: 4 });
+  t.equal(facts.deviceTreeModel, 'Raspberry Pi 4 Model B Rev 1.4');
+});
