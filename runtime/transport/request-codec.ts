@@ -156,6 +156,28 @@ function jsonTensor(spec: TensorSpec, t: JsonTensor, limits: RequestLimits): Ten
   return { dtype, dims, data: fill(dtype, t.data, spec.name) };
 }
 
+/**
+ * A symbolic dim name (e.g. "batch") means one size across all inputs (ONNX semantics); the
+ * scheduler also concatenates requests along dim 0 per input, so rows must line up. Found by
+ * test/fuzz-requests.test.ts: a [1,3] and b [2,1] were accepted and broadcast. EDGE_ERR_BAD_TENSOR.
+ */
+function checkSymbolicDims(specs: readonly TensorSpec[], inputs: NamedTensors): void {
+  const seen = new Map<string, { input: string; size: number }>();
+  for (const spec of specs) {
+    const dims = inputs[spec.name]?.dims;
+    if (dims === undefined) continue;
+    spec.shape.forEach((d, i) => {
+      if (typeof d !== 'string') return;
+      const size = dims[i] as number;
+      const first = seen.get(d);
+      if (first === undefined) seen.set(d, { input: spec.name, size });
+      else if (first.size !== size) {
+        throw bad('EDGE_ERR_BAD_TENSOR', `dim "${d}" is ${first.size} in input "${first.input}" but ${size} in input "${spec.name}"`, { dim: d, [first.input]: first.size, [spec.name]: size });
+      }
+    });
+  }
+}
+
 function soleSpec(specs: readonly TensorSpec[], what: string): TensorSpec {
   const [only] = specs;
   if (specs.length !== 1 || only === undefined) {
@@ -200,6 +222,7 @@ function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
       if (t === undefined) throw bad('EDGE_ERR_BAD_TENSOR', `input "${spec.name}" is missing`, { input: spec.name });
       inputs[spec.name] = jsonTensor(spec, t, args.limits);
     }
+    checkSymbolicDims(specs, inputs);
   }
   return { ...route, id: req.id, inputs };
 }
