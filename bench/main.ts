@@ -13,6 +13,7 @@ import { writeBigMlp } from './big-model.js';
 import { SESSION, measureOverhead, type OverheadRow } from './overhead.js';
 import { runMqttSections, type MqttFigures } from './mqtt-sections.js';
 import { runLocalSections, type LocalFigures } from './local-sections.js';
+import { hopFloors } from './hop-floor.js';
 import { measureOutbox } from './outbox-cost.js';
 import { fmt, printTable, verdict } from './stats.js';
 import { ROOT } from './service.js';
@@ -54,6 +55,9 @@ try {
   printTable('1. In-process overhead: ModelQueue + worker engine vs raw InferenceSession.run, batch 1, 1 intra-op thread', ['model', 'raw p50 ms', 'edge p50 ms', 'raw p90', 'edge p90', 'added p50 ms', 'ratio p50', 'raw p10', 'edge p10', 'ratio p10', 'samples'],
     overhead.map((r) => [r.model, fmt(r.rawP50Ms), fmt(r.edgeP50Ms), fmt(r.rawP90Ms), fmt(r.edgeP90Ms), fmt(r.addedMs), `${fmt(r.ratio, 3)}x`, fmt(r.rawP10Ms), fmt(r.edgeP10Ms), `${fmt(r.ratioP10, 3)}x`, String(r.samples)]));
 
+  const hop = await hopFloors(quick ? 1000 : 3000);
+  printTable('1b. Floor of the worker hop (wake-ups only), median ms', ['postMessage echo (today)', 'SharedArrayBuffer + Atomics (proposed)'], [[fmt(hop.postMessageMs, 4), fmt(hop.atomicsMs, 4)]]);
+
   // 2-6. The service over MQTT, cold start, memory, event loop.
   const mqtt: MqttFigures = await runMqttSections({ quick, tmp, digitRow });
   const local: LocalFigures = await runLocalSections({ quick, tmp, digitRow, bigFile: big.file, bigBytes: big.bytes, brokerUrl: mqtt.brokerUrl, memory: mqtt.memory, variant: mqtt.latency[0]?.variant ?? 'student-fp32' });
@@ -81,7 +85,7 @@ try {
   ];
   printTable('Targets (issue 5)', ['target', 'measured', 'verdict'], targets.map((t) => [t.target, t.measured, verdict(t.ok)]));
   const elapsedS = (Date.now() - t0) / 1000;
-  const figures = { machine: { ...machine, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, elapsedS, bigModel: { bytes: big.bytes }, overhead, mqtt: { latency: mqtt.latency, saturation: mqtt.saturation, memory: mqtt.memory }, local: { ...local }, outbox, targets };
+  const figures = { machine: { ...machine, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, elapsedS, bigModel: { bytes: big.bytes }, overhead, hop, mqtt: { latency: mqtt.latency, saturation: mqtt.saturation, memory: mqtt.memory }, local: { ...local }, outbox, targets };
   console.log(`\nfinished in ${fmt(elapsedS, 1)} s; load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   if (jsonFile !== undefined) {
     writeFileSync(jsonFile, JSON.stringify(figures, null, 2) + '\n');
