@@ -1,6 +1,6 @@
 // Recipe helper: measures every variant listed in models/spam/recipe/variants.json and writes the
 // figures (bytes, sha256, params, MACs, ops, layerBits, accuracy, agreement with the reference) into
-// models/spam/model.json, plus batch-1 latency (median of runs inside session.run, onnxruntime-node,
+// models/spam/model.json, plus batch-1 and batch-32 latency (median of runs inside session.run, onnxruntime-node,
 // 1 thread) into recipe/latency.json. Uses the compiled runtime (run `npx tsc -p tsconfig.json` first).
 // Written because `edge-infer eval --update-manifest` feeds float32 rows, and this model takes int64 ids.
 // Usage (repo root): node models/spam/recipe/measure.mjs [--runs 200]
@@ -20,16 +20,17 @@ const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
 const plan = JSON.parse(readFileSync(path.join(dir, 'recipe', 'variants.json'), 'utf8'));
 const evalSet = JSON.parse(readFileSync(path.join(dir, manifest.eval.file), 'utf8'));
 
-async function latency(file) {
+async function latency(file, batch, runs) {
   const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const L = evalSet.inputs[0].length;
-  const feed = (i) => ({ [s.inputNames[0]]: new ort.Tensor('int64', BigInt64Array.from(evalSet.inputs[i % evalSet.inputs.length], BigInt), [1, L]) });
-  for (let i = 0; i < 20; i++) await s.run(feed(i));
+  const rows = evalSet.inputs.length;
+  const feed = (i) => ({ [s.inputNames[0]]: new ort.Tensor('int64', BigInt64Array.from(Array.from({ length: batch }, (_, b) => evalSet.inputs[(i * batch + b) % rows]).flat(), BigInt), [batch, L]) });
+  for (let i = 0; i < 10; i++) await s.run(feed(i));
   const times = [];
-  for (let i = 0; i < RUNS; i++) { const f = feed(i); const t0 = performance.now(); await s.run(f); times.push(performance.now() - t0); }
+  for (let i = 0; i < runs; i++) { const f = feed(i); const t0 = performance.now(); await s.run(f); times.push(performance.now() - t0); }
   await s.release();
   times.sort((a, b) => a - b);
-  return { batch: 1, runs: RUNS, medianMs: times[Math.floor(RUNS / 2)], p90Ms: times[Math.floor(RUNS * 0.9)] };
+  return { batch, runs, medianMs: times[Math.floor(runs / 2)], minMs: times[0], p90Ms: times[Math.floor(runs * 0.9)] };
 }
 
 const preds = {};
@@ -41,15 +42,15 @@ for (const v of plan) {
   const { predictions } = await evaluateAccuracy(bytes, evalSet);
   preds[v.id] = predictions;
   const q = qualityFigures(predictions, evalSet.labels, preds[manifest.reference]);
-  lat[v.id] = await latency(path.join(dir, v.file));
+  lat[v.id] = [await latency(path.join(dir, v.file), 1, RUNS), await latency(path.join(dir, v.file), 32, Math.max(10, Math.round(RUNS / 10)))];
   const out = { id: v.id, file: v.file, sha256: fig.sha256, bytes: fig.bytes, precision: v.precision };
   if (fig.layerBits !== undefined && v.precision === 'mixed') out.layerBits = fig.layerBits;
   if (v.pruning) out.pruning = v.pruning;
   if (v.distillation) out.distillation = v.distillation;
   Object.assign(out, { params: fig.params, macs: fig.macs, ops: fig.ops, quality: { accuracy: q.accuracy, agreement: q.agreement ?? 1, evalCount: q.evalCount } });
   variants.push(out);
-  console.log(`${v.id.padEnd(18)} ${String(fig.bytes).padStart(9)} B  params ${String(fig.params).padStart(8)}  macs ${String(fig.macs).padStart(10)}${fig.macsUnknown.length ? ' (+unknown)' : ''}  acc ${q.accuracy.toFixed(4)}  agree ${(q.agreement ?? 1).toFixed(4)}  b1 ${lat[v.id].medianMs.toFixed(3)} ms`);
+  console.log(`${v.id.padEnd(18)} ${String(fig.bytes).padStart(9)} B  params ${String(fig.params).padStart(8)}  macs ${String(fig.macs).padStart(10)}${fig.macsUnknown.length ? ' (+unknown)' : ''}  acc ${q.accuracy.toFixed(4)}  agree ${(q.agreement ?? 1).toFixed(4)}  b1 ${lat[v.id][0].medianMs.toFixed(3)} ms (min ${lat[v.id][0].minMs.toFixed(3)})  b32 ${lat[v.id][1].medianMs.toFixed(3)} ms`);
 }
 manifest.variants = variants;
 writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
-writeFileSync(path.join(dir, 'recipe', 'latency.json'), JSON.stringify({ note: 'onnxruntime-node, 1 intra-op thread, graph optimization all, batch 1, eval rows in order; median and p90 of session.run', host: process.arch, latency: lat }, null, 2) + '\n');
+writeFileSync(path.join(dir, 'recipe', 'latency.json'), JSON.stringify({ note: 'onnxruntime-node, 1 intra-op thread, graph optimization all, batch 1 and 32, eval rows in order; median, min and p90 of session.run', host: process.arch, latency: lat }, null, 2) + '\n');

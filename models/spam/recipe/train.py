@@ -46,8 +46,8 @@ VOCAB_SIZE = 1024  # includes <pad>=0 and <unk>=1
 PAD_ID, UNK_ID = 0, 1
 WITH_BASELINE = False
 
-TEACHER = dict(d=128, heads=4, ffn=1024, layers=2, emb=16, epochs=3, batch=32, lr=1e-3, weight_decay=0.01, dropout=0.1, seed=1)
-STUDENT = dict(d=64, heads=2, ffn=256, layers=1, emb=16, epochs=3, batch=32, lr=2e-3, weight_decay=0.01, dropout=0.1, seed=2)
+TEACHER = dict(d=128, heads=4, ffn=1024, layers=2, emb=12, epochs=3, batch=32, lr=1e-3, weight_decay=0.01, dropout=0.1, seed=1)
+STUDENT = dict(d=64, heads=2, ffn=256, layers=1, emb=12, epochs=3, batch=32, lr=2e-3, weight_decay=0.01, dropout=0.1, seed=2)
 DISTILL = dict(temperature=2.0, alpha=0.7)  # loss = alpha * T^2 * KL(soft) + (1 - alpha) * CE(hard)
 
 # ---- text and tokenizer (runtime/preprocess/ implements exactly this; keep the two in step) ----
