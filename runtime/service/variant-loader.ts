@@ -35,7 +35,7 @@ export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
   const m = o.loaded.manifest;
   const v = o.variant;
   const { path: file, bytes } = await verifyVariant(o.loaded, v);
-  const loaded = await o.engine.load({
+  const request = {
     key: o.key,
     file,
     bytes,
@@ -46,14 +46,21 @@ export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
       memPattern: true,
       ...(o.cacheDir ? { optimizedModelPath: path.join(o.cacheDir, `${m.id}-${v.id}-${v.sha256.slice(0, 12)}-${o.engine.kind}.ort.onnx`) } : {}),
     },
-    warmup: warmupInputs(m.inputs),
-  });
-  const mismatches = checkSessionIo(m, loaded);
-  if (mismatches.length > 0) {
+  };
+  let loaded: LoadedModel;
+  try {
+    loaded = await o.engine.load({ ...request, warmup: warmupInputs(m.inputs) });
+  } catch (e) {
+    // A warm-up built from model.json fails when the file's I/O differs: load without warm-up to
+    // read the session's I/O and say so (EDGE_ERR_MODEL_MISMATCH); otherwise the original error.
+    const probe = await o.engine.load(request).catch(() => null);
+    if (probe) await o.engine.unload(o.key);
+    if (probe && checkSessionIo(m, probe).length > 0) throw mismatchError(o, probe);
+    throw e;
+  }
+  if (checkSessionIo(m, loaded).length > 0) {
     await o.engine.unload(o.key);
-    throw new EdgeError('EDGE_ERR_MODEL_MISMATCH', `${o.key}: ${mismatches.map((x) => `${x.side} ${x.name}: ${x.problem}`).join('; ')}`, {
-      details: { model: m.id, variant: v.id, mismatches },
-    });
+    throw mismatchError(o, loaded);
   }
   const measuredMB = Math.max(0, loaded.rssDeltaMB);
   if (o.othersMB + Math.max(measuredMB, o.plannedMB) > o.budgetMB) {
@@ -63,6 +70,13 @@ export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
     });
   }
   return loaded;
+}
+
+function mismatchError(o: LoadVariantOptions, session: LoadedModel): EdgeError {
+  const mismatches = checkSessionIo(o.loaded.manifest, session);
+  return new EdgeError('EDGE_ERR_MODEL_MISMATCH', `${o.key}: ${mismatches.map((x) => `${x.side} ${x.name}: ${x.problem}`).join('; ')}`, {
+    details: { model: o.loaded.manifest.id, variant: o.variant.id, mismatches },
+  });
 }
 
 function round(n: number): number {
