@@ -7,6 +7,7 @@
  *     (engine in this process, each in its own worker); peak RSS under load vs the budget.
  *  Batching in-process: ModelQueue + engine with 64 concurrent submitters, batching off vs on.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +27,8 @@ export interface LocalFigures {
   cold: ColdStart[];
   bigLoad: { firstLoadMs: number; cachedLoadMs: number; firstSessionMs: number; cachedSessionMs: number; fromCache: boolean };
   idleNoModels: { rssMB: number | null; note: string };
+  /** RSS of a fresh node process: bare, and after importing the service's module graph (no models, no broker). */
+  importRss: { bareNodeMB: number; serviceImportedMB: number };
   variants: VariantMemory[];
   inProcessBatching: { offPerS: number; onPerS: number; ratio: number; meanBatchOn: number };
 }
@@ -71,6 +74,15 @@ async function idleNoModels(brokerUrl: string, tmp: string): Promise<LocalFigure
   } finally {
     await svc.stop();
   }
+}
+
+function importRss(): LocalFigures['importRss'] {
+  const rss = (code: string): number => Number(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }).trim());
+  const service = new URL('../runtime/service/service.js', import.meta.url).href;
+  return {
+    bareNodeMB: rss('console.log(process.memoryUsage().rss / 1048576)'),
+    serviceImportedMB: rss(`await import(${JSON.stringify(service)}); console.log(process.memoryUsage().rss / 1048576)`),
+  };
 }
 
 async function variantMemory(bigFile: string): Promise<VariantMemory[]> {
@@ -149,8 +161,11 @@ export async function runLocalSections(o: { quick: boolean; tmp: string; digitRo
     [[fmt(big.firstLoadMs, 1), fmt(big.cachedLoadMs, 1), fmt(big.firstSessionMs, 1), fmt(big.cachedSessionMs, 1), String(big.fromCache)]]);
   const idle = await idleNoModels(o.brokerUrl, o.tmp);
   const variants = await variantMemory(o.bigFile);
+  const imported = importRss();
   printTable('5. Memory (MB)', ['what', 'value'], [
     ['idle RSS, no models (edge-infer run)', idle.rssMB === null ? `n/a (${idle.note.slice(0, 120)})` : fmt(idle.rssMB, 1)],
+    ['RSS of bare node (node -e)', fmt(imported.bareNodeMB, 1)],
+    ['RSS after importing runtime/service/service.js (no models, no broker)', fmt(imported.serviceImportedMB, 1)],
     ['idle RSS, digits loaded (edge-infer run)', fmt(o.memory.idleWithDigitsRssMB, 1)],
     ['digits rssDeltaMB in the service status', fmt(o.memory.statusRssDeltaMB, 1)],
     ['peak RSS (VmHWM) after 200 req/s + saturation', fmt(o.memory.peakRssMB, 1)],
@@ -158,5 +173,5 @@ export async function runLocalSections(o: { quick: boolean; tmp: string; digitRo
   ]);
   printTable('5b. RSS growth per loaded variant (own worker thread each, incl. ~10 MB worker isolate) vs file size', ['variant', 'file MB', 'RSS delta MB', 'load ms'],
     variants.map((v) => [v.variant, fmt(v.fileMB, 2), fmt(v.rssDeltaMB, 1), fmt(v.loadMs, 1)]));
-  return { cold, bigLoad: big, idleNoModels: idle, variants, inProcessBatching: batching };
+  return { cold, bigLoad: big, idleNoModels: idle, importRss: imported, variants, inProcessBatching: batching };
 }
