@@ -1,7 +1,7 @@
 /**
- * A private copy of models/digits in a temp models folder, with only the variants whose manifest
- * entries are complete (sha256 set) and whose files exist, so these tests do not depend on
- * variants being added to the shared checkout at the same time. Returns the models folder.
+ * A private copy of models/digits in a temp models folder with only its two fp32 variants
+ * (teacher-fp32, student-fp32: complete entries whose files exist), so these tests do not depend
+ * on other variants being added to the shared checkout meanwhile.
  */
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,24 +15,28 @@ export interface DigitsManifest {
   [k: string]: unknown;
 }
 
+const STABLE = ['teacher-fp32', 'student-fp32'];
 export const DIGITS_DIR = path.join(ROOT, 'models', 'digits');
 
 export function readDigitsManifest(): DigitsManifest {
   const m = JSON.parse(readFileSync(path.join(DIGITS_DIR, 'model.json'), 'utf8')) as DigitsManifest;
-  m.variants = m.variants.filter((v) => typeof v.sha256 === 'string' && existsSync(path.join(DIGITS_DIR, v.file)));
+  m.variants = m.variants.filter((v) => STABLE.includes(v.id) && typeof v.sha256 === 'string' && existsSync(path.join(DIGITS_DIR, v.file)));
   if (m.reference !== undefined && !m.variants.some((v) => v.id === m.reference)) delete m.reference;
   delete m['$schema'];
   return m;
 }
 
-/** Writes <modelsDir>/<id>/ with the complete digits variants and its eval set; `mutate` may edit the manifest first. */
+/** Writes <modelsDir>/<id>/ with the fp32 digits variants and its eval set; `mutate` may edit the manifest first (only files of variants left in it that exist in models/digits are copied). Returns the model folder. */
 export function copyDigits(modelsDir: string, id = 'digits', mutate?: (m: DigitsManifest) => void): string {
   const m = readDigitsManifest();
   m['id'] = id;
   mutate?.(m);
   const dir = path.join(modelsDir, id);
   mkdirSync(dir, { recursive: true });
-  for (const v of readDigitsManifest().variants) copyFileSync(path.join(DIGITS_DIR, v.file), path.join(dir, v.file));
+  for (const v of m.variants) {
+    const src = path.join(DIGITS_DIR, v.file);
+    if (!v.file.includes('/') && existsSync(src)) copyFileSync(src, path.join(dir, v.file));
+  }
   cpSync(path.join(DIGITS_DIR, 'eval'), path.join(dir, 'eval'), { recursive: true });
   writeFileSync(path.join(dir, 'model.json'), JSON.stringify(m, null, 2));
   return dir;
