@@ -381,6 +381,11 @@ export class ModelRuntime implements InferenceHandler {
         .filter((s) => s !== slot && (s.state === 'ready' || s.state === 'swapping'))
         .reduce((sum, s) => sum + Math.max(s.rssDeltaMB ?? 0, s.plannedMB), 0);
       const loaded = await loadVariant({ engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, loaded: slot.loaded, variant, key, othersMB, plannedMB });
+      if (this.#closing) {
+        // close() ran while this variant loaded: it must not outlive the runtime.
+        await o.engine.unload(key).catch(() => undefined);
+        return new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the runtime closed during the load');
+      }
       this.#measured.push({
         model: m.id, variant: variant.id, backend: o.engine.kind, threads: o.profile.inference.threads,
         loadMs: loaded.loadMs, latencyP50Ms: loaded.warmupMs ?? 0, latencyP95Ms: loaded.warmupMs ?? 0, rssMB: Math.max(0, loaded.rssDeltaMB),
