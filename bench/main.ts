@@ -43,14 +43,14 @@ try {
   const engine = new NativeEngine();
   await engine.load({ key: 'boot', file: join(ROOT, 'test/fixtures/models/add-one.onnx'), session: SESSION });
   await engine.unload('boot');
-  const rounds = quick ? 4 : 12;
+  const pathMs = quick ? 600 : 2500;
   const cases = [
     { name: 'digits teacher b1', file: join(ROOT, 'models/digits/teacher-fp32.onnx'), input: () => ({ input: { dtype: 'float32', dims: [1, 64], data: new Float32Array(digitRow) } as Tensor }) },
     { name: 'mlp-wide b1', file: join(ROOT, 'test/fixtures/models/mlp-wide.onnx'), input: () => ({ input: { dtype: 'float32', dims: [1, 256], data: filled(256) } as Tensor }) },
     { name: 'big-mlp 1024-2048-2048-10 b1', file: big.file, input: () => ({ x: { dtype: 'float32', dims: [1, 1024], data: filled(1024) } as Tensor }) },
   ];
   const overhead: OverheadRow[] = [];
-  for (const c of cases) overhead.push(await measureOverhead(c, engine, rounds));
+  for (const c of cases) overhead.push(await measureOverhead(c, engine, pathMs));
   await engine.close();
   printTable('1. In-process overhead: ModelQueue + worker engine vs raw InferenceSession.run, batch 1, 1 intra-op thread', ['model', 'raw p50 ms', 'edge p50 ms', 'raw p90', 'edge p90', 'added p50 ms', 'ratio p50', 'raw p10', 'edge p10', 'ratio p10', 'samples'],
     overhead.map((r) => [r.model, fmt(r.rawP50Ms), fmt(r.edgeP50Ms), fmt(r.rawP90Ms), fmt(r.edgeP90Ms), fmt(r.addedMs), `${fmt(r.ratio, 3)}x`, fmt(r.rawP10Ms), fmt(r.edgeP10Ms), `${fmt(r.ratioP10, 3)}x`, String(r.samples)]));

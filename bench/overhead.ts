@@ -44,7 +44,11 @@ function copies(fixed: NamedTensors): NamedTensors {
   return Object.fromEntries(Object.entries(fixed).map(([k, t]) => [k, { ...t, dims: [...t.dims], data: t.data.slice() } as Tensor]));
 }
 
-export async function measureOverhead(c: OverheadCase, engine: NativeEngine, rounds: number): Promise<OverheadRow> {
+/**
+ * `pathMs`: wall time to spend on each path. Blocks last ~5 ms (at least 3 calls) and alternate, so
+ * both paths see the same moments of contention from other processes.
+ */
+export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pathMs: number): Promise<OverheadRow> {
   const direct = await openDirectSession(c.file, SESSION);
   await engine.load({ key: c.name, file: c.file, session: SESSION });
   const queue = new ModelQueue({ engine, key: c.name, queueLimit: 4 });
@@ -54,7 +58,9 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, rou
   const edge: number[] = [];
   const probe: number[] = [];
   await timeBlock(20, () => direct.run(fixed), probe);
-  const block = Math.max(10, Math.min(200, Math.round(30 / Math.max(median(probe), 0.01))));
+  const perCall = Math.max(median(probe), 0.01);
+  const block = Math.max(3, Math.min(100, Math.round(5 / perCall)));
+  const rounds = Math.max(10, Math.round(pathMs / (block * perCall)));
   const warm = Array.from({ length: block }, () => copies(fixed));
   await timeBlock(block, (i) => queue.submit(warm[i] as NamedTensors, rows), null);
   for (let r = 0; r < rounds; r++) {
