@@ -23,35 +23,23 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DeviceProfile } from '../config/types.js';
-import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
+import { EdgeError, asEdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
 import { planModels } from '../planner/plan.js';
-import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, ModelPlan, Plan, PlanInput } from '../planner/types.js';
+import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, Plan, PlanInput } from '../planner/types.js';
 import type { LoadedManifest, TensorSpec, VariantManifest } from '../repository/types.js';
 import { ModelQueue } from '../scheduler/model-queue.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
 import { LatencyHistogram, WindowedHistogram } from '../telemetry/histogram.js';
 import { latencyFigures } from '../telemetry/collector.js';
-import type { ModelState, ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
+import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
+import { batchable, DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
 import { topClasses } from './top-classes.js';
 import { loadVariant } from './variant-loader.js';
-
-export interface ModelSettings {
-  enabled: boolean;
-  priority: number;
-  maxBatch: number;
-  maxQueueDelayMs: number;
-  preferredBatchSizes: number[];
-  queueLimit: number;
-}
-
-export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
-  enabled: true, priority: 0, maxBatch: 1, maxQueueDelayMs: 0, preferredBatchSizes: [], queueLimit: 64,
-};
 
 export interface ModelRuntimeOptions {
   profile: DeviceProfile;
@@ -78,47 +66,7 @@ export interface ModelRuntimeOptions {
 export const SWITCH_HISTORY = 20;
 
 export type { ModelState } from '../telemetry/payload.js';
-
-export interface ModelStatus {
-  model: string;
-  state: ModelState;
-  variant: string | null;
-  precision: string | null;
-  loadMs: number | null;
-  rssDeltaMB: number | null;
-  fromCache: boolean;
-  error?: { code: ErrorCode; message: string };
-  /** The plan's choice; `variant` differs from it after an adaptive switch. */
-  preferred: string | null;
-  /** Most recent last, at most SWITCH_HISTORY. */
-  switches: ModelSwitch[];
-}
-
-interface Slot {
-  loaded: LoadedManifest;
-  settings: ModelSettings;
-  state: ModelState;
-  variant: VariantManifest | null;
-  key: string | null;
-  queue: ModelQueue | null;
-  loadMs: number | null;
-  rssDeltaMB: number | null;
-  fromCache: boolean;
-  error?: { code: ErrorCode; message: string };
-  /** Requests answered with a result / with an error / refused at the queue (overloaded, stopping). */
-  requests: number;
-  errors: number;
-  rejected: number;
-  /** infer() call -> outcome, ms. */
-  latency: LatencyHistogram;
-  /** The same for the current variant only, over a sliding window (the adaptive loop's p95). */
-  window: WindowedHistogram;
-  /** Planner memory figure of the loaded variant, MB. */
-  plannedMB: number;
-  switches: ModelSwitch[];
-  /** The swap in progress, if any (swaps of one model are serialised). */
-  swapping: Promise<unknown> | null;
-}
+export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './model-slot.js';
 
 export class ModelRuntime implements InferenceHandler {
   readonly #opts: ModelRuntimeOptions;
@@ -445,24 +393,6 @@ export class ModelRuntime implements InferenceHandler {
     slot.queue = null;
     slot.key = null;
   }
-}
-
-/** Calibration entries with memory replaced by what this run measured at load (latency stays the calibration's). */
-function mergeEntries(base: CalibrationEntry[], measured: CalibrationEntry[]): CalibrationEntry[] {
-  const rss = new Map(measured.map((e) => [`${e.model}/${e.variant}`, e.rssMB]));
-  return base.map((e) => {
-    const m = rss.get(`${e.model}/${e.variant}`);
-    return m === undefined ? e : { ...e, rssMB: m };
-  });
-}
-
-function batchable(inputs: readonly TensorSpec[]): boolean {
-  return inputs.every((i) => typeof i.shape[0] === 'string');
-}
-
-function firstInputRows(inputs: NamedTensors): number {
-  const first = Object.values(inputs)[0];
-  return first?.dims[0] ?? 1;
 }
 
 function round(n: number): number {

@@ -1,0 +1,83 @@
+/**
+ * The per-model state ModelRuntime keeps, its settings and status shapes, and small pure helpers.
+ * Split out of model-runtime.ts; only the runtime mutates a Slot.
+ */
+import type { ErrorCode } from '../errors.js';
+import type { CalibrationEntry } from '../planner/types.js';
+import type { LoadedManifest, TensorSpec, VariantManifest } from '../repository/types.js';
+import type { ModelQueue } from '../scheduler/model-queue.js';
+import type { LatencyHistogram, WindowedHistogram } from '../telemetry/histogram.js';
+import type { ModelState, ModelSwitch } from '../telemetry/payload.js';
+import type { NamedTensors } from '../tensor.js';
+
+export interface ModelSettings {
+  enabled: boolean;
+  priority: number;
+  maxBatch: number;
+  maxQueueDelayMs: number;
+  preferredBatchSizes: number[];
+  queueLimit: number;
+}
+
+export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
+  enabled: true, priority: 0, maxBatch: 1, maxQueueDelayMs: 0, preferredBatchSizes: [], queueLimit: 64,
+};
+
+export interface ModelStatus {
+  model: string;
+  state: ModelState;
+  variant: string | null;
+  precision: string | null;
+  loadMs: number | null;
+  rssDeltaMB: number | null;
+  fromCache: boolean;
+  error?: { code: ErrorCode; message: string };
+  /** The plan's choice; `variant` differs from it after an adaptive switch. */
+  preferred: string | null;
+  /** Most recent last, at most SWITCH_HISTORY. */
+  switches: ModelSwitch[];
+}
+
+export interface Slot {
+  loaded: LoadedManifest;
+  settings: ModelSettings;
+  state: ModelState;
+  variant: VariantManifest | null;
+  key: string | null;
+  queue: ModelQueue | null;
+  loadMs: number | null;
+  rssDeltaMB: number | null;
+  fromCache: boolean;
+  error?: { code: ErrorCode; message: string };
+  /** Requests answered with a result / with an error / refused at the queue (overloaded, stopping). */
+  requests: number;
+  errors: number;
+  rejected: number;
+  /** infer() call -> outcome, ms. */
+  latency: LatencyHistogram;
+  /** The same for the current variant only, over a sliding window (the adaptive loop's p95). */
+  window: WindowedHistogram;
+  /** Planner memory figure of the loaded variant, MB. */
+  plannedMB: number;
+  switches: ModelSwitch[];
+  /** The swap in progress, if any (swaps of one model are serialised). */
+  swapping: Promise<unknown> | null;
+}
+
+/** Calibration entries with memory replaced by what this run measured at load (latency stays the calibration's). */
+export function mergeEntries(base: CalibrationEntry[], measured: CalibrationEntry[]): CalibrationEntry[] {
+  const rss = new Map(measured.map((e) => [`${e.model}/${e.variant}`, e.rssMB]));
+  return base.map((e) => {
+    const m = rss.get(`${e.model}/${e.variant}`);
+    return m === undefined ? e : { ...e, rssMB: m };
+  });
+}
+
+export function batchable(inputs: readonly TensorSpec[]): boolean {
+  return inputs.every((i) => typeof i.shape[0] === 'string');
+}
+
+export function firstInputRows(inputs: NamedTensors): number {
+  const first = Object.values(inputs)[0];
+  return first?.dims[0] ?? 1;
+}
