@@ -46,6 +46,7 @@ t.test('request forms, overload and reload against one running service', async (
     t.same(logits?.shape, [2, 10]);
     const rows = [0, 1].map((r) => (logits?.data.slice(r * 10, r * 10 + 10) ?? []).map(Number));
     t.same(rows.map((row) => row.indexOf(Math.max(...row))), [evalSet.labels[1], evalSet.labels[2]]);
+    t.same(a.body.top?.map((c) => c.label), [String(evalSet.labels[1]), String(evalSet.labels[2])], 'top holds the best class of each row');
   });
 
   await t.test('a burst past the queue limit is answered EDGE_ERR_OVERLOADED, every request exactly once', async (t) => {

@@ -165,7 +165,11 @@ export class ModelRuntime implements InferenceHandler {
     if (m.task === 'classification') {
       const first = m.outputs[0];
       const logits = first ? r.outputs[first.name] : undefined;
-      if (logits) outcome.top = topClasses(logits, m.labels, 3).flat();
+      if (logits) {
+        // One row: its three best classes. Several rows: the best class of each row, in row order.
+        const rows = topClasses(logits, m.labels, 3);
+        outcome.top = rows.length === 1 ? (rows[0] ?? []) : rows.map((r) => r[0]).filter((c): c is NonNullable<typeof c> => c !== undefined);
+      }
     }
     return outcome;
   }
