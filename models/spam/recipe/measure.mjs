@@ -33,6 +33,26 @@ async function latency(file, batch, runs) {
   return { batch, runs, medianMs: times[Math.floor(runs / 2)], minMs: times[0], p90Ms: times[Math.floor(runs * 0.9)] };
 }
 
+/**
+ * MatMul/Gemm MACs per sample at batch 1 of an fp32 graph of this architecture, from its weight shapes:
+ * per-token MatMuls (2-D constant weight) K*N*L, the head Gemm K*N, each attention MatMul (no
+ * constant operand: scores and weighted sum) L*L*d. Used because inspect cannot follow shapes through
+ * this graph's Gather/Reshape/Split (it reports MACs as unknown); quantized variants get their source's figure.
+ */
+function architectureMacs(bytes) {
+  const g = readOnnx(bytes).graph;
+  const dims = new Map(g.initializer.map((t) => [t.name, t.dims.map(Number)]));
+  const L = evalSet.inputs[0].length;
+  const d = dims.get(g.node.find((n) => n.name === '/proj/MatMul').input[1])[1];
+  let macs = 0;
+  for (const n of g.node) {
+    const w = dims.get(n.input[1] ?? '');
+    if (n.opType === 'MatMul') macs += w !== undefined && w.length === 2 ? w[0] * w[1] * L : L * L * d;
+    if (n.opType === 'Gemm' && w !== undefined) macs += w[0] * w[1];
+  }
+  return macs;
+}
+
 const preds = {};
 const variants = [];
 const lat = {};
@@ -47,9 +67,10 @@ for (const v of plan) {
   if (fig.layerBits !== undefined && v.precision === 'mixed') out.layerBits = fig.layerBits;
   if (v.pruning) out.pruning = v.pruning;
   if (v.distillation) out.distillation = v.distillation;
-  Object.assign(out, { params: fig.params, macs: fig.macs, ops: fig.ops, quality: { accuracy: q.accuracy, agreement: q.agreement ?? 1, evalCount: q.evalCount } });
+  const macs = fig.macsUnknown.length === 0 ? fig.macs : architectureMacs(readFileSync(path.join(dir, v.macsFrom ?? v.file)));
+  Object.assign(out, { params: fig.params, macs, ops: fig.ops, quality: { accuracy: q.accuracy, agreement: q.agreement ?? 1, evalCount: q.evalCount } });
   variants.push(out);
-  console.log(`${v.id.padEnd(18)} ${String(fig.bytes).padStart(9)} B  params ${String(fig.params).padStart(8)}  macs ${String(fig.macs).padStart(10)}${fig.macsUnknown.length ? ' (+unknown)' : ''}  acc ${q.accuracy.toFixed(4)}  agree ${(q.agreement ?? 1).toFixed(4)}  b1 ${lat[v.id][0].medianMs.toFixed(3)} ms (min ${lat[v.id][0].minMs.toFixed(3)})  b32 ${lat[v.id][1].medianMs.toFixed(3)} ms`);
+  console.log(`${v.id.padEnd(18)} ${String(fig.bytes).padStart(9)} B  params ${String(fig.params).padStart(8)}  macs ${String(macs).padStart(10)}${fig.macsUnknown.length ? ' (architecture)' : ''}  acc ${q.accuracy.toFixed(4)}  agree ${(q.agreement ?? 1).toFixed(4)}  b1 ${lat[v.id][0].medianMs.toFixed(3)} ms (min ${lat[v.id][0].minMs.toFixed(3)})  b32 ${lat[v.id][1].medianMs.toFixed(3)} ms`);
 }
 manifest.variants = variants;
 writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
