@@ -96,13 +96,6 @@ const NON_OBJECT_ROOTS = ['null', '[]', '"x"', '42', 'true', deep(5000)];
 
 interface Tally { cases: number; accepted: number; refused: number; problems: number; bad: string[]; stackOverflows: number; guardCatches: number }
 
-/**
- * Known gap: parseProfile / parseServiceConfig structuredClone the document first, which throws
- * RangeError past ~1,500 levels of nesting (`run` then exits 70 EDGE_ERR_INTERNAL). The fix is one
- * line at the top of each: assertNesting(doc, file, <code>) from runtime/config/nesting.ts. Until
- * then those cases are counted apart (todo) and each is checked to be one the guard refuses.
- */
-const NESTING_GAP = 'parseProfile/parseServiceConfig: call assertNesting(doc, file, code) before structuredClone';
 
 function fuzz(kind: 'profile' | 'config', file: string, base: Json, n: number, seed: number, tally: Tally): void {
   if (nestingProblem(base) !== null) tally.bad.push(`${path.basename(file)}: the nesting guard refuses the unmutated document`);
@@ -159,7 +152,7 @@ t.test('hundreds of mutated profiles and configs are each accepted or refused wi
   for (const [name, tally] of [['profiles', profiles], ['configs', configs]] as const) {
     t.comment(`${name}: ${tally.cases} cases, ${tally.accepted} accepted, ${tally.refused} refused (${tally.problems} problems named), ${tally.stackOverflows} stack overflows on deep nesting, ${tally.bad.length} other wrong`);
     t.same(tally.bad, [], `${name}: no other error, crash or pollution`);
-    t.equal(tally.stackOverflows, 0, `${name}: deep nesting is refused with a code`, { todo: NESTING_GAP });
+    t.equal(tally.stackOverflows, 0, `${name}: deep nesting is refused with a code`);
     t.equal(tally.guardCatches, tally.stackOverflows, `${name}: assertNesting refuses every document that overflowed the stack`);
     t.ok(tally.refused > tally.cases / 3, `${name}: most mutations are refused (${tally.refused}/${tally.cases})`);
     t.ok(tally.accepted > 0, `${name}: some mutations are harmless and accepted (${tally.accepted})`);
@@ -183,7 +176,7 @@ t.test('edge-infer run with a bad config or profile exits 78 naming the file and
   }));
   for (const { c, file, r } of results) {
     if (c.name === 'deep.json') {
-      t.equal(r.code, 78, `${c.name}: exit 78 (today: ${r.code})`, { todo: NESTING_GAP });
+      t.equal(r.code, 78, `${c.name}: exit 78 (today: ${r.code})`);
       t.equal(r.code === 78 || r.code === 70 ? 'no crash loop' : r.code, 'no crash loop', `${c.name}: a coded exit, not a signal`);
       continue;
     }

@@ -25,14 +25,6 @@ writeFileSync(SAMPLE, JSON.stringify({ id: 's0', input: evalSet.inputs[0] }));
 const THREE = path.join(root, 'three.json');
 writeFileSync(THREE, JSON.stringify({ id: 's3', input: [0.1, 0.2, 0.3] }));
 
-/**
- * Known gap (see the report): ORT's refusal of the 4 TiB claim ("declares a size of ... bytes which
- * exceeds ...") comes back EDGE_ERR_LOAD_FAILED (runtime/backend/ort-errors.ts does not know the
- * message). The strict code assertion is todo until that lands; the refusal itself is asserted.
- */
-const KNOWN_GAPS: Partial<Record<HostileModel, string>> = {
-  hugeclaim: 'ort-errors.ts: map ValidateEmbeddedTensorProtoDataSizeAndShape / ShapeInferenceError to EDGE_ERR_MODEL_INVALID',
-};
 
 const RUNTIME_BAD: HostileModel[] = ['tampered', 'truncated', 'notonnx', 'hugeclaim', 'symlink', 'liar'];
 
@@ -89,8 +81,7 @@ t.test('infer refuses bad models at load with their code, and the good models an
     t.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'EDGE_ERR_MODEL_UNAVAILABLE', `${m}: unavailable`);
     const refused = logLines(r.stderr).find((l) => l.event === 'model.refused');
     t.ok(refused?.code !== undefined, `${m}: refused with a code (${refused?.code})`);
-    const gap = KNOWN_GAPS[m as HostileModel];
-    t.equal(refused?.code, expected, `${m}: ${expected}`, gap === undefined ? {} : { todo: gap });
+    t.equal(refused?.code, expected, `${m}: ${expected}`);
   }
   const escape = await runCli(['infer', 'escape', '--models', MODELS, '--profile', 'generic-x64', '--input', SAMPLE, '--json']);
   t.equal(escape.code, 64, 'the escaping model is not served at all (unknown model)');
@@ -106,8 +97,7 @@ t.test('the service serves the good models next to every hostile one and answers
   for (const m of RUNTIME_BAD) {
     const refused = lines.find((l) => l.event === 'model.refused' && l.model === m);
     t.ok(refused?.code !== undefined, `${m}: refused at start (${refused?.code})`);
-    const gap = KNOWN_GAPS[m];
-    t.equal(refused?.code, HOSTILE_EXPECTED[m], `${m}: ${HOSTILE_EXPECTED[m]}`, gap === undefined ? {} : { todo: gap });
+    t.equal(refused?.code, HOSTILE_EXPECTED[m], `${m}: ${HOSTILE_EXPECTED[m]}`);
   }
   t.ok(lines.some((l) => l.event === 'manifest.refused' && l.code === 'EDGE_ERR_MANIFEST_INVALID'), 'escape: manifest refused');
 

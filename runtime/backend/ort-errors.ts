@@ -8,6 +8,8 @@
 import type { ErrorCode } from '../errors.js';
 
 const INVALID_MODEL = [
+  // A protobuf whose tensors claim more data than the file holds (hostile or corrupt).
+  /ShapeInferenceError|ValidateEmbeddedTensorProtoDataSizeAndShape/,
   /protobuf parsing failed/i,
   /INVALID_PROTOBUF/,
   /INVALID_GRAPH/,

@@ -5,6 +5,7 @@
  * details.problems[{path, message, allowed?}]), EDGE_ERR_PROFILE_NOT_FOUND (unknown id or missing
  * file; details.known lists the ids in the profiles folder).
  */
+import { assertNesting } from './nesting.js';
 import { readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { EdgeError } from '../errors.js';
@@ -28,6 +29,7 @@ export function isProfilePath(ref: string): boolean {
  * cannot express. Does not modify `doc`. Throws EDGE_ERR_PROFILE_INVALID listing every problem.
  */
 export function parseProfile(doc: unknown, file: string): DeviceProfile {
+  assertNesting(doc, file, 'EDGE_ERR_PROFILE_INVALID');
   const profile = checker.check(structuredClone(doc), file);
   const problems = semanticProblems(profile);
   if (problems.length > 0) {

@@ -5,6 +5,7 @@
  * allowed?}]); EDGE_ERR_USAGE for a bad override flag (details.flag). Relative paths in a file are
  * resolved against the file's folder; override paths are kept as given (relative to the cwd).
  */
+import { assertNesting } from './nesting.js';
 import { hostname as osHostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +84,7 @@ export function modelConfig(config: ServiceConfig, modelId: string): ModelServic
  * Throws EDGE_ERR_CONFIG_INVALID listing every problem.
  */
 export function parseServiceConfig(doc: unknown, file: string, ctx: ConfigContext = defaultConfigContext()): ServiceConfig {
+  assertNesting(doc, file, 'EDGE_ERR_CONFIG_INVALID');
   const raw = checker.check(structuredClone(doc ?? {}), file);
   const problems = fileProblems(raw);
   const base = dirname(resolve(file));

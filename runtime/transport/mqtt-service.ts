@@ -230,7 +230,13 @@ export class MqttService {
       }
       this.#client.publish(m.topic, Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength), opts, (err) => {
         this.#inFlightPublishes--;
-        if (err) {
+        const reasonCode = (err as { code?: unknown } | undefined)?.code;
+        if (err && typeof reasonCode === 'number' && reasonCode >= 0x80) {
+          // The broker refused this publish for good (MQTT 5 reason >= 0x80, e.g. 0x87 not authorized
+          // for a reply topic outside the ACL): retrying would loop forever. Drop it, loudly.
+          this.#log.warn('mqtt.publish_refused', { topic: m.topic, reasonCode, hint: 'the broker refuses this topic (ACL?); the answer was dropped' });
+          void this.#outbox.ack(entry.seq).then(() => this.#checkIdle());
+        } else if (err) {
           this.#outbox.release(entry.seq);
         } else {
           if (m.topic !== this.topics.errors) this.#published++;
