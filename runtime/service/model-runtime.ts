@@ -7,8 +7,8 @@
  * - `start()` plans, verifies (sha256, size, path) and loads the chosen variant of every enabled
  *   model. A variant refused at load (integrity, ORT refusal, measured memory over the budget) is
  *   excluded and the model is re-planned, so the next variant is tried; a model with nothing left
- *   stays `unavailable` and every other model keeps running. `start()` throws only for caller
- *   mistakes (no models at all), never because one model failed.
+ *   stays `unavailable` and every other model keeps running. `start()` never throws because a model
+ *   failed; with no models at all it logs a warning and serves none.
  * - `infer()` never throws synchronously; it rejects with EdgeError codes
  *   EDGE_ERR_UNKNOWN_MODEL, EDGE_ERR_MODEL_UNAVAILABLE, EDGE_ERR_OVERLOADED, EDGE_ERR_SHUTTING_DOWN,
  *   EDGE_ERR_INFERENCE_FAILED, EDGE_ERR_WORKER_CRASHED.
@@ -96,7 +96,8 @@ export class ModelRuntime implements InferenceHandler {
   /** Plans and loads; see the class contract. Resolves when every model is ready or unavailable. */
   async start(): Promise<Plan> {
     if (this.#slots.size === 0) {
-      throw new EdgeError('EDGE_ERR_MODEL_NOT_FOUND', 'no enabled models to serve', { details: { models: this.#opts.manifests.map((m) => m.manifest.id) } });
+      // A device with no models yet still runs: it reports itself and answers EDGE_ERR_UNKNOWN_MODEL.
+      this.#opts.log.warn('models.none', { hint: 'no enabled models: add models/<id>/model.json (or enable one in the config) and send SIGHUP' });
     }
     // Each pass loads what the plan chose; a refusal adds an exclusion and triggers another pass.
     for (let pass = 0; pass < 16; pass++) {

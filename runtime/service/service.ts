@@ -35,7 +35,8 @@ import type { Calibration, Plan } from '../planner/types.js';
 import { createCollector, startTelemetry, type TelemetryLoop } from '../telemetry/collector.js';
 import type { ModelSwitch } from '../telemetry/payload.js';
 import { SystemProbes, createProbeFs } from '../telemetry/system-probes.js';
-import { isPortListening, startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded-broker.js';
+// The embedded broker (aedes, ~12 MB of RSS) is imported only when it is started.
+import type { EmbeddedBroker } from '../transport/embedded-broker.js';
 import { MqttService } from '../transport/mqtt-service.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
 import type { NamedTensors } from '../tensor.js';
@@ -259,9 +260,11 @@ export class EdgeService {
     const mode = c.embeddedBroker.mode;
     let embed = mode === 'always';
     if (mode === 'auto' && !this.#o.brokerConfigured) {
+      const { isPortListening } = await import('../transport/embedded-broker.js');
       embed = !(await isPortListening(c.embeddedBroker.host, c.embeddedBroker.port));
     }
     if (!embed) return { url: c.broker.url, protocolVersion: c.broker.protocolVersion };
+    const { startEmbeddedBroker } = await import('../transport/embedded-broker.js');
     this.#broker = await startEmbeddedBroker({ host: c.embeddedBroker.host, port: c.embeddedBroker.port });
     this.#log.info('broker.embedded', {
       url: this.#broker.url,
