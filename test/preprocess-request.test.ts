@@ -3,7 +3,7 @@ import { textTokensPreprocessor, type TextTokensSpec } from '../runtime/preproce
 import type { TensorSpec } from '../runtime/repository/types.js';
 import { decodeRequest, type DecodeArgs } from '../runtime/transport/request-codec.js';
 
-const SPEC: TextTokensSpec = { kind: 'text-tokens', vocab: 'vocab.json', lowercase: 'ascii', punctuation: '!', maxLength: 3, input: 'input_ids', padId: 0, unkId: 1 };
+const SPEC: TextTokensSpec = { kind: 'text-tokens', vocab: 'vocab.txt', lowercase: 'ascii', punctuation: '!', maxLength: 3, input: 'input_ids', padId: 0, unkId: 1 };
 const specs: TensorSpec[] = [{ name: 'input_ids', dtype: 'int64', shape: ['batch', 3] }];
 const preprocess = textTokensPreprocessor(SPEC, ['<pad>', '<unk>', 'win', '!'], 'int64');
 const limits = { maxPayloadBytes: 4096, maxBatch: 2 };

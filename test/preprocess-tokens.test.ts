@@ -6,7 +6,7 @@ import { createPreprocessor, splitTokens, textTokensPreprocessor, type TextToken
 import { loadManifest } from '../runtime/repository/manifest.js';
 import type { LoadedManifest } from '../runtime/repository/types.js';
 
-const SPEC: TextTokensSpec = { kind: 'text-tokens', vocab: 'vocab.json', lowercase: 'ascii', punctuation: '!$%', maxLength: 4, input: 'ids', padId: 0, unkId: 1 };
+const SPEC: TextTokensSpec = { kind: 'text-tokens', vocab: 'vocab.txt', lowercase: 'ascii', punctuation: '!$%', maxLength: 4, input: 'ids', padId: 0, unkId: 1 };
 
 t.test('tokens are ASCII letter/digit runs, lowercased A-Z only, with listed punctuation as single tokens', async (t) => {
   t.same(splitTokens('WIN $1000 now!!', 'ascii', '!$%'), ['win', '$', '1000', 'now', '!', '!']);
@@ -53,28 +53,30 @@ t.test('a bad vocab or a preprocess spec that does not fit the inputs is refused
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const outside = await mkdtemp(path.join(tmpdir(), 'edge-pre-out-'));
   t.teardown(() => rm(outside, { recursive: true, force: true }));
-  await writeFile(path.join(outside, 'v.json'), '["<pad>","<unk>"]');
-  await symlink(path.join(outside, 'v.json'), path.join(dir, 'link.json'));
-  await writeFile(path.join(dir, 'good.json'), '["<pad>","<unk>","a"]');
-  await writeFile(path.join(dir, 'notjson.json'), '[oops');
-  await writeFile(path.join(dir, 'numbers.json'), '[1,2,3]');
+  await writeFile(path.join(outside, 'v.txt'), '<pad>\n<unk>\n');
+  await symlink(path.join(outside, 'v.txt'), path.join(dir, 'link.txt'));
+  await writeFile(path.join(dir, 'good.txt'), '<pad>\n<unk>\na\n');
+  await writeFile(path.join(dir, 'blank-line.txt'), '<pad>\n\n<unk>\n');
+  await writeFile(path.join(dir, 'crlf.txt'), '<pad>\r\n<unk>\r\n');
+  await writeFile(path.join(dir, 'empty.txt'), '');
   const loaded = (pre: Partial<TextTokensSpec>, dtype: 'int64' | 'float32' = 'int64', shape: (number | string)[] = ['batch', 4]): LoadedManifest => ({
     dir, file: path.join(dir, 'model.json'),
     manifest: {
       id: 'm', task: 'classification', reference: 'a', variants: [],
       inputs: [{ name: 'ids', dtype, shape }], outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 2] }],
-      preprocess: { ...SPEC, vocab: 'good.json', ...pre },
+      preprocess: { ...SPEC, vocab: 'good.txt', ...pre },
     },
   });
   const code = async (l: LoadedManifest): Promise<string> => {
     try { await createPreprocessor(l); return 'ok'; } catch (e) { return (e as { code?: string }).code ?? 'none'; }
   };
   t.equal(await code(loaded({})), 'ok');
-  t.equal(await code(loaded({ vocab: '../v.json' })), 'EDGE_ERR_PATH_ESCAPE');
-  t.equal(await code(loaded({ vocab: 'link.json' })), 'EDGE_ERR_PATH_ESCAPE', 'a symlink out of the folder');
-  t.equal(await code(loaded({ vocab: 'missing.json' })), 'EDGE_ERR_FILE_MISSING');
-  t.equal(await code(loaded({ vocab: 'notjson.json' })), 'EDGE_ERR_MANIFEST_INVALID');
-  t.equal(await code(loaded({ vocab: 'numbers.json' })), 'EDGE_ERR_MANIFEST_INVALID');
+  t.equal(await code(loaded({ vocab: '../v.txt' })), 'EDGE_ERR_PATH_ESCAPE');
+  t.equal(await code(loaded({ vocab: 'link.txt' })), 'EDGE_ERR_PATH_ESCAPE', 'a symlink out of the folder');
+  t.equal(await code(loaded({ vocab: 'missing.txt' })), 'EDGE_ERR_FILE_MISSING');
+  t.equal(await code(loaded({ vocab: 'blank-line.txt' })), 'EDGE_ERR_MANIFEST_INVALID');
+  t.equal(await code(loaded({ vocab: 'crlf.txt' })), 'EDGE_ERR_MANIFEST_INVALID');
+  t.equal(await code(loaded({ vocab: 'empty.txt' })), 'EDGE_ERR_MANIFEST_INVALID');
   t.equal(await code(loaded({ unkId: 3 })), 'EDGE_ERR_MANIFEST_INVALID', 'unkId past the vocab');
   t.equal(await code(loaded({ input: 'other' })), 'EDGE_ERR_MANIFEST_INVALID', 'input not declared');
   t.equal(await code(loaded({}, 'float32')), 'EDGE_ERR_MANIFEST_INVALID', 'float input');

@@ -4,7 +4,7 @@
  * Contract: `createPreprocessor` resolves to null when the model declares no preprocessing. It reads
  * the vocabulary once; the returned function is pure. Errors: EDGE_ERR_PATH_ESCAPE (vocab path with
  * "..", absolute, or a symlink out of the model folder), EDGE_ERR_FILE_MISSING (vocab unreadable),
- * EDGE_ERR_MANIFEST_INVALID (vocab not a JSON array of strings, ids out of range, the target input
+ * EDGE_ERR_MANIFEST_INVALID (vocab empty or with an empty line, ids out of range, the target input
  * missing from `inputs` or not int64/int32 [batch, maxLength]).
  */
 import { readFile, realpath } from 'node:fs/promises';
@@ -37,14 +37,13 @@ async function readVocab(loaded: LoadedManifest, spec: TextTokensSpec): Promise<
     if (e instanceof EdgeError) throw e;
     throw new EdgeError('EDGE_ERR_FILE_MISSING', `cannot read preprocess vocab ${joined}`, { details, cause: e });
   }
-  let vocab: unknown;
-  try { vocab = JSON.parse(text); } catch (e) {
-    throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess vocab ${joined} is not JSON`, { details, cause: e });
+  const vocab = text.split('\n');
+  if (vocab[vocab.length - 1] === '') vocab.pop();
+  const empty = vocab.findIndex((t) => t === '' || t.includes('\r'));
+  if (vocab.length === 0 || empty >= 0) {
+    throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess vocab ${joined} must hold one non-empty token per line (LF)${empty >= 0 ? `; line ${empty + 1} is not` : ''}`, { details });
   }
-  if (!Array.isArray(vocab) || vocab.length === 0 || !vocab.every((t) => typeof t === 'string')) {
-    throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess vocab ${joined} must be a non-empty JSON array of strings`, { details });
-  }
-  return vocab as string[];
+  return vocab;
 }
 
 /** The model's text preprocessor, or null when its manifest declares none. */

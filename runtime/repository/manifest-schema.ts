@@ -102,7 +102,7 @@ const preprocess: SchemaOf<PreprocessSpec> = {
   required: ['kind', 'vocab', 'lowercase', 'punctuation', 'maxLength', 'input', 'padId', 'unkId'],
   properties: {
     kind: { type: 'string', enum: ['text-tokens'], description: '"text-tokens": runs of ASCII letters/digits plus single punctuation characters, mapped through a vocab.' },
-    vocab: { type: 'string', minLength: 1, description: 'JSON array of token strings (index = id), relative to the model folder.' },
+    vocab: { type: 'string', minLength: 1, description: 'Text file, one token per line (LF), line index from 0 = id; relative to the model folder.' },
     lowercase: { type: 'string', enum: ['ascii', 'none'], description: '"ascii" maps A-Z to a-z before splitting; "none" keeps case.' },
     punctuation: { type: 'string', maxLength: 64, description: 'ASCII characters that are tokens of their own (e.g. "!$%"); others separate tokens.' },
     maxLength: { type: 'integer', minimum: 1, maximum: 65536, description: 'Tokens per text: the first maxLength are kept, shorter texts padded with padId.' },

@@ -5,9 +5,8 @@ and writes them back into that same graph: same nodes, same initializer names an
 Run from the repository root:
   /usr/bin/python3 models/spam/recipe/finetune.py <spam-assassin package dir> <pruned.onnx> <out.onnx>
 Soft targets come from models/spam/teacher-fp32.onnx (loaded into torch the same way), on the train
-split train.py made (same dedup, split seed and vocab.json); the eval split is never seen.
+split train.py made (same dedup, split seed and vocab.txt); the eval split is never seen.
 """
-import json
 import os
 import sys
 
@@ -77,8 +76,8 @@ def main():
     labels = np.array([r[1] for r in uniq])
     train_idx, _ = tr.train_test_split(np.arange(len(uniq)), test_size=tr.EVAL_COUNT, stratify=labels, random_state=tr.SPLIT_SEED)
     train_idx = np.sort(train_idx)
-    with open(os.path.join(tr.MODEL_DIR, "vocab.json")) as f:
-        vindex = {t: i for i, t in enumerate(json.load(f))}
+    with open(os.path.join(tr.MODEL_DIR, "vocab.txt"), encoding="utf-8") as f:
+        vindex = {t: i for i, t in enumerate(f.read().split("\n")[:-1])}
     x = torch.tensor([tr.encode(uniq[i][2], vindex) for i in train_idx], dtype=torch.int64)
     y = torch.from_numpy(labels[train_idx].astype(np.int64))
 

@@ -1,7 +1,7 @@
-// Recipe helper: measures every variant listed in models/spam/recipe/variants.json and writes the
+// Recipe helper: measures every variant listed in VARIANTS below and writes the
 // figures (bytes, sha256, params, MACs, ops, layerBits, accuracy, agreement with the reference) into
 // models/spam/model.json, plus batch-1 and batch-32 latency (median of runs inside session.run, onnxruntime-node,
-// 1 thread) into recipe/latency.json. Uses the compiled runtime (run `npx tsc -p tsconfig.json` first).
+// 1 thread) into recipe/metrics.json -> variantLatency. Uses the compiled runtime (run `npx tsc -p tsconfig.json` first).
 // Written because `edge-infer eval --update-manifest` feeds float32 rows, and this model takes int64 ids.
 // Usage (repo root): node models/spam/recipe/measure.mjs [--runs 200]
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,16 @@ const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 200;
 const manifestFile = path.join(dir, 'model.json');
 const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
-const plan = JSON.parse(readFileSync(path.join(dir, 'recipe', 'variants.json'), 'utf8'));
+/** Manifest entries: what measuring cannot know (precision, how it was made). macsFrom: see architectureMacs. */
+const VARIANTS = [
+  {"id": "teacher-fp32", "file": "teacher-fp32.onnx", "precision": "fp32"},
+  {"id": "teacher-int8", "file": "teacher-int8.onnx", "macsFrom": "teacher-fp32.onnx", "precision": "int8"},
+  {"id": "teacher-mixed", "file": "teacher-mixed.onnx", "macsFrom": "teacher-fp32.onnx", "precision": "mixed"},
+  {"id": "teacher-pruned50", "file": "teacher-pruned50.onnx", "precision": "fp32", "pruning": {"method": "structured-units-l2", "sparsity": 0.5}},
+  {"id": "student-fp32", "file": "student-fp32.onnx", "precision": "fp32", "distillation": {"teacher": "teacher-fp32", "temperature": 2.0}},
+  {"id": "student-int8", "file": "student-int8.onnx", "macsFrom": "student-fp32.onnx", "precision": "int8", "distillation": {"teacher": "teacher-fp32", "temperature": 2.0}}
+];
+const plan = VARIANTS;
 const evalSet = JSON.parse(readFileSync(path.join(dir, manifest.eval.file), 'utf8'));
 
 async function latency(file, batch, runs) {
@@ -74,4 +83,7 @@ for (const v of plan) {
 }
 manifest.variants = variants;
 writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
-writeFileSync(path.join(dir, 'recipe', 'latency.json'), JSON.stringify({ note: 'onnxruntime-node, 1 intra-op thread, graph optimization all, batch 1 and 32, eval rows in order; median, min and p90 of session.run', host: process.arch, latency: lat }, null, 2) + '\n');
+const metricsFile = path.join(dir, 'recipe', 'metrics.json');
+const metrics = JSON.parse(readFileSync(metricsFile, 'utf8'));
+metrics.variantLatency = { note: 'recipe/measure.mjs: onnxruntime-node, 1 intra-op thread, graph optimization all, batch 1 and 32, eval rows in order; median, min and p90 of session.run', host: process.arch, latency: lat };
+writeFileSync(metricsFile, JSON.stringify(metrics, null, 2) + '\n');

