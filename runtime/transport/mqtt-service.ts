@@ -86,6 +86,8 @@ export class MqttService {
   #stopped = false;
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  /** Retries a degraded outbox's disk even when no answer comes (retryDisk is a no-op otherwise). */
+  readonly #diskRetryTimer: NodeJS.Timeout;
   #lastState = '';
   #inFlightPublishes = 0;
   #inFlightRequests = 0;
@@ -104,6 +106,8 @@ export class MqttService {
     this.#backoff = { minMs: o.reconnect?.minMs ?? 500, maxMs: o.reconnect?.maxMs ?? 30_000 };
     this.topics = createTopics(o.prefix);
     this.#outbox = outbox;
+    this.#diskRetryTimer = setInterval(() => void this.#outbox.retryDisk(), Math.max(50, Math.min(o.outbox.retryMs ?? 5000, 5000)));
+    this.#diskRetryTimer.unref();
     const opts = clientOptions(o, { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })) });
     opts.incomingStore = this.#incomingStore;
     opts.outgoingStore = this.#outgoingStore;
@@ -353,6 +357,7 @@ export class MqttService {
     }
     this.#stopped = true;
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    clearInterval(this.#diskRetryTimer);
     await new Promise<void>((resolve) => this.#client.end(false, {}, () => resolve()));
     this.#log.info('mqtt.stopped', { outboxDepth: this.#outbox.stats().depth });
   }

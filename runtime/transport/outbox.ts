@@ -8,6 +8,12 @@
  * fsync policy: with `fsync: 'always'` (default) `enqueue` resolves only after the file and the
  * directory entry are fsynced, so an acknowledged request survives a power cut. `'never'` leaves
  * it to the kernel (tests, tmpfs, wear-sensitive SD cards that accept losing the last seconds).
+ *
+ * Group commit: enqueues that arrive while a commit is running wait and form the next group (at
+ * most GROUP_MAX messages). A group's files are written and fsynced concurrently (async, on the
+ * libuv pool), renamed, then the directory is fsynced ONCE (async), and only then does every
+ * enqueue of the group resolve. Groups commit one after another, so seq order is kept. No
+ * synchronous file system call runs on the event loop.
  * Removal (`ack`) is not fsynced: a message resurrected by a crash is re-sent, a duplicate, which
  * the contract allows (answers are matched by id).
  *
@@ -27,7 +33,6 @@
  * is counted, so the converse holds only once `enqueue` resolved).
  * Contract: no method throws or rejects.
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -124,6 +129,16 @@ function deserialize(buf: Buffer): OutgoingMessage {
 
 const tmpName = (seq: number): string => `${String(seq).padStart(16, '0')}.tmp`;
 
+/** Most messages committed by one group (bounds open file handles per commit). */
+const GROUP_MAX = 256;
+
+interface Pending {
+  readonly seq: number;
+  readonly message: OutgoingMessage;
+  /** true: the message's file is renamed into place (durable per the fsync policy when the group succeeded). */
+  readonly done: (onDisk: boolean) => void;
+}
+
 export class Outbox {
   readonly #dir: string;
   readonly #maxMessages: number;
@@ -144,6 +159,9 @@ export class Outbox {
   /** The directory was listed at open (false when open failed: files found later are merged in). */
   #loaded = false;
   #retrying: Promise<void> | undefined;
+  /** Enqueues waiting for the next group commit. */
+  #pending: Pending[] = [];
+  #committing = false;
 
   private constructor(options: OutboxOptions) {
     this.#dir = options.dir;
@@ -274,6 +292,7 @@ export class Outbox {
     if (i >= 0) this.#entries.splice(i, 1);
   }
 
+  /** Writes `<seq>.tmp` (fsynced per policy) and renames it to `<seq>.msg`; no directory fsync. */
   async #writeFile(seq: number, m: OutgoingMessage): Promise<void> {
     const tmp = join(this.#dir, tmpName(seq));
     try {
@@ -289,10 +308,53 @@ export class Outbox {
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-    if (this.#fsync === 'always') {
-      const fd = openSync(this.#dir, 'r');
-      try { fsyncSync(fd); } finally { closeSync(fd); }
+  }
+
+  /** Makes the renames in `dir` durable (policy 'always'): one async directory fsync. Rejects on failure. */
+  async #syncDir(): Promise<void> {
+    if (this.#fsync !== 'always') return;
+    const d = await open(this.#dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
     }
+  }
+
+  /**
+   * Writes the messages concurrently, then fsyncs the directory once. Resolves with, per message,
+   * whether its file was renamed into place; the error (if any) is the first failure, including
+   * the directory fsync.
+   */
+  async #writeGroup(items: readonly { seq: number; message: OutgoingMessage }[]): Promise<{ renamed: boolean[]; error: unknown }> {
+    const results = await Promise.allSettled(items.map((it) => this.#writeFile(it.seq, it.message)));
+    const renamed = results.map((r) => r.status === 'fulfilled');
+    let error: unknown;
+    for (const r of results) if (r.status === 'rejected') { error ??= r.reason; }
+    if (error === undefined && renamed.length > 0) {
+      try {
+        await this.#syncDir();
+      } catch (e) {
+        error = e;
+      }
+    }
+    return { renamed, error };
+  }
+
+  /** Commits pending enqueues group by group until none is left; one runner at a time. */
+  async #commitLoop(): Promise<void> {
+    this.#committing = true;
+    while (this.#pending.length > 0) {
+      const group = this.#pending.splice(0, GROUP_MAX);
+      if (this.#degraded) {
+        for (const p of group) p.done(false);
+        continue;
+      }
+      const { renamed, error } = await this.#writeGroup(group);
+      if (error !== undefined) this.#degrade(error, 'write');
+      group.forEach((p, k) => p.done(renamed[k] === true));
+    }
+    this.#committing = false;
   }
 
   /**
@@ -315,15 +377,14 @@ export class Outbox {
         await this.#loadFiles(seqs);
         this.#loaded = true;
       }
-      for (const e of [...this.#entries]) {
-        if (e.onDisk || e.removing) continue;
-        await this.#writeFile(e.seq, e.message);
-        if (e.removing) {
-          await unlink(join(this.#dir, fileName(e.seq))).catch(() => undefined);
-        } else {
-          e.onDisk = true;
-        }
-      }
+      const todo = this.#entries.filter((e) => !e.onDisk && !e.removing);
+      const { renamed, error } = await this.#writeGroup(todo);
+      todo.forEach((e, k) => {
+        if (renamed[k] !== true) return;
+        if (e.removing) void unlink(join(this.#dir, fileName(e.seq))).catch(() => undefined);
+        else e.onDisk = true;
+      });
+      if (error !== undefined) throw error;
     } catch (e) {
       this.#degradedAtMs = this.#nowMs();
       this.#log.warn('outbox.still_degraded', { dir: this.#dir, reason: e instanceof Error ? e.message : String(e) });
@@ -334,20 +395,18 @@ export class Outbox {
   }
 
   /**
-   * Queues `message`; resolves once it is durable (on disk per the fsync policy, or in memory when
-   * degraded). Never rejects. Ownership of `message` passes to the outbox.
+   * Queues `message`; resolves once it is durable (its group committed: on disk per the fsync
+   * policy, or in memory when degraded). Never rejects. Ownership of `message` passes to the outbox.
    */
   async enqueue(message: OutgoingMessage): Promise<void> {
     if (this.#degraded) await this.retryDisk();
     const seq = this.#nextSeq++;
     let onDisk = false;
     if (!this.#degraded) {
-      try {
-        await this.#writeFile(seq, message);
-        onDisk = true;
-      } catch (e) {
-        this.#degrade(e, 'write');
-      }
+      onDisk = await new Promise<boolean>((done) => {
+        this.#pending.push({ seq, message, done });
+        if (!this.#committing) void this.#commitLoop();
+      });
     }
     await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk, removing: false });
   }

@@ -180,3 +180,58 @@ t.test('retryDisk(true) recovers an outbox whose directory was unusable at open 
   t.equal(new Set(msgFiles(dir)).size, msgFiles(dir).length);
   t.equal(msgFiles(dir).length, 4, 'no sequence number collides with a file on disk');
 });
+
+t.test('concurrent enqueues commit as a group: each resolves only once every file of its group is on disk', async (t) => {
+  const dir = join(tmp(t), 'o');
+  const box = await Outbox.open({ dir, fsync: 'always' });
+  const seenAtResolve: number[] = [];
+  const resolvedOrder: number[] = [];
+  // The first enqueue starts a commit alone; the 49 queued behind it form the next group.
+  await Promise.all(Array.from({ length: 50 }, (_, k) => box.enqueue(msg(k + 1)).then(() => {
+    resolvedOrder.push(k + 1);
+    seenAtResolve.push(msgFiles(dir).length);
+  })));
+  t.same(resolvedOrder, Array.from({ length: 50 }, (_, k) => k + 1), 'enqueues resolve in call order');
+  t.ok(seenAtResolve[0] !== undefined && seenAtResolve[0] >= 1, 'the first message is on disk when it resolves');
+  t.same(seenAtResolve.slice(1), Array(49).fill(50), 'every later enqueue resolves after the whole group is on disk');
+  t.equal(box.stats().depth, 50);
+});
+
+t.test('resolved enqueues survive a crash (reopen without ack) complete and in order', async (t) => {
+  const dir = join(tmp(t), 'o');
+  const a = await Outbox.open({ dir, fsync: 'always' });
+  await Promise.all(Array.from({ length: 40 }, (_, k) => a.enqueue(msg(k + 1, 100 + k))));
+  const taken = a.takeNext();
+  t.equal(taken?.message.topic, 't/1', 'handed out but never acknowledged');
+  const b = await Outbox.open({ dir, fsync: 'always' });
+  t.equal(b.stats().depth, 40, 'nothing lost');
+  for (let i = 1; i <= 40; i++) {
+    const e = b.takeNext();
+    t.equal(e?.message.topic, `t/${i}`);
+    t.equal(e?.message.payload.byteLength, 100 + i - 1);
+    t.equal(Buffer.from(e?.message.properties?.correlationData ?? []).toString(), `c${i}`);
+  }
+  t.equal(b.takeNext(), undefined);
+  await b.enqueue(msg(41));
+  t.equal(b.takeNext()?.seq, 41, 'the sequence continues after the reloaded group');
+});
+
+t.test('a group that cannot be written degrades once and still resolves every enqueue in memory', async (t) => {
+  const dir = join(tmp(t), 'o');
+  const lines: string[] = [];
+  const log = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: (event: string) => { lines.push(event); },
+    child() { return log; },
+  };
+  const box = await Outbox.open({ dir, fsync: 'always', log, retryMs: 60_000 });
+  rmSync(dir, { recursive: true, force: true });
+  writeFileSync(dir, 'not a directory any more');
+  await Promise.all(Array.from({ length: 20 }, (_, k) => box.enqueue(msg(k + 1))));
+  t.equal(box.degraded, true);
+  t.same(lines, ['outbox.degraded'], 'one loud line for the episode');
+  t.equal(box.stats().depth, 20);
+  for (let i = 1; i <= 20; i++) t.equal(box.takeNext()?.message.topic, `t/${i}`);
+});
