@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""the hard-label student of train.py (same data, split, vocab, architecture, seed, schedule; CE only), without retraining
+"""Trains the hard-label student of train.py (same data, split, vocab, architecture, seed, schedule; CE only), without retraining
 the teacher. Checks that the split and vocab.txt reproduce eval/eval.json first.
 Run from the repository root: /usr/bin/python3 models/spam/recipe/baseline.py <spam-assassin package dir>
 """
