@@ -38,7 +38,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EdgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { OutgoingMessage, PublishProperties } from './types.js';
+import { deserialize, fileName, NAME, serialize, sizeOf, tmpName } from './outbox-file.js';
+import type { OutgoingMessage } from './types.js';
 
 export type FsyncPolicy = 'always' | 'never';
 
@@ -83,51 +84,6 @@ interface Entry extends OutboxEntry {
   /** Acknowledged or evicted: its file is being deleted; not handed out again, not counted as room. */
   removing: boolean;
 }
-
-interface StoredHeader {
-  topic: string;
-  properties?: { contentType?: string; correlationData?: string; userProperties?: Record<string, string> };
-}
-
-const NAME = /^(\d{16})\.msg$/;
-const fileName = (seq: number): string => `${String(seq).padStart(16, '0')}.msg`;
-
-function sizeOf(m: OutgoingMessage): number {
-  return m.payload.byteLength + Buffer.byteLength(m.topic) + 64;
-}
-
-function serialize(m: OutgoingMessage): Buffer {
-  const header: StoredHeader = { topic: m.topic };
-  const p = m.properties;
-  if (p !== undefined) {
-    header.properties = {};
-    if (p.contentType !== undefined) header.properties.contentType = p.contentType;
-    if (p.correlationData !== undefined) header.properties.correlationData = Buffer.from(p.correlationData).toString('base64');
-    if (p.userProperties !== undefined) header.properties.userProperties = p.userProperties;
-  }
-  const head = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(head.byteLength);
-  return Buffer.concat([len, head, m.payload]);
-}
-
-function deserialize(buf: Buffer): OutgoingMessage {
-  const len = buf.readUInt32LE(0);
-  if (4 + len > buf.byteLength) throw new Error('header longer than file');
-  const header = JSON.parse(buf.subarray(4, 4 + len).toString('utf8')) as StoredHeader;
-  if (typeof header.topic !== 'string') throw new Error('no topic');
-  const msg: OutgoingMessage = { topic: header.topic, payload: buf.subarray(4 + len) };
-  if (header.properties !== undefined) {
-    const p: PublishProperties = {};
-    if (header.properties.contentType !== undefined) p.contentType = header.properties.contentType;
-    if (header.properties.correlationData !== undefined) p.correlationData = Buffer.from(header.properties.correlationData, 'base64');
-    if (header.properties.userProperties !== undefined) p.userProperties = header.properties.userProperties;
-    msg.properties = p;
-  }
-  return msg;
-}
-
-const tmpName = (seq: number): string => `${String(seq).padStart(16, '0')}.tmp`;
 
 /** Most messages committed by one group (bounds open file handles per commit). */
 const GROUP_MAX = 256;
