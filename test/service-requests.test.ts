@@ -61,6 +61,15 @@ t.test('request forms, overload and reload against one running service', async (
     t.comment(`overloaded ${codes.filter((c) => c !== 'ok').length} of ${n}`);
   });
 
+  await t.test('a text model takes raw text (the runtime tokenizes) and a pixel model refuses text', async (t) => {
+    const sample = JSON.parse(readFileSync(path.join(ROOT, 'models', 'spam', 'eval', 'sample-spam.json'), 'utf8')) as { text: string };
+    const a = await sendRequest({ url: broker.url, prefix, model: 'spam', body: { id: 'txt', text: sample.text }, timeoutMs: 10_000 });
+    t.equal(a.kind, 'result', JSON.stringify(a));
+    if (a.kind === 'result') t.equal(a.body.top?.[0]?.label, 'spam');
+    const b = await ask({ id: 'txt-digits', text: 'hello' });
+    t.equal(b.kind === 'error' ? b.body.error.code : b.kind, 'EDGE_ERR_BAD_REQUEST');
+  });
+
   await t.test('edge-infer request prints the digit', async (t) => {
     const file = path.join(svc.dir, 'req.json');
     writeFileSync(file, JSON.stringify({ id: 'cli', input: image(7) }));

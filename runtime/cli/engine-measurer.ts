@@ -53,8 +53,15 @@ export class EngineMeasurer implements ModelMeasurer {
     try {
       const input = loaded.inputNames[0] ?? 'input';
       const output = loaded.outputNames[0] ?? '';
+      // Feed the dtype the model declares (token ids are int64; pixels float32).
+      const int64 = loaded.inputs?.find((i) => i.name === input)?.dtype === 'int64';
       const feed = (start: number, batch: number): NamedTensors => {
         const width = rows[0]?.length ?? 0;
+        if (int64) {
+          const ids = new BigInt64Array(batch * width);
+          for (let i = 0; i < batch; i++) (rows[(start + i) % rows.length] ?? []).forEach((v, j) => { ids[i * width + j] = BigInt(Math.trunc(v)); });
+          return { [input]: { dtype: 'int64', dims: [batch, width], data: ids } };
+        }
         const data = new Float32Array(batch * width);
         for (let i = 0; i < batch; i++) data.set(rows[(start + i) % rows.length] ?? [], i * width);
         return { [input]: { dtype: 'float32', dims: [batch, width], data } };

@@ -39,6 +39,7 @@ import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
 import { batchable, DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
 import { topClasses } from './top-classes.js';
+import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import { loadVariant } from './variant-loader.js';
 
 export interface ModelRuntimeOptions {
@@ -69,6 +70,7 @@ export type { ModelState } from '../telemetry/payload.js';
 export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './model-slot.js';
 
 export class ModelRuntime implements InferenceHandler {
+  readonly #preprocessors = new Map<string, Preprocessor>();
   readonly #opts: ModelRuntimeOptions;
   readonly #slots = new Map<string, Slot>();
   readonly #exclusions: Exclusion[] = [];
@@ -95,6 +97,10 @@ export class ModelRuntime implements InferenceHandler {
 
   /** Plans and loads; see the class contract. Resolves when every model is ready or unavailable. */
   async start(): Promise<Plan> {
+    for (const [id, slot] of this.#slots) {
+      const pre = await createPreprocessor(slot.loaded);
+      if (pre !== null) this.#preprocessors.set(id, pre);
+    }
     if (this.#slots.size === 0) {
       // A device with no models yet still runs: it reports itself and answers EDGE_ERR_UNKNOWN_MODEL.
       this.#opts.log.warn('models.none', { hint: 'no enabled models: add models/<id>/model.json (or enable one in the config) and send SIGHUP' });
@@ -123,6 +129,11 @@ export class ModelRuntime implements InferenceHandler {
       if (!refused) break;
     }
     return this.#replan();
+  }
+
+  /** The text preprocessor a model's manifest declares ("text"/"texts" requests), if any. */
+  preprocessor(model: string): Preprocessor | undefined {
+    return this.#preprocessors.get(model);
   }
 
   inputSpecs(model: string): readonly TensorSpec[] | undefined {

@@ -100,6 +100,7 @@ class RuntimeSwitch implements InferenceHandler {
   current: ModelRuntime;
   constructor(rt: ModelRuntime) { this.current = rt; }
   inputSpecs(model: string) { return this.current.inputSpecs(model); }
+  preprocessor(model: string) { return this.current.preprocessor(model); }
   infer(model: string, id: string, inputs: NamedTensors): Promise<InferOutcome> { return this.current.infer(model, id, inputs); }
 }
 

@@ -286,7 +286,8 @@ export class MqttService {
     } catch (e) {
       return this.#queue(model, { form: 'json' }, { kind: 'error', error: e });
     }
-    const decoded = decodeRequest({ model: model ?? packet.topic, payload: packet.payload as Uint8Array, properties, specs, limits: this.#limits });
+    const preprocess = model === undefined || specs === undefined ? undefined : this.#o.handler.preprocessor?.(model);
+    const decoded = decodeRequest({ model: model ?? packet.topic, payload: packet.payload as Uint8Array, properties, specs, limits: this.#limits, preprocess });
     if (!decoded.ok) return this.#queue(model, decoded.route, { kind: 'error', error: decoded.error });
     const req = decoded.request;
     if (this.#stopping || model === undefined) {

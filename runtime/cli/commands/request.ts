@@ -40,7 +40,7 @@ export const command: Command = {
       throw new EdgeError('EDGE_ERR_INPUT_FILE', `--input ${inputRef} is not JSON`);
     }
     const body: Record<string, unknown> = Array.isArray(doc) ? { input: doc } : (doc !== null && typeof doc === 'object' ? { ...(doc as Record<string, unknown>) } : {});
-    if (!('input' in body) && !('inputs' in body)) throw new EdgeError('EDGE_ERR_INPUT_FILE', '--input must hold an array, or an object with "input" or "inputs"');
+    if (!['input', 'inputs', 'text', 'texts'].some((k) => k in body)) throw new EdgeError('EDGE_ERR_INPUT_FILE', '--input must hold an array, or an object with "input", "inputs", "text" or "texts"');
     const v = str(ctx.values, 'mqtt') ?? '5';
     if (v !== '4' && v !== '5') throw new EdgeError('EDGE_ERR_USAGE', `--mqtt must be 4 or 5 (got "${v}")`);
     const password = process.env['EDGE_INFER_MQTT_PASSWORD'];
