@@ -50,3 +50,38 @@ export function deserialize(buf: Buffer): OutgoingMessage {
 }
 
 export const tmpName = (seq: number): string => `${String(seq).padStart(16, '0')}.tmp`;
+
+/**
+ * Segment file `<first seq, 16 digits>.seg` (fsync 'always' only): the serialized messages of one
+ * commit group, each as a 4-byte LE length, an 8-byte LE seq (float64), then `serialize` bytes.
+ * It makes the group's data durable with one fsync; the `.msg` files (not fsynced) say which of its
+ * messages are still live. Written as `<first>.seg.tmp`.
+ */
+export const SEGMENT = /^(\d{16})\.seg$/;
+export const segmentName = (first: number): string => `${String(first).padStart(16, '0')}.seg`;
+export const segmentTmpName = (first: number): string => `${String(first).padStart(16, '0')}.seg.tmp`;
+
+export function encodeSegment(records: readonly { seq: number; bytes: Buffer }[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const r of records) {
+    const head = Buffer.alloc(12);
+    head.writeUInt32LE(r.bytes.byteLength, 0);
+    head.writeDoubleLE(r.seq, 4);
+    parts.push(head, r.bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The records of a segment by seq; a truncated tail record is ignored. Never throws. */
+export function decodeSegment(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let at = 0;
+  while (at + 12 <= buf.byteLength) {
+    const len = buf.readUInt32LE(at);
+    const seq = buf.readDoubleLE(at + 4);
+    if (at + 12 + len > buf.byteLength || !Number.isSafeInteger(seq)) break;
+    out.set(seq, buf.subarray(at + 12, at + 12 + len));
+    at += 12 + len;
+  }
+  return out;
+}

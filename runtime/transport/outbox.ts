@@ -38,7 +38,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EdgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { deserialize, fileName, NAME, serialize, sizeOf, tmpName } from './outbox-file.js';
+import { decodeSegment, deserialize, encodeSegment, fileName, NAME, SEGMENT, segmentName, segmentTmpName, serialize, sizeOf, tmpName } from './outbox-file.js';
 import type { OutgoingMessage } from './types.js';
 
 export type FsyncPolicy = 'always' | 'never';
@@ -81,6 +81,8 @@ interface Entry extends OutboxEntry {
   readonly enqueuedMs: number;
   inFlight: boolean;
   onDisk: boolean;
+  /** The segment holding its durable bytes (fsync 'always'), undefined for a plain `.msg` file. */
+  segment: number | undefined;
   /** Acknowledged or evicted: its file is being deleted; not handed out again, not counted as room. */
   removing: boolean;
 }
@@ -92,7 +94,7 @@ interface Pending {
   readonly seq: number;
   readonly message: OutgoingMessage;
   /** true: the message's file is renamed into place (durable per the fsync policy when the group succeeded). */
-  readonly done: (onDisk: boolean) => void;
+  readonly done: (onDisk: boolean, segment: number | undefined) => void;
 }
 
 export class Outbox {
@@ -118,6 +120,8 @@ export class Outbox {
   /** Enqueues waiting for the next group commit. */
   #pending: Pending[] = [];
   #committing = false;
+  /** Live (on-disk, not removed) messages per segment; a segment is deleted when it reaches 0. */
+  readonly #segLive = new Map<number, number>();
 
   private constructor(options: OutboxOptions) {
     this.#dir = options.dir;
@@ -153,24 +157,62 @@ export class Outbox {
     this.#log.error('outbox.degraded', { error: err });
   }
 
-  async #list(): Promise<number[]> {
+  async #list(): Promise<{ seqs: number[]; segments: number[] }> {
     await mkdir(this.#dir, { recursive: true });
     const names = await readdir(this.#dir);
     const seqs: number[] = [];
+    const segments: number[] = [];
     for (const n of names) {
       const m = NAME.exec(n);
+      const g = SEGMENT.exec(n);
       if (m?.[1] !== undefined) seqs.push(Number(m[1]));
+      else if (g?.[1] !== undefined) segments.push(Number(g[1]));
       else if (n.endsWith('.tmp')) await unlink(join(this.#dir, n)).catch(() => undefined);
     }
-    return seqs.sort((a, b) => a - b);
+    return { seqs: seqs.sort((a, b) => a - b), segments };
+  }
+
+  /** The durable bytes of every message in `segments` (not yet known to this outbox), by seq. */
+  async #readSegments(segments: readonly number[]): Promise<Map<number, { segment: number; bytes: Buffer }>> {
+    const out = new Map<number, { segment: number; bytes: Buffer }>();
+    for (const segment of segments) {
+      if (this.#segLive.has(segment)) continue;
+      try {
+        for (const [seq, bytes] of decodeSegment(await readFile(join(this.#dir, segmentName(segment))))) out.set(seq, { segment, bytes });
+      } catch (e) {
+        this.#log.warn('outbox.corrupt_segment', { file: join(this.#dir, segmentName(segment)), reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return out;
+  }
+
+  /** Deletes the listed segments no live message refers to (all acknowledged before a restart). */
+  async #dropDeadSegments(segments: readonly number[]): Promise<void> {
+    for (const segment of segments) {
+      if (!this.#segLive.has(segment)) await unlink(join(this.#dir, segmentName(segment))).catch(() => undefined);
+    }
+  }
+
+  /** One live message of `segment` is gone (its `.msg` already deleted); deletes the segment at 0. */
+  async #releaseSegment(segment: number | undefined): Promise<void> {
+    if (segment === undefined) return;
+    const left = (this.#segLive.get(segment) ?? 1) - 1;
+    if (left > 0) {
+      this.#segLive.set(segment, left);
+      return;
+    }
+    this.#segLive.delete(segment);
+    await unlink(join(this.#dir, segmentName(segment))).catch(() => undefined);
   }
 
   /**
    * Loads the files named by `seqs` (sorted) that are not already entries. A file whose seq is taken
    * by a memory-only entry (files found after a failed open) is renamed to a fresh seq first.
    */
-  async #loadFiles(seqs: readonly number[]): Promise<void> {
-    this.#nextSeq = Math.max(this.#nextSeq, (seqs.at(-1) ?? 0) + 1);
+  async #loadFiles(seqs: readonly number[], segments: readonly number[]): Promise<void> {
+    const durable = await this.#readSegments(segments);
+    const maxSeg = Math.max(0, ...durable.keys());
+    this.#nextSeq = Math.max(this.#nextSeq, (seqs.at(-1) ?? 0) + 1, maxSeg + 1);
     for (const found of seqs) {
       let seq = found;
       const j = this.#find(seq);
@@ -186,25 +228,29 @@ export class Outbox {
       }
       const path = join(this.#dir, fileName(seq));
       try {
-        const message = deserialize(await readFile(path));
-        await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true, removing: false });
+        // A segment's copy wins: the .msg file's own bytes were not fsynced.
+        const rec = durable.get(found);
+        const message = deserialize(rec?.bytes ?? await readFile(path));
+        if (rec !== undefined) this.#segLive.set(rec.segment, (this.#segLive.get(rec.segment) ?? 0) + 1);
+        await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true, segment: rec?.segment, removing: false });
       } catch (e) {
         this.#log.warn('outbox.corrupt_message', { file: path, reason: e instanceof Error ? e.message : String(e) });
         await unlink(path).catch(() => undefined);
       }
     }
+    await this.#dropDeadSegments(segments);
   }
 
   async #load(): Promise<void> {
-    let seqs: number[];
+    let listed: { seqs: number[]; segments: number[] };
     try {
-      seqs = await this.#list();
+      listed = await this.#list();
     } catch (e) {
       this.#degrade(e, 'open');
       return;
     }
     this.#loaded = true;
-    await this.#loadFiles(seqs);
+    await this.#loadFiles(listed.seqs, listed.segments);
     if (this.#live > 0) this.#log.info('outbox.loaded', { dir: this.#dir, messages: this.#live, bytes: this.#bytes });
   }
 
@@ -243,23 +289,24 @@ export class Outbox {
       await unlink(join(this.#dir, fileName(e.seq))).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') this.#log.warn('outbox.unlink_failed', { seq: e.seq, reason: err.message });
       });
+      await this.#releaseSegment(e.segment);
     }
     const i = this.#find(e.seq);
     if (i >= 0) this.#entries.splice(i, 1);
   }
 
-  /** Writes `<seq>.tmp` (fsynced per policy) and renames it to `<seq>.msg`; no directory fsync. */
-  async #writeFile(seq: number, m: OutgoingMessage): Promise<void> {
-    const tmp = join(this.#dir, tmpName(seq));
+  /** Writes `bytes` to `name` + '.tmp' (fsynced when `sync`) and renames it to `name`; no directory fsync. */
+  async #writeFile(name: string, tmpPath: string, bytes: Buffer, sync: boolean): Promise<void> {
+    const tmp = join(this.#dir, tmpPath);
     try {
       const fh = await open(tmp, 'w');
       try {
-        await fh.writeFile(serialize(m));
-        if (this.#fsync === 'always') await fh.sync();
+        await fh.writeFile(bytes);
+        if (sync) await fh.sync();
       } finally {
         await fh.close();
       }
-      await rename(tmp, join(this.#dir, fileName(seq)));
+      await rename(tmp, join(this.#dir, name));
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;
@@ -278,23 +325,47 @@ export class Outbox {
   }
 
   /**
-   * Writes the messages concurrently, then fsyncs the directory once. Resolves with, per message,
-   * whether its file was renamed into place; the error (if any) is the first failure, including
-   * the directory fsync.
+   * Makes a group durable. With fsync 'always': ONE segment file with all their bytes (written,
+   * fsynced, renamed), then their `.msg` files (not fsynced: the segment holds the bytes) written
+   * concurrently, then ONE directory fsync. `segmented: false` (recovery, rare: no doubled space
+   * needed on a disk that just ran full): each `.msg` fsynced instead. With 'never': the `.msg`
+   * files only. Resolves with, per
+   * message, whether its `.msg` was renamed into place, the segment they refer to, and the first
+   * failure (if any). Never rejects.
    */
-  async #writeGroup(items: readonly { seq: number; message: OutgoingMessage }[]): Promise<{ renamed: boolean[]; error: unknown }> {
-    const results = await Promise.allSettled(items.map((it) => this.#writeFile(it.seq, it.message)));
+  async #writeGroup(items: readonly { seq: number; message: OutgoingMessage }[], segmented: boolean): Promise<{ renamed: boolean[]; segment: number | undefined; error: unknown }> {
+    const first = items[0];
+    if (first === undefined) return { renamed: [], segment: undefined, error: undefined };
+    const bytes = items.map((it) => serialize(it.message));
+    let segment: number | undefined;
+    if (this.#fsync === 'always' && segmented) {
+      try {
+        await this.#writeFile(segmentName(first.seq), segmentTmpName(first.seq), encodeSegment(items.map((it, k) => ({ seq: it.seq, bytes: bytes[k] as Buffer }))), true);
+        segment = first.seq;
+      } catch (e) {
+        return { renamed: items.map(() => false), segment: undefined, error: e };
+      }
+    }
+    const results = await Promise.allSettled(items.map((it, k) => this.#writeFile(fileName(it.seq), tmpName(it.seq), bytes[k] as Buffer, this.#fsync === 'always' && !segmented)));
     const renamed = results.map((r) => r.status === 'fulfilled');
     let error: unknown;
     for (const r of results) if (r.status === 'rejected') { error ??= r.reason; }
-    if (error === undefined && renamed.length > 0) {
+    const live = renamed.filter(Boolean).length;
+    if (segment !== undefined) {
+      if (live > 0) this.#segLive.set(segment, live);
+      else {
+        await unlink(join(this.#dir, segmentName(segment))).catch(() => undefined);
+        segment = undefined;
+      }
+    }
+    if (error === undefined) {
       try {
         await this.#syncDir();
       } catch (e) {
         error = e;
       }
     }
-    return { renamed, error };
+    return { renamed, segment, error };
   }
 
   /** Commits pending enqueues group by group until none is left; one runner at a time. */
@@ -303,12 +374,12 @@ export class Outbox {
     while (this.#pending.length > 0) {
       const group = this.#pending.splice(0, GROUP_MAX);
       if (this.#degraded) {
-        for (const p of group) p.done(false);
+        for (const p of group) p.done(false, undefined);
         continue;
       }
-      const { renamed, error } = await this.#writeGroup(group);
+      const { renamed, segment, error } = await this.#writeGroup(group, true);
       if (error !== undefined) this.#degrade(error, 'write');
-      group.forEach((p, k) => p.done(renamed[k] === true));
+      group.forEach((p, k) => p.done(renamed[k] === true, renamed[k] === true ? segment : undefined));
     }
     this.#committing = false;
   }
@@ -328,18 +399,24 @@ export class Outbox {
 
   async #tryRecover(): Promise<void> {
     try {
-      const seqs = await this.#list();
+      const listed = await this.#list();
       if (!this.#loaded) {
-        await this.#loadFiles(seqs);
+        await this.#loadFiles(listed.seqs, listed.segments);
         this.#loaded = true;
       }
       const todo = this.#entries.filter((e) => !e.onDisk && !e.removing);
-      const { renamed, error } = await this.#writeGroup(todo);
+      const { renamed, segment, error } = await this.#writeGroup(todo, false);
+      const gone: Promise<void>[] = [];
       todo.forEach((e, k) => {
         if (renamed[k] !== true) return;
-        if (e.removing) void unlink(join(this.#dir, fileName(e.seq))).catch(() => undefined);
-        else e.onDisk = true;
+        if (e.removing) {
+          gone.push(unlink(join(this.#dir, fileName(e.seq))).catch(() => undefined).then(() => this.#releaseSegment(segment)));
+        } else {
+          e.onDisk = true;
+          e.segment = segment;
+        }
       });
+      await Promise.all(gone);
       if (error !== undefined) throw error;
     } catch (e) {
       this.#degradedAtMs = this.#nowMs();
@@ -358,13 +435,14 @@ export class Outbox {
     if (this.#degraded) await this.retryDisk();
     const seq = this.#nextSeq++;
     let onDisk = false;
+    let segment: number | undefined;
     if (!this.#degraded) {
-      onDisk = await new Promise<boolean>((done) => {
-        this.#pending.push({ seq, message, done });
+      [onDisk, segment] = await new Promise<[boolean, number | undefined]>((resolve) => {
+        this.#pending.push({ seq, message, done: (d, g) => resolve([d, g]) });
         if (!this.#committing) void this.#commitLoop();
       });
     }
-    await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk, removing: false });
+    await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk, segment, removing: false });
   }
 
   /** The oldest message not yet handed out, now marked in flight; undefined when none. */
