@@ -10,10 +10,14 @@
  * it to the kernel (tests, tmpfs, wear-sensitive SD cards that accept losing the last seconds).
  *
  * Group commit: enqueues that arrive while a commit is running wait and form the next group (at
- * most GROUP_MAX messages). A group's files are written and fsynced concurrently (async, on the
- * libuv pool), renamed, then the directory is fsynced ONCE (async), and only then does every
- * enqueue of the group resolve. Groups commit one after another, so seq order is kept. No
- * synchronous file system call runs on the event loop.
+ * most GROUP_MAX messages). With 'always', a group's bytes are first written to ONE segment file
+ * `<first seq>.seg` (see outbox-file.ts; written as .seg.tmp, fsynced, renamed); then its `.msg`
+ * files are written and renamed concurrently WITHOUT a per-file fsync; then the directory is
+ * fsynced ONCE; only then does every enqueue of the group resolve. The `.msg` files say which
+ * messages are live; at open a segment's copy of a message wins over its (possibly torn) `.msg`
+ * file. A segment is deleted when its last live message's file is (ack or eviction), and at open
+ * when no `.msg` refers to it. Groups commit one after another, so seq order is kept. All I/O is
+ * async: no synchronous file system call runs on the event loop.
  * Removal (`ack`) is not fsynced: a message resurrected by a crash is re-sent, a duplicate, which
  * the contract allows (answers are matched by id).
  *
