@@ -9,8 +9,9 @@
 import type * as OrtApi from 'onnxruntime-common';
 import * as ortNode from 'onnxruntime-node';
 import { EdgeError } from '../errors.js';
-import { isTensorDtype, type NamedTensors, type TensorData } from '../tensor.js';
+import type { NamedTensors } from '../tensor.js';
 import { errorMessage, loadErrorCode } from './ort-errors.js';
+import { runSession } from './run-once.js';
 import type { SessionSpec } from './types.js';
 
 const ort = ortNode as unknown as typeof OrtApi;
@@ -44,23 +45,7 @@ export async function openDirectSession(model: string | Uint8Array, spec: Sessio
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    async run(inputs) {
-      const feeds: Record<string, OrtApi.Tensor> = {};
-      for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, [...t.dims]);
-      let out: OrtApi.InferenceSession.OnnxValueMapType;
-      try {
-        out = await session.run(feeds);
-      } catch (e) {
-        throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', errorMessage(e));
-      }
-      const result: NamedTensors = {};
-      for (const [name, v] of Object.entries(out)) {
-        const t = v as OrtApi.Tensor;
-        if (!isTensorDtype(t.type)) throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', `output "${name}" has unsupported dtype ${t.type}`);
-        result[name] = { dtype: t.type, dims: [...t.dims], data: t.data as TensorData };
-      }
-      return result;
-    },
+    run: (inputs) => runSession(session, ort, inputs),
     release: () => session.release(),
   };
 }

@@ -45,7 +45,8 @@ async function withSession<T>(modelBytes: Uint8Array, use: (s: OrtApi.InferenceS
   }
 }
 
-async function runSession(session: OrtApi.InferenceSession, o: Ort, inputs: NamedTensors): Promise<NamedTensors> {
+/** One run of `session` on this thread: plain tensors in, plain tensors out (EDGE_ERR_INFERENCE_FAILED). */
+export async function runSession(session: OrtApi.InferenceSession, o: Ort, inputs: NamedTensors): Promise<NamedTensors> {
   const feeds: Record<string, OrtApi.Tensor> = {};
   for (const [name, t] of Object.entries(inputs)) feeds[name] = new o.Tensor(t.dtype, t.data, [...t.dims]);
   let out: OrtApi.InferenceSession.OnnxValueMapType;

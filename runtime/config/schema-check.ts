@@ -46,9 +46,16 @@ export function formatProblems(file: string, problems: readonly SchemaProblem[])
   return problems.map((p) => `${file}: ${p.path === '' ? '(root)' : p.path} ${p.message}`).join('\n');
 }
 
+/**
+ * A checker for `schema`. The schema is compiled on first use, not at import: ajv code generation
+ * costs 50-150 ms per schema, and a command that never validates that format should not pay it.
+ */
 export function compileSchema<T>(schema: object, code: ErrorCode): SchemaChecker<T> {
-  const validate: ValidateFunction = ajv.compile(schema);
-  const problems = (doc: unknown): SchemaProblem[] => (validate(doc) ? [] : (validate.errors ?? []).map(toProblem));
+  let compiled: ValidateFunction | undefined;
+  const problems = (doc: unknown): SchemaProblem[] => {
+    const validate = (compiled ??= ajv.compile(schema));
+    return validate(doc) ? [] : (validate.errors ?? []).map(toProblem);
+  };
   return {
     problems,
     check(doc: unknown, file: string): T {

@@ -9,19 +9,12 @@ import type { ModelQueue } from '../scheduler/model-queue.js';
 import type { LatencyHistogram, WindowedHistogram } from '../telemetry/histogram.js';
 import type { ModelState, ModelSwitch } from '../telemetry/payload.js';
 import type { NamedTensors } from '../tensor.js';
+import { DEFAULT_MODEL_CONFIG, type ModelServiceConfig } from '../config/service-config.js';
 
-export interface ModelSettings {
-  enabled: boolean;
-  priority: number;
-  maxBatch: number;
-  maxQueueDelayMs: number;
-  preferredBatchSizes: number[];
-  queueLimit: number;
-}
+/** A model's scheduling settings: the service config's per-model entry (one definition, in config/). */
+export type ModelSettings = ModelServiceConfig;
 
-export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
-  enabled: true, priority: 0, maxBatch: 1, maxQueueDelayMs: 0, preferredBatchSizes: [], queueLimit: 64,
-};
+export const DEFAULT_MODEL_SETTINGS: Readonly<ModelSettings> = DEFAULT_MODEL_CONFIG;
 
 export interface ModelStatus {
   model: string;
