@@ -34,6 +34,19 @@ t.test('applyVariantUpdates writes figures, layerBits only for mixed variants, a
   t.ok(formatManifest(out).endsWith('}\n'));
 });
 
+t.test('a partial MAC count (layers inspect could not size) never replaces the manifest\'s figure', async (t) => {
+  const doc = { id: 'm', reference: 'a', variants: [{ id: 'a', file: 'a.onnx', precision: 'fp32', macs: 44138752 }, { id: 'b', file: 'b.onnx', precision: 'fp32' }] };
+  const partial: ModelFigures = { ...figures, macs: 0, macsUnknown: ['/blocks.0/qkv/MatMul'] };
+  const out = applyVariantUpdates(doc, [
+    { id: 'a', model: partial, quality: { accuracy: 1, agreement: 1, evalCount: 1 } },
+    { id: 'b', model: partial, quality: { accuracy: 1, agreement: 1, evalCount: 1 } },
+  ]) as { variants: Record<string, unknown>[] };
+  t.equal(out.variants[0]?.macs, 44138752, 'the complete figure is kept');
+  t.equal(out.variants[1]?.macs, 0, 'a new entry still gets the figure inspect has');
+  const full = applyVariantUpdates(doc, [{ id: 'a', model: figures, quality: { accuracy: 1, agreement: 1, evalCount: 1 } }]) as { variants: Record<string, unknown>[] };
+  t.equal(full.variants[0]?.macs, figures.macs, 'a complete count replaces it');
+});
+
 t.test('layerBitsOf reads 4, 8 and 32 bits from the graph, keyed by the source layer name', async (t) => {
   t.same(layerBitsOf(await readOnnxFile('models/digits/student-mixed.onnx')), { '/0/Gemm': 4, '/2/Gemm': 8 });
   t.same(layerBitsOf(await readOnnxFile('models/digits/teacher-int8.onnx')), { '/0/Gemm': 8, '/3/Gemm': 8, '/6/Gemm': 8 });

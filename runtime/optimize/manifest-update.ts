@@ -55,11 +55,14 @@ export function applyVariantUpdates(doc: unknown, updates: readonly VariantUpdat
     if (u === undefined) return v;
     const oldQuality = isObject(v.quality) ? v.quality : {};
     const quality = withKeys(oldQuality, { accuracy: u.quality.accuracy, agreement: u.quality.agreement, evalCount: u.quality.evalCount }, QUALITY_ORDER);
+    // A MAC count inspect could only partly determine (shapes it cannot follow, e.g. through
+    // Gather/Reshape) would replace a complete figure with an undercount: keep the manifest's then.
+    const macsKnown = u.model.macsUnknown.length === 0 || typeof v.macs !== 'number';
     const fields: Json = {
       sha256: u.model.sha256,
       bytes: u.model.bytes,
       params: u.model.params,
-      macs: u.model.macs,
+      macs: macsKnown ? u.model.macs : v.macs,
       ops: u.model.ops,
       quality,
     };
