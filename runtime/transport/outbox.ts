@@ -17,7 +17,7 @@
  * messages are live; at open a segment's copy of a message wins over its (possibly torn) `.msg`
  * file. A segment is deleted when its last live message's file is (ack or eviction), and at open
  * when no `.msg` refers to it. Groups commit one after another, so seq order is kept. All I/O is
- * async: no synchronous file system call runs on the event loop.
+ * async (in outbox-store.ts): no synchronous file system call runs on the event loop.
  * Removal (`ack`) is not fsynced: a message resurrected by a crash is re-sent, a duplicate, which
  * the contract allows (answers are matched by id).
  *
@@ -37,15 +37,14 @@
  * is counted, so the converse holds only once `enqueue` resolved).
  * Contract: no method throws or rejects.
  */
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EdgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { decodeSegment, deserialize, encodeSegment, fileName, NAME, SEGMENT, segmentName, segmentTmpName, serialize, sizeOf, tmpName } from './outbox-file.js';
+import { sizeOf } from './outbox-file.js';
+import { OutboxStore, type FsyncPolicy } from './outbox-store.js';
 import type { OutgoingMessage } from './types.js';
 
-export type FsyncPolicy = 'always' | 'never';
+export type { FsyncPolicy } from './outbox-store.js';
 
 export interface OutboxOptions {
   /** Directory for message files (created). Usually `<stateDir>/outbox`. */
@@ -105,7 +104,6 @@ export class Outbox {
   readonly #dir: string;
   readonly #maxMessages: number;
   readonly #maxBytes: number;
-  readonly #fsync: FsyncPolicy;
   readonly #log: Logger;
   readonly #nowMs: () => number;
   readonly #retryMs: number;
@@ -124,17 +122,17 @@ export class Outbox {
   /** Enqueues waiting for the next group commit. */
   #pending: Pending[] = [];
   #committing = false;
-  /** Live (on-disk, not removed) messages per segment; a segment is deleted when it reaches 0. */
-  readonly #segLive = new Map<number, number>();
+  /** The files; owned by this outbox. */
+  readonly #store: OutboxStore;
 
   private constructor(options: OutboxOptions) {
     this.#dir = options.dir;
     this.#maxMessages = options.maxMessages ?? 10_000;
     this.#maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
-    this.#fsync = options.fsync ?? 'always';
     this.#log = options.log ?? silentLogger;
     this.#nowMs = options.nowMs ?? (() => performance.now());
     this.#retryMs = options.retryMs ?? 30_000;
+    this.#store = new OutboxStore(this.#dir, options.fsync ?? 'always', this.#log);
   }
 
   /** Opens (creating) the directory and loads the messages left from a previous run. Never rejects. */
@@ -161,94 +159,24 @@ export class Outbox {
     this.#log.error('outbox.degraded', { error: err });
   }
 
-  async #list(): Promise<{ seqs: number[]; segments: number[] }> {
-    await mkdir(this.#dir, { recursive: true });
-    const names = await readdir(this.#dir);
-    const seqs: number[] = [];
-    const segments: number[] = [];
-    for (const n of names) {
-      const m = NAME.exec(n);
-      const g = SEGMENT.exec(n);
-      if (m?.[1] !== undefined) seqs.push(Number(m[1]));
-      else if (g?.[1] !== undefined) segments.push(Number(g[1]));
-      else if (n.endsWith('.tmp')) await unlink(join(this.#dir, n)).catch(() => undefined);
-    }
-    return { seqs: seqs.sort((a, b) => a - b), segments };
-  }
-
-  /** The durable bytes of every message in `segments` (not yet known to this outbox), by seq. */
-  async #readSegments(segments: readonly number[]): Promise<Map<number, { segment: number; bytes: Buffer }>> {
-    const out = new Map<number, { segment: number; bytes: Buffer }>();
-    for (const segment of segments) {
-      if (this.#segLive.has(segment)) continue;
-      try {
-        for (const [seq, bytes] of decodeSegment(await readFile(join(this.#dir, segmentName(segment))))) out.set(seq, { segment, bytes });
-      } catch (e) {
-        this.#log.warn('outbox.corrupt_segment', { file: join(this.#dir, segmentName(segment)), reason: e instanceof Error ? e.message : String(e) });
-      }
-    }
-    return out;
-  }
-
-  /** Deletes the listed segments no live message refers to (all acknowledged before a restart). */
-  async #dropDeadSegments(segments: readonly number[]): Promise<void> {
-    for (const segment of segments) {
-      if (!this.#segLive.has(segment)) await unlink(join(this.#dir, segmentName(segment))).catch(() => undefined);
-    }
-  }
-
-  /** One live message of `segment` is gone (its `.msg` already deleted); deletes the segment at 0. */
-  async #releaseSegment(segment: number | undefined): Promise<void> {
-    if (segment === undefined) return;
-    const left = (this.#segLive.get(segment) ?? 1) - 1;
-    if (left > 0) {
-      this.#segLive.set(segment, left);
-      return;
-    }
-    this.#segLive.delete(segment);
-    await unlink(join(this.#dir, segmentName(segment))).catch(() => undefined);
-  }
-
-  /**
-   * Loads the files named by `seqs` (sorted) that are not already entries. A file whose seq is taken
-   * by a memory-only entry (files found after a failed open) is renamed to a fresh seq first.
-   */
+  /** Loads the files named by `seqs` (sorted) that are not already entries (see OutboxStore.loadFiles). */
   async #loadFiles(seqs: readonly number[], segments: readonly number[]): Promise<void> {
-    const durable = await this.#readSegments(segments);
-    const maxSeg = Math.max(0, ...durable.keys());
-    this.#nextSeq = Math.max(this.#nextSeq, (seqs.at(-1) ?? 0) + 1, maxSeg + 1);
-    for (const found of seqs) {
-      let seq = found;
-      const j = this.#find(seq);
-      if (j >= 0 && (this.#entries[j] as Entry).onDisk) continue;
-      if (j >= 0) {
-        seq = this.#nextSeq++;
-        try {
-          await rename(join(this.#dir, fileName(found)), join(this.#dir, fileName(seq)));
-        } catch (e) {
-          this.#log.warn('outbox.corrupt_message', { file: join(this.#dir, fileName(found)), reason: e instanceof Error ? e.message : String(e) });
-          continue;
-        }
-      }
-      const path = join(this.#dir, fileName(seq));
-      try {
-        // A segment's copy wins: the .msg file's own bytes were not fsynced.
-        const rec = durable.get(found);
-        const message = deserialize(rec?.bytes ?? await readFile(path));
-        if (rec !== undefined) this.#segLive.set(rec.segment, (this.#segLive.get(rec.segment) ?? 0) + 1);
-        await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true, segment: rec?.segment, removing: false });
-      } catch (e) {
-        this.#log.warn('outbox.corrupt_message', { file: path, reason: e instanceof Error ? e.message : String(e) });
-        await unlink(path).catch(() => undefined);
-      }
-    }
-    await this.#dropDeadSegments(segments);
+    await this.#store.loadFiles(seqs, segments, {
+      reserve: (next) => { this.#nextSeq = Math.max(this.#nextSeq, next); },
+      // A file whose seq is taken by a memory-only entry (files found after a failed open) gets a fresh seq.
+      seqFor: (found) => {
+        const j = this.#find(found);
+        if (j < 0) return found;
+        return (this.#entries[j] as Entry).onDisk ? undefined : this.#nextSeq++;
+      },
+      insert: (seq, message, segment) => this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true, segment, removing: false }),
+    });
   }
 
   async #load(): Promise<void> {
     let listed: { seqs: number[]; segments: number[] };
     try {
-      listed = await this.#list();
+      listed = await this.#store.list();
     } catch (e) {
       this.#degrade(e, 'open');
       return;
@@ -290,87 +218,15 @@ export class Outbox {
   /** Deletes the entry's file (if any), then drops it from the list. */
   async #finishRemoving(e: Entry): Promise<void> {
     if (e.onDisk) {
-      await unlink(join(this.#dir, fileName(e.seq))).catch((err: NodeJS.ErrnoException) => {
+      await this.#store.unlinkMessage(e.seq).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') this.#log.warn('outbox.unlink_failed', { seq: e.seq, reason: err.message });
       });
-      await this.#releaseSegment(e.segment);
+      await this.#store.releaseSegment(e.segment);
     }
     const i = this.#find(e.seq);
     if (i >= 0) this.#entries.splice(i, 1);
   }
 
-  /** Writes `bytes` to `name` + '.tmp' (fsynced when `sync`) and renames it to `name`; no directory fsync. */
-  async #writeFile(name: string, tmpPath: string, bytes: Buffer, sync: boolean): Promise<void> {
-    const tmp = join(this.#dir, tmpPath);
-    try {
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(bytes);
-        if (sync) await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(this.#dir, name));
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw e;
-    }
-  }
-
-  /** Makes the renames in `dir` durable (policy 'always'): one async directory fsync. Rejects on failure. */
-  async #syncDir(): Promise<void> {
-    if (this.#fsync !== 'always') return;
-    const d = await open(this.#dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  }
-
-  /**
-   * Makes a group durable. With fsync 'always': ONE segment file with all their bytes (written,
-   * fsynced, renamed), then their `.msg` files (not fsynced: the segment holds the bytes) written
-   * concurrently, then ONE directory fsync. `segmented: false` (recovery, rare: no doubled space
-   * needed on a disk that just ran full): each `.msg` fsynced instead. With 'never': the `.msg`
-   * files only. Resolves with, per
-   * message, whether its `.msg` was renamed into place, the segment they refer to, and the first
-   * failure (if any). Never rejects.
-   */
-  async #writeGroup(items: readonly { seq: number; message: OutgoingMessage }[], segmented: boolean): Promise<{ renamed: boolean[]; segment: number | undefined; error: unknown }> {
-    const first = items[0];
-    if (first === undefined) return { renamed: [], segment: undefined, error: undefined };
-    const bytes = items.map((it) => serialize(it.message));
-    let segment: number | undefined;
-    if (this.#fsync === 'always' && segmented) {
-      try {
-        await this.#writeFile(segmentName(first.seq), segmentTmpName(first.seq), encodeSegment(items.map((it, k) => ({ seq: it.seq, bytes: bytes[k] as Buffer }))), true);
-        segment = first.seq;
-      } catch (e) {
-        return { renamed: items.map(() => false), segment: undefined, error: e };
-      }
-    }
-    const results = await Promise.allSettled(items.map((it, k) => this.#writeFile(fileName(it.seq), tmpName(it.seq), bytes[k] as Buffer, this.#fsync === 'always' && !segmented)));
-    const renamed = results.map((r) => r.status === 'fulfilled');
-    let error: unknown;
-    for (const r of results) if (r.status === 'rejected') { error ??= r.reason; }
-    const live = renamed.filter(Boolean).length;
-    if (segment !== undefined) {
-      if (live > 0) this.#segLive.set(segment, live);
-      else {
-        await unlink(join(this.#dir, segmentName(segment))).catch(() => undefined);
-        segment = undefined;
-      }
-    }
-    if (error === undefined) {
-      try {
-        await this.#syncDir();
-      } catch (e) {
-        error = e;
-      }
-    }
-    return { renamed, segment, error };
-  }
 
   /** Commits pending enqueues group by group until none is left; one runner at a time. */
   async #commitLoop(): Promise<void> {
@@ -381,7 +237,7 @@ export class Outbox {
         for (const p of group) p.done(false, undefined);
         continue;
       }
-      const { renamed, segment, error } = await this.#writeGroup(group, true);
+      const { renamed, segment, error } = await this.#store.writeGroup(group, true);
       if (error !== undefined) this.#degrade(error, 'write');
       group.forEach((p, k) => p.done(renamed[k] === true, renamed[k] === true ? segment : undefined));
     }
@@ -403,18 +259,18 @@ export class Outbox {
 
   async #tryRecover(): Promise<void> {
     try {
-      const listed = await this.#list();
+      const listed = await this.#store.list();
       if (!this.#loaded) {
         await this.#loadFiles(listed.seqs, listed.segments);
         this.#loaded = true;
       }
       const todo = this.#entries.filter((e) => !e.onDisk && !e.removing);
-      const { renamed, segment, error } = await this.#writeGroup(todo, false);
+      const { renamed, segment, error } = await this.#store.writeGroup(todo, false);
       const gone: Promise<void>[] = [];
       todo.forEach((e, k) => {
         if (renamed[k] !== true) return;
         if (e.removing) {
-          gone.push(unlink(join(this.#dir, fileName(e.seq))).catch(() => undefined).then(() => this.#releaseSegment(segment)));
+          gone.push(this.#store.unlinkMessage(e.seq).catch(() => undefined).then(() => this.#store.releaseSegment(segment)));
         } else {
           e.onDisk = true;
           e.segment = segment;
