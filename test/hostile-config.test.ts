@@ -8,6 +8,7 @@
  * `edge-infer run`, which must exit 78 naming the file and the field.
  */
 import t from 'tap';
+import { mulberry32 as prng } from './helpers/prng.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,17 +20,6 @@ import { ROOT, runCli } from './helpers/service-process.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-/** mulberry32: a small seeded PRNG so every run fuzzes the same cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every path (array of keys) to a value inside doc, root excluded. */
 function paths(doc: Json, prefix: (string | number)[] = []): (string | number)[][] {

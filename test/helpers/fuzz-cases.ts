@@ -2,6 +2,10 @@
  * Generated requests for test/fuzz-requests.test.ts: bad ones of many kinds mixed with good ones,
  * from a seeded PRNG (same seed, same cases). Each case says what the answer must be.
  */
+import { mulberry32 as prng } from './prng.js';
+
+export { prng };
+
 export type Expect =
   | { kind: 'digits'; labels: number[] }
   | { kind: 'two'; y: number[] }
@@ -26,17 +30,6 @@ export interface FuzzContext {
   maxBatch: number;
 }
 
-/** mulberry32: a small seeded PRNG with 2^32 states. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BAD_JSON = ['EDGE_ERR_BAD_JSON'] as const;
 const BAD_REQ = ['EDGE_ERR_BAD_REQUEST'] as const;

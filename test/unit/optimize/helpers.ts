@@ -4,18 +4,11 @@ import { writeOnnx } from '../../../runtime/optimize/onnx-io.js';
 import type { OnnxModel, ValueInfoProto } from '../../../runtime/optimize/onnx-types.js';
 import { intAttr, makeNode } from '../../../runtime/optimize/graph-util.js';
 import { makeFloatTensor } from '../../../runtime/optimize/tensor-util.js';
-
 /** Deterministic uniform [-1, 1) numbers (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
+import { signedUniform as prng } from '../../helpers/prng.js';
+
+export { prng };
+
 
 export function randomArray(n: number, rand: () => number, scale = 1): Float32Array {
   const a = new Float32Array(n);

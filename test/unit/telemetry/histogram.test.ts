@@ -1,17 +1,7 @@
 import t from 'tap';
+import { mulberry32 as rng } from '../../helpers/prng.js';
 import { LatencyHistogram, MAX_RELATIVE_ERROR, WindowedHistogram } from '../../../runtime/telemetry/histogram.js';
 
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function exactPercentile(sorted: number[], p: number): number {
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
