@@ -9,20 +9,10 @@ import { makeNode } from '../runtime/optimize/graph-util.js';
 import { writeOnnx } from '../runtime/optimize/onnx-io.js';
 import type { OnnxModel, ValueInfoProto } from '../runtime/optimize/onnx-types.js';
 import { makeFloatTensor } from '../runtime/optimize/tensor-util.js';
+import { signedUniform as prng } from '../test/helpers/prng.js';
 
 export const BIG_MLP_SIZES = [1024, 2048, 2048, 10] as const;
 
-/** mulberry32 in [-1, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
 
 function valueInfo(name: string, dims: (number | string)[]): ValueInfoProto {
   return {

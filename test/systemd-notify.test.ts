@@ -2,7 +2,8 @@ import t from 'tap';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SystemdNotifier, startWatchdog, watchdogIntervalMs, type WatchdogTimers } from '../runtime/service/systemd-notify.js';
+import { SystemdNotifier, startWatchdog, watchdogIntervalMs } from '../runtime/service/systemd-notify.js';
+import { FakeTimers } from './helpers/fake-timers.js';
 import { createLogger } from '../runtime/log.js';
 
 /** A stand-in systemd-notify that records NOTIFY_SOCKET and its arguments, one call per block. */
@@ -88,37 +89,6 @@ t.test('the watchdog interval is half of WATCHDOG_USEC and only for the PID syst
   t.equal(watchdogIntervalMs({ WATCHDOG_USEC: '1000' }, 42), 0.5);
 });
 
-/** Timers driven by hand. */
-class FakeTimers implements WatchdogTimers {
-  now = 0;
-  #next = 1;
-  readonly #due = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#due.set(id, { at: this.now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#due.delete(handle as number);
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
-    for (;;) {
-      await settle();
-      const next = [...this.#due.entries()].filter(([, d]) => d.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (next === undefined) break;
-      this.#due.delete(next[0]);
-      this.now = next[1].at;
-      next[1].fn();
-    }
-    this.now = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
-}
 
 t.test('the watchdog pings every interval while the service is healthy and stops when it is not', async (t) => {
   const timers = new FakeTimers();

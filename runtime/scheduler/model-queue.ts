@@ -18,13 +18,11 @@ import { performance } from 'node:perf_hooks';
 import { EdgeError, asEdgeError } from '../errors.js';
 import type { InferenceEngine } from '../backend/types.js';
 import type { NamedTensors } from '../tensor.js';
+import type { Timers } from '../timers.js';
 import { decideBatch, type BatchingConfig, type QueuedItem } from './batch-policy.js';
 import { concatRows, signature, splitRows } from './batch-tensors.js';
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Timers } from '../timers.js';
 
 export interface ModelQueueOptions {
   /** The engine and model key runs go to. */

@@ -24,6 +24,7 @@
  */
 import { execFile } from 'node:child_process';
 import { asEdgeError } from '../errors.js';
+import type { Timers } from '../timers.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 
@@ -140,11 +141,8 @@ export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env, pid: nu
   return usec / 2 / 1000;
 }
 
-/** Timer functions, injectable so tests drive time by hand. Method syntax: any handle type fits. */
-export interface WatchdogTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/** The watchdog's timers (not unref'd: the watchdog lives as long as the service). */
+export type WatchdogTimers = Timers;
 
 const realTimers: WatchdogTimers = {
   setTimeout(fn, ms) {

@@ -14,6 +14,7 @@ import { silentLogger } from '../log.js';
 import type { LatencySnapshot } from './histogram.js';
 import type { LatencyFigures, ModelTelemetry, OutboxTelemetry, TelemetryPayload } from './payload.js';
 import { TELEMETRY_SCHEMA_VERSION } from './payload.js';
+import type { Timers } from '../timers.js';
 import type { SystemProbes } from './system-probes.js';
 import { isThrottledNow } from './system-probes.js';
 
@@ -101,11 +102,7 @@ export function createCollector(sources: TelemetrySources): () => Promise<Teleme
   };
 }
 
-/** Timer functions, injectable so tests drive time by hand. Method syntax: any handle type fits. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Timers } from '../timers.js';
 
 /** Real timers, unref'd: a telemetry tick never keeps the process alive on its own. */
 export const realTimers: Timers = {

@@ -2,47 +2,13 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createCollector, latencyFigures, startTelemetry, type Timers } from '../../../runtime/telemetry/collector.js';
+import { createCollector, latencyFigures, startTelemetry } from '../../../runtime/telemetry/collector.js';
+import { FakeTimers } from '../../helpers/fake-timers.js';
 import { LatencyHistogram } from '../../../runtime/telemetry/histogram.js';
 import type { ModelTelemetry, TelemetryPayload } from '../../../runtime/telemetry/payload.js';
 import { SystemProbes, createProbeFs } from '../../../runtime/telemetry/system-probes.js';
 import { createLogger } from '../../../runtime/log.js';
 
-/** Timers driven by hand: advance(ms) fires what is due, in order. */
-class FakeTimers implements Timers {
-  now = 0;
-  #next = 1;
-  readonly #due = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#due.set(id, { at: this.now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#due.delete(handle as number);
-  }
-  get pending(): number {
-    return this.#due.size;
-  }
-  /** Moves time forward, firing due timers and letting the promise chains they start settle. */
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
-    for (;;) {
-      await settle();
-      const next = [...this.#due.entries()].filter(([, d]) => d.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (next === undefined) break;
-      this.#due.delete(next[0]);
-      this.now = next[1].at;
-      next[1].fn();
-    }
-    this.now = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
-}
 
 function piTree(t: { teardown(fn: () => void): void }): string {
   const root = mkdtempSync(path.join(tmpdir(), 'edge-collector-'));
