@@ -5,22 +5,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeNode } from '../runtime/optimize/graph-util.js';
+import { makeNode, floatValueInfo as valueInfo } from '../runtime/optimize/graph-util.js';
 import { writeOnnx } from '../runtime/optimize/onnx-io.js';
-import type { OnnxModel, ValueInfoProto } from '../runtime/optimize/onnx-types.js';
+import type { OnnxModel } from '../runtime/optimize/onnx-types.js';
 import { makeFloatTensor } from '../runtime/optimize/tensor-util.js';
 import { signedUniform as prng } from '../test/helpers/prng.js';
 
 export const BIG_MLP_SIZES = [1024, 2048, 2048, 10] as const;
 
 
-function valueInfo(name: string, dims: (number | string)[]): ValueInfoProto {
-  return {
-    name,
-    metadataProps: [],
-    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-  };
-}
 
 export function buildMlp(sizes: readonly number[], seed = 5): OnnxModel {
   const rand = prng(seed);

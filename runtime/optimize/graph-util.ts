@@ -3,7 +3,7 @@
  * Indexes are snapshots: rebuild them after editing the graph.
  */
 import { AttrType } from './onnx-schema.js';
-import type { AttributeProto, GraphProto, NodeProto, OnnxModel, TensorProto } from './onnx-types.js';
+import type { AttributeProto, GraphProto, NodeProto, OnnxModel, TensorProto, ValueInfoProto } from './onnx-types.js';
 
 function emptyAttribute(name: string, type: number): AttributeProto {
   return { name, type, floats: [], ints: [], strings: [], tensors: [], graphs: [], sparseTensors: [], typeProtos: [] };
@@ -25,6 +25,15 @@ export function makeNode(opType: string, input: readonly string[], output: reado
   const node: NodeProto = { opType, input: [...input], output: [...output], name, attribute, metadataProps: [], deviceConfigurations: [] };
   if (domain !== undefined) node.domain = domain;
   return node;
+}
+
+/** A float32 graph input/output: integer dims are fixed, strings symbolic ("batch"). */
+export function floatValueInfo(name: string, dims: readonly (number | string)[]): ValueInfoProto {
+  return {
+    name,
+    metadataProps: [],
+    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  };
 }
 
 export function getAttr(node: NodeProto, name: string): AttributeProto | undefined {

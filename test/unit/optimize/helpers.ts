@@ -1,8 +1,8 @@
 /** Test helpers: build small real ONNX models with our writer, and run models with onnxruntime-node. */
 import ort from 'onnxruntime-node';
 import { writeOnnx } from '../../../runtime/optimize/onnx-io.js';
-import type { OnnxModel, ValueInfoProto } from '../../../runtime/optimize/onnx-types.js';
-import { intAttr, makeNode } from '../../../runtime/optimize/graph-util.js';
+import type { OnnxModel } from '../../../runtime/optimize/onnx-types.js';
+import { intAttr, makeNode, floatValueInfo as valueInfo } from '../../../runtime/optimize/graph-util.js';
 import { makeFloatTensor } from '../../../runtime/optimize/tensor-util.js';
 /** Deterministic uniform [-1, 1) numbers (mulberry32). */
 import { signedUniform as prng } from '../../helpers/prng.js';
@@ -16,13 +16,6 @@ export function randomArray(n: number, rand: () => number, scale = 1): Float32Ar
   return a;
 }
 
-function valueInfo(name: string, dims: (number | string)[]): ValueInfoProto {
-  return {
-    name,
-    metadataProps: [],
-    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-  };
-}
 
 /**
  * An MLP in ONNX: x[batch, sizes0] -> MatMul+Add -> Relu -> Gemm(transB=1, alpha, beta) -> Relu -> ...
