@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { createEngine } from '../../backend/select-engine.js';
 import { EdgeError } from '../../errors.js';
@@ -9,22 +8,12 @@ import { resultBody } from '../../transport/result-codec.js';
 import { DEFAULT_LIMITS } from '../../transport/types.js';
 import { createPreprocessor } from '../../preprocess/index.js';
 import type { Command } from '../command.js';
+import { readInputText } from '../input.js';
 import { onePositional, str } from '../values.js';
 
 /** Reads --input: a file or "-" (stdin). A bare JSON array is the shorthand input of a single-input model. */
 async function readInput(ref: string): Promise<Uint8Array> {
-  let text: string;
-  try {
-    if (ref === '-') {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      text = Buffer.concat(chunks).toString('utf8');
-    } else {
-      text = await readFile(ref, 'utf8');
-    }
-  } catch (e) {
-    throw new EdgeError('EDGE_ERR_INPUT_FILE', `cannot read --input ${ref} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { details: { file: ref } });
-  }
+  const text = await readInputText(ref);
   const trimmed = text.trimStart();
   return Buffer.from(trimmed.startsWith('[') ? `{"id":"cli","input":${trimmed}}` : trimmed);
 }

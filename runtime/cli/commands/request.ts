@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { EdgeError } from '../../errors.js';
 import { sendRequest } from '../../transport/client.js';
 import { defaultPrefix } from '../../transport/topics.js';
 import type { Command } from '../command.js';
+import { readInputText } from '../input.js';
 import { positiveInt, onePositional, str } from '../values.js';
 
 export const command: Command = {
@@ -23,16 +23,7 @@ export const command: Command = {
     const model = onePositional(ctx.positionals, '<model>');
     const inputRef = str(ctx.values, 'input');
     if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file|->');
-    let text: string;
-    try {
-      if (inputRef === '-') {
-        const chunks: Buffer[] = [];
-        for await (const c of process.stdin) chunks.push(c as Buffer);
-        text = Buffer.concat(chunks).toString('utf8');
-      } else text = await readFile(inputRef, 'utf8');
-    } catch (e) {
-      throw new EdgeError('EDGE_ERR_INPUT_FILE', `cannot read --input ${inputRef} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-    }
+    const text = await readInputText(inputRef);
     let doc: unknown;
     try {
       doc = JSON.parse(text);
