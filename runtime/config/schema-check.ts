@@ -1,13 +1,35 @@
 /**
- * One ajv instance (JSON Schema 2020-12, defaults applied, unknown keys refused by the schemas'
- * additionalProperties: false) and the translation of ajv errors into EdgeErrors that name the
- * file, the JSON path and what is allowed.
+ * Schema checkers backed by validators compiled at build time (ajv standalone code in
+ * dist/runtime/generated/validators.cjs, written by gen-validators.ts with the options in
+ * precompiled-schemas.ts: JSON Schema 2020-12, every problem, defaults applied), and the
+ * translation of ajv errors into EdgeErrors that name the file, the JSON path and what is allowed.
+ * Nothing here loads ajv's compiler at run time; the generated code needs only ajv/dist/runtime/*.
  */
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { ErrorObject } from 'ajv';
 import { EdgeError, type ErrorCode } from '../errors.js';
+import type * as Generated from '../generated/validators.cjs';
+import { schemaFingerprint } from './schema-fingerprint.js';
 
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+const GENERATED = '../generated/validators.cjs';
+let generated: typeof Generated | undefined;
+
+/** Throws EDGE_ERR_INTERNAL when the build step did not run or ran before `schema` last changed. */
+function generatedValidator(schema: object): Generated.GeneratedValidator {
+  try {
+    generated ??= createRequire(import.meta.url)(GENERATED) as typeof Generated;
+  } catch (e) {
+    throw new EdgeError('EDGE_ERR_INTERNAL',
+      `dist/runtime/generated/validators.cjs did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); run \`npm run build\``, { cause: e });
+  }
+  const validate = generated.byFingerprint[schemaFingerprint(schema)];
+  if (validate === undefined) {
+    const title = (schema as { title?: unknown }).title;
+    throw new EdgeError('EDGE_ERR_INTERNAL',
+      `no build-time validator for schema ${JSON.stringify(title ?? '(untitled)')}: list it in runtime/config/precompiled-schemas.ts and run \`npm run build\` (dist/runtime/generated/validators.cjs is older than the schema)`);
+  }
+  return validate;
+}
 
 export interface SchemaProblem {
   /** JSON pointer into the document, "" for the root. */
@@ -47,13 +69,14 @@ export function formatProblems(file: string, problems: readonly SchemaProblem[])
 }
 
 /**
- * A checker for `schema`. The schema is compiled on first use, not at import: ajv code generation
- * costs 50-150 ms per schema, and a command that never validates that format should not pay it.
+ * A checker for `schema`, which must be listed in precompiled-schemas.ts. Its build-time validator
+ * is looked up on first use, not at import (a command that never validates pays nothing); that first
+ * use throws EDGE_ERR_INTERNAL when the generated validators are missing or older than the schema.
  */
 export function compileSchema<T>(schema: object, code: ErrorCode): SchemaChecker<T> {
-  let compiled: ValidateFunction | undefined;
+  let compiled: Generated.GeneratedValidator | undefined;
   const problems = (doc: unknown): SchemaProblem[] => {
-    const validate = (compiled ??= ajv.compile(schema));
+    const validate = (compiled ??= generatedValidator(schema));
     return validate(doc) ? [] : (validate.errors ?? []).map(toProblem);
   };
   return {

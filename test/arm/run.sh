@@ -18,13 +18,15 @@ runs=${ARM_CHECK_RUNS:-a72 a76 armv7}
 models=(); [ -n "${ARM_CHECK_MODELS:-}" ] && models=(--models "$(cd "$ARM_CHECK_MODELS" && pwd)")
 if [ -n "${ARM_CHECK_OUT:-}" ]; then out=$ARM_CHECK_OUT; mkdir -p "$out"; else out=$(mktemp -d); trap 'rm -rf "$out"' EXIT; fi
 
-# Build when dist/ is missing or older than a source file. tsc emits even when files other engineers are
-# still editing have type errors, so its exit code alone does not decide; the CLI entry must exist.
-if [ ! -f dist/runtime/cli/main.js ] || [ -n "$(find runtime -name '*.ts' -newer dist/runtime/cli/main.js -print -quit)" ]; then
+# Build (`npm run build`: tsc, then the schema validators) when dist/ is missing or older than a source
+# file. tsc emits even when files other engineers are still editing have type errors, so its exit code
+# alone does not decide; then the validators are generated from what it emitted, and both outputs must exist.
+gen=dist/runtime/generated/validators.cjs
+if [ ! -f dist/runtime/cli/main.js ] || [ ! -f $gen ] || [ -n "$(find runtime -name '*.ts' -newer dist/runtime/cli/main.js -print -quit)" ]; then
   echo "arm: building dist/" >&2
-  npx tsc -p tsconfig.json >&2 || echo "arm: tsc reported errors (continuing with what it emitted)" >&2
+  npm run build >&2 || { echo "arm: the build reported errors (continuing with what tsc emitted)" >&2; node dist/runtime/config/gen-validators.js >&2; }
 fi
-[ -f dist/runtime/cli/main.js ] || { echo "arm: dist/runtime/cli/main.js missing after build" >&2; exit 70; }
+for f in dist/runtime/cli/main.js $gen; do [ -f $f ] || { echo "arm: $f missing after build" >&2; exit 70; }; done
 
 check() { # label, then pi-emu prefix (or nothing), then check.mjs args
   local label=$1; shift
