@@ -4,12 +4,14 @@
  * MQTT 5: subscribes to a unique reply topic and sends it as responseTopic with correlationData.
  * MQTT 3.1.1: the same reply topic travels as `replyTo` in the JSON body (binary needs MQTT 5).
  * Rejects with EDGE_ERR_TIMEOUT when no answer arrives in `timeoutMs`, EDGE_ERR_BROKER_* /
- * EDGE_ERR_TLS when the broker cannot be reached, EDGE_ERR_USAGE for a binary request over 3.1.1.
+ * EDGE_ERR_TLS when the broker cannot be reached or a TLS file cannot be read, EDGE_ERR_USAGE for a
+ * binary request over 3.1.1, EDGE_ERR_CONFIG_INVALID for a URL that is not mqtt:// or mqtts://.
  * An error answer from the service resolves (kind 'error'), it does not reject.
  */
-import { connect, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import { randomUUID } from 'node:crypto';
 import { EdgeError } from '../errors.js';
+import { createMqttClient } from './connect.js';
 import { connectionError } from './connection-errors.js';
 import { tlsOptions, type TlsFiles } from './mqtt-options.js';
 import type { ErrorBody, ResultBody } from './result-codec.js';
@@ -61,15 +63,14 @@ export async function sendRequest(o: SendRequestOptions): Promise<RequestAnswer>
   const nonce = randomUUID();
   const replyTo = `${o.prefix}/replies/${nonce}`;
   const id = typeof o.body?.['id'] === 'string' ? (o.body['id'] as string) : nonce;
-  const client: MqttClient = connect(o.url, {
+  const client: MqttClient = createMqttClient(o.url, {
     protocolVersion: v5 ? 5 : 4,
     clean: true,
     reconnectPeriod: 0,
     connectTimeout: Math.min(timeoutMs, 10_000),
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
-    ...(o.tls !== undefined ? tlsOptions(o.tls) : {}),
-  });
+  }, tlsOptions(o.tls));
   try {
     return await new Promise<RequestAnswer>((resolve, reject) => {
       const timer = setTimeout(() => reject(new EdgeError('EDGE_ERR_TIMEOUT', `no answer from ${o.prefix}/models/${o.model} within ${timeoutMs} ms`, { details: { id, timeoutMs } })), timeoutMs);

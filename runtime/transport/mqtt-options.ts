@@ -1,10 +1,11 @@
 /**
- * Builds mqtt.js client options from edge-infer's transport options: fixed client id, persistent
- * session, will, TLS files. Throws EDGE_ERR_TLS when a configured TLS file cannot be read.
+ * Builds mqtt.js client options from edge-infer's transport options (fixed client id, persistent
+ * session, will) and the TLS socket options from TLS files (EDGE_ERR_TLS when a file cannot be read).
  */
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import { EdgeError } from '../errors.js';
+import type { TlsSocketOptions } from './connect.js';
 
 export interface TlsFiles {
   /** PEM CA bundle that signed the broker's certificate. */
@@ -44,6 +45,7 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
+/** MQTT-level options for createMqttClient (TLS goes separately: tlsOptions). */
 export function clientOptions(o: ConnectionOptions, will: { topic: string; payload: Buffer }): IClientOptions {
   const v5 = (o.protocolVersion ?? 5) === 5;
   const opts: IClientOptions = {
@@ -62,13 +64,13 @@ export function clientOptions(o: ConnectionOptions, will: { topic: string; paylo
   if (v5) opts.properties = { sessionExpiryInterval: o.sessionExpiryS ?? 3600 };
   if (o.username !== undefined) opts.username = o.username;
   if (o.password !== undefined) opts.password = o.password;
-  if (o.tls !== undefined) Object.assign(opts, tlsOptions(o.tls));
   return opts;
 }
 
-/** mqtt.js TLS options (ca, cert, key, rejectUnauthorized) from TLS files. Throws EDGE_ERR_TLS when a file cannot be read. */
-export function tlsOptions(tls: TlsFiles): Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> {
-  const opts: Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> = { rejectUnauthorized: tls.rejectUnauthorized ?? true };
+/** tls.connect options (ca, cert, key, rejectUnauthorized) from TLS files; {} without files. Throws EDGE_ERR_TLS when a file cannot be read. */
+export function tlsOptions(tls: TlsFiles | undefined): TlsSocketOptions {
+  if (tls === undefined) return {};
+  const opts: TlsSocketOptions = { rejectUnauthorized: tls.rejectUnauthorized ?? true };
   if (tls.caFile !== undefined) opts.ca = readPem(tls.caFile, 'CA');
   if (tls.certFile !== undefined) opts.cert = readPem(tls.certFile, 'certificate');
   if (tls.keyFile !== undefined) opts.key = readPem(tls.keyFile, 'key');

@@ -12,17 +12,19 @@
  * broker and answered again (duplicates are allowed; answers carry the request id). PUBACKs may go
  * out of order across requests; mosquitto and aedes match them by packet id.
  *
- * Errors: `start` throws EDGE_ERR_TLS (unreadable TLS files) or EDGE_ERR_CONFIG_INVALID (prefix);
+ * Errors: `start` throws EDGE_ERR_TLS (unreadable TLS files) or EDGE_ERR_CONFIG_INVALID (prefix, or
+ * a broker URL that is not mqtt:// or mqtts://; see connect.ts);
  * afterwards nothing throws: connection problems are logged once per state change with
  * EDGE_ERR_BROKER_UNREACHABLE / EDGE_ERR_BROKER_AUTH / EDGE_ERR_TLS and retried with backoff.
  */
-import { connect, Store, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import { performance } from 'node:perf_hooks';
 import { EdgeError, asEdgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { answerMessages, type Answer } from './answers.js';
 import { backoffDelayMs, connectionError, type BackoffOptions } from './connection-errors.js';
-import { clientOptions, type ConnectionOptions } from './mqtt-options.js';
+import { createMqttClient, createStore, parseBrokerUrl } from './connect.js';
+import { clientOptions, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 import { decodeRequest, type ReplyRoute } from './request-codec.js';
 import { createTopics, type Topics } from './topics.js';
@@ -79,8 +81,8 @@ export class MqttService {
   readonly #backoff: BackoffOptions;
   readonly #outbox: Outbox;
   readonly #client: MqttClient;
-  readonly #incomingStore = new Store();
-  readonly #outgoingStore = new Store();
+  readonly #incomingStore = createStore();
+  readonly #outgoingStore = createStore();
   #status: Record<string, unknown> = {};
   #stopping = false;
   #stopped = false;
@@ -111,7 +113,7 @@ export class MqttService {
     const opts = clientOptions(o, { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })) });
     opts.incomingStore = this.#incomingStore;
     opts.outgoingStore = this.#outgoingStore;
-    this.#client = connect(o.url, opts);
+    this.#client = createMqttClient(o.url, opts, tlsOptions(o.tls));
     this.#client.handleMessage = (packet, done) => this.#onPublish(packet, done);
     this.#noDelay();
     this.#client.on('connect', () => this.#onConnect());
@@ -119,9 +121,10 @@ export class MqttService {
     this.#client.on('close', () => this.#onClose());
   }
 
-  /** Opens the outbox and starts connecting (does not wait for the broker). Throws EDGE_ERR_TLS / EDGE_ERR_CONFIG_INVALID. */
+  /** Opens the outbox and starts connecting (does not wait for the broker). Throws EDGE_ERR_TLS / EDGE_ERR_CONFIG_INVALID (prefix, URL scheme). */
   static async start(options: MqttServiceOptions): Promise<MqttService> {
     createTopics(options.prefix);
+    parseBrokerUrl(options.url);
     const log = options.log ?? silentLogger;
     const outbox = await Outbox.open({ ...options.outbox, log, ...(options.nowMs ? { nowMs: options.nowMs } : {}) });
     return new MqttService(options, outbox);
