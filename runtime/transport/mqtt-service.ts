@@ -2,7 +2,8 @@
  * The service side of MQTT: takes requests on `<prefix>/models/+/infer`, answers each exactly once
  * through the durable outbox, keeps the retained status, reconnects forever (issue 3).
  *
- * Acknowledgement contract: a QoS 1 request is PUBACKed only after its answer is in the outbox.
+ * Acknowledgement contract: a QoS 1 request is PUBACKed only after its answer is durable in the
+ * outbox or already acknowledged by the broker (the answer is published while it is being written).
  * mqtt.js sends the PUBACK when `handleMessage` calls back, but it processes incoming packets one at
  * a time until then (node_modules/mqtt/build/lib/client.js `work`, handlers/publish.js), so waiting
  * there would stall PINGRESPs and PUBACKs of our own answers behind every inference. Instead
@@ -322,7 +323,11 @@ export class MqttService {
     } catch (e) {
       messages = answerMessages(this.topics, model, route, { kind: 'error', error: e });
     }
-    for (const m of messages) await this.#outbox.enqueue(m);
+    // Listed at once and handed to the broker while the outbox makes them durable (publish-ahead);
+    // the request's PUBACK waits for `durable`: each answer on disk, or already taken by the broker.
+    const durable = messages.map((m) => this.#outbox.enqueue(m));
+    this.#pump();
+    await Promise.all(durable);
   }
 
   #checkIdle(): void {

@@ -9,6 +9,14 @@
  * directory entry are fsynced, so an acknowledged request survives a power cut. `'never'` leaves
  * it to the kernel (tests, tmpfs, wear-sensitive SD cards that accept losing the last seconds).
  *
+ * Publish-ahead: `enqueue` lists the message AT ONCE (synchronously, when not degraded), so
+ * `takeNext` can hand it to the broker while its group is still being written: the answer's
+ * latency does not include the fsync (measured: fsync p50 0.8 ms, p99 over 100 ms on this VM's
+ * disk under load). `enqueue` still resolves only when the message is durable OR gone: a message
+ * acknowledged (or evicted) before its group starts writing is never written at all (no disk
+ * wear for answers the broker took within one commit); one acknowledged while its group is being
+ * written is deleted once that write has finished.
+ *
  * Group commit: enqueues that arrive while a commit is running wait and form the next group (at
  * most GROUP_MAX messages). With 'always', a group's bytes are first written to ONE segment file
  * `<first seq>.seg` (see outbox-file.ts; written as .seg.tmp, fsynced, renamed); then its `.msg`
@@ -33,8 +41,8 @@
  * `outbox.recovered` and reports `degraded: false` again.
  *
  * Invariant (files vs depth): a message's file is deleted BEFORE the message leaves `depth`, so
- * `depth === 0` means no `.msg` file of this outbox is left (a file is written before its message
- * is counted, so the converse holds only once `enqueue` resolved).
+ * `depth === 0` means no `.msg` file of this outbox is left (a message is counted before its file
+ * is written, so the converse holds only once `enqueue` resolved).
  * Contract: no method throws or rejects.
  */
 import { performance } from 'node:perf_hooks';
@@ -88,6 +96,8 @@ interface Entry extends OutboxEntry {
   segment: number | undefined;
   /** Acknowledged or evicted: its file is being deleted; not handed out again, not counted as room. */
   removing: boolean;
+  /** Settles when the group commit holding this entry has finished (onDisk/segment then final); undefined when none. */
+  written: Promise<void> | undefined;
 }
 
 /** Most messages committed by one group (bounds open file handles per commit). */
@@ -96,6 +106,7 @@ const GROUP_MAX = 256;
 interface Pending {
   readonly seq: number;
   readonly message: OutgoingMessage;
+  readonly entry: Entry;
   /** true: the message's file is renamed into place (durable per the fsync policy when the group succeeded). */
   readonly done: (onDisk: boolean, segment: number | undefined) => void;
 }
@@ -169,7 +180,7 @@ export class Outbox {
         if (j < 0) return found;
         return (this.#entries[j] as Entry).onDisk ? undefined : this.#nextSeq++;
       },
-      insert: (seq, message, segment) => this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true, segment, removing: false }),
+      insert: (seq, message, segment) => this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true, segment, removing: false, written: undefined }),
     });
   }
 
@@ -215,8 +226,9 @@ export class Outbox {
     this.#live--;
   }
 
-  /** Deletes the entry's file (if any), then drops it from the list. */
+  /** Deletes the entry's file (if any; after its group's write has finished), then drops it from the list. */
   async #finishRemoving(e: Entry): Promise<void> {
+    if (e.written !== undefined) await e.written;
     if (e.onDisk) {
       await this.#store.unlinkMessage(e.seq).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') this.#log.warn('outbox.unlink_failed', { seq: e.seq, reason: err.message });
@@ -232,11 +244,14 @@ export class Outbox {
   async #commitLoop(): Promise<void> {
     this.#committing = true;
     while (this.#pending.length > 0) {
-      const group = this.#pending.splice(0, GROUP_MAX);
-      if (this.#degraded) {
-        for (const p of group) p.done(false, undefined);
-        continue;
+      const taken = this.#pending.splice(0, GROUP_MAX);
+      // Acknowledged or evicted before its write began: nothing to make durable.
+      const group: Pending[] = [];
+      for (const p of taken) {
+        if (p.entry.removing || this.#degraded) p.done(false, undefined);
+        else group.push(p);
       }
+      if (group.length === 0) continue;
       const { renamed, segment, error } = await this.#store.writeGroup(group, true);
       if (error !== undefined) this.#degrade(error, 'write');
       group.forEach((p, k) => p.done(renamed[k] === true, renamed[k] === true ? segment : undefined));
@@ -264,7 +279,8 @@ export class Outbox {
         await this.#loadFiles(listed.seqs, listed.segments);
         this.#loaded = true;
       }
-      const todo = this.#entries.filter((e) => !e.onDisk && !e.removing);
+      // Entries still in a group commit (not degraded yet when it began) are that commit's to write.
+      const todo = this.#entries.filter((e) => !e.onDisk && !e.removing && e.written === undefined);
       const { renamed, segment, error } = await this.#store.writeGroup(todo, false);
       const gone: Promise<void>[] = [];
       todo.forEach((e, k) => {
@@ -288,21 +304,31 @@ export class Outbox {
   }
 
   /**
-   * Queues `message`; resolves once it is durable (its group committed: on disk per the fsync
-   * policy, or in memory when degraded). Never rejects. Ownership of `message` passes to the outbox.
+   * Queues `message`. When the outbox is not degraded the message is listed before this returns
+   * (`takeNext` can hand it out at once, see "Publish-ahead"); when degraded, after a disk retry.
+   * Resolves once it is durable (its group committed: on disk per the fsync policy, or in memory
+   * when degraded) or gone (acknowledged or evicted before that). Never rejects. Ownership of
+   * `message` passes to the outbox.
    */
-  async enqueue(message: OutgoingMessage): Promise<void> {
-    if (this.#degraded) await this.retryDisk();
-    const seq = this.#nextSeq++;
-    let onDisk = false;
-    let segment: number | undefined;
+  enqueue(message: OutgoingMessage): Promise<void> {
+    if (this.#degraded) return this.retryDisk().then(() => this.#enqueueNow(message));
+    return this.#enqueueNow(message);
+  }
+
+  #enqueueNow(message: OutgoingMessage): Promise<void> {
+    const e: Entry = { seq: this.#nextSeq++, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: false, segment: undefined, removing: false, written: undefined };
     if (!this.#degraded) {
-      [onDisk, segment] = await new Promise<[boolean, number | undefined]>((resolve) => {
-        this.#pending.push({ seq, message, done: (d, g) => resolve([d, g]) });
-        if (!this.#committing) void this.#commitLoop();
+      e.written = new Promise<void>((resolve) => {
+        this.#pending.push({
+          seq: e.seq, message, entry: e,
+          done: (d, g) => { e.onDisk = d; e.segment = g; e.written = undefined; resolve(); },
+        });
       });
     }
-    await this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk, segment, removing: false });
+    const written = e.written;
+    const evicted = this.#insert(e);
+    if (written !== undefined && !this.#committing) void this.#commitLoop();
+    return written === undefined ? evicted : Promise.all([written, evicted]).then(() => undefined);
   }
 
   /** The oldest message not yet handed out, now marked in flight; undefined when none. */

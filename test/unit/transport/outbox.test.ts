@@ -279,3 +279,38 @@ t.test('message files of the per-message layout (no segment) are loaded next to 
   for (let e = b.takeNext(); e !== undefined; e = b.takeNext()) topics.push(e.message.topic);
   t.same(topics, ['t/1', 't/2', 't/3', 't/4', 't/5']);
 });
+
+t.test('publish-ahead: a message can be taken before it is durable, and one acknowledged before its group is written never touches the disk', async (t) => {
+  const dir = join(tmp(t), 'outbox');
+  const box = await Outbox.open({ dir });
+  // The first enqueue starts a group commit at once; the next two wait for the following group.
+  const first = box.enqueue(msg(1));
+  const second = box.enqueue(msg(2));
+  const third = box.enqueue(msg(3));
+  const a = box.takeNext();
+  const b = box.takeNext();
+  const c = box.takeNext();
+  t.same([a?.message.topic, b?.message.topic, c?.message.topic], ['t/1', 't/2', 't/3'], 'listed in order before any enqueue resolved');
+  await box.ack(b?.seq ?? -1);
+  await Promise.all([first, second, third]);
+  const names = readdirSync(dir).filter((n) => n.endsWith('.msg')).sort();
+  t.same(names, ['0000000000000001.msg', '0000000000000003.msg'], 'the message acknowledged before its group began was never written');
+  t.equal(box.stats().depth, 2);
+  const reopened = await Outbox.open({ dir });
+  t.same([reopened.takeNext()?.message.topic, reopened.takeNext()?.message.topic, reopened.takeNext()], ['t/1', 't/3', undefined], 'the unacknowledged ones are durable');
+});
+
+t.test('publish-ahead: a message acknowledged while its group is being written is deleted once the write finished', async (t) => {
+  const dir = join(tmp(t), 'outbox');
+  const box = await Outbox.open({ dir });
+  const done = box.enqueue(msg(1)); // its group is being written now
+  const e = box.takeNext();
+  t.equal(e?.message.topic, 't/1');
+  const acked = box.ack(e?.seq ?? -1);
+  t.equal(box.stats().depth, 1, 'still counted until its file is gone');
+  await Promise.all([done, acked]);
+  t.equal(box.stats().depth, 0);
+  t.same(readdirSync(dir).filter((n) => n.endsWith('.msg') || n.endsWith('.seg')), [], 'no message or segment file is left');
+  const reopened = await Outbox.open({ dir });
+  t.equal(reopened.stats().depth, 0, 'nothing comes back after a reopen');
+});
