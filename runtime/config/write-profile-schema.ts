@@ -1,6 +1,6 @@
 /**
  * Writes device-profiles/schema.json from profile-schema.ts.
- * Run after changing the schema: `npx tsc -p tsconfig.json && node dist/runtime/config/write-profile-schema.js`
+ * Run after changing the schema: `npm run build && node dist/runtime/config/write-profile-schema.js`
  * (test/unit/config/profile-schema.test.ts fails while the committed file is stale).
  */
 import { writeFile } from 'node:fs/promises';

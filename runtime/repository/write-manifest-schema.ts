@@ -1,6 +1,6 @@
 /**
  * Writes models/schema.json from manifest-schema.ts:
- * `npx tsc -p tsconfig.json && node dist/runtime/repository/write-manifest-schema.js [out]`.
+ * `npm run build && node dist/runtime/repository/write-manifest-schema.js [out]`.
  * Default out: models/schema.json under the current directory.
  */
 import { writeFile } from 'node:fs/promises';

@@ -8,7 +8,7 @@
 set -eu
 D=models/digits
 E="node bin/edge-infer.js"
-[ -f dist/runtime/cli/main.js ] || npx tsc -p tsconfig.json
+[ -f dist/runtime/cli/main.js ] && [ -f dist/runtime/generated/validators.cjs ] || npm run build
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes the int8, mixed and pruned variants from the recipe's fp32 files with the project's
 # TypeScript tools (no Python), then measures every variant into model.json.
-# Run from the repository root after train.py and `npx tsc -p tsconfig.json`:
+# Run from the repository root after train.py and `npm run build`:
 #   sh models/spam/recipe/make-variants.sh
 set -eu
 M=models/spam

@@ -1,7 +1,7 @@
 // Recipe helper: measures every variant listed in VARIANTS below and writes the
 // figures (bytes, sha256, params, MACs, ops, layerBits, accuracy, agreement with the reference) into
 // models/spam/model.json, plus batch-1 and batch-32 latency (median of runs inside session.run, onnxruntime-node,
-// 1 thread) into recipe/metrics.json -> variantLatency. Uses the compiled runtime (run `npx tsc -p tsconfig.json` first).
+// 1 thread) into recipe/metrics.json -> variantLatency. Uses the compiled runtime (run `npm run build` first).
 // Written because `edge-infer eval --update-manifest` feeds float32 rows, and this model takes int64 ids.
 // Usage (repo root): node models/spam/recipe/measure.mjs [--runs 200]
 import { readFileSync, writeFileSync } from 'node:fs';
