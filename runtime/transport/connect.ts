@@ -52,8 +52,14 @@ const NATIVE_TIMER: Timer = {
 
 const require = createRequire(import.meta.url);
 
+/** No-op when mqtt.js' get-timer is already loaded or (another mqtt.js layout) does not exist. */
 function registerNativeGetTimer(): void {
-  const file = require.resolve('mqtt/lib/get-timer');
+  let file: string;
+  try {
+    file = require.resolve('mqtt/lib/get-timer');
+  } catch {
+    return;
+  }
   if (require.cache[file] !== undefined) return;
   const m = new Module(file);
   m.filename = file;
