@@ -150,3 +150,40 @@ t.test('the second load uses the optimized-model cache and answers the same; a s
   const third = await engine.load({ key: 'd', file: teacher, session: spec });
   t.equal(third.fromCache, false, 'a sidecar for other source bytes is a miss');
 });
+
+t.test('a pre-started worker is taken by the next load, which then answers; crashes of that model are reported under its key', async (t) => {
+  const crashes: string[] = [];
+  const engine = new NativeEngine({ allowTestHooks: true, onWorkerCrash: (key) => crashes.push(key) });
+  t.teardown(() => engine.close());
+  t.notOk(engine.hasSpare);
+  engine.prestart();
+  t.ok(engine.hasSpare, 'a spare worker is up before any load');
+  engine.prestart();
+  const a = await engine.load({ key: 'a', file: fixture('add-one.onnx'), session });
+  t.equal(a.prestarted, true, 'the first load used the spare');
+  t.notOk(engine.hasSpare, 'the spare was consumed');
+  t.ok(a.rssDeltaMB > 0, `the model's memory includes the spare worker's start-up (${a.rssDeltaMB.toFixed(1)} MB)`);
+  const b = await engine.load({ key: 'b', file: fixture('add-one.onnx'), session });
+  t.equal(b.prestarted, false, 'without a spare the load starts its own worker');
+  const r = await engine.run('a', { x: { dtype: 'float32', dims: [1, 4], data: new Float32Array([1, 2, 3, 4]) } });
+  t.same(Array.from(r.outputs.y?.data as Float32Array), [2, 3, 4, 5]);
+  engine.crashForTest('a');
+  await t.rejects(engine.run('a', { x: { dtype: 'float32', dims: [1, 4], data: new Float32Array(4) } }), { code: /EDGE_ERR_(WORKER_CRASHED|MODEL_UNAVAILABLE)/ });
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(crashes, ['a'], 'the crash of the worker that was the spare is reported as model "a"');
+});
+
+t.test('releaseSpare ends an unused spare and close ends one too', async (t) => {
+  const engine = new NativeEngine();
+  engine.prestart();
+  t.ok(engine.hasSpare);
+  await engine.releaseSpare();
+  t.notOk(engine.hasSpare);
+  const c = await engine.load({ key: 'c', file: fixture('add-one.onnx'), session });
+  t.equal(c.prestarted, false);
+  engine.prestart();
+  await engine.close();
+  t.notOk(engine.hasSpare, 'close stops the spare');
+  engine.prestart();
+  t.notOk(engine.hasSpare, 'a closed engine starts no spare');
+});

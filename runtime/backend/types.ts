@@ -44,6 +44,8 @@ export interface LoadedModel {
   sessionMs?: number;
   /** True when the load used a cached optimized model. */
   fromCache: boolean;
+  /** True when the session went into a worker started ahead of the load (`prestart`), so loadMs holds no thread start. */
+  prestarted?: boolean;
   /** The session's inputs as ORT reports them; a string dim is symbolic (dynamic), e.g. "batch". */
   inputs?: IoSpec[];
   outputs?: IoSpec[];
@@ -77,4 +79,10 @@ export interface InferenceEngine {
   unload(key: string): Promise<void>;
   /** Unloads everything and stops threads. */
   close(): Promise<void>;
+  /**
+   * Optional: starts the thread (and runtime library) the next `load` will use, so that start
+   * overlaps the caller's other work. `releaseSpare` stops it when no load came.
+   */
+  prestart?(): void;
+  releaseSpare?(): Promise<void>;
 }

@@ -13,9 +13,18 @@
  * 1-1.6 ms. A worker costs ~10 MB RSS and ~0.1-0.3 s to start (the first one in a process ~30 MB:
  * it maps the ORT library). 30 load/unload cycles of mlp-wide left RSS flat (98.9 MB).
  *
- * `loadMs` is measured here, from starting the worker to the session being ready (worker start,
+ * `loadMs` is measured here, from the load request to the session being ready (worker start,
  * reading and hashing the model, session creation; not the warm-up), because that is what a
- * (re)start costs. Loads are serialized so `rssDeltaMB` (process RSS after load + warm-up minus before) belongs to
+ * (re)start costs.
+ *
+ * Pre-started worker: a worker start (isolate + onnxruntime's library) costs more than creating a
+ * small model's session, and it does not depend on the model. `prestart()` starts one spare worker
+ * ahead of the next load, so the caller overlaps that start with its own work (the service: its
+ * calibration, preprocessors, plan and model file checks). A load that takes the spare reports
+ * `prestarted: true`; its loadMs holds no thread start (unless the spare was still booting), and
+ * its rssDeltaMB adds the spare's own start-up growth (measured from prestart to the worker's
+ * `pong`) so a model's memory figure does not depend on how its worker was started. A spare holds
+ * no model but costs a worker's memory: `releaseSpare()` ends it. Loads are serialized so `rssDeltaMB` (process RSS after load + warm-up minus before) belongs to
  * one model. It includes the worker thread's own isolate, which is part of what a model costs here.
  *
  * Errors: load -> EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED | EDGE_ERR_FILE_MISSING |
@@ -54,6 +63,7 @@ export class WorkerEngine implements InferenceEngine {
   readonly #onCrash: (key: string, err: EdgeError) => void;
   readonly #rss: () => number;
   #loads: Promise<unknown> = Promise.resolve();
+  #spare: { host: WorkerHost; ready: Promise<number> } | undefined;
   #closed = false;
 
   constructor(kind: BackendKind, options: EngineOptions = {}, wasmPathsUrl?: string) {
@@ -100,6 +110,29 @@ export class WorkerEngine implements InferenceEngine {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#models.keys()].map((k) => this.unload(k)));
+    await this.releaseSpare();
+  }
+
+  /** Starts a spare worker for the next load, unless one is up or the engine is closed. */
+  prestart(): void {
+    if (this.#closed || this.#spare?.host.up === true) return;
+    const rss0 = this.#rss();
+    const host = new WorkerHost(this.#boot, 'spare', () => { if (this.#spare?.host === host) this.#spare = undefined; });
+    // Start-up growth of the process while the spare booted; NaN when it died first.
+    const ready = host.ready().then(() => (this.#rss() - rss0) / MB, () => Number.NaN);
+    this.#spare = { host, ready };
+  }
+
+  /** Stops the spare worker, if any. */
+  async releaseSpare(): Promise<void> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    await spare?.host.terminate();
+  }
+
+  /** True while a spare worker is up (tests, telemetry). */
+  get hasSpare(): boolean {
+    return this.#spare?.host.up === true;
   }
 
   /** Test hook: makes the model's worker exit abruptly. Throws EDGE_ERR_INTERNAL unless allowTestHooks. */
@@ -128,9 +161,19 @@ export class WorkerEngine implements InferenceEngine {
       ...(req.bytes === undefined ? {} : { bytes: req.bytes.slice() }),
       ...(req.warmup === undefined ? {} : { warmup: { ...req.warmup } }),
     };
-    const rss0 = this.#rss();
     const t0 = performance.now();
-    const host = new WorkerHost(this.#boot, req.key, (err) => this.#onCrash(req.key, err));
+    const onCrash = (err: EdgeError): void => this.#onCrash(req.key, err);
+    const spare = this.#spare?.host.up === true ? this.#spare : undefined;
+    this.#spare = undefined;
+    let host: WorkerHost;
+    let spareMB = 0;
+    if (spare === undefined) host = new WorkerHost(this.#boot, req.key, onCrash);
+    else {
+      host = spare.host;
+      host.onCrash = onCrash;
+      spareMB = Math.max(0, (await spare.ready) || 0);
+    }
+    const rss0 = this.#rss();
     let reply;
     try {
       reply = await host.load(spec);
@@ -149,8 +192,9 @@ export class WorkerEngine implements InferenceEngine {
       loadMs: performance.now() - t0,
       sessionMs: reply.loadMs,
       warmupMs: reply.warmupMs,
-      rssDeltaMB: (this.#rss() - rss0) / MB,
+      rssDeltaMB: (this.#rss() - rss0) / MB + spareMB,
       fromCache: reply.fromCache,
+      prestarted: spare !== undefined,
       inputs: reply.inputs,
       outputs: reply.outputs,
     };

@@ -14,12 +14,12 @@ import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerLoadS
 
 const WORKER_URL = new URL('./worker/session-worker.js', import.meta.url);
 
-type Settle = { resolve: (v: LoadReply | RunReply) => void; reject: (e: EdgeError) => void };
+type Settle = { resolve: (v: LoadReply | RunReply | null) => void; reject: (e: EdgeError) => void };
 
 export class WorkerHost {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Settle>();
-  readonly #onCrash: (err: EdgeError) => void;
+  #onCrash: (err: EdgeError) => void;
   #nextId = 1;
   #state: 'up' | 'crashed' | 'stopped' = 'up';
 
@@ -29,6 +29,11 @@ export class WorkerHost {
     this.#worker.on('message', (msg: FromWorker) => this.#settle(msg));
     this.#worker.on('error', (e) => this.#crashed(`worker error: ${e.message}`));
     this.#worker.on('exit', (code) => this.#crashed(`worker exited with code ${code}`));
+  }
+
+  /** Re-targets crash reports (a pre-started worker gets its model's handler when a load takes it). */
+  set onCrash(f: (err: EdgeError) => void) {
+    this.#onCrash = f;
   }
 
   get up(): boolean {
@@ -50,6 +55,11 @@ export class WorkerHost {
     return this.#request((id) => ({ type: 'run', id, inputs }), transfer) as Promise<RunReply>;
   }
 
+  /** Resolves once the worker has started and loaded its runtime library. */
+  ready(): Promise<unknown> {
+    return this.#request((id) => ({ type: 'ping', id }), []);
+  }
+
   /** Test hook: asks the worker to exit abruptly (honoured only when booted with allowTestHooks). */
   crash(): Promise<unknown> {
     return this.#request((id) => ({ type: 'crash', id }), []);
@@ -61,7 +71,7 @@ export class WorkerHost {
     await this.#worker.terminate();
   }
 
-  #request(make: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<LoadReply | RunReply> {
+  #request(make: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<LoadReply | RunReply | null> {
     if (this.#state !== 'up') {
       return Promise.reject(new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `the worker is ${this.#state}`));
     }
@@ -77,6 +87,7 @@ export class WorkerHost {
     if (p === undefined) return;
     this.#pending.delete(msg.id);
     if (msg.type === 'fail') p.reject(new EdgeError(msg.error.code, msg.error.message));
+    else if (msg.type === 'pong') p.resolve(null);
     else p.resolve(msg.reply);
   }
 

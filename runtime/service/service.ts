@@ -145,7 +145,11 @@ export class EdgeService {
     this.#engine = createEngine(this.#setup.backend, {
       onWorkerCrash: (key, err) => this.#log.error('worker.crashed', { key, code: err.code, message: err.message, hint: err.hint }),
     });
+    // The first model's worker (and the runtime library) starts while calibration, preprocessors,
+    // the plan and the model file checks run; released below if no load took it.
+    if (this.#setup.manifests.length > 0) this.#engine.prestart?.();
     const rt = await this.#newRuntime(this.#setup, c);
+    await this.#engine.releaseSpare?.();
     this.#switch = new RuntimeSwitch(rt);
 
     const broker = await this.#brokerEndpoint(c);

@@ -33,7 +33,9 @@ export interface WorkerLoadSpec {
 export type ToWorker =
   | { type: 'load'; id: number; spec: WorkerLoadSpec }
   | { type: 'run'; id: number; inputs: NamedTensors }
-  | { type: 'crash'; id: number };
+  | { type: 'crash'; id: number }
+  /** Answered with `pong` once the worker has its runtime library loaded (a pre-started worker is ready). */
+  | { type: 'ping'; id: number };
 
 export interface LoadReply {
   inputNames: string[];
@@ -58,4 +60,5 @@ export interface WorkerFailure {
 export type FromWorker =
   | { type: 'loaded'; id: number; reply: LoadReply }
   | { type: 'ran'; id: number; reply: RunReply }
-  | { type: 'fail'; id: number; error: WorkerFailure };
+  | { type: 'fail'; id: number; error: WorkerFailure }
+  | { type: 'pong'; id: number };

@@ -170,6 +170,9 @@ port.on('message', (msg: ToWorker) => {
     case 'run':
       run(msg.inputs).then(({ reply, transfer }) => port.postMessage({ type: 'ran', id: msg.id, reply } satisfies FromWorker, transfer), (e) => fail(msg.id, e));
       break;
+    case 'ping':
+      port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker);
+      break;
     case 'crash':
       if (boot.allowTestHooks) process.exit(70);
       fail(msg.id, new Failure({ code: 'EDGE_ERR_INTERNAL', message: 'test hooks are disabled in this engine' }));
