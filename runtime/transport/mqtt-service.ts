@@ -24,7 +24,7 @@ import { EdgeError, asEdgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { answerMessages, type Answer } from './answers.js';
 import { backoffDelayMs, connectionError, type BackoffOptions } from './connection-errors.js';
-import { createMqttClient, createStore, parseBrokerUrl } from './connect.js';
+import { createMqttClient, createStore, parseBrokerUrl, type TlsSocketOptions } from './connect.js';
 import { clientOptions, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 import { decodeRequest, type ReplyRoute } from './request-codec.js';
@@ -101,7 +101,7 @@ export class MqttService {
   #idleWaiters: (() => void)[] = [];
   #connectWaiters: (() => void)[] = [];
 
-  private constructor(o: MqttServiceOptions, outbox: Outbox) {
+  private constructor(o: MqttServiceOptions, outbox: Outbox, tls: TlsSocketOptions) {
     this.#o = o;
     this.#log = o.log ?? silentLogger;
     this.#nowMs = o.nowMs ?? (() => performance.now());
@@ -114,7 +114,7 @@ export class MqttService {
     const opts = clientOptions(o, { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })) });
     opts.incomingStore = this.#incomingStore;
     opts.outgoingStore = this.#outgoingStore;
-    this.#client = createMqttClient(o.url, opts, tlsOptions(o.tls));
+    this.#client = createMqttClient(o.url, opts, tls);
     this.#client.handleMessage = (packet, done) => this.#onPublish(packet, done);
     this.#noDelay();
     this.#client.on('connect', () => this.#onConnect());
@@ -126,9 +126,10 @@ export class MqttService {
   static async start(options: MqttServiceOptions): Promise<MqttService> {
     createTopics(options.prefix);
     parseBrokerUrl(options.url);
+    const tls = tlsOptions(options.tls);
     const log = options.log ?? silentLogger;
     const outbox = await Outbox.open({ ...options.outbox, log, ...(options.nowMs ? { nowMs: options.nowMs } : {}) });
-    return new MqttService(options, outbox);
+    return new MqttService(options, outbox, tls);
   }
 
   get degraded(): boolean {
