@@ -116,7 +116,8 @@ t.test('answers waiting in the outbox survive a SIGKILL of the service and arriv
   for (let i = 0; i < N; i++) await req.publish(`${PREFIX}/models/sum/infer`, JSON.stringify({ id: `k${i}`, input: [i, 1, 1, 1] }), { qos: 1, properties: { responseTopic: replyTo } });
   await until(async () => (await childStats(a)).requestsReceived === N, 5000, 'requests received');
   await broker.terminate();
-  await until(async () => (await childStats(a)).outboxDepth === N, 5000, 'answers queued');
+  // Answers are listed at once and made durable by the group commit (publish-ahead): wait for both.
+  await until(async () => { const st = await childStats(a); return st.outboxDepth === N && st.outboxWriting === 0; }, 5000, 'answers queued and durable');
   await killed(a);
   t.equal(readdirSync(outbox).filter((n) => n.endsWith('.msg')).length, N, 'the answers are on disk');
 

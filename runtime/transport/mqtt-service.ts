@@ -54,6 +54,8 @@ export interface TransportStats {
   connected: boolean;
   /** Answers waiting in the outbox (including in flight). */
   outboxDepth: number;
+  /** Of those, answers not durable yet (their group commit is still being written). */
+  outboxWriting: number;
   outboxDropped: number;
   outboxDegraded: boolean;
   requestsReceived: number;
@@ -163,6 +165,7 @@ export class MqttService {
     return {
       connected: this.#client.connected,
       outboxDepth: ob.depth,
+      outboxWriting: ob.writing,
       outboxDropped: ob.dropped,
       outboxDegraded: ob.degraded,
       requestsReceived: this.#requests,

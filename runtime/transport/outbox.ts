@@ -80,6 +80,8 @@ export interface OutboxStats {
   depth: number;
   bytes: number;
   inFlight: number;
+  /** Messages listed whose group commit has not finished yet (not durable yet, see "Publish-ahead"). */
+  writing: number;
   /** Messages evicted because the outbox was full, since open. */
   dropped: number;
   degraded: boolean;
@@ -382,8 +384,10 @@ export class Outbox {
     let first: Entry | undefined;
     let inFlight = 0;
     let depth = 0;
+    let writing = 0;
     for (const e of this.#entries) {
       depth++;
+      if (e.written !== undefined) writing++;
       if (e.removing) continue;
       first ??= e;
       if (e.inFlight) inFlight++;
@@ -392,6 +396,7 @@ export class Outbox {
       depth,
       bytes: this.#bytes,
       inFlight,
+      writing,
       dropped: this.#dropped,
       degraded: this.#degraded,
       oldestAgeMs: first === undefined ? 0 : Math.max(0, this.#nowMs() - first.enqueuedMs),
