@@ -30,7 +30,7 @@ export interface BrokerTlsConfig {
 }
 
 export interface BrokerConfig {
-  /** mqtt://, mqtts://, ws:// or wss:// URL. Default "mqtt://localhost:1883". */
+  /** mqtt:// or mqtts:// URL. Default "mqtt://localhost:1883". */
   url: string;
   /** 4 = MQTT 3.1.1, 5 = MQTT 5. Default 5. */
   protocolVersion: 4 | 5;
@@ -193,8 +193,8 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       description: 'The MQTT broker to connect to.',
       properties: {
         url: {
-          type: 'string', pattern: '^(mqtt|mqtts|ws|wss)://', default: 'mqtt://localhost:1883',
-          description: 'Broker URL: mqtt://, mqtts:// (TLS), ws:// or wss://. Default "mqtt://localhost:1883".',
+          type: 'string', pattern: '^(mqtt|mqtts)://', default: 'mqtt://localhost:1883',
+          description: 'Broker URL: mqtt:// or mqtts:// (TLS). Default "mqtt://localhost:1883".',
         },
         protocolVersion: { type: 'integer', enum: [4, 5], default: 5, description: '4 = MQTT 3.1.1, 5 = MQTT 5. Default 5.' },
         clientId: {
@@ -212,7 +212,7 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
           type: 'object',
           additionalProperties: false,
           required: [],
-          description: 'TLS settings for mqtts:// and wss:// URLs.',
+          description: 'TLS settings for mqtts:// URLs.',
           properties: {
             caFile: pathString('PEM CA bundle that signed the broker\'s certificate. Default: the system CAs.'),
             certFile: pathString('PEM client certificate (mutual TLS); needs keyFile.'),

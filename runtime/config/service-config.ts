@@ -128,7 +128,7 @@ export function applyOverrides(config: ServiceConfig, overrides: ServiceOverride
     out.broker.clientId = fill(config.source.clientIdTemplate, out.deviceId);
   }
   if (overrides.broker !== undefined) {
-    if (brokerUrlProblem(overrides.broker) !== undefined) throw usage('--broker', `"${overrides.broker}" is not a broker URL`, 'mqtt://, mqtts://, ws:// or wss:// URL');
+    if (brokerUrlProblem(overrides.broker) !== undefined) throw usage('--broker', `"${overrides.broker}" is not a broker URL`, 'mqtt:// or mqtts:// URL');
     out.broker.url = overrides.broker;
   }
   if (overrides.profile !== undefined) out.profile = overrides.profile;
@@ -189,7 +189,7 @@ function brokerUrlProblem(url: string): string | undefined {
   } catch {
     return 'is not a URL';
   }
-  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(parsed.protocol)) return `has scheme ${parsed.protocol}`;
+  if (!['mqtt:', 'mqtts:'].includes(parsed.protocol)) return `has scheme ${parsed.protocol}`;
   if (parsed.hostname === '') return 'has no host';
   return undefined;
 }
@@ -220,9 +220,9 @@ function resolvedProblems(c: ServiceConfig): SchemaProblem[] {
   const out: SchemaProblem[] = [];
   const urlProblem = brokerUrlProblem(c.broker.url);
   if (urlProblem !== undefined) {
-    out.push({ path: '/broker/url', message: `"${c.broker.url}" ${urlProblem}`, allowed: 'mqtt://, mqtts://, ws:// or wss:// URL' });
-  } else if (c.broker.tls !== undefined && !/^(mqtts|wss):/.test(c.broker.url)) {
-    out.push({ path: '/broker/tls', message: `is set but broker.url "${c.broker.url}" does not use TLS`, allowed: 'an mqtts:// or wss:// broker.url' });
+    out.push({ path: '/broker/url', message: `"${c.broker.url}" ${urlProblem}`, allowed: 'mqtt:// or mqtts:// URL' });
+  } else if (c.broker.tls !== undefined && !/^mqtts:/.test(c.broker.url)) {
+    out.push({ path: '/broker/tls', message: `is set but broker.url "${c.broker.url}" does not use TLS`, allowed: 'an mqtts:// broker.url' });
   }
   const p = c.topicPrefix;
   if (p.startsWith('/') || p.endsWith('/') || p.includes('//') || /[#+\0]/.test(p)) {

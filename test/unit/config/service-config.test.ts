@@ -96,7 +96,7 @@ t.test('flags override the file and a new device id moves the derived topic pref
 
 t.test('bad override flags are usage errors naming the flag', async (t) => {
   const c = parseServiceConfig({}, 'c.json', ctx);
-  for (const [overrides, flag] of [[{ deviceId: 'a/b' }, '--device-id'], [{ deviceId: '+' }, '--device-id'], [{ broker: 'http://x' }, '--broker'], [{ broker: 'not a url' }, '--broker']] as const) {
+  for (const [overrides, flag] of [[{ deviceId: 'a/b' }, '--device-id'], [{ deviceId: '+' }, '--device-id'], [{ broker: 'http://x' }, '--broker'], [{ broker: 'ws://x:8080' }, '--broker'], [{ broker: 'not a url' }, '--broker']] as const) {
     try {
       applyOverrides(c, overrides);
       t.fail(`accepted ${JSON.stringify(overrides)}`);
@@ -133,6 +133,7 @@ t.test('refuses what the schema cannot express', async (t) => {
     [{ broker: { reconnectMinMs: 60000, reconnectMaxMs: 1000 } }, '/broker/reconnectMinMs'],
     [{ broker: { url: 'mqtts://b', tls: { certFile: 'c.pem' } } }, '/broker/tls/keyFile'],
     [{ broker: { url: 'mqtt://b', tls: { caFile: 'ca.pem' } } }, '/broker/tls'],
+    [{ broker: { url: 'wss://b' } }, '/broker/url'],
     [{ models: { digits: { maxBatch: 128 } } }, '/models/digits/maxBatch'],
     [{ models: { digits: { maxBatch: 4, preferredBatchSizes: [2, 8] } } }, '/models/digits/preferredBatchSizes/1'],
     [{ topicPrefix: 'edge/{deviceId}/' }, '/topicPrefix'],
