@@ -87,7 +87,8 @@ await sendRequest({ url: e.secure, prefix: 'edge/nobody', model: 'none', body: {
 });
 await svc.stop({ drainTimeoutMs: 500 });
 rmSync(dir, { recursive: true, force: true });
-process.stdout.write(JSON.stringify({ atImport, atEnd: cache() }));
+const numberCache = Object.keys(createRequire(e.service)('mqtt-packet/numbers').cache).length;
+process.stdout.write(JSON.stringify({ atImport, atEnd: cache(), numberCache }));
 `;
 
 t.test('in a fresh process the service transport loads no ws, socks, ip-address, worker-timers or @babel/runtime', async (t) => {
@@ -108,11 +109,12 @@ t.test('in a fresh process the service transport loads no ws, socks, ip-address,
       else resolve(stdout);
     });
   });
-  const { atImport, atEnd } = JSON.parse(out) as { atImport: string[]; atEnd: string[] };
+  const { atImport, atEnd, numberCache } = JSON.parse(out) as { atImport: string[]; atEnd: string[]; numberCache: number };
   const heavy = /[\\/]node_modules[\\/](ws|socks|ip-address|worker-timers|@babel[\\/]runtime)[\\/]/;
   t.ok(atImport.some((k) => k.endsWith('/mqtt/build/lib/client.js')), 'the import loaded the mqtt.js client');
   t.ok(atEnd.some((k) => k.endsWith('/mqtt-packet/mqtt.js')), 'the run used mqtt-packet');
   t.same(atImport.filter((k) => heavy.test(k)), [], 'none at import');
   t.same(atEnd.filter((k) => heavy.test(k)), [], 'none after connecting over mqtt:// and mqtts://');
+  t.equal(numberCache, 0, "mqtt-packet's 65,536-Buffer message-id cache (6 MB of heap) was never built");
   t.comment(`CJS modules: ${atImport.length} at import, ${atEnd.length} after connecting`);
 });
