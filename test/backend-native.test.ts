@@ -187,3 +187,20 @@ t.test('releaseSpare ends an unused spare and close ends one too', async (t) => 
   engine.prestart();
   t.notOk(engine.hasSpare, 'a closed engine starts no spare');
 });
+
+t.test('the early worker started with the process is adopted by prestart when the boot matches, and ended when it does not', async (t) => {
+  const { startEarlyWorker, takeEarlyWorker } = await import('../runtime/backend/early-worker.js');
+  startEarlyWorker();
+  const engine = new NativeEngine();
+  t.teardown(() => engine.close());
+  engine.prestart();
+  t.ok(engine.hasSpare, 'the early worker became the spare');
+  t.equal(takeEarlyWorker({ kind: 'native', allowTestHooks: false }), undefined, 'and is handed out only once');
+  const m = await engine.load({ key: 'm', file: fixture('add-one.onnx'), session });
+  t.equal(m.prestarted, true);
+  const r = await engine.run('m', { x: { dtype: 'float32', dims: [1, 4], data: new Float32Array([0, 1, 2, 3]) } });
+  t.same(Array.from(r.outputs.y?.data as Float32Array), [1, 2, 3, 4]);
+  startEarlyWorker();
+  t.equal(takeEarlyWorker({ kind: 'native', allowTestHooks: true }), undefined, 'a test-hook engine does not take it (it is ended)');
+  t.equal(takeEarlyWorker({ kind: 'native', allowTestHooks: false }), undefined, 'nothing is left');
+});

@@ -24,7 +24,9 @@
  * `prestarted: true`; its loadMs holds no thread start (unless the spare was still booting), and
  * its rssDeltaMB adds the spare's own start-up growth (measured from prestart to the worker's
  * `pong`) so a model's memory figure does not depend on how its worker was started. A spare holds
- * no model but costs a worker's memory: `releaseSpare()` ends it. Loads are serialized so `rssDeltaMB` (process RSS after load + warm-up minus before) belongs to
+ * no model but costs a worker's memory: `releaseSpare()` ends it. `prestart()` adopts the
+ * process's early worker (early-worker.ts: started by `edge-infer run` before its imports) when
+ * there is one; a model loaded on it reports only its own load's RSS growth. Loads are serialized so `rssDeltaMB` (process RSS after load + warm-up minus before) belongs to
  * one model. It includes the worker thread's own isolate, which is part of what a model costs here.
  *
  * Errors: load -> EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED | EDGE_ERR_FILE_MISSING |
@@ -37,6 +39,7 @@ import type { BackendKind } from '../config/types.js';
 import { EdgeError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferenceEngine, LoadedModel, LoadRequest, RunResult } from './types.js';
+import { discardEarlyWorker, takeEarlyWorker } from './early-worker.js';
 import { WorkerHost } from './worker-host.js';
 import type { WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
 
@@ -116,6 +119,14 @@ export class WorkerEngine implements InferenceEngine {
   /** Starts a spare worker for the next load, unless one is up or the engine is closed. */
   prestart(): void {
     if (this.#closed || this.#spare?.host.up === true) return;
+    const early = takeEarlyWorker(this.#boot);
+    if (early !== undefined) {
+      // Started with the process, while modules loaded: its start-up growth cannot be told apart
+      // from theirs, so the model that takes it reports only its own load's growth.
+      early.onCrash = () => { if (this.#spare?.host === early) this.#spare = undefined; };
+      this.#spare = { host: early, ready: early.ready().then(() => 0, () => Number.NaN) };
+      return;
+    }
     const rss0 = this.#rss();
     const host = new WorkerHost(this.#boot, 'spare', () => { if (this.#spare?.host === host) this.#spare = undefined; });
     // Start-up growth of the process while the spare booted; NaN when it died first.
@@ -127,7 +138,7 @@ export class WorkerEngine implements InferenceEngine {
   async releaseSpare(): Promise<void> {
     const spare = this.#spare;
     this.#spare = undefined;
-    await spare?.host.terminate();
+    await Promise.all([spare?.host.terminate(), discardEarlyWorker()]);
   }
 
   /** True while a spare worker is up (tests, telemetry). */

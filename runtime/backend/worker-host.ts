@@ -36,6 +36,15 @@ export class WorkerHost {
     this.#onCrash = f;
   }
 
+  /** Lets the process exit while this worker is idle (Worker.unref). */
+  unref(): void {
+    this.#worker.unref();
+  }
+
+  ref(): void {
+    this.#worker.ref();
+  }
+
   get up(): boolean {
     return this.#state === 'up';
   }

@@ -374,7 +374,7 @@ export class ModelRuntime implements InferenceHandler {
       slot.rssDeltaMB = loaded.rssDeltaMB;
       slot.fromCache = loaded.fromCache;
       delete slot.error;
-      log.info('model.loaded', { loadMs: round(loaded.loadMs), warmupMs: loaded.warmupMs === null ? null : round(loaded.warmupMs), rssDeltaMB: round(loaded.rssDeltaMB), fromCache: loaded.fromCache });
+      log.info('model.loaded', { loadMs: round(loaded.loadMs), warmupMs: loaded.warmupMs === null ? null : round(loaded.warmupMs), rssDeltaMB: round(loaded.rssDeltaMB), fromCache: loaded.fromCache, prestarted: loaded.prestarted ?? false });
       if (old.queue && old.key) await this.#retire(old.queue, old.key, o.swapDrainMs ?? 5000);
       return null;
     } catch (e) {
