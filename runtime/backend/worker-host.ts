@@ -22,11 +22,13 @@ export class WorkerHost {
   #onCrash: (err: EdgeError) => void;
   #nextId = 1;
   #state: 'up' | 'crashed' | 'stopped' = 'up';
+  /** The worker has answered at least once, so its runtime library is loaded. */
+  #heardFrom = false;
 
   constructor(boot: WorkerBoot, label: string, onCrash: (err: EdgeError) => void) {
     this.#onCrash = onCrash;
     this.#worker = new Worker(WORKER_URL, { workerData: boot, name: `edge-infer:${label}` });
-    this.#worker.on('message', (msg: FromWorker) => this.#settle(msg));
+    this.#worker.on('message', (msg: FromWorker) => { this.#heardFrom = true; this.#settle(msg); });
     this.#worker.on('error', (e) => this.#crashed(`worker error: ${e.message}`));
     this.#worker.on('exit', (code) => this.#crashed(`worker exited with code ${code}`));
   }
@@ -74,7 +76,19 @@ export class WorkerHost {
     return this.#request((id) => ({ type: 'crash', id }), []);
   }
 
+  /**
+   * Ends the worker. One that has not answered yet is first given up to 15 s to finish loading
+   * onnxruntime: ending a worker inside that native initialization aborts the whole process
+   * (seen: "terminate called after throwing an instance of 'Napi::Error'").
+   */
   async terminate(): Promise<void> {
+    if (this.#state === 'up' && !this.#heardFrom) {
+      this.#worker.ref(); // an unref'd (early) worker would not keep the process alive for the answer
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, 15_000); timer.unref(); });
+      await Promise.race([this.ready().catch(() => undefined), limit]);
+      clearTimeout(timer);
+    }
     if (this.#state === 'up') this.#state = 'stopped';
     this.#rejectAll(new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', 'the model was unloaded'));
     await this.#worker.terminate();

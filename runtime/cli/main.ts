@@ -70,11 +70,6 @@ export async function main(argv: string[]): Promise<number> {
     if (entry === undefined) {
       throw new EdgeError('EDGE_ERR_USAGE', `unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
     }
-    if (name === 'run' && !rest.includes('--help') && !rest.includes('-h')) {
-      // The first model's worker and onnxruntime load on another core while `run` imports the
-      // service and reads its config; the engine adopts it (or ends it: WASM backend, no models).
-      void import('../backend/early-worker.js').then((m) => m.startEarlyWorker(), () => undefined);
-    }
     const { command } = await entry.load();
     let parsed: ReturnType<typeof parseArgs>;
     try {

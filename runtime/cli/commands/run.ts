@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { applyOverrides, loadServiceConfig, type ServiceConfig } from '../../config/service-config.js';
 import { createLogger, type LogFormat } from '../../log.js';
-import { EdgeService, DEFAULT_BROKER_URL } from '../../service/service.js';
+import { readdirSync, statSync } from 'node:fs';
+import { startEarlyWorker } from '../../backend/early-worker.js';
 import { SystemdNotifier, startWatchdog, watchdogIntervalMs } from '../../service/systemd-notify.js';
 import type { Command } from '../command.js';
 import { str } from '../values.js';
@@ -33,6 +34,11 @@ export const command: Command = {
       return stateDir === undefined ? cfg : { ...cfg, stateDir: path.resolve(stateDir) };
     };
     const config = await load();
+    // The first model's worker and onnxruntime's library load on the other core while the service's
+    // modules are imported and its setup runs; the engine adopts it (or ends it: WASM profile). Not
+    // without models: onnxruntime's library would stay mapped in an idle service for nothing.
+    if (holdsManifests(config.modelsDir)) startEarlyWorker();
+    const { EdgeService, DEFAULT_BROKER_URL } = await import('../../service/service.js');
     const log = createLogger({ level: config.log.level, format: config.log.format as LogFormat }, { service: 'edge-infer', device: config.deviceId });
     const pkg = JSON.parse(await readFile(path.join(ctx.packageRoot, 'package.json'), 'utf8')) as { version: string };
     const notifier = new SystemdNotifier({ log });
@@ -77,3 +83,18 @@ export const command: Command = {
     });
   },
 };
+
+/** True when `dir` has at least one `<model>/model.json` (a cheap look, not a validation). */
+function holdsManifests(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((d) => {
+      try {
+        return statSync(path.join(dir, d, 'model.json')).isFile();
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
