@@ -204,3 +204,16 @@ t.test('the early worker started with the process is adopted by prestart when th
   t.equal(takeEarlyWorker({ kind: 'native', allowTestHooks: true }), undefined, 'a test-hook engine does not take it (it is ended)');
   t.equal(takeEarlyWorker({ kind: 'native', allowTestHooks: false }), undefined, 'nothing is left');
 });
+
+t.test('a spare ended while it is still loading onnxruntime does not take the process down', async (t) => {
+  // Ending a worker inside onnxruntime's native initialization used to abort the whole process
+  // ("terminate called after throwing an instance of 'Napi::Error'"); try several moments of its start.
+  for (const delayMs of [0, 5, 15, 30, 60, 100]) {
+    const engine = new NativeEngine();
+    engine.prestart();
+    await new Promise((r) => setTimeout(r, delayMs));
+    await engine.releaseSpare();
+    t.notOk(engine.hasSpare, `ended after ${delayMs} ms`);
+    await engine.close();
+  }
+});
