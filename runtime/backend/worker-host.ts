@@ -77,9 +77,10 @@ export class WorkerHost {
   }
 
   /**
-   * Ends the worker. One that has not answered yet is first given up to 15 s to finish loading
-   * onnxruntime: ending a worker inside that native initialization aborts the whole process
-   * (seen: "terminate called after throwing an instance of 'Napi::Error'").
+   * Ends the worker. One that has not answered yet is ref'd and first given up to 15 s to finish
+   * loading onnxruntime: with an unref'd (early) worker the process otherwise exited in the middle
+   * of that, with a pending top-level await (exit 13) or an abort from inside onnxruntime's native
+   * start ("terminate called after throwing an instance of 'Napi::Error'").
    */
   async terminate(): Promise<void> {
     if (this.#state === 'up' && !this.#heardFrom) {
