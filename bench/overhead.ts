@@ -1,7 +1,8 @@
 /**
  * Section 1: the same model and input through edge-infer's in-process path (ModelQueue in front of
- * the worker-thread NativeEngine) vs raw InferenceSession.run on this thread (DirectSession).
- * Blocks of iterations alternate between the paths so machine noise hits both alike.
+ * the worker-thread NativeEngine) vs raw InferenceSession.run on this thread (DirectSession), and
+ * vs a bare worker holding a raw session (bare-worker.ts: the floor of any worker design).
+ * Blocks of iterations alternate between the paths so machine noise hits all of them alike.
  */
 import { performance } from 'node:perf_hooks';
 import { openDirectSession } from '../runtime/backend/direct-session.js';
@@ -9,6 +10,7 @@ import { NativeEngine } from '../runtime/backend/native-engine.js';
 import type { SessionSpec } from '../runtime/backend/types.js';
 import { ModelQueue } from '../runtime/scheduler/model-queue.js';
 import type { NamedTensors, Tensor } from '../runtime/tensor.js';
+import { startBareWorker } from './bare-worker.js';
 import { median, quantile } from './stats.js';
 
 export const SESSION: SessionSpec = { intraOpThreads: 1, graphOptimization: 'all', memArena: true, memPattern: true };
@@ -29,6 +31,12 @@ export interface OverheadRow {
   ratio: number;
   /** edge p50 - raw p50, ms. */
   addedMs: number;
+  /** Median of the bare worker (raw session in a minimal worker, transferred tensors), ms. */
+  bareWorkerP50Ms: number;
+  /** Bare worker median over raw median: what any worker-thread design costs here. */
+  bareRatio: number;
+  /** Edge median over bare-worker median: what edge-infer adds on top of that floor. */
+  edgeOverBare: number;
   samples: number;
 }
 
@@ -50,12 +58,14 @@ function copies(fixed: NamedTensors): NamedTensors {
  */
 export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pathMs: number): Promise<OverheadRow> {
   const direct = await openDirectSession(c.file, SESSION);
+  const bare = await startBareWorker(c.file);
   await engine.load({ key: c.name, file: c.file, session: SESSION });
   const queue = new ModelQueue({ engine, key: c.name, queueLimit: 4 });
   const fixed = c.input();
   const rows = (Object.values(fixed)[0]?.dims[0]) ?? 1;
   const raw: number[] = [];
   const edge: number[] = [];
+  const bareXs: number[] = [];
   const probe: number[] = [];
   await timeBlock(20, () => direct.run(fixed), probe);
   const perCall = Math.max(median(probe), 0.01);
@@ -68,17 +78,22 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pat
     // Inputs are transferred to the worker, so each call gets its own copy, made outside the timing.
     const pre = Array.from({ length: block }, () => copies(fixed));
     await timeBlock(block, (i) => queue.submit(pre[i] as NamedTensors, rows), edge);
+    const preBare = Array.from({ length: block }, () => copies(fixed));
+    await timeBlock(block, (i) => bare.run(preBare[i] as NamedTensors), bareXs);
   }
   await queue.drain(1000);
   await engine.unload(c.name);
   await direct.release();
+  await bare.close();
   const rawP50 = median(raw);
   const edgeP50 = median(edge);
+  const bareP50 = median(bareXs);
   return {
     model: c.name,
     rawP50Ms: rawP50, rawP90Ms: quantile(raw, 0.9), rawP10Ms: quantile(raw, 0.1), edgeP10Ms: quantile(edge, 0.1), ratioP10: quantile(edge, 0.1) / quantile(raw, 0.1),
     edgeP50Ms: edgeP50, edgeP90Ms: quantile(edge, 0.9),
     ratio: edgeP50 / rawP50, addedMs: edgeP50 - rawP50, samples: raw.length,
+    bareWorkerP50Ms: bareP50, bareRatio: bareP50 / rawP50, edgeOverBare: edgeP50 / bareP50,
   };
 }
 

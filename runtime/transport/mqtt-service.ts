@@ -28,6 +28,7 @@ import { createMqttClient, createStore, parseBrokerUrl, type TlsSocketOptions } 
 import { clientOptions, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 import { decodeRequest, type ReplyRoute } from './request-codec.js';
+import { TimeSlicer } from './time-slicer.js';
 import { createTopics, type Topics } from './topics.js';
 import { DEFAULT_LIMITS, type InferenceHandler, type OutgoingMessage, type RequestLimits, type RequestProperties } from './types.js';
 
@@ -101,6 +102,7 @@ export class MqttService {
   #errors = 0;
   #reconnects = 0;
   #idleWaiters: (() => void)[] = [];
+  readonly #slicer = new TimeSlicer({ sliceMs: 4 });
   #connectWaiters: (() => void)[] = [];
 
   private constructor(o: MqttServiceOptions, outbox: Outbox, tls: TlsSocketOptions) {
@@ -266,16 +268,21 @@ export class MqttService {
     this.#requests++;
     this.#inFlightRequests++;
     const t0 = this.#nowMs();
-    void this.#answer(packet, t0)
-      .catch((e: unknown) => this.#log.error('mqtt.answer_failed', { error: asEdgeError(e), topic: packet.topic }))
-      .finally(() => {
-        this.#inFlightRequests--;
-        if (messageId !== undefined && this.#client.stream === stream && this.#client.connected) {
-          stream.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
-        }
-        this.#pump();
-        this.#checkIdle();
-      });
+    // Decoding and submitting run in time slices (time-slicer.ts): a burst of requests in one TCP
+    // read no longer holds the event loop for its whole length. t0 is taken first, so the wait
+    // counts in the request's queue time.
+    this.#slicer.run(() => {
+      void this.#answer(packet, t0)
+        .catch((e: unknown) => this.#log.error('mqtt.answer_failed', { error: asEdgeError(e), topic: packet.topic }))
+        .finally(() => {
+          this.#inFlightRequests--;
+          if (messageId !== undefined && this.#client.stream === stream && this.#client.connected) {
+            stream.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
+          }
+          this.#pump();
+          this.#checkIdle();
+        });
+    });
   }
 
   /** Decodes, infers and queues the answer(s). Rejects only on a bug (caught by #onPublish). */
