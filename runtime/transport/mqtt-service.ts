@@ -319,6 +319,8 @@ export class MqttService {
     } catch (e) {
       answer = { kind: 'error', error: e };
     }
+    // The answers of one batched run all resume here in one macrotask: encode them in slices too.
+    await new Promise<void>((resolve) => this.#slicer.run(resolve));
     return this.#queue(model, req, answer);
   }
 
