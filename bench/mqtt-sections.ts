@@ -43,6 +43,9 @@ export interface SaturationFigures {
   p99Ms: number;
   eventLoopMaxMs: number;
   eventLoopP99Ms: number;
+  gcMaxMs: number;
+  gcTotalMs: number;
+  preempted: number;
 }
 
 export interface MqttFigures {
@@ -145,7 +148,7 @@ async function saturationRuns(broker: Mosquitto, o: { quick: boolean; tmp: strin
         await svc.eventLoop(true);
         const r = await client.saturate({ window, durationMs, make });
         const eld = await svc.eventLoop(true);
-        out.push({ batching, form, window, answersPerS: r.answersPerS, errors: r.errors, p50Ms: median(r.latencies), p99Ms: quantile(r.latencies, 0.99), eventLoopMaxMs: eld.maxMs, eventLoopP99Ms: eld.p99Ms });
+        out.push({ batching, form, window, answersPerS: r.answersPerS, errors: r.errors, p50Ms: median(r.latencies), p99Ms: quantile(r.latencies, 0.99), eventLoopMaxMs: eld.maxMs, eventLoopP99Ms: eld.p99Ms, gcMaxMs: eld.gcMaxMs, gcTotalMs: eld.gcTotalMs, preempted: eld.preempted });
       }
       await client.close();
     } finally {
@@ -169,7 +172,7 @@ export async function runMqttSections(o: { quick: boolean; tmp: string; digitRow
   printTable('2. MQTT round trip at a steady 200 req/s (open loop, window 64), QoS 1 both ways, digits JSON, ms', ['broker', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50', 'overhead p50', 'overhead p99', 'samples', 'errors', 'lost', 'variant'],
     latency.map((l) => [l.broker, fmt(l.floorP50Ms), fmt(l.floorP99Ms), fmt(l.serviceP50Ms), fmt(l.serviceP99Ms), fmt(l.rawInferenceP50Ms), fmt(l.overheadP50Ms), fmt(l.overheadP99Ms), String(l.samples), String(l.serviceErrors), String(l.serviceLost), l.variant]));
   const saturation = await saturationRuns(nodelay, o);
-  printTable('3+6. Throughput at saturation (closed loop, 64 in flight), digits, nodelay broker; event-loop delay of the service process', ['batching', 'form', 'answers/s', 'errors', 'p50 ms', 'p99 ms', 'loop max ms', 'loop p99 ms'],
-    saturation.map((s) => [s.batching, s.form, fmt(s.answersPerS, 0), String(s.errors), fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), fmt(s.eventLoopMaxMs, 1), fmt(s.eventLoopP99Ms, 1)]));
+  printTable('3+6. Throughput at saturation (closed loop, 64 in flight), digits, nodelay broker; event-loop delay of the service process', ['batching', 'form', 'answers/s', 'errors', 'p50 ms', 'p99 ms', 'loop max ms', 'loop p99 ms', 'GC max ms', 'GC total ms', 'preempted'],
+    saturation.map((s) => [s.batching, s.form, fmt(s.answersPerS, 0), String(s.errors), fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), fmt(s.eventLoopMaxMs, 1), fmt(s.eventLoopP99Ms, 1), fmt(s.gcMaxMs, 1), fmt(s.gcTotalMs, 0), String(s.preempted)]));
   return { brokerUrl: nodelay.url, latency, saturation, memory, closeBroker: () => nodelay.stop() };
 }

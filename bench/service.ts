@@ -33,7 +33,13 @@ export interface ServiceSpec {
   execArgv?: string[];
 }
 
-export interface EventLoopFigures { maxMs: number; p99Ms: number; meanMs: number }
+export interface EventLoopFigures {
+  maxMs: number; p99Ms: number; meanMs: number;
+  /** Longest and summed GC pause on the service's main thread since the last reset, ms. */
+  gcMaxMs: number; gcTotalMs: number;
+  /** Involuntary context switches of the service process since the last reset. */
+  preempted: number;
+}
 
 export interface BenchService {
   readonly child: ChildProcess;
@@ -70,7 +76,7 @@ export function startBenchService(s: ServiceSpec): BenchService {
   const spawnedWallMs = Date.now();
   const spawnedAt = performance.now();
   const child = s.wrapper === true
-    ? fork(CHILD, [file], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: s.execArgv ?? [] })
+    ? fork(CHILD, [file], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: s.execArgv ?? (process.env['EDGE_BENCH_CHILD_FLAGS'] ?? '').split(' ').filter(Boolean) })
     : spawn(process.execPath, [...(s.execArgv ?? []), CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   const waiters: { text: string; resolve: (at: number) => void }[] = [];
