@@ -6,6 +6,7 @@
  * loadManifests -> throws EDGE_ERR_MODELS_DIR only when the folder itself cannot be read; a bad
  * manifest is returned in `errors` and every other manifest still loads.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compileSchema, formatProblems, type SchemaProblem } from '../config/schema-check.js';
@@ -94,6 +95,27 @@ export async function loadManifests(modelsDir: string): Promise<LoadedManifests>
     }
   }
   return { loaded, errors };
+}
+
+/**
+ * Whether `modelsDir` has at least one `<id>/model.json` file: a cheap synchronous look (no
+ * parsing, no checks) for deciding start-up work before the manifests are loaded. False when the
+ * folder cannot be read.
+ */
+export function hasManifests(modelsDir: string): boolean {
+  try {
+    return readdirSync(modelsDir, { withFileTypes: true }).some((d) => d.isDirectory() && isFile(path.join(modelsDir, d.name, MANIFEST_FILE)));
+  } catch {
+    return false;
+  }
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** The variant with that id. Throws EDGE_ERR_VARIANT_NOT_FOUND (details.allowed lists the ids). */

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { applyOverrides, loadServiceConfig, type ServiceConfig } from '../../config/service-config.js';
 import { createLogger, type LogFormat } from '../../log.js';
-import { readdirSync, statSync } from 'node:fs';
 import { startEarlyWorker } from '../../backend/early-worker.js';
+import { hasManifests } from '../../repository/manifest.js';
 import { SystemdNotifier, startWatchdog, watchdogIntervalMs } from '../../service/systemd-notify.js';
 import type { Command } from '../command.js';
 import { str } from '../values.js';
@@ -37,7 +37,7 @@ export const command: Command = {
     // The first model's worker and onnxruntime's library load on the other core while the service's
     // modules are imported and its setup runs; the engine adopts it (or ends it: WASM profile). Not
     // without models: onnxruntime's library would stay mapped in an idle service for nothing.
-    if (holdsManifests(config.modelsDir)) startEarlyWorker();
+    if (hasManifests(config.modelsDir)) startEarlyWorker();
     const { EdgeService, DEFAULT_BROKER_URL } = await import('../../service/service.js');
     const log = createLogger({ level: config.log.level, format: config.log.format as LogFormat }, { service: 'edge-infer', device: config.deviceId });
     const pkg = JSON.parse(await readFile(path.join(ctx.packageRoot, 'package.json'), 'utf8')) as { version: string };
@@ -84,17 +84,3 @@ export const command: Command = {
   },
 };
 
-/** True when `dir` has at least one `<model>/model.json` (a cheap look, not a validation). */
-function holdsManifests(dir: string): boolean {
-  try {
-    return readdirSync(dir).some((d) => {
-      try {
-        return statSync(path.join(dir, d, 'model.json')).isFile();
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}

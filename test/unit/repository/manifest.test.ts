@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import t from 'tap';
 import { isEdgeError } from '../../../runtime/errors.js';
-import { checkManifest, findVariant, loadManifest, loadManifests } from '../../../runtime/repository/manifest.js';
+import { checkManifest, findVariant, hasManifests, loadManifest, loadManifests } from '../../../runtime/repository/manifest.js';
 import { manifestSchemaText } from '../../../runtime/repository/manifest-schema.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -100,4 +100,19 @@ t.test('findVariant returns the variant or refuses with the ids it has', async (
   const m = await loadManifest(path.join(fixtures, 'good/tiny/model.json'));
   t.equal(findVariant(m.manifest, 'int8').precision, 'int8');
   t.throws(() => findVariant(m.manifest, 'fp64'), { code: 'EDGE_ERR_VARIANT_NOT_FOUND', details: { allowed: ['fp32', 'int8', 'mixed'] } });
+});
+
+t.test('hasManifests sees a <id>/model.json folder, and nothing in an empty, missing or manifest-less folder', async (t) => {
+  const { mkdtempSync, mkdirSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(path.join(tmpdir(), 'edge-has-manifests-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.equal(hasManifests(dir), false, 'empty');
+  t.equal(hasManifests(path.join(dir, 'missing')), false, 'missing folder');
+  mkdirSync(path.join(dir, 'a'));
+  writeFileSync(path.join(dir, 'model.json'), '{}');
+  t.equal(hasManifests(dir), false, 'a folder without model.json and a stray top-level model.json');
+  writeFileSync(path.join(dir, 'a', 'model.json'), '{}');
+  t.equal(hasManifests(dir), true);
+  t.equal(hasManifests(fileURLToPath(new URL('../../../../models/', import.meta.url))), true, 'the bundled models');
 });
