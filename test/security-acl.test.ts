@@ -7,6 +7,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { IClientOptions } from 'mqtt';
 import { sendRequest } from '../runtime/transport/client.js';
 import { Watcher } from './helpers/mqtt-watch.js';
 import { APP_PASSWORD, APP_USER, SERVICE_PASSWORD, SERVICE_USER, startSecureBroker, until } from './helpers/secure-broker.js';
@@ -23,21 +24,27 @@ copyDigits(MODELS);
 t.teardown(() => rmSync(MODELS, { recursive: true, force: true }));
 const DENIED = /Denied PUBLISH|Denied SUBSCRIBE|not authori[sz]ed/i;
 
+/** mqtt.js options for the application's own client (the app account, the test PKI's client cert). */
+function appClient(sb: Awaited<ReturnType<typeof startSecureBroker>>): IClientOptions {
+  return {
+    username: APP_USER, password: APP_PASSWORD,
+    ca: readFileSync(sb.pki.caCert), cert: readFileSync(sb.pki.clientCert), key: readFileSync(sb.pki.clientKey),
+  };
+}
+
 t.test('under the shipped ACL over TLS the service answers, publishes status, telemetry, results and errors, and nothing is denied', async (t) => {
   const sb = await startSecureBroker({ aclFile: ACL });
   t.teardown(() => sb.stop());
-  const appTls = { caFile: sb.pki.caCert, certFile: sb.pki.clientCert, keyFile: sb.pki.clientKey };
-  const watcher = await Watcher.open(sb.url, [`${PREFIX}/status`, `${PREFIX}/telemetry`, `${PREFIX}/errors`, `${PREFIX}/models/+/result`], {
-    username: APP_USER, password: APP_PASSWORD,
-    ca: readFileSync(sb.pki.caCert), cert: readFileSync(sb.pki.clientCert), key: readFileSync(sb.pki.clientKey),
-  });
+  // The test PKI has one client certificate; the service and the application both present it.
+  const clientTls = { caFile: sb.pki.caCert, certFile: sb.pki.clientCert, keyFile: sb.pki.clientKey };
+  const watcher = await Watcher.open(sb.url, [`${PREFIX}/status`, `${PREFIX}/telemetry`, `${PREFIX}/errors`, `${PREFIX}/models/+/result`], appClient(sb));
   t.teardown(() => watcher.client.endAsync(true));
 
   process.env['EDGE_INFER_MQTT_PASSWORD'] = SERVICE_PASSWORD;
   const svc = startService({
     deviceId: DEVICE,
     modelsDir: MODELS,
-    broker: { url: sb.url, username: SERVICE_USER, tls: { caFile: sb.pki.caCert, certFile: sb.pki.clientCert, keyFile: sb.pki.clientKey } },
+    broker: { url: sb.url, username: SERVICE_USER, tls: clientTls },
     telemetry: { intervalS: 1 },
     log: { level: 'debug', format: 'json' },
   });
@@ -50,13 +57,13 @@ t.test('under the shipped ACL over TLS the service answers, publishes status, te
 
   // Answers on the client's reply topic (edge/pi-kitchen/replies/<uuid>), MQTT 5 and 3.1.1.
   for (const [i, protocolVersion] of [[0, 5], [1, 4]] as const) {
-    const a = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: `ok-${i}`, input: evalSet.inputs[i] }, protocolVersion, username: APP_USER, password: APP_PASSWORD, tls: appTls, timeoutMs: 10_000 });
+    const a = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: `ok-${i}`, input: evalSet.inputs[i] }, protocolVersion, username: APP_USER, password: APP_PASSWORD, tls: clientTls, timeoutMs: 10_000 });
     t.equal(a.kind, 'result', `MQTT ${protocolVersion} request answered`);
     if (a.kind === 'result') t.equal(a.body.top?.[0]?.label, String(evalSet.labels[i]));
   }
 
   // An error answer on the reply topic and its copy on <prefix>/errors.
-  const bad = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: 'bad-1', input: [1, 2, 3] }, username: APP_USER, password: APP_PASSWORD, tls: appTls, timeoutMs: 10_000 });
+  const bad = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: 'bad-1', input: [1, 2, 3] }, username: APP_USER, password: APP_PASSWORD, tls: clientTls, timeoutMs: 10_000 });
   t.equal(bad.kind, 'error');
   if (bad.kind === 'error') t.equal(bad.body.error.code, 'EDGE_ERR_BAD_TENSOR');
   await watcher.until(() => watcher.on(`${PREFIX}/errors`).some((m) => (m.json as { id?: string }).id === 'bad-1'), 10_000, 'error copy');
@@ -91,17 +98,15 @@ t.test('under the shipped ACL over TLS the service answers, publishes status, te
 t.test('an answer to a reply topic outside the ACL is denied once per request, not retried in a loop, and other requests are still answered', async (t) => {
   const sb = await startSecureBroker({ aclFile: ACL });
   t.teardown(() => sb.stop());
-  const appTls = { caFile: sb.pki.caCert, certFile: sb.pki.clientCert, keyFile: sb.pki.clientKey };
-  const watcher = await Watcher.open(sb.url, [`${PREFIX}/status`], {
-    username: APP_USER, password: APP_PASSWORD,
-    ca: readFileSync(sb.pki.caCert), cert: readFileSync(sb.pki.clientCert), key: readFileSync(sb.pki.clientKey),
-  });
+  // The test PKI has one client certificate; the service and the application both present it.
+  const clientTls = { caFile: sb.pki.caCert, certFile: sb.pki.clientCert, keyFile: sb.pki.clientKey };
+  const watcher = await Watcher.open(sb.url, [`${PREFIX}/status`], appClient(sb));
   t.teardown(() => watcher.client.endAsync(true));
   process.env['EDGE_INFER_MQTT_PASSWORD'] = SERVICE_PASSWORD;
   const svc = startService({
     deviceId: DEVICE,
     modelsDir: MODELS,
-    broker: { url: sb.url, username: SERVICE_USER, tls: { caFile: sb.pki.caCert, certFile: sb.pki.clientCert, keyFile: sb.pki.clientKey } },
+    broker: { url: sb.url, username: SERVICE_USER, tls: clientTls },
   });
   delete process.env['EDGE_INFER_MQTT_PASSWORD'];
   t.teardown(() => { svc.child.kill('SIGKILL'); });
@@ -114,9 +119,9 @@ t.test('an answer to a reply topic outside the ACL is denied once per request, n
     qos: 1, properties: { responseTopic: 'other/device/inbox', correlationData: Buffer.from('x') },
   });
   await until(() => sb.count(/Denied PUBLISH .*other\/device\/inbox/) >= 1, 10_000, 'the denied answer');
-  const a = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: 'after', input: evalSet.inputs[1] }, username: APP_USER, password: APP_PASSWORD, tls: appTls, timeoutMs: 10_000 });
+  const a = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: 'after', input: evalSet.inputs[1] }, username: APP_USER, password: APP_PASSWORD, tls: clientTls, timeoutMs: 10_000 });
   t.equal(a.kind, 'result', 'a later request is answered');
-  const again = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: 'after-2', input: evalSet.inputs[2] }, username: APP_USER, password: APP_PASSWORD, tls: appTls, timeoutMs: 10_000 });
+  const again = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: 'after-2', input: evalSet.inputs[2] }, username: APP_USER, password: APP_PASSWORD, tls: clientTls, timeoutMs: 10_000 });
   t.equal(again.kind, 'result', 'and another');
   const denials = sb.count(/Denied PUBLISH .*other\/device\/inbox/);
   t.comment(`denied publishes to the hostile reply topic: ${denials}`);
