@@ -23,7 +23,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DeviceProfile } from '../config/types.js';
-import { EdgeError, asEdgeError } from '../errors.js';
+import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
@@ -162,6 +162,12 @@ export class ModelRuntime implements InferenceHandler {
       else slot.errors += 1;
       throw err;
     }
+  }
+
+  /** A request refused before infer() (bad input, refused reply topic): counted in the model's `errors` (issue 12 item 13). */
+  noteRefused(model: string, _code: ErrorCode): void {
+    const slot = this.#slots.get(model);
+    if (slot) slot.errors += 1;
   }
 
   async #infer(slot: Slot, inputs: NamedTensors): Promise<InferOutcome> {

@@ -27,8 +27,8 @@ import path from 'node:path';
 import { createEngine } from '../backend/select-engine.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { readCalibration, writeCalibration } from '../budget/calibration-file.js';
-import { resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
-import { EdgeError, asEdgeError } from '../errors.js';
+import { DEFAULT_STATE_DIR, resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
+import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatPlan } from '../planner/format-plan.js';
 import type { Calibration, Plan } from '../planner/types.js';
@@ -75,7 +75,12 @@ export interface ServiceOptions {
   brokerConfigured: boolean;
 }
 
-/** Where state lives: the configured dir when writable, else $XDG_STATE_HOME/edge-infer (~/.local/state/edge-infer). */
+/**
+ * Where state lives: the configured dir when writable. Only the default (/var/lib/edge-infer, no
+ * stateDir, --state-dir or $STATE_DIRECTORY given) falls back to $XDG_STATE_HOME/edge-infer
+ * (~/.local/state/edge-infer); a directory the operator chose that cannot be used is refused with
+ * EDGE_ERR_STATE_DIR (exit 78, issue 12 item 11), so the outbox never lands where nobody looks.
+ */
 export async function usableStateDir(preferred: string, log: Logger): Promise<string> {
   const tryDir = async (dir: string): Promise<boolean> => {
     try {
@@ -87,6 +92,9 @@ export async function usableStateDir(preferred: string, log: Logger): Promise<st
     }
   };
   if (await tryDir(preferred)) return preferred;
+  if (path.resolve(preferred) !== DEFAULT_STATE_DIR) {
+    throw new EdgeError('EDGE_ERR_STATE_DIR', `the state directory ${preferred} is not a writable folder`, { details: { stateDir: preferred } });
+  }
   const fallback = path.join(process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local', 'state'), 'edge-infer');
   if (await tryDir(fallback)) {
     log.info('state.fallback', { wanted: preferred, using: fallback, hint: 'set stateDir in the config (systemd: StateDirectory=edge-infer)' });
@@ -102,6 +110,7 @@ class RuntimeSwitch implements InferenceHandler {
   inputSpecs(model: string) { return this.current.inputSpecs(model); }
   preprocessor(model: string) { return this.current.preprocessor(model); }
   infer(model: string, id: string, inputs: NamedTensors): Promise<InferOutcome> { return this.current.infer(model, id, inputs); }
+  noteRefused(model: string, code: ErrorCode): void { this.current.noteRefused(model, code); }
 }
 
 export class EdgeService {
@@ -138,6 +147,11 @@ export class EdgeService {
   get topicPrefix(): string { return this.#config.topicPrefix; }
   get runtime(): ModelRuntime { return this.#switch.current; }
 
+  /** True once MQTT is connected and the request subscription acknowledged; false after `timeoutMs` (READY=1 timing, deploy/systemd/README.md). */
+  waitConnected(timeoutMs: number): Promise<boolean> {
+    return this.#transport?.waitConnected(timeoutMs) ?? Promise.resolve(false);
+  }
+
   async #start(): Promise<void> {
     const c = this.#config;
     this.#stateDir = await usableStateDir(c.stateDir, this.#log);
@@ -167,6 +181,7 @@ export class EdgeService {
       handler: this.#switch,
       outbox: { dir: path.join(this.#stateDir, 'outbox'), maxMessages: c.outbox.maxMessages, maxBytes: c.outbox.maxBytes },
       limits: { maxPayloadBytes: c.limits.maxPayloadBytes, maxBatch: c.limits.maxBatch },
+      replyTopics: c.replyTopics,
       reconnect: { minMs: c.broker.reconnectMinMs, maxMs: c.broker.reconnectMaxMs },
       log: this.#log.child({ layer: 'transport' }),
     });
@@ -351,18 +366,33 @@ export class EdgeService {
     return this.#stopping;
   }
 
+  /**
+   * One deadline for the whole stop (issue 12 item 1): the transport drains within
+   * drainTimeoutMs (+ its bounded disconnect), the runtime gets what is left, and the engine and
+   * embedded broker at most 500 ms each more, whatever the broker does meanwhile.
+   */
   async #stop(): Promise<void> {
     const drainTimeoutMs = this.#config.drainTimeoutMs;
+    const deadline = Date.now() + drainTimeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
     this.#log.info('service.stopping', { drainTimeoutMs });
     await this.#adaptive?.stop();
     await this.#telemetry?.stop();
     // The transport stops taking requests and waits for in-flight answers, then publishes offline.
     await this.#transport?.stop({ drainTimeoutMs });
-    await this.#switch.current.close(drainTimeoutMs);
-    await this.#engine.close();
-    await this.#broker?.close();
-    this.#log.info('service.stopped', {});
+    await this.#switch.current.close(left());
+    await bounded(this.#engine.close(), 500);
+    if (this.#broker) await bounded(this.#broker.close(), 500);
+    this.#log.info('service.stopped', { outboxDepth: this.#transport?.stats().outboxDepth ?? 0 });
   }
+}
+
+/** Resolves when `p` settles or after `ms`, whichever is first; never rejects. */
+function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(() => { clearTimeout(t); resolve(); }, () => { clearTimeout(t); resolve(); });
+  });
 }
 
 function stripUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
