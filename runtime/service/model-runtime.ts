@@ -23,7 +23,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DeviceProfile } from '../config/types.js';
-import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
+import { ERROR_DEFS, EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
@@ -205,6 +205,7 @@ export class ModelRuntime implements InferenceHandler {
       latencyMs: latencyFigures(s.latency.snapshot()),
       preferredVariant: this.#preferred(model),
       lastSwitch: s.switches.at(-1) ?? null,
+      cacheDegraded: s.cacheError !== undefined,
     }));
   }
 
@@ -282,6 +283,7 @@ export class ModelRuntime implements InferenceHandler {
       rssDeltaMB: s.rssDeltaMB,
       fromCache: s.fromCache,
       ...(s.error ? { error: s.error } : {}),
+      ...(s.cacheError !== undefined ? { cacheError: s.cacheError } : {}),
       preferred: this.#preferred(model),
       switches: [...s.switches],
     }));
@@ -379,6 +381,12 @@ export class ModelRuntime implements InferenceHandler {
       slot.loadMs = loaded.loadMs;
       slot.rssDeltaMB = loaded.rssDeltaMB;
       slot.fromCache = loaded.fromCache;
+      if (loaded.cacheError !== undefined) {
+        slot.cacheError = loaded.cacheError;
+        log.warn('cache.degraded', { code: 'EDGE_ERR_CACHE_DEGRADED', message: loaded.cacheError, hint: ERROR_DEFS.EDGE_ERR_CACHE_DEGRADED.hint });
+      } else {
+        delete slot.cacheError;
+      }
       delete slot.error;
       log.info('model.loaded', { loadMs: round(loaded.loadMs), warmupMs: loaded.warmupMs === null ? null : round(loaded.warmupMs), rssDeltaMB: round(loaded.rssDeltaMB), fromCache: loaded.fromCache, prestarted: loaded.prestarted ?? false });
       if (old.queue && old.key) await this.#retire(old.queue, old.key, o.swapDrainMs ?? 5000);

@@ -20,7 +20,7 @@
  * - Probes read the real /proc and /sys, or the tree under $EDGE_INFER_SYSFS_ROOT: a test and
  *   diagnostic hook (a fake thermal_zone0/temp drives the adaptive loop), never for production.
  */
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -256,8 +256,7 @@ export class EdgeService {
       return null;
     });
     if (calibration === null && c.calibration.atFirstStart) calibration = await this.#calibrateNow(setup, c);
-    const cacheDir = path.join(this.#stateDir, 'cache');
-    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    const cacheDir = await this.#cacheDir();
     const settings: Record<string, Partial<ModelSettings>> = {};
     for (const [id, m] of Object.entries(c.models)) settings[id] = m;
     const rt = new ModelRuntime({
@@ -268,13 +267,36 @@ export class EdgeService {
       budgetMB: setup.budget.budgetMB,
       settings,
       ...(calibration ? { calibration } : {}),
-      cacheDir,
+      ...(cacheDir !== null ? { cacheDir } : {}),
       log: this.#log.child({ layer: 'runtime' }),
     });
     const plan = await rt.start();
     for (const line of formatPlan(plan).split('\n')) if (line.trim() !== '') this.#log.info('plan', { line });
     return rt;
   }
+
+  /**
+   * The optimized-model cache folder, with temporary files a crash or a full disk left removed; null
+   * (logged, EDGE_ERR_CACHE_DEGRADED) when it cannot be made: models then load without a cache.
+   */
+  async #cacheDir(): Promise<string | null> {
+    const dir = path.join(this.#stateDir, 'cache');
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      // Loads write `<name>.tmp-<pid>-<ms>` and rename it; leftovers belong to no running load
+      // (a reload's runtime loads after this sweep, and only one service owns the state dir).
+      if (!this.#cacheSwept) {
+        this.#cacheSwept = true;
+        for (const f of await readdir(dir)) if (f.includes('.tmp-')) await rm(path.join(dir, f), { force: true });
+      }
+      return dir;
+    } catch (e) {
+      this.#log.warn('cache.degraded', { code: 'EDGE_ERR_CACHE_DEGRADED', dir, error: asEdgeError(e), hint: 'models load without the optimized-model cache' });
+      return null;
+    }
+  }
+
+  #cacheSwept = false;
 
   async #brokerEndpoint(c: ServiceConfig): Promise<{ url: string; protocolVersion: 4 | 5 }> {
     const mode = c.embeddedBroker.mode;
