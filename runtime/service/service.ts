@@ -157,7 +157,12 @@ export class EdgeService {
     this.#stateDir = await usableStateDir(c.stateDir, this.#log);
     this.#setup = await this.#resolve(c);
     this.#engine = createEngine(this.#setup.backend, {
-      onWorkerCrash: (key, err) => this.#log.error('worker.crashed', { key, code: err.code, message: err.message, hint: err.hint }),
+      onWorkerCrash: (key, err) => {
+        this.#log.error('worker.crashed', { key, code: err.code, message: err.message, hint: err.hint });
+        // The model's lifecycle reloads it with backoff, or falls back to the next variant.
+        // (Before the first runtime is up, a crash fails its load instead.)
+        (this.#switch as RuntimeSwitch | undefined)?.current.onWorkerCrash(key, err);
+      },
     });
     // The first model's worker (and the runtime library) starts while calibration, preprocessors,
     // the plan and the model file checks run; released below if no load took it.
@@ -250,7 +255,7 @@ export class EdgeService {
     }
   }
 
-  async #newRuntime(setup: Setup, c: ServiceConfig): Promise<ModelRuntime> {
+  async #newRuntime(setup: Setup, c: ServiceConfig, adoptFrom?: ModelRuntime): Promise<ModelRuntime> {
     let calibration = await readCalibration(this.#stateDir, setup.profile.id, setup.backend).catch((e: unknown) => {
       this.#log.warn('calibration.ignored', { error: asEdgeError(e) });
       return null;
@@ -269,8 +274,9 @@ export class EdgeService {
       ...(calibration ? { calibration } : {}),
       ...(cacheDir !== null ? { cacheDir } : {}),
       log: this.#log.child({ layer: 'runtime' }),
+      onChange: () => this.#publishStatus(),
     });
-    const plan = await rt.start();
+    const plan = await rt.start(adoptFrom ? { adoptFrom } : {});
     for (const line of formatPlan(plan).split('\n')) if (line.trim() !== '') this.#log.info('plan', { line });
     return rt;
   }
@@ -344,7 +350,8 @@ export class EdgeService {
         this.#log.warn('reload.backend_change_ignored', { from: this.#setup.backend, to: setup.backend, hint: 'restart the service to change backends' });
       }
       const old = this.#switch.current;
-      const fresh = await this.#newRuntime({ ...setup, backend: this.#setup.backend, caps: this.#setup.caps }, config);
+      // Models whose planned variant did not change keep their session (issue 12 item 7).
+      const fresh = await this.#newRuntime({ ...setup, backend: this.#setup.backend, caps: this.#setup.caps }, config, old);
       this.#switch.current = fresh;
       this.#setup = { ...setup, backend: this.#setup.backend, caps: this.#setup.caps };
       this.#config = config;
