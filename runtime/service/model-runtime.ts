@@ -223,6 +223,11 @@ export class ModelRuntime implements InferenceHandler {
     return this.#slots.get(model)?.loaded.manifest.inputs;
   }
 
+  /** The engine key of the model's current session (crash tests, diagnostics), or null. */
+  sessionKey(model: string): string | null {
+    return this.#slots.get(model)?.key ?? null;
+  }
+
   /** Manifest of a served model (labels, outputs), or undefined. */
   manifest(model: string): LoadedManifest | undefined {
     return this.#slots.get(model)?.loaded;
