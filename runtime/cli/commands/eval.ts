@@ -183,7 +183,7 @@ export async function evalFile(file: string, evalFile: string, referenceFile: st
 export const command: Command = {
   name: 'eval',
   summary: 'measure accuracy, agreement, size, sha256, params/MACs/ops and latency of a model\'s variants or of one ONNX file',
-  usage: '<model-id|file.onnx> [--variant V] [--models <dir>] [--update-manifest] [--runs N] [--batch N] [--threads N] [--eval <eval.json> [--reference <file.onnx>]] [--json]',
+  usage: '<model-id|file.onnx> [--variant V] [--models <dir>] [--update-manifest] [--runs N] [--batch N] [--threads N] [--eval <eval.json> [--reference <file.onnx>]] [--plot <file.svg> [--profile <id>]] [--json]',
   options: {
     variant: { type: 'string', help: 'only this variant (agreement is still against the manifest\'s reference)' },
     models: { type: 'string', help: 'models folder; default: the bundled models/' },
@@ -194,6 +194,8 @@ export const command: Command = {
     backend: { type: 'string', help: 'auto | native | wasm (default auto)' },
     eval: { type: 'string', help: 'with an .onnx file: labelled eval set {"inputs","labels"} (file or folder with eval.json); required' },
     reference: { type: 'string', help: 'with an .onnx file: model to measure top-1 agreement against' },
+    plot: { type: 'string', help: 'also write a Pareto chart (SVG) of the variants: quality vs batch-1 latency, area = bytes' },
+    profile: { type: 'string', help: 'with --plot and a model id: ring the variant the plan chooses for this profile' },
   },
   async run(ctx) {
     const target = onePositional(ctx.positionals, '<model-id|file.onnx>');
@@ -204,6 +206,8 @@ export const command: Command = {
     const backend = parseBackendFlag(str(ctx.values, 'backend')) ?? 'auto';
     const update = ctx.values['update-manifest'] === true;
     const isFile = target.toLowerCase().endsWith('.onnx');
+    if (str(ctx.values, 'profile') !== undefined && str(ctx.values, 'plot') === undefined) throw new EdgeError('EDGE_ERR_USAGE', '--profile is for --plot (which variant the plan chooses)');
+    if (str(ctx.values, 'plot') !== undefined && runs === 0) throw new EdgeError('EDGE_ERR_USAGE', '--plot needs latency figures: do not pass --runs 0');
     const evalRef = str(ctx.values, 'eval');
     if (isFile && evalRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'evaluating an .onnx file needs --eval <eval.json>');
     if (isFile && update) throw new EdgeError('EDGE_ERR_USAGE', '--update-manifest needs a model id, not a file');
@@ -219,6 +223,12 @@ export const command: Command = {
           ...(str(ctx.values, 'variant') === undefined ? {} : { variant: str(ctx.values, 'variant') as string }),
         });
       ctx.out(ctx.json ? JSON.stringify(report, null, 2) + '\n' : formatEvalReport(report));
+      const plot = str(ctx.values, 'plot');
+      if (plot !== undefined) {
+        const { writePlot } = await import('../plot/variant-plot.js');
+        const w = await writePlot(report, { file: plot, packageRoot: ctx.packageRoot, modelsDir: str(ctx.values, 'models') ?? path.join(ctx.packageRoot, 'models'), profile: str(ctx.values, 'profile'), runs });
+        progress(`wrote ${w.file}${w.planned === null ? '' : ` (planned: ${w.planned})`}`);
+      }
       return 0;
     } finally {
       await measurer.close();
