@@ -73,6 +73,9 @@ export const ERROR_DEFS = {
   EDGE_ERR_STATE_DIR: { exit: EX_CONFIG, hint: 'the state directory you chose (--state-dir, stateDir, $STATE_DIRECTORY) must be a writable folder; fix it or leave it unset' },
   EDGE_ERR_CACHE_DEGRADED: { exit: EX_SOFTWARE, hint: 'the optimized-model cache cannot be written (disk full or read-only); models load without it, more slowly, until the state directory has room' },
   // --- anything else ---
+  // issue 15: fleet and Home Assistant
+  EDGE_ERR_UNKNOWN_COMMAND: { exit: EX_USAGE, hint: 'commands on <prefix>/cmd/<name>: status, reload, pin, unpin, calibrate' },
+  EDGE_ERR_GROUP_UNSUPPORTED: { exit: EX_CONFIG, hint: 'shared work needs an MQTT 5 broker with shared subscriptions (mosquitto 2); the embedded broker has none' },
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
 } as const satisfies Record<string, ErrorDef>;
 

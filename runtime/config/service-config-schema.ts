@@ -113,6 +113,20 @@ export interface ServiceConfigFile {
     /** Home Assistant discovery prefix, refused as a reply topic. Default "homeassistant". */
     homeAssistantPrefix: string;
   };
+  /** Home Assistant MQTT discovery (issue 15). */
+  homeAssistant: {
+    /** Publish the retained device discovery message; false removes one published before. Default false. */
+    discovery: boolean;
+    /** Discovery prefix. Default "homeassistant". */
+    prefix: string;
+  };
+  /** Shared work (issue 15): also take requests from edge/group/<group>/models/+/infer through an MQTT 5 shared subscription. Default: none. */
+  group?: string;
+  /** Remote commands on <prefix>/cmd/<name> (issue 15). */
+  commands: {
+    /** Default true. */
+    enabled: boolean;
+  };
   log: {
     /** Default "info". */
     level: LogLevel;
@@ -292,6 +306,28 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
           description: 'MQTT topic filters (+ and #) a reply topic must match. Default ["#"].',
         },
         homeAssistantPrefix: { type: 'string', maxLength: 256, default: 'homeassistant', description: 'Home Assistant discovery prefix; "" to not refuse one. Default "homeassistant".' },
+      },
+    },
+    homeAssistant: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { discovery: false, prefix: 'homeassistant' },
+      description: 'Home Assistant MQTT discovery (device-based, HA 2024.11+).',
+      properties: {
+        discovery: { type: 'boolean', default: false, description: 'Publish the retained discovery message; false removes one published before. Default false.' },
+        prefix: { type: 'string', pattern: '^[^+#$/\\u0000][^+#\\u0000]{0,127}$', default: 'homeassistant', description: 'Discovery prefix. Default "homeassistant".' },
+      },
+    },
+    group: optional({ type: 'string', pattern: DEVICE_ID_PATTERN, description: 'Also take requests from edge/group/<group>/models/+/infer through an MQTT 5 shared subscription ($share/<group>/...). Needs an MQTT 5 broker.' }),
+    commands: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { enabled: true },
+      description: 'Remote commands on <prefix>/cmd/<name> (reload, status, pin, unpin, calibrate), MQTT 5 request/response.',
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Default true.' },
       },
     },
     log: {

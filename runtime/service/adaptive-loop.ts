@@ -39,6 +39,8 @@ export interface AdaptiveLoopOptions {
   intervalMs: number;
   /** Called after every switch the runtime performed. */
   onSwitch: (model: string, record: ModelSwitch) => void;
+  /** Models the loop must leave alone (pinned by an operator, issue 15). Default: none. */
+  skip?: (model: string) => boolean;
   log: Logger;
   /** Default realTimers (unref'd). */
   timers?: Timers;
@@ -89,7 +91,7 @@ export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
     system = assessed.state;
     for (const m of rt.status()) {
       if (stopped) return;
-      if (m.state !== 'ready' || m.variant === null) continue;
+      if (m.state !== 'ready' || m.variant === null || o.skip?.(m.model) === true) continue;
       let st = states.get(m.model);
       if (!st || st.current !== m.variant) st = initialModelState(m.variant, t);
       const { state, decision } = decide(st, {

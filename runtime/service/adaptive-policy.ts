@@ -24,7 +24,8 @@
 
 export const PRESSURES = ['memory', 'throttled', 'thermal', 'latency'] as const;
 export type Pressure = (typeof PRESSURES)[number];
-export type SwitchReason = Pressure | 'recovered';
+/** 'pinned' / 'unpinned': an operator's remote command (issue 15), never the policy's choice. */
+export type SwitchReason = Pressure | 'recovered' | 'pinned' | 'unpinned';
 
 /** One variant the model may run, in preference order (the plan's ranked candidates). */
 export interface Rung {

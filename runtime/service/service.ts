@@ -45,6 +45,7 @@ import { DEFAULT_ADAPTIVE_LIMITS, type AdaptiveLimits } from './adaptive-policy.
 import { calibrate } from './calibrate.js';
 import { ModelRuntime, type ModelSettings } from './model-runtime.js';
 import { resolveSetup, type Setup } from './setup.js';
+import { startFleet, type CommandHost, type Fleet } from './fleet.js';
 
 export const DEFAULT_BROKER_URL = 'mqtt://localhost:1883';
 /** Test/diagnostic hook: the probes read /proc and /sys under this folder instead of "/". */
@@ -73,6 +74,8 @@ export interface ServiceOptions {
   log: Logger;
   /** True when the broker URL came from a flag or the config file (then no embedded broker in "auto"). */
   brokerConfigured: boolean;
+  /** Re-reads the config for a remote `reload` command (as SIGHUP does); default: reuse the current one. */
+  loadConfig?: () => Promise<ServiceConfig>;
 }
 
 /**
@@ -106,10 +109,16 @@ export async function usableStateDir(preferred: string, log: Logger): Promise<st
 /** Routes requests to whichever runtime is current, so a reload swaps runtimes under the transport. */
 class RuntimeSwitch implements InferenceHandler {
   current: ModelRuntime;
+  /** Sees every result (Home Assistant's state sensor); null costs nothing per request. */
+  observer: ((model: string, outcome: InferOutcome) => void) | null = null;
   constructor(rt: ModelRuntime) { this.current = rt; }
   inputSpecs(model: string) { return this.current.inputSpecs(model); }
   preprocessor(model: string) { return this.current.preprocessor(model); }
-  infer(model: string, id: string, inputs: NamedTensors): Promise<InferOutcome> { return this.current.infer(model, id, inputs); }
+  infer(model: string, id: string, inputs: NamedTensors): Promise<InferOutcome> {
+    const p = this.current.infer(model, id, inputs);
+    const observer = this.observer;
+    return observer === null ? p : p.then((o) => { observer(model, o); return o; });
+  }
   noteRefused(model: string, code: ErrorCode): void { this.current.noteRefused(model, code); }
 }
 
@@ -122,6 +131,9 @@ export class EdgeService {
   #engine!: InferenceEngine;
   #switch!: RuntimeSwitch;
   #transport: MqttService | null = null;
+  #fleet: Fleet | null = null;
+  /** Variants pinned by the `pin` command: the adaptive loop leaves these models alone. */
+  readonly #pins = new Map<string, string>();
   #broker: EmbeddedBroker | null = null;
   #telemetry: TelemetryLoop | null = null;
   #adaptive: AdaptiveLoop | null = null;
@@ -191,6 +203,18 @@ export class EdgeService {
       log: this.#log.child({ layer: 'transport' }),
     });
     this.#publishStatus();
+    this.#fleet = await startFleet({
+      config: c, stateDir: this.#stateDir, embeddedBroker: this.#broker !== null,
+      connection: {
+        url: broker.url, protocolVersion: broker.protocolVersion, clientId: c.broker.clientId, keepaliveS: c.broker.keepaliveS,
+        ...(c.broker.username !== undefined ? { username: c.broker.username } : {}),
+        ...(password !== undefined ? { password } : {}),
+        ...(c.broker.tls ? { tls: stripUndefined({ caFile: c.broker.tls.caFile, certFile: c.broker.tls.certFile, keyFile: c.broker.tls.keyFile, rejectUnauthorized: c.broker.tls.rejectUnauthorized }) } : {}),
+      },
+      board: this.#setup.profile.board, version: this.#o.version, manifests: this.#setup.manifests,
+      handler: this.#switch, commands: this.#commandHost(), log: this.#log,
+    });
+    if (c.homeAssistant.discovery) this.#switch.observer = (model, outcome) => this.#fleet?.noteResult(model, outcome);
 
     const probeRoot = process.env[SYSFS_ROOT_ENV];
     if (probeRoot) this.#log.warn('probes.fake_root', { root: probeRoot, note: `${SYSFS_ROOT_ENV} is a test and diagnostic hook` });
@@ -217,6 +241,7 @@ export class EdgeService {
         limits: adaptiveLimits(this.#setup.profile, c.adaptive),
         intervalMs: c.adaptive.intervalS * 1000,
         onSwitch: (model, record) => this.#onSwitch(model, record),
+        skip: (model) => this.#pins.has(model),
         log: this.#log.child({ layer: 'adaptive' }),
       });
     }
@@ -323,8 +348,12 @@ export class EdgeService {
   }
 
   #publishStatus(): void {
+    this.#transport?.setStatus(this.#statusFacts());
+  }
+
+  #statusFacts(): Record<string, unknown> {
     const rt = this.#switch.current;
-    this.#transport?.setStatus({
+    return {
       version: this.#o.version,
       deviceId: this.#config.deviceId,
       startedAt: this.#startedAt.toISOString(),
@@ -337,8 +366,54 @@ export class EdgeService {
         return { ...s, inputs: m?.inputs ?? [], outputs: m?.outputs ?? [], labels: m?.labels ?? null, variants: m?.variants.map((v) => v.id) ?? [] };
       }),
       switches: [...this.#switches],
+      pins: Object.fromEntries(this.#pins),
+      group: this.#config.group ?? null,
       topics: { infer: `${this.#config.topicPrefix}/models/<model>/infer`, result: `${this.#config.topicPrefix}/models/<model>/result`, telemetry: `${this.#config.topicPrefix}/telemetry`, errors: `${this.#config.topicPrefix}/errors` },
-    });
+    };
+  }
+
+  /** Remote commands (issue 15): what `<prefix>/cmd/<name>` may do. */
+  #commandHost(): CommandHost {
+    const modelOf = (model: string): ModelRuntime => {
+      const rt = this.#switch.current;
+      if (rt.manifest(model) === undefined) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${model}" is served here`, { details: { model } });
+      return rt;
+    };
+    return {
+      status: () => ({ state: 'online', ...this.#statusFacts() }),
+      reload: async () => {
+        await this.reload(await (this.#o.loadConfig?.() ?? Promise.resolve(this.#config)));
+        return { plan: this.#switch.current.plan };
+      },
+      calibrate: async () => {
+        const cal = await this.#calibrateNow(this.#setup, this.#config);
+        if (cal === null) throw new EdgeError('EDGE_ERR_CALIBRATION_INVALID', 'calibration measured nothing (see the service log)');
+        await this.reload(this.#config);
+        return { measured: cal.entries.length, plan: this.#switch.current.plan };
+      },
+      pin: async (model, variant) => {
+        const rt = modelOf(model);
+        if (!rt.manifest(model)?.manifest.variants.some((v) => v.id === variant)) throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${model}" has no variant "${variant}"`, { details: { model, variant } });
+        const current = rt.status().find((s) => s.model === model)?.variant ?? null;
+        this.#pins.set(model, variant);
+        const record = current === variant ? null : await rt.swap(model, variant, 'pinned');
+        if (current !== variant && record === null) {
+          this.#pins.delete(model);
+          throw new EdgeError('EDGE_ERR_LOAD_FAILED', `could not switch ${model} to ${variant} (see the service log); nothing changed`, { details: { model, variant } });
+        }
+        if (record !== null) this.#onSwitch(model, record); else this.#publishStatus();
+        return { model, variant, pinned: true };
+      },
+      unpin: async (model) => {
+        const rt = modelOf(model);
+        this.#pins.delete(model);
+        const planned = rt.plan.models.find((m) => m.model === model)?.chosen?.variant ?? null;
+        const current = rt.status().find((s) => s.model === model)?.variant ?? null;
+        const record = planned !== null && current !== planned ? await rt.swap(model, planned, 'unpinned') : null;
+        if (record !== null) this.#onSwitch(model, record); else this.#publishStatus();
+        return { model, variant: record?.to ?? current, pinned: false };
+      },
+    };
   }
 
   /** SIGHUP: re-read config, profiles and manifests; build and load a new runtime; swap; drain the old one. */
@@ -355,6 +430,12 @@ export class EdgeService {
       this.#switch.current = fresh;
       this.#setup = { ...setup, backend: this.#setup.backend, caps: this.#setup.caps };
       this.#config = config;
+      // Pins outlive a reload (an operator's choice until `unpin`).
+      for (const [model, variant] of this.#pins) {
+        const now = fresh.status().find((x) => x.model === model)?.variant;
+        if (now !== undefined && now !== variant) await fresh.swap(model, variant, 'pinned');
+      }
+      this.#fleet?.setManifests(setup.manifests);
       this.#publishStatus();
       await old.close(config.drainTimeoutMs);
       this.#log.info('service.reloaded', {});
@@ -407,6 +488,7 @@ export class EdgeService {
     this.#log.info('service.stopping', { drainTimeoutMs });
     await this.#adaptive?.stop();
     await this.#telemetry?.stop();
+    await this.#fleet?.close(drainTimeoutMs);
     // The transport stops taking requests and waits for in-flight answers, then publishes offline.
     await this.#transport?.stop({ drainTimeoutMs });
     await this.#switch.current.close(left());

@@ -33,6 +33,8 @@ export interface ConnectionOptions {
   tls?: TlsFiles;
   /** MQTT 5 session expiry, s. Default 3600 (an hour of broker-side queueing while we are away). */
   sessionExpiryS?: number;
+  /** Start a clean session (nothing kept by the broker). Default false; a group member uses true (issue 15). */
+  cleanSession?: boolean;
   /** CONNECT -> CONNACK timeout, ms. Default 10000. */
   connectTimeoutMs?: number;
 }
@@ -46,12 +48,12 @@ function readPem(path: string, what: string): Buffer {
 }
 
 /** MQTT-level options for createMqttClient (TLS goes separately: tlsOptions). */
-export function clientOptions(o: ConnectionOptions, will: { topic: string; payload: Buffer }): IClientOptions {
+export function clientOptions(o: ConnectionOptions, will: { topic: string; payload: Buffer } | null): IClientOptions {
   const v5 = (o.protocolVersion ?? 5) === 5;
   const opts: IClientOptions = {
     protocolVersion: v5 ? 5 : 4,
     clientId: o.clientId,
-    clean: false,
+    clean: o.cleanSession ?? false,
     keepalive: o.keepaliveS ?? 30,
     // edge-infer runs its own backoff (mqtt-service.ts); mqtt.js' fixed-period reconnect is off.
     reconnectPeriod: 0,
@@ -59,9 +61,9 @@ export function clientOptions(o: ConnectionOptions, will: { topic: string; paylo
     resubscribe: false,
     // QoS 0 publishes made while offline are dropped, not queued without bound (DESIGN.md).
     queueQoSZero: false,
-    will: { topic: will.topic, payload: will.payload, qos: 1, retain: true },
   };
-  if (v5) opts.properties = { sessionExpiryInterval: o.sessionExpiryS ?? 3600 };
+  if (will !== null) opts.will = { topic: will.topic, payload: will.payload, qos: 1, retain: true };
+  if (v5) opts.properties = { sessionExpiryInterval: o.cleanSession === true ? 0 : (o.sessionExpiryS ?? 3600) };
   if (o.username !== undefined) opts.username = o.username;
   if (o.password !== undefined) opts.password = o.password;
   return opts;

@@ -49,6 +49,13 @@ export interface MqttServiceOptions extends ConnectionOptions {
   replyTopics?: ReplyTopicPolicy;
   /** Most answers handed to mqtt.js and not yet PUBACKed by the broker. Default 64. */
   publishWindow?: number;
+  /**
+   * Subscription filter for requests; default `<prefix>/models/+/infer`. A group member (issue 15)
+   * uses `$share/<group>/edge/group/<group>/models/+/infer` with `prefix` edge/group/<group>.
+   */
+  requestFilter?: string;
+  /** Publish a retained status and set the will (default true); false for a group connection, whose prefix is shared. */
+  announce?: boolean;
   log?: Logger;
   /** Monotonic ms. Default performance.now. */
   nowMs?: () => number;
@@ -125,7 +132,7 @@ export class MqttService {
     this.#outbox = outbox;
     this.#diskRetryTimer = setInterval(() => void this.#outbox.retryDisk(), Math.max(50, Math.min(o.outbox.retryMs ?? 5000, 5000)));
     this.#diskRetryTimer.unref();
-    const opts = clientOptions(o, { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })) });
+    const opts = clientOptions(o, o.announce === false ? null : { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })) });
     opts.incomingStore = this.#incomingStore;
     opts.outgoingStore = this.#outgoingStore;
     this.#client = createMqttClient(o.url, opts, tls);
@@ -210,8 +217,9 @@ export class MqttService {
     // published with retain=1 is not replayed on every start (issue 12 item 12). MQTT 3.1.1 has no
     // such option: #onPublish drops retained deliveries there.
     const v5 = (this.#o.protocolVersion ?? 5) === 5;
-    this.#client.subscribe(this.topics.inferFilter, v5 ? { qos: 1, rh: 2 } : { qos: 1 }, (err) => {
-      if (err) this.#log.error('mqtt.subscribe_failed', { error: asEdgeError(err), filter: this.topics.inferFilter });
+    const filter = this.#o.requestFilter ?? this.topics.inferFilter;
+    this.#client.subscribe(filter, v5 ? { qos: 1, rh: 2 } : { qos: 1 }, (err) => {
+      if (err) this.#log.error('mqtt.subscribe_failed', { error: asEdgeError(err), filter });
       // waitConnected means "requests published now are taken": resolve after the SUBACK.
       this.#subscribed = err === null || err === undefined;
       for (const w of this.#connectWaiters.splice(0)) w();
@@ -240,6 +248,7 @@ export class MqttService {
   }
 
   #publishStatus(state: 'online' | 'offline', cb?: () => void): void {
+    if (this.#o.announce === false) { cb?.(); return; }
     const body = state === 'online' ? { state, ...this.#status } : { state };
     this.#client.publish(this.topics.status, JSON.stringify(body), { qos: 1, retain: true }, () => cb?.());
   }

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { applyOverrides, loadServiceConfig, type ServiceConfig } from '../../config/service-config.js';
+import { DEVICE_ID_PATTERN } from '../../config/service-config-schema.js';
+import { EdgeError } from '../../errors.js';
 import { createLogger, type LogFormat } from '../../log.js';
 import { startEarlyWorker } from '../../backend/early-worker.js';
 import { hasManifests } from '../../repository/manifest.js';
@@ -11,13 +13,15 @@ import { str } from '../values.js';
 export const command: Command = {
   name: 'run',
   summary: 'run the service: MQTT requests in; results, telemetry and retained status out (starts an embedded broker when none is configured or listening)',
-  usage: '[--config <file>] [--broker <url>] [--device-id <id>] [--profile <id|file>] [--models <dir>]',
+  usage: '[--config <file>] [--broker <url>] [--device-id <id>] [--profile <id|file>] [--models <dir>] [--ha-discovery] [--group <name>]',
   options: {
     config: { type: 'string', short: 'c', help: 'service config JSON (deploy/systemd/config.example.json); default: all defaults' },
     broker: { type: 'string', help: 'broker URL, e.g. mqtt://localhost:1883 or mqtts://broker:8883 (overrides the config)' },
     'device-id': { type: 'string', help: 'device id used in the topic prefix edge/<deviceId> (default: host name)' },
     profile: { type: 'string', help: 'device profile id or file (default: detect this host)' },
     models: { type: 'string', help: 'models folder (default: the bundled models/)' },
+    'ha-discovery': { type: 'boolean', help: 'publish Home Assistant discovery (config homeAssistant.discovery)' },
+    group: { type: 'string', help: 'also take requests shared by the group edge/group/<name>/models/+/infer (MQTT 5 broker)' },
     'state-dir': { type: 'string', help: 'state folder for the outbox and caches (default: $STATE_DIRECTORY or /var/lib/edge-infer, else ~/.local/state/edge-infer)' },
   },
   async run(ctx) {
@@ -31,7 +35,14 @@ export const command: Command = {
         ...(str(ctx.values, 'models') !== undefined ? { models: str(ctx.values, 'models') as string } : {}),
       });
       const stateDir = str(ctx.values, 'state-dir');
-      return stateDir === undefined ? cfg : { ...cfg, stateDir: path.resolve(stateDir) };
+      const group = str(ctx.values, 'group');
+      if (group !== undefined && !new RegExp(DEVICE_ID_PATTERN).test(group)) throw new EdgeError('EDGE_ERR_USAGE', `--group "${group.slice(0, 64)}" must match ${DEVICE_ID_PATTERN}`);
+      return {
+        ...cfg,
+        ...(stateDir === undefined ? {} : { stateDir: path.resolve(stateDir) }),
+        ...(ctx.values['ha-discovery'] === true ? { homeAssistant: { ...cfg.homeAssistant, discovery: true } } : {}),
+        ...(group === undefined ? {} : { group }),
+      };
     };
     const config = await load();
     // The first model's worker and onnxruntime's library load on the other core while the service's
@@ -48,6 +59,7 @@ export const command: Command = {
       version: pkg.version,
       log,
       brokerConfigured: str(ctx.values, 'broker') !== undefined || config.broker.url !== DEFAULT_BROKER_URL,
+      loadConfig: () => load(),
     });
     const interval = watchdogIntervalMs();
     const watchdog = interval === null ? null : startWatchdog({ notifier, intervalMs: interval, healthy: () => service.healthy(), log });

@@ -10,6 +10,9 @@ t.test('refuses the service\'s own topics except the request\'s own result topic
     t.equal(checkReplyTopic(topic, 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', topic);
   }
   t.equal(checkReplyTopic('edge/dev/models/digits/result', 'digits', topics, policy), null);
+  t.equal(checkReplyTopic('edge/dev/replies/0b9e', 'digits', topics, policy), null, 'the reply area (edge-infer request, the shipped ACL) is allowed');
+  t.equal(checkReplyTopic('edge/dev/replies/', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', 'but not its bare folder');
+  t.equal(checkReplyTopic('edge/dev/cmd/status', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', 'commands are refused');
   t.equal(checkReplyTopic('edge/device2/status', 'digits', topics, policy), null, 'another device\'s tree is not ours');
 });
 
