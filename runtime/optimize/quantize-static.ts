@@ -21,6 +21,7 @@ import { allGraphs, dropUnusedInitializersDeep, hoistConstants, modelNamer, node
 import type { SkippedLayer } from './linear-layers.js';
 import type { GraphProto, NodeProto, OnnxModel } from './onnx-types.js';
 import { activationParams, biasDq, paramInits, qdqPair, weightDq, type QParams } from './qdq-build.js';
+import { raiseOpsetTo10 } from './opset-raise.js';
 import { planStatic, weightedLayer, type StaticPlan, type WeightedLayer } from './qdq-plan.js';
 import { tensorToFloat32 } from './tensor-util.js';
 
@@ -52,9 +53,6 @@ export interface StaticLayer {
   note?: string;
 }
 
-/** Ops whose meaning changed at opset 10 (Slice's attributes became inputs, TopK's k, Upsample deprecated). */
-const OPSET10_CHANGED = new Set(['Slice', 'TopK', 'Upsample']);
-
 function emptyPlan(): StaticPlan {
   return { layers: [], tensors: [], sameParams: new Map(), fused: [], quantizedOps: [] };
 }
@@ -79,13 +77,13 @@ function weightDims(l: WeightedLayer): number[] { return [...l.weight.dims]; }
 /** Replaces a layer's weight (and per-channel bias) inputs by DequantizeLinear outputs. */
 function quantizeLayerWeights(g: GraphProto, l: WeightedLayer, inputScale: number | undefined, qMax: number, name: (b: string) => string, domain: string): NodeProto[] {
   const base = l.name;
-  const wOut = name(`${base}_W_dequantized`);
+  const wOut = name(`${base}_w`);
   const w = weightDq(`${base}_W`, tensorToFloat32(l.weight), weightDims(l), l.axis, qMax, name, wOut, domain);
   g.initializer.push(...w.inits);
   const nodes = [...w.nodes];
   l.node.input[1] = wOut;
   if (l.bias && inputScale !== undefined) {
-    const bOut = name(`${base}_B_dequantized`);
+    const bOut = name(`${base}_b`);
     const b = biasDq(`${base}_B`, tensorToFloat32(l.bias), inputScale, w.scale, name, bOut, domain);
     g.initializer.push(...b.inits);
     nodes.push(...b.nodes);
@@ -99,14 +97,13 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
   const hoisted = hoistConstants(model);
   const folded = foldBatchNorms(model);
   const opset = defaultOpset(model);
-  // onnxruntime fuses QDQ groups into onnx-domain QLinearConv / QLinearMatMul (opset >= 10). Below
-  // 10 the opset is raised when no op in the model changed meaning at 10; otherwise the main graph
-  // gets int8 weights with float compute, as subgraphs do.
+  // onnxruntime fuses QDQ groups into onnx-domain QLinearConv / QLinearMatMul (opset >= 10): an
+  // opset 9 model is raised to 10 (opset-raise.ts); when it cannot be, the main graph gets int8
+  // weights with float compute, as subgraphs do.
+  const cannotRaise = opset < 10 ? raiseOpsetTo10(model) : undefined;
+  const weightOnlyMain = cannotRaise !== undefined;
+  const opsetRaised = opset < 10 && !weightOnlyMain ? { from: opset, to: 10 } : undefined;
   const visits = allGraphs(model);
-  const changedAt10 = visits.some((v) => v.graph.node.some((n) => (n.domain ?? '') === '' && OPSET10_CHANGED.has(n.opType ?? '')));
-  const weightOnlyMain = opset < 10 && changedAt10;
-  const opsetRaised = opset < 10 && !changedAt10 ? { from: opset, to: 10 } : undefined;
-  if (opsetRaised) ensureOpset(model, '', 10);
   const domain = opset >= 13 ? '' : 'com.microsoft';
   const qMax = opts.reduceRange === false ? 127 : 63;
   const method = opts.method ?? 'minmax';
@@ -125,7 +122,7 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
   // Weight-only int8 inside subgraphs (and in the main graph of an opset < 10 model that cannot be raised).
   for (const v of weightOnlyMain ? visits : visits.slice(1)) {
     const extra: NodeProto[] = [];
-    const why = v.depth === 0 ? `opset ${opset} < 10 with ${[...OPSET10_CHANGED].join('/')} present: activations stay float` : 'activations inside If/Loop/Scan bodies cannot be calibrated as graph outputs: they stay float';
+    const why = v.depth === 0 ? `${cannotRaise ?? ''}: activations stay float (onnxruntime's QLinear ops need opset 10)` : 'activations inside If/Loop/Scan bodies cannot be calibrated as graph outputs: they stay float';
     for (const n of v.graph.node) {
       const l = weightedLayer(n, v.scope);
       if (l === undefined) continue;
@@ -172,11 +169,11 @@ function applyPlan(g: GraphProto, plan: StaticPlan, params: Map<string, QParams>
     g.initializer.push(...pi.inits);
     const producer = producers.get(t);
     if (producer !== undefined) {
-      const floatName = name(`${t}_float`);
+      const floatName = name(`${t}_f`);
       producer.output = producer.output.map((o) => (o === t ? floatName : o));
       after.set(producer, [...(after.get(producer) ?? []), ...qdqPair(floatName, t, pi, name, domain)]);
     } else {
-      const dq = name(`${t}_dequantized`);
+      const dq = name(`${t}_dq`);
       atStart.push(...qdqPair(t, dq, pi, name, domain));
       renameReadsDeep(g, t, dq);
     }
