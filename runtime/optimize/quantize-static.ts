@@ -34,7 +34,12 @@ export interface StaticOptions {
   method?: CalibrationMethod;
   /** percentile method: share kept, in percent (default 99.99). */
   percentile?: number;
-  /** Only these weighted layers (main graph) are quantized; default all (the mixed plan passes a set). */
+  /**
+   * Ranges already measured for this model, method and set (by tensor name); filled with what this
+   * call measures. The mixed plan passes one cache to all its trials so each tensor is calibrated once.
+   */
+  rangeCache?: Map<string, Range>;
+  /** Only these weighted layers are quantized; default all (the mixed plan passes a set). */
   only?: ReadonlySet<string>;
   /**
    * Activation type. 'uint8' (default): U8S8, what onnxruntime runs on x86 anyway (it rewrites S8
@@ -158,8 +163,13 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
     }
     v.graph.node.unshift(...extra);
   }
-  let ranges = new Map<string, Range>();
-  if (plan.tensors.length > 0) ranges = await calibrateRanges(model, plan.tensors, opts.runner, { method, ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}) });
+  const cache = opts.rangeCache ?? new Map<string, Range>();
+  const missing = plan.tensors.filter((t) => !cache.has(t));
+  if (missing.length > 0) {
+    const measured = await calibrateRanges(model, missing, opts.runner, { method, ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}) });
+    for (const [t, r] of measured) cache.set(t, r);
+  }
+  const ranges = cache;
   const params = new Map<string, QParams>();
   for (const t of plan.tensors) {
     const same = plan.sameParams.get(t);
