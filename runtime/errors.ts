@@ -77,6 +77,8 @@ export const ERROR_DEFS = {
   EDGE_ERR_UNKNOWN_COMMAND: { exit: EX_USAGE, hint: 'commands on <prefix>/cmd/<name>: status, reload, pin, unpin, calibrate' },
   EDGE_ERR_GROUP_UNSUPPORTED: { exit: EX_CONFIG, hint: 'shared work needs an MQTT 5 broker with shared subscriptions (mosquitto 2); the embedded broker has none' },
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
+  // --- issue 10: static int8 calibration ---
+  EDGE_ERR_CALIBRATION_FAILED: { exit: EX_CONFIG, hint: 'the calibration set did not run through the model (check its "shape" and that it matches the model input); see `edge-infer quantize --help`' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERROR_DEFS;
