@@ -4,8 +4,9 @@ Debian's fonts by ImageMagick, each once upright (label 0, class "0") and once r
 degrees (label 1, class "180"), preprocessed exactly as PaddleOCR's classifier expects.
 
 Run from the repository root:  /usr/bin/python3 models/textdir/recipe/make-eval.py
-Needs ImageMagick's `convert` (Debian imagemagick), fonts-dejavu-core, fonts-urw-base35 (and
-fonts-noto-mono when present), python3-numpy. Deterministic (fixed seed, fixed font list).
+Needs ImageMagick's `convert` (Debian imagemagick), fonts-dejavu-core, fonts-dejavu-extra,
+fonts-urw-base35, python3-numpy. Deterministic (fixed seed, fixed font list; a missing font stops
+the run rather than quietly making a different set).
 
 Preprocessing (PaddleOCR tools/infer/predict_cls.py, resize_norm_img with cls_image_shape
 3,48,192): the line is resized to height 48 keeping its aspect ratio, width capped at 192;
@@ -34,7 +35,7 @@ H, W = 48, 192
 LINES = 100  # each rendered upright and rotated: 200 samples
 CALIB_LINES = 20
 
-FONTS = [f for f in [
+FONTS = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
@@ -45,7 +46,7 @@ FONTS = [f for f in [
     "/usr/share/fonts/opentype/urw-base35/P052-Roman.otf",
     "/usr/share/fonts/opentype/urw-base35/URWBookman-Light.otf",
     "/usr/share/fonts/opentype/urw-base35/C059-Roman.otf",
-] if os.path.exists(f)]
+]
 
 WORDS = ("invoice total amount due date paid order number customer address street city postal code "
          "phone email account balance receipt item quantity price tax discount shipping delivery "
@@ -135,6 +136,9 @@ def write_gz(doc, out):
 
 
 def main():
+    missing = [f for f in FONTS if not os.path.exists(f)]
+    if missing:
+        sys.exit(f"missing fonts (apt-get install fonts-dejavu-core fonts-dejavu-extra fonts-urw-base35): {missing}")
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     write_gz(make_set(11, LINES, 0), OUT)
     write_gz(make_set(12, CALIB_LINES, 5), os.path.join(os.path.dirname(OUT), "calibration.json.gz"))
