@@ -7,15 +7,27 @@
  * Throws EDGE_ERR_EVAL_SET_INVALID for anything else (unreadable, not JSON, ragged, non-finite,
  * a shape that does not hold the row width).
  *
+ * Also (issue 10 zoo): a file whose name ends in ".gz" is gunzipped first (image rows of 27,648
+ * numbers pack ~20x); an eval set may carry "sequence" for recurrent models: rows are consecutive
+ * frames and the eval carries the model's state between them (optimize/eval-sequence.ts).
+ *
  * Seam for folders of images (issue 11): readEvalSet / readCalibrationSet are the only places a
  * set is read from disk; a folder is read as `<dir>/eval.json` today, and a folder of images
  * becomes a set here once a manifest declares its preprocessing.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { EdgeError } from '../errors.js';
+import { checkSequence, type EvalSequence } from './eval-sequence.js';
 
-export interface EvalSet { inputs: number[][]; labels: number[]; shape?: number[] }
+export interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+  shape?: number[];
+  /** Rows are consecutive frames of streams whose recurrent state the eval carries. */
+  sequence?: EvalSequence;
+}
 export interface CalibrationSet { inputs: number[][]; labels?: number[]; shape?: number[] }
 
 function check(v: unknown, source: string, labelsRequired: boolean): CalibrationSet {
@@ -41,7 +53,13 @@ function check(v: unknown, source: string, labelsRequired: boolean): Calibration
 
 /** Checks the shape of a parsed eval set (labels required). */
 export function checkEvalSet(v: unknown, source = 'eval set'): EvalSet {
-  return check(v, source, true) as EvalSet;
+  const set = check(v, source, true) as EvalSet;
+  const { sequence } = v as { sequence?: unknown };
+  if (sequence !== undefined) {
+    const bad = (why: string): EdgeError => new EdgeError('EDGE_ERR_EVAL_SET_INVALID', `${source}: ${why}`, { details: { file: source } });
+    set.sequence = checkSequence(sequence, set.inputs.length, bad);
+  }
+  return set;
 }
 
 /** Checks a parsed calibration set (labels optional). */
@@ -54,7 +72,8 @@ async function readJson(path: string): Promise<{ parsed: unknown; file: string }
   let text: string;
   try {
     if ((await stat(path)).isDirectory()) file = join(path, 'eval.json');
-    text = await readFile(file, 'utf8');
+    const bytes = await readFile(file);
+    text = (file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
   } catch (e) {
     throw new EdgeError('EDGE_ERR_EVAL_SET_INVALID', `cannot read set ${file}`, { details: { file }, cause: e });
   }
@@ -63,7 +82,7 @@ async function readJson(path: string): Promise<{ parsed: unknown; file: string }
   }
 }
 
-/** Reads an eval set from a JSON file, or from `<dir>/eval.json` when given a folder. */
+/** Reads an eval set from a JSON (or gzipped JSON, ".gz") file, or from `<dir>/eval.json` when given a folder. */
 export async function readEvalSet(path: string): Promise<EvalSet> {
   const { parsed, file } = await readJson(path);
   return checkEvalSet(parsed, file);
