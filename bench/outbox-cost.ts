@@ -4,7 +4,7 @@
  * Sequential enqueue + ack latency, and answers/s with 64 enqueues in flight, with this thread's
  * event-loop delay while they run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -12,7 +12,14 @@ import { Outbox, type FsyncPolicy } from '../runtime/transport/outbox.js';
 import { GroupCommitLog } from './group-commit.js';
 import { fmt, median, printTable, quantile } from './stats.js';
 
-export interface OutboxCost { fsync: FsyncPolicy | 'group-commit prototype'; enqueueP50Ms: number; enqueueP99Ms: number; concurrentPerS: number; eventLoopMaxMs: number }
+export interface OutboxCost { fsync: FsyncPolicy | 'group-commit prototype'; enqueueP50Ms: number; enqueueP99Ms: number; concurrentPerS: number; eventLoopMaxMs: number; writeCallBytesPerAnswer: number; diskBytesPerAnswer: number }
+
+/** This process's I/O counters (/proc/self/io): bytes handed to write() and bytes sent to the storage layer (minus cancelled). */
+function ioCounters(): { wchar: number; disk: number } {
+  const f = readFileSync('/proc/self/io', 'utf8');
+  const get = (k: string): number => Number(new RegExp(`^${k}: (\\d+)$`, 'm').exec(f)?.[1] ?? 0);
+  return { wchar: get('wchar'), disk: get('write_bytes') - get('cancelled_write_bytes') };
+}
 
 const payload = Buffer.from(JSON.stringify({ id: 'r1', model: 'digits', variant: 'student-int8', outputs: { logits: { dtype: 'float32', shape: [1, 10], data: [-10.43, -4.89, 2.27, 14.56, -3.1, 0.5, -7.2, 1.1, 0.2, -2.2] } }, latencyMs: { queue: 0.01, inference: 0.05, total: 0.3 } }));
 
@@ -30,6 +37,7 @@ async function measure<T>(fsync: OutboxCost['fsync'], n: number, enqueue: () => 
   }
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
+  const io0 = ioCounters();
   const t0 = performance.now();
   let done = 0;
   const worker = async (): Promise<void> => {
@@ -41,7 +49,8 @@ async function measure<T>(fsync: OutboxCost['fsync'], n: number, enqueue: () => 
   await Promise.all(Array.from({ length: 64 }, worker));
   const perS = done / ((performance.now() - t0) / 1000);
   h.disable();
-  return { fsync, enqueueP50Ms: median(lat), enqueueP99Ms: quantile(lat, 0.99), concurrentPerS: perS, eventLoopMaxMs: h.max / 1e6 };
+  const io1 = ioCounters();
+  return { fsync, enqueueP50Ms: median(lat), enqueueP99Ms: quantile(lat, 0.99), concurrentPerS: perS, eventLoopMaxMs: h.max / 1e6, writeCallBytesPerAnswer: (io1.wchar - io0.wchar) / done, diskBytesPerAnswer: (io1.disk - io0.disk) / done };
 }
 
 async function one(fsync: FsyncPolicy | 'group-commit prototype', n: number): Promise<OutboxCost> {
@@ -70,9 +79,12 @@ export async function measureOutbox(quick: boolean): Promise<OutboxCost[]> {
   const merged = (['always', 'group-commit prototype', 'never'] as const).map((f) => {
     const a = rows.filter((r) => r.fsync === f);
     const avg = (k: keyof Omit<OutboxCost, 'fsync'>): number => a.reduce((s, r) => s + r[k], 0) / a.length;
-    return { fsync: f, enqueueP50Ms: avg('enqueueP50Ms'), enqueueP99Ms: Math.max(...a.map((r) => r.enqueueP99Ms)), concurrentPerS: avg('concurrentPerS'), eventLoopMaxMs: Math.max(...a.map((r) => r.eventLoopMaxMs)) };
+    return { fsync: f, enqueueP50Ms: avg('enqueueP50Ms'), enqueueP99Ms: Math.max(...a.map((r) => r.enqueueP99Ms)), concurrentPerS: avg('concurrentPerS'), eventLoopMaxMs: Math.max(...a.map((r) => r.eventLoopMaxMs)), writeCallBytesPerAnswer: avg('writeCallBytesPerAnswer'), diskBytesPerAnswer: avg('diskBytesPerAnswer') };
   });
-  printTable('7. Durable outbox per answer: Outbox (write + rename [+ file fsync + sync directory fsync]) vs the group-commit prototype (bench/group-commit.ts), temp dir', ['fsync', 'enqueue p50 ms', 'enqueue p99 ms', 'answers/s (64 in flight)', 'loop max ms'],
-    merged.map((r) => [r.fsync, fmt(r.enqueueP50Ms), fmt(r.enqueueP99Ms), fmt(r.concurrentPerS, 0), fmt(r.eventLoopMaxMs, 1)]));
+  printTable('7. Durable outbox per answer: Outbox (write + rename [+ file fsync + sync directory fsync]) vs the group-commit prototype (bench/group-commit.ts), temp dir', ['fsync', 'enqueue p50 ms', 'enqueue p99 ms', 'answers/s (64 in flight)', 'loop max ms', 'write() B/answer', 'disk B/answer'],
+    merged.map((r) => [r.fsync, fmt(r.enqueueP50Ms), fmt(r.enqueueP99Ms), fmt(r.concurrentPerS, 0), fmt(r.eventLoopMaxMs, 1), fmt(r.writeCallBytesPerAnswer, 0), fmt(r.diskBytesPerAnswer, 0)]));
   return merged;
 }
+
+// `node dist/bench/outbox-cost.js [--quick]`: section 7 alone.
+if (process.argv[1]?.endsWith('outbox-cost.js')) await measureOutbox(process.argv.includes('--quick'));
