@@ -381,6 +381,7 @@ export class MqttService {
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     clearInterval(this.#diskRetryTimer);
     await new Promise<void>((resolve) => this.#client.end(false, {}, () => resolve()));
+    await this.#outbox.close();
     this.#log.info('mqtt.stopped', { outboxDepth: this.#outbox.stats().depth });
   }
 }
