@@ -68,6 +68,10 @@ export const ERROR_DEFS = {
   EDGE_ERR_ONNX_PARSE: { exit: EX_CONFIG, hint: 'the file is not a readable ONNX protobuf' },
   EDGE_ERR_QUANTIZE_UNSUPPORTED: { exit: EX_CONFIG, hint: 'nothing in the model can be quantized that way; see `edge-infer inspect`' },
   EDGE_ERR_EVAL_SET_INVALID: { exit: EX_CONFIG, hint: 'an eval set is a JSON file {"inputs": [[...64 numbers...], ...], "labels": [...]}; see models/digits/eval/' },
+  // --- issue 12 (service half): reply topics, state directory, caches ---
+  EDGE_ERR_REPLY_TOPIC_REFUSED: { exit: EX_USAGE, hint: 'name a reply topic outside the service\'s own tree, $-topics and the Home Assistant prefix, matching replyTopics.allow in the config' },
+  EDGE_ERR_STATE_DIR: { exit: EX_CONFIG, hint: 'the state directory you chose (--state-dir, stateDir, $STATE_DIRECTORY) must be a writable folder; fix it or leave it unset' },
+  EDGE_ERR_CACHE_DEGRADED: { exit: EX_SOFTWARE, hint: 'the optimized-model cache cannot be written (disk full or read-only); models load without it, more slowly, until the state directory has room' },
   // --- anything else ---
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
 } as const satisfies Record<string, ErrorDef>;

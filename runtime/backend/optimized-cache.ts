@@ -95,7 +95,9 @@ export function commitCache(tmpPath: string, cachePath: string, sourceSha256: st
     renameSync(tmpSide, sidecarPath(cachePath));
     return null;
   } catch (e) {
+    // Nothing half-written stays behind on a full disk: no temp file, no cache file without sidecar.
     rmSync(tmpPath, { force: true });
+    rmSync(cachePath, { force: true });
     return e instanceof Error ? e.message : String(e);
   }
 }

@@ -44,6 +44,8 @@ export interface LoadedModel {
   sessionMs?: number;
   /** True when the load used a cached optimized model. */
   fromCache: boolean;
+  /** Set when the optimized-model cache could not be written (disk full, read-only): the model loaded without it (issue 12 item 9). */
+  cacheError?: string;
   /** True when the session went into a worker started ahead of the load (`prestart`), so loadMs holds no thread start. */
   prestarted?: boolean;
   /** The session's inputs as ORT reports them; a string dim is symbolic (dynamic), e.g. "batch". */

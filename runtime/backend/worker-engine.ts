@@ -205,6 +205,7 @@ export class WorkerEngine implements InferenceEngine {
       warmupMs: reply.warmupMs,
       rssDeltaMB: (this.#rss() - rss0) / MB + spareMB,
       fromCache: reply.fromCache,
+      ...(reply.cacheError === undefined ? {} : { cacheError: reply.cacheError }),
       prestarted: spare !== undefined,
       inputs: reply.inputs,
       outputs: reply.outputs,

@@ -48,6 +48,8 @@ export interface BrokerConfig {
   reconnectMinMs: number;
   /** Longest reconnect delay (backoff cap), ms. Default 30000. */
   reconnectMaxMs: number;
+  /** How long READY=1 waits for the broker once the models are loaded, s; then READY anyway, saying so (issue 12). Default 10. */
+  readyWaitS: number;
 }
 
 export interface EmbeddedBrokerConfig {
@@ -104,6 +106,13 @@ export interface ServiceConfigFile {
   };
   /** On SIGTERM, how long in-flight requests may take before they are answered EDGE_ERR_SHUTTING_DOWN, ms. Default 5000. */
   drainTimeoutMs: number;
+  /** Which reply topics requests may name (issue 12); own topics, $-topics and the HA prefix are always refused. */
+  replyTopics: {
+    /** MQTT topic filters a reply topic must match. Default ["#"] (anything not refused). */
+    allow: string[];
+    /** Home Assistant discovery prefix, refused as a reply topic. Default "homeassistant". */
+    homeAssistantPrefix: string;
+  };
   log: {
     /** Default "info". */
     level: LogLevel;
@@ -188,7 +197,7 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       required: [],
       default: {
         url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-{deviceId}', keepaliveS: 30,
-        passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30_000,
+        passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30_000, readyWaitS: 10,
       },
       description: 'The MQTT broker to connect to.',
       properties: {
@@ -222,6 +231,7 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
         }),
         reconnectMinMs: int(10, 500, 'First reconnect delay, ms. Default 500.', 3_600_000),
         reconnectMaxMs: int(10, 30_000, 'Longest reconnect delay, ms. Default 30000.', 3_600_000),
+        readyWaitS: { type: 'number', minimum: 0, maximum: 3600, default: 10, description: 'READY=1 waits this long for the broker once the models are loaded, then is sent anyway with STATUS saying the broker is unreachable, s. Default 10.' },
       },
     },
     embeddedBroker: {
@@ -270,6 +280,20 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       },
     },
     drainTimeoutMs: int(0, 5000, 'On SIGTERM, how long in-flight requests may take, ms. Default 5000.', 600_000),
+    replyTopics: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { allow: ['#'], homeAssistantPrefix: 'homeassistant' },
+      description: 'Reply topics requests may name (MQTT 5 response topic or replyTo). The service\'s own topics, $-topics, wildcards and the Home Assistant prefix are always refused.',
+      properties: {
+        allow: {
+          type: 'array', items: { type: 'string', minLength: 1, maxLength: 1024 }, maxItems: 64, default: ['#'],
+          description: 'MQTT topic filters (+ and #) a reply topic must match. Default ["#"].',
+        },
+        homeAssistantPrefix: { type: 'string', maxLength: 256, default: 'homeassistant', description: 'Home Assistant discovery prefix; "" to not refuse one. Default "homeassistant".' },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,

@@ -23,7 +23,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DeviceProfile } from '../config/types.js';
-import { EdgeError, asEdgeError } from '../errors.js';
+import { ERROR_DEFS, EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
@@ -164,6 +164,12 @@ export class ModelRuntime implements InferenceHandler {
     }
   }
 
+  /** A request refused before infer() (bad input, refused reply topic): counted in the model's `errors` (issue 12 item 13). */
+  noteRefused(model: string, _code: ErrorCode): void {
+    const slot = this.#slots.get(model);
+    if (slot) slot.errors += 1;
+  }
+
   async #infer(slot: Slot, inputs: NamedTensors): Promise<InferOutcome> {
     const model = slot.loaded.manifest.id;
     if (this.#closing) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
@@ -199,6 +205,7 @@ export class ModelRuntime implements InferenceHandler {
       latencyMs: latencyFigures(s.latency.snapshot()),
       preferredVariant: this.#preferred(model),
       lastSwitch: s.switches.at(-1) ?? null,
+      cacheDegraded: s.cacheError !== undefined,
     }));
   }
 
@@ -276,6 +283,7 @@ export class ModelRuntime implements InferenceHandler {
       rssDeltaMB: s.rssDeltaMB,
       fromCache: s.fromCache,
       ...(s.error ? { error: s.error } : {}),
+      ...(s.cacheError !== undefined ? { cacheError: s.cacheError } : {}),
       preferred: this.#preferred(model),
       switches: [...s.switches],
     }));
@@ -373,6 +381,12 @@ export class ModelRuntime implements InferenceHandler {
       slot.loadMs = loaded.loadMs;
       slot.rssDeltaMB = loaded.rssDeltaMB;
       slot.fromCache = loaded.fromCache;
+      if (loaded.cacheError !== undefined) {
+        slot.cacheError = loaded.cacheError;
+        log.warn('cache.degraded', { code: 'EDGE_ERR_CACHE_DEGRADED', message: loaded.cacheError, hint: ERROR_DEFS.EDGE_ERR_CACHE_DEGRADED.hint });
+      } else {
+        delete slot.cacheError;
+      }
       delete slot.error;
       log.info('model.loaded', { loadMs: round(loaded.loadMs), warmupMs: loaded.warmupMs === null ? null : round(loaded.warmupMs), rssDeltaMB: round(loaded.rssDeltaMB), fromCache: loaded.fromCache, prestarted: loaded.prestarted ?? false });
       if (old.queue && old.key) await this.#retire(old.queue, old.key, o.swapDrainMs ?? 5000);

@@ -25,6 +25,8 @@ export interface ModelStatus {
   rssDeltaMB: number | null;
   fromCache: boolean;
   error?: { code: ErrorCode; message: string };
+  /** Why the optimized-model cache could not be written at the last load (the model runs without it). */
+  cacheError?: string;
   /** The plan's choice; `variant` differs from it after an adaptive switch. */
   preferred: string | null;
   /** Most recent last, at most SWITCH_HISTORY. */
@@ -42,6 +44,7 @@ export interface Slot {
   rssDeltaMB: number | null;
   fromCache: boolean;
   error?: { code: ErrorCode; message: string };
+  cacheError?: string;
   /** Requests answered with a result / with an error / refused at the queue (overloaded, stopping). */
   requests: number;
   errors: number;

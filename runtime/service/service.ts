@@ -20,15 +20,15 @@
  * - Probes read the real /proc and /sys, or the tree under $EDGE_INFER_SYSFS_ROOT: a test and
  *   diagnostic hook (a fake thermal_zone0/temp drives the adaptive loop), never for production.
  */
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../backend/select-engine.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { readCalibration, writeCalibration } from '../budget/calibration-file.js';
-import { resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
-import { EdgeError, asEdgeError } from '../errors.js';
+import { DEFAULT_STATE_DIR, resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
+import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatPlan } from '../planner/format-plan.js';
 import type { Calibration, Plan } from '../planner/types.js';
@@ -75,7 +75,12 @@ export interface ServiceOptions {
   brokerConfigured: boolean;
 }
 
-/** Where state lives: the configured dir when writable, else $XDG_STATE_HOME/edge-infer (~/.local/state/edge-infer). */
+/**
+ * Where state lives: the configured dir when writable. Only the default (/var/lib/edge-infer, no
+ * stateDir, --state-dir or $STATE_DIRECTORY given) falls back to $XDG_STATE_HOME/edge-infer
+ * (~/.local/state/edge-infer); a directory the operator chose that cannot be used is refused with
+ * EDGE_ERR_STATE_DIR (exit 78, issue 12 item 11), so the outbox never lands where nobody looks.
+ */
 export async function usableStateDir(preferred: string, log: Logger): Promise<string> {
   const tryDir = async (dir: string): Promise<boolean> => {
     try {
@@ -87,6 +92,9 @@ export async function usableStateDir(preferred: string, log: Logger): Promise<st
     }
   };
   if (await tryDir(preferred)) return preferred;
+  if (path.resolve(preferred) !== DEFAULT_STATE_DIR) {
+    throw new EdgeError('EDGE_ERR_STATE_DIR', `the state directory ${preferred} is not a writable folder`, { details: { stateDir: preferred } });
+  }
   const fallback = path.join(process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local', 'state'), 'edge-infer');
   if (await tryDir(fallback)) {
     log.info('state.fallback', { wanted: preferred, using: fallback, hint: 'set stateDir in the config (systemd: StateDirectory=edge-infer)' });
@@ -102,6 +110,7 @@ class RuntimeSwitch implements InferenceHandler {
   inputSpecs(model: string) { return this.current.inputSpecs(model); }
   preprocessor(model: string) { return this.current.preprocessor(model); }
   infer(model: string, id: string, inputs: NamedTensors): Promise<InferOutcome> { return this.current.infer(model, id, inputs); }
+  noteRefused(model: string, code: ErrorCode): void { this.current.noteRefused(model, code); }
 }
 
 export class EdgeService {
@@ -138,6 +147,11 @@ export class EdgeService {
   get topicPrefix(): string { return this.#config.topicPrefix; }
   get runtime(): ModelRuntime { return this.#switch.current; }
 
+  /** True once MQTT is connected and the request subscription acknowledged; false after `timeoutMs` (READY=1 timing, deploy/systemd/README.md). */
+  waitConnected(timeoutMs: number): Promise<boolean> {
+    return this.#transport?.waitConnected(timeoutMs) ?? Promise.resolve(false);
+  }
+
   async #start(): Promise<void> {
     const c = this.#config;
     this.#stateDir = await usableStateDir(c.stateDir, this.#log);
@@ -167,6 +181,7 @@ export class EdgeService {
       handler: this.#switch,
       outbox: { dir: path.join(this.#stateDir, 'outbox'), maxMessages: c.outbox.maxMessages, maxBytes: c.outbox.maxBytes },
       limits: { maxPayloadBytes: c.limits.maxPayloadBytes, maxBatch: c.limits.maxBatch },
+      replyTopics: c.replyTopics,
       reconnect: { minMs: c.broker.reconnectMinMs, maxMs: c.broker.reconnectMaxMs },
       log: this.#log.child({ layer: 'transport' }),
     });
@@ -241,8 +256,7 @@ export class EdgeService {
       return null;
     });
     if (calibration === null && c.calibration.atFirstStart) calibration = await this.#calibrateNow(setup, c);
-    const cacheDir = path.join(this.#stateDir, 'cache');
-    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    const cacheDir = await this.#cacheDir();
     const settings: Record<string, Partial<ModelSettings>> = {};
     for (const [id, m] of Object.entries(c.models)) settings[id] = m;
     const rt = new ModelRuntime({
@@ -253,13 +267,36 @@ export class EdgeService {
       budgetMB: setup.budget.budgetMB,
       settings,
       ...(calibration ? { calibration } : {}),
-      cacheDir,
+      ...(cacheDir !== null ? { cacheDir } : {}),
       log: this.#log.child({ layer: 'runtime' }),
     });
     const plan = await rt.start();
     for (const line of formatPlan(plan).split('\n')) if (line.trim() !== '') this.#log.info('plan', { line });
     return rt;
   }
+
+  /**
+   * The optimized-model cache folder, with temporary files a crash or a full disk left removed; null
+   * (logged, EDGE_ERR_CACHE_DEGRADED) when it cannot be made: models then load without a cache.
+   */
+  async #cacheDir(): Promise<string | null> {
+    const dir = path.join(this.#stateDir, 'cache');
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      // Loads write `<name>.tmp-<pid>-<ms>` and rename it; leftovers belong to no running load
+      // (a reload's runtime loads after this sweep, and only one service owns the state dir).
+      if (!this.#cacheSwept) {
+        this.#cacheSwept = true;
+        for (const f of await readdir(dir)) if (f.includes('.tmp-')) await rm(path.join(dir, f), { force: true });
+      }
+      return dir;
+    } catch (e) {
+      this.#log.warn('cache.degraded', { code: 'EDGE_ERR_CACHE_DEGRADED', dir, error: asEdgeError(e), hint: 'models load without the optimized-model cache' });
+      return null;
+    }
+  }
+
+  #cacheSwept = false;
 
   async #brokerEndpoint(c: ServiceConfig): Promise<{ url: string; protocolVersion: 4 | 5 }> {
     const mode = c.embeddedBroker.mode;
@@ -351,18 +388,33 @@ export class EdgeService {
     return this.#stopping;
   }
 
+  /**
+   * One deadline for the whole stop (issue 12 item 1): the transport drains within
+   * drainTimeoutMs (+ its bounded disconnect), the runtime gets what is left, and the engine and
+   * embedded broker at most 500 ms each more, whatever the broker does meanwhile.
+   */
   async #stop(): Promise<void> {
     const drainTimeoutMs = this.#config.drainTimeoutMs;
+    const deadline = Date.now() + drainTimeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
     this.#log.info('service.stopping', { drainTimeoutMs });
     await this.#adaptive?.stop();
     await this.#telemetry?.stop();
     // The transport stops taking requests and waits for in-flight answers, then publishes offline.
     await this.#transport?.stop({ drainTimeoutMs });
-    await this.#switch.current.close(drainTimeoutMs);
-    await this.#engine.close();
-    await this.#broker?.close();
-    this.#log.info('service.stopped', {});
+    await this.#switch.current.close(left());
+    await bounded(this.#engine.close(), 500);
+    if (this.#broker) await bounded(this.#broker.close(), 500);
+    this.#log.info('service.stopped', { outboxDepth: this.#transport?.stats().outboxDepth ?? 0 });
   }
+}
+
+/** Resolves when `p` settles or after `ms`, whichever is first; never rejects. */
+function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(() => { clearTimeout(t); resolve(); }, () => { clearTimeout(t); resolve(); });
+  });
 }
 
 function stripUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {

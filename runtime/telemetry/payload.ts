@@ -49,6 +49,8 @@ export interface ModelTelemetry {
   preferredVariant?: string | null;
   /** The most recent adaptive switch, null when none happened. */
   lastSwitch?: ModelSwitch | null;
+  /** True when the optimized-model cache could not be written at the last load (disk full, read-only): the model runs, loads are slower (issue 12). */
+  cacheDegraded?: boolean;
 }
 
 export interface ProcessTelemetry {

@@ -13,14 +13,15 @@
  */
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import { performance } from 'node:perf_hooks';
-import { EdgeError, asEdgeError } from '../errors.js';
+import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { answerMessages, type Answer } from './answers.js';
 import { backoffDelayMs, connectionError, type BackoffOptions } from './connection-errors.js';
 import { createMqttClient, parseBrokerUrl, type TlsSocketOptions } from './connect.js';
-import { createStore, deferAcks, setNoDelay, type AckFn, type PublishPacket } from './mqtt-session.js';
+import { createStore, deferAcks, dropConnection, setNoDelay, type AckFn, type PublishPacket } from './mqtt-session.js';
 import { clientOptions, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
+import { checkReplyTopic, DEFAULT_REPLY_TOPIC_POLICY, type ReplyTopicPolicy } from './reply-topic.js';
 import { decodeRequest, type ReplyRoute } from './request-codec.js';
 import { TimeSlicer } from './time-slicer.js';
 import { createTopics, type Topics } from './topics.js';
@@ -36,6 +37,8 @@ export interface MqttServiceOptions extends ConnectionOptions {
   limits?: Partial<RequestLimits>;
   /** Reconnect backoff. Default {minMs: 500, maxMs: 30000}. */
   reconnect?: Partial<BackoffOptions>;
+  /** Which reply topics requests may name (reply-topic.ts). Default: anything but the refused ones. */
+  replyTopics?: ReplyTopicPolicy;
   /** Most answers handed to mqtt.js and not yet PUBACKed by the broker. Default 64. */
   publishWindow?: number;
   log?: Logger;
@@ -59,6 +62,10 @@ export interface TransportStats {
   /** Requests received and not yet answered. */
   inFlightRequests: number;
   reconnects: number;
+  /** Retained requests dropped unanswered (issue 12 item 12). */
+  retainedIgnored: number;
+  /** QoS 1 requests left unacknowledged during a stop, for the broker to redeliver after the restart. */
+  leftForRestart: number;
 }
 
 export interface StopOptions {
@@ -91,9 +98,12 @@ export class MqttService {
   #published = 0;
   #errors = 0;
   #reconnects = 0;
+  #retainedIgnored = 0;
+  #leftForRestart = 0;
   #idleWaiters: (() => void)[] = [];
   readonly #slicer = new TimeSlicer({ sliceMs: 4 });
   #connectWaiters: (() => void)[] = [];
+  #subscribed = false;
 
   private constructor(o: MqttServiceOptions, outbox: Outbox, tls: TlsSocketOptions) {
     this.#o = o;
@@ -130,9 +140,9 @@ export class MqttService {
     return this.#outbox.degraded;
   }
 
-  /** Resolves true once connected, false after `timeoutMs`. */
+  /** Resolves true once connected and the request subscription is acknowledged, false after `timeoutMs`. */
   waitConnected(timeoutMs: number): Promise<boolean> {
-    if (this.#client.connected) return Promise.resolve(true);
+    if (this.#client.connected && this.#lastState === 'connected' && this.#subscribed) return Promise.resolve(true);
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(false), timeoutMs);
       this.#connectWaiters.push(() => { clearTimeout(t); resolve(true); });
@@ -165,6 +175,8 @@ export class MqttService {
       errorsAnswered: this.#errors,
       inFlightRequests: this.#inFlightRequests,
       reconnects: this.#reconnects,
+      retainedIgnored: this.#retainedIgnored,
+      leftForRestart: this.#leftForRestart,
     };
   }
 
@@ -178,10 +190,16 @@ export class MqttService {
     setNoDelay(this.#client);
     this.#attempt = 0;
     this.#state('connected', () => this.#log.info('mqtt.connected', { url: this.#o.url, clientId: this.#o.clientId, prefix: this.topics.prefix }));
-    for (const w of this.#connectWaiters.splice(0)) w();
     if (this.#stopping) return;
-    this.#client.subscribe(this.topics.inferFilter, { qos: 1 }, (err) => {
+    // Retain handling 2: the broker sends no retained message on (re)subscribing, so a request
+    // published with retain=1 is not replayed on every start (issue 12 item 12). MQTT 3.1.1 has no
+    // such option: #onPublish drops retained deliveries there.
+    const v5 = (this.#o.protocolVersion ?? 5) === 5;
+    this.#client.subscribe(this.topics.inferFilter, v5 ? { qos: 1, rh: 2 } : { qos: 1 }, (err) => {
       if (err) this.#log.error('mqtt.subscribe_failed', { error: asEdgeError(err), filter: this.topics.inferFilter });
+      // waitConnected means "requests published now are taken": resolve after the SUBACK.
+      this.#subscribed = err === null || err === undefined;
+      for (const w of this.#connectWaiters.splice(0)) w();
     });
     this.#publishStatus('online');
     this.#pump();
@@ -193,6 +211,7 @@ export class MqttService {
   }
 
   #onClose(): void {
+    this.#subscribed = false;
     if (this.#lastState === 'connected') this.#state('disconnected', () => this.#log.warn('mqtt.disconnected', { url: this.#o.url }));
     if (this.#stopped || this.#reconnectTimer !== undefined) return;
     const delay = backoffDelayMs(this.#attempt++, this.#backoff);
@@ -247,6 +266,20 @@ export class MqttService {
   }
 
   #onPublish(packet: PublishPacket, ack: AckFn): void {
+    if (packet.retain) {
+      // A retained request is replayed by the broker on every subscribe: never answer it (issue 12
+      // item 12). Acknowledged so it is not redelivered either.
+      ack();
+      if (this.#retainedIgnored++ === 0) this.#log.warn('request.retained_ignored', { topic: packet.topic, hint: 'requests must be published with retain=0; retained ones are not answered' });
+      return;
+    }
+    if (this.#stopping && packet.qos > 0) {
+      // A planned stop keeps the subscription in the broker's session (issue 12 item 8): a QoS 1
+      // request that arrives now is neither answered nor acknowledged, so the broker delivers it
+      // again when the service is back.
+      this.#leftForRestart++;
+      return;
+    }
     this.#requests++;
     this.#inFlightRequests++;
     const t0 = this.#nowMs();
@@ -283,7 +316,20 @@ export class MqttService {
     }
     const preprocess = model === undefined || specs === undefined ? undefined : this.#o.handler.preprocessor?.(model);
     const decoded = decodeRequest({ model: model ?? packet.topic, payload: packet.payload as Uint8Array, properties, specs, limits: this.#limits, preprocess });
-    if (!decoded.ok) return this.#queue(model, decoded.route, { kind: 'error', error: decoded.error });
+    const route = decoded.ok ? decoded.request : decoded.route;
+    if (route.replyTo !== undefined) {
+      const refused = checkReplyTopic(route.replyTo, model, this.topics, this.#o.replyTopics ?? DEFAULT_REPLY_TOPIC_POLICY);
+      if (refused !== null) {
+        // Answered once, with the refusal, where an answer goes without a reply topic (and on errors).
+        delete route.replyTo;
+        this.#badRequest(model, refused.code);
+        return this.#queue(model, route, { kind: 'error', error: refused });
+      }
+    }
+    if (!decoded.ok) {
+      this.#badRequest(model, decoded.error.code);
+      return this.#queue(model, decoded.route, { kind: 'error', error: decoded.error });
+    }
     const req = decoded.request;
     if (this.#stopping || model === undefined) {
       const error = model === undefined
@@ -302,6 +348,11 @@ export class MqttService {
     // The answers of one batched run all resume here in one macrotask: encode them in slices too.
     await new Promise<void>((resolve) => this.#slicer.run(resolve));
     return this.#queue(model, req, answer);
+  }
+
+  /** Counts a request refused before inference against its model (telemetry `errors`, issue 12 item 13). */
+  #badRequest(model: string | undefined, code: ErrorCode): void {
+    if (model !== undefined) this.#o.handler.noteRefused?.(model, code);
   }
 
   async #queue(model: string | undefined, route: ReplyRoute, answer: Answer): Promise<void> {
@@ -338,29 +389,34 @@ export class MqttService {
   }
 
   /**
-   * Stops taking requests (unsubscribes), waits for in-flight answers and the outbox flush up to
-   * `drainTimeoutMs`, publishes retained `offline`, and ends the connection. What the broker did not
-   * take stays in the outbox for the next start. Never rejects.
+   * Stops taking requests, waits for in-flight answers and the outbox flush up to `drainTimeoutMs`,
+   * publishes retained `offline`, and ends the connection, all within `drainTimeoutMs` + 1 s
+   * whatever the broker does (it may vanish at any moment: issue 12 item 1). The subscription stays
+   * in the broker's session (no UNSUBSCRIBE, issue 12 item 8): QoS 1 requests arriving during and
+   * after the stop are left unacknowledged and delivered again after the restart. What the broker
+   * did not take stays in the outbox for the next start. Never rejects.
    */
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     const deadline = this.#nowMs() + (options.drainTimeoutMs ?? 5000);
     const left = (): number => Math.max(0, deadline - this.#nowMs());
-    if (this.#client.connected) {
-      await new Promise<void>((resolve) => this.#client.unsubscribe(this.topics.inferFilter, () => resolve()));
-    }
     await this.#waitIdle(left());
     if (this.#client.connected) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(left(), 200));
+        const t = setTimeout(resolve, Math.min(Math.max(left(), 200), left() + 500));
         this.#publishStatus('offline', () => { clearTimeout(t); resolve(); });
       });
     }
     this.#stopped = true;
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     clearInterval(this.#diskRetryTimer);
-    await new Promise<void>((resolve) => this.#client.end(false, {}, () => resolve()));
+    // end(false) waits for every unacknowledged publish: forever if the broker is gone. Bounded:
+    // what it did not take stays in the outbox (answers) or is the will's business (status).
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => { dropConnection(this.#client); resolve(); }, Math.max(left(), 300));
+      this.#client.end(false, {}, () => { clearTimeout(t); resolve(); });
+    });
     await this.#outbox.close();
     this.#log.info('mqtt.stopped', { outboxDepth: this.#outbox.stats().depth });
   }

@@ -24,7 +24,8 @@
  *    3.4.2.1: reason code and properties omitted = Success), on the connection the publish came in
  *    on only. A request whose connection died first is redelivered by the broker (duplicates are
  *    allowed). PUBACKs may go out of order across requests; brokers match them by packet id.
- * 4. TCP_NODELAY on the client's current socket (`client.stream`).
+ * 4. The client's current socket (`client.stream`): TCP_NODELAY on it, and destroying it when a
+ *    stop must not wait for a broker that is gone.
  */
 import { createRequire, Module } from 'node:module';
 import type { IClientOptions, MqttClient, Store } from 'mqtt';
@@ -114,4 +115,9 @@ export function deferAcks(client: MqttClient, onPublish: (packet: PublishPacket,
 export function setNoDelay(client: MqttClient): void {
   const s = client.stream as unknown as { setNoDelay?: (v: boolean) => void } | undefined;
   if (typeof s?.setNoDelay === 'function') s.setNoDelay(true);
+}
+
+/** Destroys the client's current socket (mqtt.js then emits 'close'); for a stop that cannot wait for the broker. */
+export function dropConnection(client: MqttClient): void {
+  client.stream?.destroy();
 }

@@ -192,6 +192,9 @@ function textInputs(args: DecodeArgs, texts: readonly string[]): NamedTensors {
   return args.preprocess(texts);
 }
 
+/** Longest request id echoed back in an answer, chars; longer ones are answered with id null. */
+export const MAX_ECHOED_ID = 256;
+
 function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   let doc: unknown;
   try {
@@ -202,7 +205,11 @@ function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new EdgeError('EDGE_ERR_BAD_JSON', 'the payload must be a JSON object');
   // Read routing before validating, so even a schema failure is answered where the client listens.
   const raw = doc as Record<string, unknown>;
-  if (typeof raw['id'] === 'string' || typeof raw['id'] === 'number') route.id = String(raw['id']);
+  // Echoed in the answer: bounded like the binary path's id (issue 12 item 14); a longer one is answered with id null.
+  if (typeof raw['id'] === 'string' || typeof raw['id'] === 'number') {
+    const id = String(raw['id']);
+    if (id.length <= MAX_ECHOED_ID) route.id = id;
+  }
   if (route.replyTo === undefined && typeof raw['replyTo'] === 'string' && isValidPublishTopic(raw['replyTo'])) route.replyTo = raw['replyTo'];
   const req = requestSchema.check(doc, 'request');
   const specs = args.specs;
@@ -230,7 +237,7 @@ function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
 function decodeBinary(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   const props = args.properties;
   const id = userProp(props, 'id');
-  if (id !== undefined && id.length > 0 && id.length <= 256) route.id = id;
+  if (id !== undefined && id.length > 0 && id.length <= MAX_ECHOED_ID) route.id = id;
   const replyTo = userProp(props, 'replyTo');
   if (route.replyTo === undefined && replyTo !== undefined && isValidPublishTopic(replyTo)) route.replyTo = replyTo;
   if (route.id === undefined) throw bad('EDGE_ERR_BAD_REQUEST', 'a binary request needs a user property "id" (1..256 chars)');
@@ -283,7 +290,7 @@ export function decodeRequest(args: DecodeArgs): DecodeResult {
     if (args.payload.byteLength > args.limits.maxPayloadBytes) {
       if (form === 'binary') {
         const id = userProp(props, 'id');
-        if (id !== undefined) route.id = id.slice(0, 256);
+        if (id !== undefined && id.length > 0 && id.length <= MAX_ECHOED_ID) route.id = id;
       }
       throw bad('EDGE_ERR_TOO_LARGE', `payload of ${args.payload.byteLength} bytes is over the maximum ${args.limits.maxPayloadBytes}`, { bytes: args.payload.byteLength, maxPayloadBytes: args.limits.maxPayloadBytes });
     }

@@ -2,6 +2,7 @@
  * Contracts between the MQTT transport and the rest of edge-infer. Only runtime/transport/ imports
  * mqtt/aedes; everything here is plain data.
  */
+import type { ErrorCode } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 import type { TensorSpec } from '../repository/types.js';
 import type { Preprocessor } from '../preprocess/types.js';
@@ -21,6 +22,8 @@ export interface InferenceHandler {
   infer(model: string, requestId: string, inputs: NamedTensors): Promise<InferOutcome>;
   /** The model's text preprocessor ("text" / "texts" requests); undefined when it declares none. Optional. */
   preprocessor?(model: string): Preprocessor | undefined;
+  /** A request on `model` was answered with an error before reaching infer() (bad JSON, bad tensor, refused reply topic...): count it. Optional. */
+  noteRefused?(model: string, code: ErrorCode): void;
 }
 
 /** Request limits, checked before any inference work. */

@@ -23,11 +23,11 @@ export interface ServiceProcess {
 }
 
 /** Writes `config` to <tmp>/config.json (stateDir defaults to <tmp>/state) and starts the service. */
-export function startService(config: Record<string, unknown>, args: string[] = [], dir?: string): ServiceProcess {
+export function startService(config: Record<string, unknown>, args: string[] = [], dir?: string, env?: Record<string, string>): ServiceProcess {
   const d = dir ?? mkdtempSync(path.join(tmpdir(), 'edge-svc-'));
   const file = path.join(d, 'config.json');
   writeFileSync(file, JSON.stringify({ stateDir: path.join(d, 'state'), log: { level: 'info', format: 'json' }, ...config }));
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', '--config', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let logs = '';
   const waiters: (() => void)[] = [];
   const onData = (b: Buffer): void => {

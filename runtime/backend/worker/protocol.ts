@@ -45,6 +45,8 @@ export interface LoadReply {
   loadMs: number;
   warmupMs: number | null;
   fromCache: boolean;
+  /** Why the optimized-model cache could not be written (the model loaded without it), if so. */
+  cacheError?: string;
 }
 
 export interface RunReply {

@@ -8,7 +8,7 @@
  * The session is never released here: the engine terminates the whole worker instead, which is
  * what gives leaked native memory back (onnxruntime issue 25325).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
@@ -97,6 +97,7 @@ async function load(spec: WorkerLoadSpec): Promise<LoadReply> {
   const t0 = performance.now();
   const source = readSource(spec);
   let fromCache = false;
+  let cacheError: string | undefined;
   // The optimized-model cache is native only: ORT-web writes into its in-memory file system.
   const cachePath = boot.kind === 'native' ? spec.optimizedModelPath : undefined;
   if (cachePath === undefined) {
@@ -114,9 +115,18 @@ async function load(spec: WorkerLoadSpec): Promise<LoadReply> {
       }
     }
     if (session === null) {
+      // A cache is an optimisation (issue 12 item 9): when ORT cannot write it (disk full,
+      // read-only) the model loads without it and the reason is reported, never the model refused.
+      // A model ORT refuses fails the second create too, with ORT's own message.
       const tmp = tempCachePath(cachePath);
-      session = await create(source, sessionOptions(spec, spec.graphOptimization, tmp));
-      commitCache(tmp, cachePath, sourceSha, id);
+      try {
+        session = await create(source, sessionOptions(spec, spec.graphOptimization, tmp));
+        cacheError = commitCache(tmp, cachePath, sourceSha, id) ?? undefined;
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        session = await create(source, sessionOptions(spec, spec.graphOptimization));
+        cacheError = errorMessage(e);
+      }
     }
   }
   const loadMs = performance.now() - t0;
@@ -138,6 +148,7 @@ async function load(spec: WorkerLoadSpec): Promise<LoadReply> {
     loadMs,
     warmupMs,
     fromCache,
+    ...(cacheError === undefined ? {} : { cacheError }),
   };
 }
 

@@ -51,7 +51,12 @@ export const command: Command = {
     });
     const interval = watchdogIntervalMs();
     const watchdog = interval === null ? null : startWatchdog({ notifier, intervalMs: interval, healthy: () => service.healthy(), log });
-    await notifier.ready(`serving ${service.runtime.status().filter((m) => m.state === 'ready').length} model(s) on ${service.brokerUrl}`);
+    // READY=1 once the models are loaded and MQTT is up, or broker.readyWaitS later saying the
+    // broker is unreachable (deploy/systemd/README.md "When READY=1 is sent").
+    const connected = await service.waitConnected(config.broker.readyWaitS * 1000);
+    const serving = `serving ${service.runtime.status().filter((m) => m.state === 'ready').length} model(s)`;
+    if (!connected) log.warn('service.ready_without_broker', { broker: service.brokerUrl, waitedS: config.broker.readyWaitS, hint: 'the broker is unreachable; the service keeps retrying and serves once it connects' });
+    await notifier.ready(connected ? `${serving} on ${service.brokerUrl}` : `${serving}; broker ${service.brokerUrl} unreachable, retrying`);
 
     return await new Promise<number>((resolve) => {
       let stopping = false;
@@ -62,7 +67,13 @@ export const command: Command = {
         void notifier.stopping();
         void (async () => {
           await watchdog?.stop();
+          // service.stop() is bounded by drainTimeoutMs + ~1 s; this is the backstop behind it.
+          const backstop = setTimeout(() => {
+            log.error('service.stop_timeout', { drainTimeoutMs: config.drainTimeoutMs, hint: 'the stop overran its deadline; exiting (undelivered answers stay in the outbox)' });
+            resolve(0);
+          }, config.drainTimeoutMs + 1500);
           await service.stop();
+          clearTimeout(backstop);
           resolve(0);
         })();
       };
