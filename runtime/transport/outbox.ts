@@ -43,8 +43,10 @@ import { silentLogger, type Logger } from '../log.js';
 import { sizeOf } from './outbox-file.js';
 import { OutboxLog, type FsyncPolicy } from './outbox-log.js';
 import type { OutgoingMessage } from './types.js';
+import { GROUP_MAX, statsOf, type Entry, type OutboxEntry, type OutboxStats, type Pending } from './outbox-entries.js';
 
 export type { FsyncPolicy } from './outbox-log.js';
+export type { OutboxEntry, OutboxStats } from './outbox-entries.js';
 
 export interface OutboxOptions {
   /** Directory of the log (created). Usually `<stateDir>/outbox`. */
@@ -62,49 +64,6 @@ export interface OutboxOptions {
   retryMs?: number;
   /** A log segment takes appends until it holds this many bytes; space comes back a segment at a time. Default 256 KiB. */
   segmentBytes?: number;
-}
-
-export interface OutboxEntry {
-  readonly seq: number;
-  readonly message: OutgoingMessage;
-}
-
-export interface OutboxStats {
-  /** Messages waiting, including those handed to the client and not yet acknowledged. */
-  depth: number;
-  bytes: number;
-  inFlight: number;
-  /** Messages listed whose group commit has not finished yet (not durable yet, see "Publish-ahead"). */
-  writing: number;
-  /** Messages evicted because the outbox was full, since open. */
-  dropped: number;
-  degraded: boolean;
-  /** Age of the oldest waiting message (monotonic; since load for messages found at open), 0 when empty. */
-  oldestAgeMs: number;
-}
-
-interface Entry extends OutboxEntry {
-  seq: number;
-  readonly bytes: number;
-  readonly enqueuedMs: number;
-  inFlight: boolean;
-  /** A live PUT record of it is in the log. */
-  onDisk: boolean;
-  /** Acknowledged or evicted: its ACK is being written; not handed out again, not counted as room. */
-  removing: boolean;
-  /** Being re-appended to free an old segment (outbox-log.ts `pinned`). */
-  relocating: boolean;
-  /** Settles when the group commit holding this entry has finished (onDisk then final); undefined when none. */
-  written: Promise<void> | undefined;
-}
-
-/** Most messages committed by one group (bounds one write's size). */
-const GROUP_MAX = 256;
-
-interface Pending {
-  readonly entry: Entry;
-  /** ok: its PUT record is written (durable per the fsync policy). */
-  readonly done: (ok: boolean) => void;
 }
 
 export class Outbox {
@@ -437,25 +396,7 @@ export class Outbox {
   }
 
   stats(): OutboxStats {
-    let first: Entry | undefined;
-    let inFlight = 0;
-    let depth = 0;
-    let writing = 0;
-    for (const e of this.#entries) {
-      depth++;
-      if (e.written !== undefined) writing++;
-      if (e.removing) continue;
-      first ??= e;
-      if (e.inFlight) inFlight++;
-    }
-    return {
-      depth,
-      bytes: this.#bytes,
-      inFlight,
-      writing,
-      dropped: this.#dropped,
-      degraded: this.#degraded,
-      oldestAgeMs: first === undefined ? 0 : Math.max(0, this.#nowMs() - first.enqueuedMs),
-    };
+    return statsOf(this.#entries, { bytes: this.#bytes, dropped: this.#dropped, degraded: this.#degraded, nowMs: this.#nowMs() });
   }
+
 }
