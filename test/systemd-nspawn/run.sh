@@ -6,7 +6,7 @@
 #
 # Needs root, debootstrap and systemd-nspawn (package systemd-container), a built project
 # (npm ci / npm run build) and, the first time, Debian's mirror: the root file system is made with
-#   debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libnss-systemd,mosquitto bookworm
+#   debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libnss-systemd,procps,mosquitto bookworm
 # (about 250 MB) and cached in $EDGE_NSPAWN_CACHE (default /var/cache/edge-infer-ci); later runs reuse
 # it. The container runs on a tmpfs overlay (--volatile=overlay), so the cached root never changes.
 # Exit 0 when every check passed; prints the report and the service's journal.
@@ -14,7 +14,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROJECT=$(cd "$HERE/../.." && pwd)
 CACHE=${EDGE_NSPAWN_CACHE:-/var/cache/edge-infer-ci}
-ROOTFS=$CACHE/nspawn-bookworm-1
+ROOTFS=$CACHE/nspawn-bookworm-2
 MIRROR=${EDGE_NSPAWN_MIRROR:-http://deb.debian.org/debian}
 [ "$(id -u)" = 0 ] || { echo "systemd-nspawn check: needs root" >&2; exit 1; }
 command -v systemd-nspawn >/dev/null || { echo "systemd-nspawn check: install systemd-container" >&2; exit 1; }
@@ -26,13 +26,14 @@ if [ ! -x "$ROOTFS/usr/sbin/mosquitto" ] || [ ! -x "$ROOTFS/lib/systemd/systemd"
   command -v debootstrap >/dev/null || { echo "systemd-nspawn check: install debootstrap" >&2; exit 1; }
   mkdir -p "$CACHE"
   rm -rf "$ROOTFS.tmp"
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libnss-systemd,mosquitto bookworm "$ROOTFS.tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libnss-systemd,procps,mosquitto bookworm "$ROOTFS.tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
     || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
   mv "$ROOTFS.tmp" "$ROOTFS"
 fi
 
 WORK=$(mktemp -d /var/tmp/edge-nspawn.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# The last run's report, journal and console stay in $CACHE/last-run for a look afterwards.
+trap 'rm -rf "$CACHE/last-run"; mkdir -p "$CACHE/last-run"; cp -r "$WORK/results/." "$WORK/console.txt" "$CACHE/last-run/" 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/models" "$WORK/results"
 # Models: the real digits model, and spin-loop (test/fixtures/models): instant for x <= 10, an
 # inference stuck for hours for x = 11 (the watchdog check).
