@@ -15,7 +15,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect, type MqttClient } from 'mqtt';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
-import { digitsEval, fdCount, makeModelsDir, outboxFiles, rssMB } from '../test/helpers/service-harness.js';
+import { digitsEval, fdCount, makeModelsDir, outboxLive, rssMB } from '../test/helpers/service-harness.js';
 import { startService } from '../test/helpers/service-process.js';
 
 export interface SoakOptions {
@@ -65,7 +65,7 @@ export interface SoakFigures {
   fdsMax: number;
   outboxDepthMax: number;
   outboxDepthEnd: number | null;
-  outboxFilesEnd: number;
+  outboxLiveEnd: number;
   queueDepthMax: number;
   queueDepthEnd: number | null;
   alive: boolean;
@@ -184,7 +184,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       rssStartMB: first.rssMB, rssEndMB: end.rssMB, rssMaxMB: Math.max(...samples.map((s) => s.rssMB)),
       fdsStart: first.fds, fdsEnd: end.fds, fdsMax: Math.max(...samples.map((s) => s.fds)),
       outboxDepthMax: Math.max(0, ...samples.map((s) => s.outboxDepth ?? 0)), outboxDepthEnd: end.outboxDepth,
-      outboxFilesEnd: outboxFiles(path.join(dir, 'state', 'outbox')),
+      outboxLiveEnd: outboxLive(path.join(dir, 'state', 'outbox')),
       queueDepthMax: Math.max(0, ...samples.map((s) => s.queueDepth ?? 0)), queueDepthEnd: end.queueDepth,
       alive: svc.child.exitCode === null, samples,
     };

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { MqttService, type TransportStats } from '../runtime/transport/mqtt-serv
 import { startMosquitto } from './helpers/mosquitto.js';
 import { FakeHandler } from './helpers/fake-handler.js';
 import { Watcher } from './helpers/mqtt-watch.js';
+import { liveInOutbox } from './helpers/outbox-dir.js';
 
 const PREFIX = 'edge/resilient';
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'transport-child.js');
@@ -119,14 +120,14 @@ t.test('answers waiting in the outbox survive a SIGKILL of the service and arriv
   // Answers are listed at once and made durable by the group commit (publish-ahead): wait for both.
   await until(async () => { const st = await childStats(a); return st.outboxDepth === N && st.outboxWriting === 0; }, 5000, 'answers queued and durable');
   await killed(a);
-  t.equal(readdirSync(outbox).filter((n) => n.endsWith('.msg')).length, N, 'the answers are on disk');
+  t.equal(liveInOutbox(outbox), N, 'the answers are on disk');
 
   await broker.restart();
   b = await startChild({ ...base, delayMs: 0, variant: 'second' });
   await req.until(() => ids(req, replyTo, 'first').size === N, 10_000, 'answers from the outbox');
   t.equal(ids(req, replyTo, 'first').size, N, 'every answer computed before the kill arrived');
   await until(async () => (await childStats(b as ChildProcess)).outboxDepth === 0, 5000, 'outbox drained');
-  t.equal(readdirSync(outbox).filter((n) => n.endsWith('.msg')).length, 0, 'the outbox files are removed after PUBACK');
+  t.equal(liveInOutbox(outbox), 0, 'every answer is cancelled in the outbox log after PUBACK');
 });
 
 t.test('the will publishes offline when the service is killed', async (t) => {

@@ -3,11 +3,7 @@
  * builder on node:net (mqtt://) and node:tls (mqtts://), instead of mqtt.js' `connect()` front end,
  * which loads its ws, socks (ip-address) and browser stream builders on first use.
  *
- * mqtt.js' KeepaliveManager requires lib/get-timer, which requires `worker-timers` (and 21 files of
- * @babel/runtime) at load time although Node always gets native timers from it ('auto' variant
- * outside a browser). Before loading the client this module registers, in the CJS cache, a
- * get-timer whose every variant is native setInterval/clearInterval, unless mqtt.js' own is
- * already loaded. Consequence: in this process `timerVariant: 'worker'` also gets native timers.
+ * Every use of mqtt.js internals (loading MqttClient, its timers) is in mqtt-session.ts.
  *
  * What is replicated from mqtt.js 5.16 build/lib/connect/{index,tcp,tls}.js for tcp/tls:
  * - default ports 1883 / 8883, host 'localhost' when the URL has none, IPv6 brackets removed;
@@ -20,13 +16,12 @@
  * Not replicated: ws/wss/wx/ali, unix sockets, SOCKS (MQTTJS_SOCKS_PROXY), `servers` failover,
  * `?clientId=` in the URL.
  */
-import { createRequire, Module } from 'node:module';
 import { createConnection, isIP } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { IClientOptions, MqttClient, Store } from 'mqtt';
-import type { StreamBuilder } from 'mqtt/lib/shared';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { EdgeError } from '../errors.js';
+import { newMqttClient, type StreamBuilder } from './mqtt-session.js';
 
 /** Socket-level TLS settings handed to tls.connect (not to MqttClient). */
 export type TlsSocketOptions = Pick<TlsConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
@@ -38,43 +33,6 @@ export interface BrokerAddress {
   /** Decoded user info from the URL, when present. */
   username?: string;
   password?: string;
-}
-
-interface Timer {
-  set: (fn: () => void, ms: number) => unknown;
-  clear: (id: unknown) => void;
-}
-
-const NATIVE_TIMER: Timer = {
-  set: (fn, ms) => setInterval(fn, ms),
-  clear: (id) => clearInterval(id as NodeJS.Timeout),
-};
-
-const require = createRequire(import.meta.url);
-
-/** No-op when mqtt.js' get-timer is already loaded or (another mqtt.js layout) does not exist. */
-function registerNativeGetTimer(): void {
-  let file: string;
-  try {
-    file = require.resolve('mqtt/lib/get-timer');
-  } catch {
-    return;
-  }
-  if (require.cache[file] !== undefined) return;
-  const m = new Module(file);
-  m.filename = file;
-  m.loaded = true;
-  m.exports = { __esModule: true, default: (): Timer => NATIVE_TIMER };
-  require.cache[file] = m;
-}
-
-registerNativeGetTimer();
-const MqttClientClass = (require('mqtt/lib/client') as { default: typeof MqttClient }).default;
-const StoreClass = (require('mqtt/lib/store') as { default: typeof Store }).default;
-
-/** A new in-memory mqtt.js message store (for incomingStore / outgoingStore). */
-export function createStore(): Store {
-  return new StoreClass();
 }
 
 /** Host, port, TLS-ness and URL credentials of an mqtt:// or mqtts:// URL. Throws EDGE_ERR_CONFIG_INVALID for any other URL. */
@@ -119,7 +77,7 @@ function tlsStream(client: MqttClient, a: BrokerAddress, tls: TlsSocketOptions):
 
 /**
  * A connecting MqttClient for `url` (it starts connecting at once, like mqtt.connect). `options`
- * go to MqttClient unchanged except timerVariant (native) and writeCache (false unless given);
+ * go to MqttClient unchanged except timerVariant (native, mqtt-session.ts) and writeCache (false unless given);
  * `tls` goes to tls.connect for mqtts://.
  * Throws EDGE_ERR_CONFIG_INVALID for a URL that is not mqtt:// or mqtts://, or clean:false without
  * a clientId. Connection failures arrive later as the client's 'error' / 'close' events.
@@ -130,14 +88,14 @@ export function createMqttClient(url: string, options: IClientOptions, tls: TlsS
   // writeCache false: mqtt-packet otherwise pre-builds 65,536 two-byte Buffers for message ids on
   // the first packet written (measured: 6.0 MB of the idle service's 14 MB heap); without it each
   // packet allocates its 2-byte id, which costs nothing measurable.
-  const opts: IClientOptions = { writeCache: false, ...options, timerVariant: NATIVE_TIMER as unknown as IClientOptions['timerVariant'] };
+  const opts: IClientOptions = { writeCache: false, ...options };
   if (parsed.username !== undefined) opts.username = parsed.username;
   if (parsed.password !== undefined) opts.password = parsed.password;
   if (opts.clean === false && !opts.clientId) {
     throw new EdgeError('EDGE_ERR_CONFIG_INVALID', 'a persistent MQTT session (clean: false) needs a clientId', { details: { path: '/broker/clientId' } });
   }
   const build: StreamBuilder = (client) => (address.secure ? tlsStream(client, address, tls) : tcpStream(address));
-  const client = new MqttClientClass(build, opts);
+  const client = newMqttClient(build, opts);
   client.on('error', () => {});
   return client;
 }

@@ -4,14 +4,7 @@
  *
  * Acknowledgement contract: a QoS 1 request is PUBACKed only after its answer is durable in the
  * outbox or already acknowledged by the broker (the answer is published while it is being written).
- * mqtt.js sends the PUBACK when `handleMessage` calls back, but it processes incoming packets one at
- * a time until then (node_modules/mqtt/build/lib/client.js `work`, handlers/publish.js), so waiting
- * there would stall PINGRESPs and PUBACKs of our own answers behind every inference. Instead
- * `handleMessage` calls back with an error (publish.js then skips its PUBACK and moves on) and we
- * write the 4-byte PUBACK (0x40 0x02 id) ourselves once the answer is queued, only on the same
- * connection the request came in on. A request whose connection died first is redelivered by the
- * broker and answered again (duplicates are allowed; answers carry the request id). PUBACKs may go
- * out of order across requests; mosquitto and aedes match them by packet id.
+ * The deferred PUBACK and every other use of mqtt.js internals are in mqtt-session.ts (`deferAcks`).
  *
  * Errors: `start` throws EDGE_ERR_TLS (unreadable TLS files) or EDGE_ERR_CONFIG_INVALID (prefix, or
  * a broker URL that is not mqtt:// or mqtts://; see connect.ts);
@@ -24,7 +17,8 @@ import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { answerMessages, type Answer } from './answers.js';
 import { backoffDelayMs, connectionError, type BackoffOptions } from './connection-errors.js';
-import { createMqttClient, createStore, parseBrokerUrl, type TlsSocketOptions } from './connect.js';
+import { createMqttClient, parseBrokerUrl, type TlsSocketOptions } from './connect.js';
+import { createStore, deferAcks, dropConnection, setNoDelay, type AckFn, type PublishPacket } from './mqtt-session.js';
 import { clientOptions, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 import { checkReplyTopic, DEFAULT_REPLY_TOPIC_POLICY, type ReplyTopicPolicy } from './reply-topic.js';
@@ -32,8 +26,6 @@ import { decodeRequest, type ReplyRoute } from './request-codec.js';
 import { TimeSlicer } from './time-slicer.js';
 import { createTopics, type Topics } from './topics.js';
 import { DEFAULT_LIMITS, type InferenceHandler, type OutgoingMessage, type RequestLimits, type RequestProperties } from './types.js';
-
-type PublishPacket = Parameters<MqttClient['handleMessage']>[0];
 
 export interface MqttServiceOptions extends ConnectionOptions {
   /** Topic prefix, e.g. `edge/<deviceId>` (see topics.ts defaultPrefix). */
@@ -88,8 +80,6 @@ export interface StopOptions {
   drainTimeoutMs?: number;
 }
 
-const DEFER_ACK = new Error('edge-infer: PUBACK deferred until the answer is queued');
-
 export class MqttService {
   readonly topics: Topics;
   readonly #o: MqttServiceOptions;
@@ -136,8 +126,8 @@ export class MqttService {
     opts.incomingStore = this.#incomingStore;
     opts.outgoingStore = this.#outgoingStore;
     this.#client = createMqttClient(o.url, opts, tls);
-    this.#client.handleMessage = (packet, done) => this.#onPublish(packet, done);
-    this.#noDelay();
+    deferAcks(this.#client, (packet, ack) => this.#onPublish(packet, ack));
+    setNoDelay(this.#client);
     this.#client.on('connect', () => this.#onConnect());
     this.#client.on('error', (e) => this.#onError(e));
     this.#client.on('close', () => this.#onClose());
@@ -197,11 +187,6 @@ export class MqttService {
     };
   }
 
-  #noDelay(): void {
-    const s = this.#client.stream as unknown as { setNoDelay?: (v: boolean) => void } | undefined;
-    if (typeof s?.setNoDelay === 'function') s.setNoDelay(true);
-  }
-
   #state(state: string, log: () => void): void {
     if (state === this.#lastState) return;
     this.#lastState = state;
@@ -209,7 +194,7 @@ export class MqttService {
   }
 
   #onConnect(): void {
-    this.#noDelay();
+    setNoDelay(this.#client);
     this.#attempt = 0;
     this.#state('connected', () => this.#log.info('mqtt.connected', { url: this.#o.url, clientId: this.#o.clientId, prefix: this.topics.prefix }));
     if (this.#stopping) return;
@@ -243,7 +228,7 @@ export class MqttService {
       if (this.#stopped) return;
       this.#reconnects++;
       this.#client.reconnect({ incomingStore: this.#incomingStore, outgoingStore: this.#outgoingStore });
-      this.#noDelay();
+      setNoDelay(this.#client);
     }, delay);
   }
 
@@ -289,25 +274,21 @@ export class MqttService {
     }
   }
 
-  #onPublish(packet: PublishPacket, done: (err?: Error) => void): void {
-    const stream = this.#client.stream;
-    const messageId = packet.qos > 0 ? packet.messageId : undefined;
+  #onPublish(packet: PublishPacket, ack: AckFn): void {
     if (packet.retain) {
       // A retained request is replayed by the broker on every subscribe: never answer it (issue 12
-      // item 12). Acknowledged (mqtt.js PUBACKs it) so it is not redelivered either.
-      done();
+      // item 12). Acknowledged so it is not redelivered either.
+      ack();
       if (this.#retainedIgnored++ === 0) this.#log.warn('request.retained_ignored', { topic: packet.topic, hint: 'requests must be published with retain=0; retained ones are not answered' });
       return;
     }
-    if (this.#stopping && messageId !== undefined) {
+    if (this.#stopping && packet.qos > 0) {
       // A planned stop keeps the subscription in the broker's session (issue 12 item 8): a QoS 1
       // request that arrives now is neither answered nor acknowledged, so the broker delivers it
       // again when the service is back.
-      done(DEFER_ACK);
       this.#leftForRestart++;
       return;
     }
-    done(messageId === undefined ? undefined : DEFER_ACK);
     this.#requests++;
     this.#inFlightRequests++;
     const t0 = this.#nowMs();
@@ -319,9 +300,7 @@ export class MqttService {
         .catch((e: unknown) => this.#log.error('mqtt.answer_failed', { error: asEdgeError(e), topic: packet.topic }))
         .finally(() => {
           this.#inFlightRequests--;
-          if (messageId !== undefined && this.#client.stream === stream && this.#client.connected) {
-            stream.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
-          }
+          ack();
           this.#pump();
           this.#checkIdle();
         });
@@ -444,9 +423,10 @@ export class MqttService {
     // end(false) waits for every unacknowledged publish: forever if the broker is gone. Bounded:
     // what it did not take stays in the outbox (answers) or is the will's business (status).
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { this.#client.stream?.destroy(); resolve(); }, Math.max(left(), 300));
+      const t = setTimeout(() => { dropConnection(this.#client); resolve(); }, Math.max(left(), 300));
       this.#client.end(false, {}, () => { clearTimeout(t); resolve(); });
     });
+    await this.#outbox.close();
     this.#log.info('mqtt.stopped', { outboxDepth: this.#outbox.stats().depth });
   }
 }

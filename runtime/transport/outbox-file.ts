@@ -1,8 +1,9 @@
 /**
- * The outbox's on-disk message file (runtime/transport/outbox.ts): `<seq, 16 digits>.msg` holding a
- * 4-byte little-endian header length, a JSON header {topic, properties} (correlationData base64),
- * then the payload bytes; written as `<seq>.tmp` first. Pure: no I/O.
- * Contract: `deserialize` throws a plain Error on a malformed buffer (the caller discards the file).
+ * How one outbox message is stored: a 4-byte little-endian header length, a JSON header {topic,
+ * properties} (correlationData base64), then the payload bytes. The body of a log PUT record
+ * (outbox-log-file.ts), and the content of the per-message `<seq, 16 digits>.msg` files of the
+ * layout before issue 12 (read only, to migrate: outbox-legacy.ts). Pure: no I/O.
+ * Contract: `deserialize` throws a plain Error on a malformed buffer (the caller discards it).
  */
 import type { OutgoingMessage, PublishProperties } from './types.js';
 
@@ -12,7 +13,6 @@ interface StoredHeader {
 }
 
 export const NAME = /^(\d{16})\.msg$/;
-export const fileName = (seq: number): string => `${String(seq).padStart(16, '0')}.msg`;
 
 export function sizeOf(m: OutgoingMessage): number {
   return m.payload.byteLength + Buffer.byteLength(m.topic) + 64;
@@ -49,28 +49,11 @@ export function deserialize(buf: Buffer): OutgoingMessage {
   return msg;
 }
 
-export const tmpName = (seq: number): string => `${String(seq).padStart(16, '0')}.tmp`;
-
 /**
- * Segment file `<first seq, 16 digits>.seg` (fsync 'always' only): the serialized messages of one
- * commit group, each as a 4-byte LE length, an 8-byte LE seq (float64), then `serialize` bytes.
- * It makes the group's data durable with one fsync; the `.msg` files (not fsynced) say which of its
- * messages are still live. Written as `<first>.seg.tmp`.
+ * Legacy segment file `<first seq, 16 digits>.seg`: the serialized messages of one commit group,
+ * each as a 4-byte LE length, an 8-byte LE seq (float64), then `serialize` bytes.
  */
 export const SEGMENT = /^(\d{16})\.seg$/;
-export const segmentName = (first: number): string => `${String(first).padStart(16, '0')}.seg`;
-export const segmentTmpName = (first: number): string => `${String(first).padStart(16, '0')}.seg.tmp`;
-
-export function encodeSegment(records: readonly { seq: number; bytes: Buffer }[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const r of records) {
-    const head = Buffer.alloc(12);
-    head.writeUInt32LE(r.bytes.byteLength, 0);
-    head.writeDoubleLE(r.seq, 4);
-    parts.push(head, r.bytes);
-  }
-  return Buffer.concat(parts);
-}
 
 /** The records of a segment by seq; a truncated tail record is ignored. Never throws. */
 export function decodeSegment(buf: Buffer): Map<number, Buffer> {

@@ -1,33 +1,25 @@
 /**
  * A durable, bounded, ordered queue of answers waiting for the broker (issue 3 "Nothing lost").
  *
- * Storage: one file per message in `dir`, named `<seq, 16 digits>.msg`: a 4-byte little-endian
- * header length, a JSON header {topic, properties} (correlationData base64), then the payload bytes.
- * Written as `<seq>.tmp`, then renamed, so a crash never leaves a half message under a `.msg` name.
- *
- * fsync policy: with `fsync: 'always'` (default) `enqueue` resolves only after the file and the
- * directory entry are fsynced, so an acknowledged request survives a power cut. `'never'` leaves
- * it to the kernel (tests, tmpfs, wear-sensitive SD cards that accept losing the last seconds).
+ * Storage (issue 12): an append-only segment log in `dir` (outbox-log.ts, format in
+ * outbox-log-file.ts). Each answer is written ONCE, as a PUT record; its removal is a small ACK
+ * record. Group commit: enqueues that arrive while a write is running wait and form the next
+ * group (at most GROUP_MAX messages), written with ONE write() and, with `fsync: 'always'`
+ * (default), ONE fdatasync; only then does every enqueue of the group resolve, so an acknowledged
+ * request survives a power cut. `'never'` leaves the flush to the kernel (tests, tmpfs,
+ * wear-sensitive SD cards that accept losing the last seconds). Groups are written one after
+ * another, so seq order is kept. A torn last write (power cut mid-write) is cut off at open.
+ * All I/O is async: no synchronous file system call runs on the event loop.
  *
  * Publish-ahead: `enqueue` lists the message AT ONCE (synchronously, when not degraded), so
  * `takeNext` can hand it to the broker while its group is still being written: the answer's
- * latency does not include the fsync (measured: fsync p50 0.8 ms, p99 over 100 ms on this VM's
- * disk under load). `enqueue` still resolves only when the message is durable OR gone: a message
- * acknowledged (or evicted) before its group starts writing is never written at all (no disk
- * wear for answers the broker took within one commit); one acknowledged while its group is being
- * written is deleted once that write has finished.
+ * latency does not include the fsync. `enqueue` still resolves only when the message is durable
+ * OR gone: a message acknowledged (or evicted) before its group starts writing is never written
+ * at all (no disk wear for answers the broker took within one commit).
  *
- * Group commit: enqueues that arrive while a commit is running wait and form the next group (at
- * most GROUP_MAX messages). With 'always', a group's bytes are first written to ONE segment file
- * `<first seq>.seg` (see outbox-file.ts; written as .seg.tmp, fsynced, renamed); then its `.msg`
- * files are written and renamed concurrently WITHOUT a per-file fsync; then the directory is
- * fsynced ONCE; only then does every enqueue of the group resolve. The `.msg` files say which
- * messages are live; at open a segment's copy of a message wins over its (possibly torn) `.msg`
- * file. A segment is deleted when its last live message's file is (ack or eviction), and at open
- * when no `.msg` refers to it. Groups commit one after another, so seq order is kept. All I/O is
- * async (in outbox-store.ts): no synchronous file system call runs on the event loop.
- * Removal (`ack`) is not fsynced: a message resurrected by a crash is re-sent, a duplicate, which
- * the contract allows (answers are matched by id).
+ * Removal (`ack`, eviction): an ACK record, written with the next group (or alone when no group
+ * is waiting), never fsynced: a message resurrected by a crash is re-sent, a duplicate, which the
+ * contract allows (answers are matched by id). While degraded, ACK records wait for the disk.
  *
  * Bounds: at most `maxMessages` messages and `maxBytes` bytes; a new message that does not fit
  * evicts the OLDEST ones (counted in `dropped`). Messages on disk at `open` are loaded in order and
@@ -37,25 +29,27 @@
  * permissions: ENOSPC, EROFS, EACCES... at open or on any later write), the outbox keeps working in
  * memory with the same bounds, logs EDGE_ERR_OUTBOX_DEGRADED (error level, once per episode) and
  * reports `degraded: true`. Every `retryMs` (monotonic, checked on enqueue and by `retryDisk()`) it
- * tries the disk again: on success it writes the memory-only messages to disk, logs
- * `outbox.recovered` and reports `degraded: false` again.
+ * tries the disk again: on success it writes the memory-only messages and the waiting ACK records,
+ * logs `outbox.recovered` and reports `degraded: false` again.
  *
- * Invariant (files vs depth): a message's file is deleted BEFORE the message leaves `depth`, so
- * `depth === 0` means no `.msg` file of this outbox is left (a message is counted before its file
- * is written, so the converse holds only once `enqueue` resolved).
+ * Invariant (disk vs depth): unless degraded, a message's ACK record is written BEFORE the message
+ * leaves `depth`, so `depth === 0` means no live message of this outbox is left in the log (a
+ * message is counted before its PUT is written, so the converse holds only once `enqueue` resolved).
  * Contract: no method throws or rejects.
  */
 import { performance } from 'node:perf_hooks';
 import { EdgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { sizeOf } from './outbox-file.js';
-import { OutboxStore, type FsyncPolicy } from './outbox-store.js';
+import { OutboxLog, type FsyncPolicy } from './outbox-log.js';
 import type { OutgoingMessage } from './types.js';
+import { GROUP_MAX, statsOf, type Entry, type OutboxEntry, type OutboxStats, type Pending } from './outbox-entries.js';
 
-export type { FsyncPolicy } from './outbox-store.js';
+export type { FsyncPolicy } from './outbox-log.js';
+export type { OutboxEntry, OutboxStats } from './outbox-entries.js';
 
 export interface OutboxOptions {
-  /** Directory for message files (created). Usually `<stateDir>/outbox`. */
+  /** Directory of the log (created). Usually `<stateDir>/outbox`. */
   dir: string;
   /** Most messages kept. Default 10000. */
   maxMessages?: number;
@@ -68,49 +62,8 @@ export interface OutboxOptions {
   nowMs?: () => number;
   /** When degraded, how often to try the disk again, ms. Default 30000. */
   retryMs?: number;
-}
-
-export interface OutboxEntry {
-  readonly seq: number;
-  readonly message: OutgoingMessage;
-}
-
-export interface OutboxStats {
-  /** Messages waiting, including those handed to the client and not yet acknowledged. */
-  depth: number;
-  bytes: number;
-  inFlight: number;
-  /** Messages listed whose group commit has not finished yet (not durable yet, see "Publish-ahead"). */
-  writing: number;
-  /** Messages evicted because the outbox was full, since open. */
-  dropped: number;
-  degraded: boolean;
-  /** Age of the oldest waiting message (monotonic; since load for messages found at open), 0 when empty. */
-  oldestAgeMs: number;
-}
-
-interface Entry extends OutboxEntry {
-  readonly bytes: number;
-  readonly enqueuedMs: number;
-  inFlight: boolean;
-  onDisk: boolean;
-  /** The segment holding its durable bytes (fsync 'always'), undefined for a plain `.msg` file. */
-  segment: number | undefined;
-  /** Acknowledged or evicted: its file is being deleted; not handed out again, not counted as room. */
-  removing: boolean;
-  /** Settles when the group commit holding this entry has finished (onDisk/segment then final); undefined when none. */
-  written: Promise<void> | undefined;
-}
-
-/** Most messages committed by one group (bounds open file handles per commit). */
-const GROUP_MAX = 256;
-
-interface Pending {
-  readonly seq: number;
-  readonly message: OutgoingMessage;
-  readonly entry: Entry;
-  /** true: the message's file is renamed into place (durable per the fsync policy when the group succeeded). */
-  readonly done: (onDisk: boolean, segment: number | undefined) => void;
+  /** A log segment takes appends until it holds this many bytes; space comes back a segment at a time. Default 256 KiB. */
+  segmentBytes?: number;
 }
 
 export class Outbox {
@@ -120,7 +73,9 @@ export class Outbox {
   readonly #log: Logger;
   readonly #nowMs: () => number;
   readonly #retryMs: number;
-  /** Sorted by seq; includes entries whose file is being deleted (`removing`). */
+  readonly #fsync: FsyncPolicy;
+  readonly #segmentBytes: number;
+  /** Sorted by seq; includes entries whose ACK is being written (`removing`). */
   readonly #entries: Entry[] = [];
   /** Bytes and count of entries not `removing`. */
   #bytes = 0;
@@ -129,14 +84,19 @@ export class Outbox {
   #dropped = 0;
   #degraded = false;
   #degradedAtMs = 0;
-  /** The directory was listed at open (false when open failed: files found later are merged in). */
+  /** The log was read at open (false when open failed: what is on disk is merged in later). */
   #loaded = false;
   #retrying: Promise<void> | undefined;
-  /** Enqueues waiting for the next group commit. */
+  /** Enqueues (and relocations) waiting for the next group commit. */
   #pending: Pending[] = [];
-  #committing = false;
-  /** The files; owned by this outbox. */
-  readonly #store: OutboxStore;
+  /** Seqs whose ACK record is still to be written, and who waits for that. */
+  #acks: number[] = [];
+  #ackWaiters: (() => void)[] = [];
+  /** The running commit loop; undefined when idle. */
+  #loop: Promise<void> | undefined;
+  #running = false;
+  /** The log; owned by this outbox. Replaced when an open that failed is retried. */
+  #disk: OutboxLog;
 
   private constructor(options: OutboxOptions) {
     this.#dir = options.dir;
@@ -145,7 +105,13 @@ export class Outbox {
     this.#log = options.log ?? silentLogger;
     this.#nowMs = options.nowMs ?? (() => performance.now());
     this.#retryMs = options.retryMs ?? 30_000;
-    this.#store = new OutboxStore(this.#dir, options.fsync ?? 'always', this.#log);
+    this.#fsync = options.fsync ?? 'always';
+    this.#segmentBytes = options.segmentBytes ?? 256 * 1024;
+    this.#disk = this.#newDisk();
+  }
+
+  #newDisk(): OutboxLog {
+    return new OutboxLog(this.#dir, this.#fsync, this.#log, this.#segmentBytes);
   }
 
   /** Opens (creating) the directory and loads the messages left from a previous run. Never rejects. */
@@ -172,37 +138,29 @@ export class Outbox {
     this.#log.error('outbox.degraded', { error: err });
   }
 
-  /** Loads the files named by `seqs` (sorted) that are not already entries (see OutboxStore.loadFiles). */
-  async #loadFiles(seqs: readonly number[], segments: readonly number[]): Promise<void> {
-    await this.#store.loadFiles(seqs, segments, {
-      reserve: (next) => { this.#nextSeq = Math.max(this.#nextSeq, next); },
-      // A file whose seq is taken by a memory-only entry (files found after a failed open) gets a fresh seq.
-      seqFor: (found) => {
-        const j = this.#find(found);
-        if (j < 0) return found;
-        return (this.#entries[j] as Entry).onDisk ? undefined : this.#nextSeq++;
-      },
-      insert: (seq, message, segment) => this.#insert({ seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: true, segment, removing: false, written: undefined }),
-    });
+  #entry(seq: number, message: OutgoingMessage, onDisk: boolean): Entry {
+    return { seq, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk, removing: false, relocating: false, written: undefined };
   }
 
   async #load(): Promise<void> {
-    let listed: { seqs: number[]; segments: number[] };
+    let loaded;
     try {
-      listed = await this.#store.list();
+      loaded = await this.#disk.load();
     } catch (e) {
+      this.#disk = this.#newDisk();
       this.#degrade(e, 'open');
       return;
     }
     this.#loaded = true;
-    await this.#loadFiles(listed.seqs, listed.segments);
+    this.#nextSeq = loaded.nextSeq;
+    await Promise.all(loaded.messages.map((m) => this.#insert(this.#entry(m.seq, m.message, true))));
     if (this.#live > 0) this.#log.info('outbox.loaded', { dir: this.#dir, messages: this.#live, bytes: this.#bytes });
   }
 
   /**
    * Lists and counts `e` at once, then evicts the oldest live entries (possibly `e` itself when it
-   * is the oldest) until the bounds hold again, keeping at least one; resolves once their files are
-   * deleted. Synchronous up to the deletes, so concurrent inserts cannot overshoot the bounds.
+   * is the oldest) until the bounds hold again, keeping at least one; resolves once their ACKs are
+   * written. Synchronous up to that wait, so concurrent inserts cannot overshoot the bounds.
    */
   async #insert(e: Entry): Promise<void> {
     let i = this.#entries.length;
@@ -228,43 +186,80 @@ export class Outbox {
     this.#live--;
   }
 
-  /** Deletes the entry's file (if any; after its group's write has finished), then drops it from the list. */
+  /** Writes the entry's ACK record (if it is in the log; after its group's write), then drops it from the list. */
   async #finishRemoving(e: Entry): Promise<void> {
     if (e.written !== undefined) await e.written;
-    if (e.onDisk) {
-      await this.#store.unlinkMessage(e.seq).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') this.#log.warn('outbox.unlink_failed', { seq: e.seq, reason: err.message });
-      });
-      await this.#store.releaseSegment(e.segment);
-    }
+    if (e.onDisk) await this.#recordAck(e.seq);
     const i = this.#find(e.seq);
-    if (i >= 0) this.#entries.splice(i, 1);
+    if (i >= 0 && this.#entries[i] === e) this.#entries.splice(i, 1);
   }
 
+  /** Queues an ACK record; resolves once written, or at once when degraded (it waits for the disk). */
+  #recordAck(seq: number): Promise<void> {
+    this.#acks.push(seq);
+    if (this.#degraded) return this.#disk.forgetNow([seq]);
+    const p = new Promise<void>((resolve) => this.#ackWaiters.push(resolve));
+    this.#kick();
+    return p;
+  }
 
-  /** Commits pending enqueues group by group until none is left; one runner at a time. */
+  /** Starts the commit loop unless it runs. `#running` is cleared synchronously when the loop finds nothing left, so no push is missed. */
+  #kick(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const loop = this.#commitLoop();
+    this.#loop = loop;
+    void loop.finally(() => { if (this.#loop === loop) this.#loop = undefined; });
+  }
+
+  /** Writes pending groups and ACKs one write at a time until none is left; one runner at a time. */
   async #commitLoop(): Promise<void> {
-    this.#committing = true;
-    while (this.#pending.length > 0) {
-      const taken = this.#pending.splice(0, GROUP_MAX);
-      // Acknowledged or evicted before its write began: nothing to make durable.
+    for (;;) {
+      if (this.#degraded) {
+        this.#running = false;
+        for (const p of this.#pending.splice(0)) p.done(false);
+        for (const w of this.#ackWaiters.splice(0)) w();
+        return;
+      }
       const group: Pending[] = [];
-      for (const p of taken) {
-        if (p.entry.removing || this.#degraded) p.done(false, undefined);
+      for (const p of this.#pending.splice(0, GROUP_MAX)) {
+        // Acknowledged or evicted before its write began: nothing to make durable.
+        if (p.entry.removing) p.done(false);
         else group.push(p);
       }
-      if (group.length === 0) continue;
-      const { renamed, segment, error } = await this.#store.writeGroup(group, true);
-      if (error !== undefined) this.#degrade(error, 'write');
-      group.forEach((p, k) => p.done(renamed[k] === true, renamed[k] === true ? segment : undefined));
+      if (group.length === 0 && this.#acks.length === 0) {
+        if (this.#pending.length > 0) continue;
+        this.#running = false;
+        return;
+      }
+      const acks = this.#acks.splice(0);
+      const waiters = this.#ackWaiters.splice(0);
+      const error = await this.#disk.append(group.map((p) => p.entry), acks);
+      if (error !== undefined) {
+        this.#acks.unshift(...acks);
+        this.#degrade(error, 'write');
+      }
+      for (const p of group) p.done(error === undefined);
+      for (const w of waiters) w();
+      if (error === undefined) this.#relocatePinned();
     }
-    this.#committing = false;
+  }
+
+  /** Re-appends the live messages of a segment that pins the log (outbox-log.ts `pinned`). */
+  #relocatePinned(): void {
+    for (const seq of this.#disk.pinned()) {
+      const i = this.#find(seq);
+      const e = i >= 0 ? this.#entries[i] as Entry : undefined;
+      if (e === undefined || e.removing || e.relocating || e.written !== undefined) continue;
+      e.relocating = true;
+      this.#pending.push({ entry: e, done: () => { e.relocating = false; } });
+    }
   }
 
   /**
    * When degraded and `retryMs` has passed since the last failure (or `force`), tries the disk:
-   * merges files left from before (when open had failed), writes the memory-only messages, and
-   * clears `degraded` on success. Never rejects.
+   * merges what is in the log (when open had failed), writes the memory-only messages and the
+   * waiting ACK records, and clears `degraded` on success. Never rejects.
    */
   async retryDisk(force = false): Promise<void> {
     if (!this.#degraded) return;
@@ -276,33 +271,47 @@ export class Outbox {
 
   async #tryRecover(): Promise<void> {
     try {
-      const listed = await this.#store.list();
-      if (!this.#loaded) {
-        await this.#loadFiles(listed.seqs, listed.segments);
-        this.#loaded = true;
-      }
+      if (this.#loaded) await this.#disk.ensureDir();
+      else await this.#mergeLog();
       // Entries still in a group commit (not degraded yet when it began) are that commit's to write.
       const todo = this.#entries.filter((e) => !e.onDisk && !e.removing && e.written === undefined);
-      const { renamed, segment, error } = await this.#store.writeGroup(todo, false);
-      const gone: Promise<void>[] = [];
-      todo.forEach((e, k) => {
-        if (renamed[k] !== true) return;
-        if (e.removing) {
-          gone.push(this.#store.unlinkMessage(e.seq).catch(() => undefined).then(() => this.#store.releaseSegment(segment)));
-        } else {
-          e.onDisk = true;
-          e.segment = segment;
-        }
-      });
-      await Promise.all(gone);
-      if (error !== undefined) throw error;
+      const acks = this.#acks.splice(0);
+      const error = await this.#disk.append(todo, acks);
+      if (error !== undefined) {
+        this.#acks.unshift(...acks);
+        throw error;
+      }
+      for (const e of todo) {
+        // Acknowledged while this write ran: it is in the log now, so it needs its ACK record.
+        if (e.removing) this.#acks.push(e.seq);
+        else e.onDisk = true;
+      }
     } catch (e) {
       this.#degradedAtMs = this.#nowMs();
       this.#log.warn('outbox.still_degraded', { dir: this.#dir, reason: e instanceof Error ? e.message : String(e) });
       return;
     }
     this.#degraded = false;
+    if (this.#acks.length > 0) this.#kick();
     this.#log.info('outbox.recovered', { dir: this.#dir, messages: this.#live });
+  }
+
+  /** After an open that failed: reads the log; a found message whose seq a memory-only one took is re-appended under a fresh seq (ACK of the old). */
+  async #mergeLog(): Promise<void> {
+    const disk = this.#newDisk();
+    const loaded = await disk.load();
+    this.#disk = disk;
+    this.#loaded = true;
+    const taken = new Set(this.#entries.map((e) => e.seq));
+    this.#nextSeq = Math.max(this.#nextSeq, loaded.nextSeq);
+    for (const m of loaded.messages) {
+      if (!taken.has(m.seq)) {
+        await this.#insert(this.#entry(m.seq, m.message, true));
+        continue;
+      }
+      this.#acks.push(m.seq);
+      await this.#insert(this.#entry(this.#nextSeq++, m.message, false));
+    }
   }
 
   /**
@@ -318,18 +327,15 @@ export class Outbox {
   }
 
   #enqueueNow(message: OutgoingMessage): Promise<void> {
-    const e: Entry = { seq: this.#nextSeq++, message, bytes: sizeOf(message), enqueuedMs: this.#nowMs(), inFlight: false, onDisk: false, segment: undefined, removing: false, written: undefined };
+    const e = this.#entry(this.#nextSeq++, message, false);
     if (!this.#degraded) {
       e.written = new Promise<void>((resolve) => {
-        this.#pending.push({
-          seq: e.seq, message, entry: e,
-          done: (d, g) => { e.onDisk = d; e.segment = g; e.written = undefined; resolve(); },
-        });
+        this.#pending.push({ entry: e, done: (ok) => { e.onDisk = ok; e.written = undefined; resolve(); } });
       });
     }
     const written = e.written;
     const evicted = this.#insert(e);
-    if (written !== undefined && !this.#committing) void this.#commitLoop();
+    if (written !== undefined) this.#kick();
     return written === undefined ? evicted : Promise.all([written, evicted]).then(() => undefined);
   }
 
@@ -357,8 +363,8 @@ export class Outbox {
   }
 
   /**
-   * The broker acknowledged `seq`: forget it. Its file is deleted before it leaves `depth` (see the
-   * invariant above). Unknown seqs (evicted, already acknowledged) are ignored.
+   * The broker acknowledged `seq`: forget it. Its ACK record is written before it leaves `depth`
+   * (see the invariant above). Unknown seqs (evicted, already acknowledged) are ignored.
    */
   async ack(seq: number): Promise<void> {
     const i = this.#find(seq);
@@ -380,26 +386,17 @@ export class Outbox {
     for (const e of this.#entries) e.inFlight = false;
   }
 
-  stats(): OutboxStats {
-    let first: Entry | undefined;
-    let inFlight = 0;
-    let depth = 0;
-    let writing = 0;
-    for (const e of this.#entries) {
-      depth++;
-      if (e.written !== undefined) writing++;
-      if (e.removing) continue;
-      first ??= e;
-      if (e.inFlight) inFlight++;
-    }
-    return {
-      depth,
-      bytes: this.#bytes,
-      inFlight,
-      writing,
-      dropped: this.#dropped,
-      degraded: this.#degraded,
-      oldestAgeMs: first === undefined ? 0 : Math.max(0, this.#nowMs() - first.enqueuedMs),
-    };
+  /**
+   * Waits for the writes under way, then closes the log (deleting its files when nothing in them is
+   * live). Messages still queued stay on disk for the next open. Use the outbox no more. Never rejects.
+   */
+  async close(): Promise<void> {
+    while (this.#loop !== undefined) await this.#loop;
+    await this.#disk.close();
   }
+
+  stats(): OutboxStats {
+    return statsOf(this.#entries, { bytes: this.#bytes, dropped: this.#dropped, degraded: this.#degraded, nowMs: this.#nowMs() });
+  }
+
 }

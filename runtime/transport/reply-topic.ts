@@ -5,8 +5,8 @@
  * requester's behalf, so it is checked before anything is published there. Refused:
  * - the service's own tree `<prefix>/...` (status, telemetry, errors, events, infer topics, other
  *   models' results, anything added later), except the request's own model's result topic, which
- *   is where the answer goes without a reply topic anyway, and the reply area `<prefix>/replies/...`
- *   (where `edge-infer request` and the shipped ACL put replies);
+ *   is where the answer goes without a reply topic anyway, and `<prefix>/replies/...`, the
+ *   requesters' subtree (deploy/mosquitto/edge-infer.acl, `edge-infer request`);
  * - `$`-topics (`$SYS/...`: brokers refuse publishes there, so the answer would be lost);
  * - wildcards, NUL, empty or over-long topics;
  * - anything under the Home Assistant discovery prefix (default `homeassistant`);
@@ -57,9 +57,9 @@ export function checkReplyTopic(replyTo: string, model: string | undefined, topi
   const own = `${topics.prefix}/`;
   if (replyTo === topics.prefix || replyTo.startsWith(own)) {
     if (model !== undefined && replyTo === topics.result(model)) return null;
-    // `<prefix>/replies/...` is the reply area (edge-infer request, the shipped ACL's app-client
-    // grant): no service topic lives there.
-    if (replyTo.startsWith(`${own}replies/`) && replyTo.length > own.length + 'replies/'.length) return null;
+    // `<prefix>/replies/...` is the requesters' subtree (the shipped ACL grants it, `edge-infer
+    // request` and client.ts use it): not a topic of the service's own.
+    if (replyTo.startsWith(`${own}replies/`) && replyTo.length > `${own}replies/`.length) return null;
     return refuse(replyTo, `the service's own topics (${topics.prefix}/...) are not reply topics`);
   }
   const ha = policy.homeAssistantPrefix;

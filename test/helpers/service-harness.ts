@@ -4,7 +4,8 @@
  * child process (VmRSS, open fds). Linux only (/proc).
  */
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { liveInOutbox } from './outbox-dir.js';
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './service-process.js';
 
@@ -50,12 +51,7 @@ export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-/** Message files in an outbox dir (0 when it does not exist). */
-export function outboxFiles(dir: string): number {
-  try {
-    if (!statSync(dir).isDirectory()) return 0;
-    return readdirSync(dir).filter((n) => n.endsWith('.msg')).length;
-  } catch {
-    return 0;
-  }
+/** Live answers in an outbox dir's log (0 when it does not exist). */
+export function outboxLive(dir: string): number {
+  return liveInOutbox(dir);
 }

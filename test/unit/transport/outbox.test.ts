@@ -3,7 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox } from '../../../runtime/transport/outbox.js';
+import { serialize } from '../../../runtime/transport/outbox-file.js';
+import { encodePut, logName } from '../../../runtime/transport/outbox-log-file.js';
 import type { OutgoingMessage } from '../../../runtime/transport/types.js';
+import { inspectOutboxDir } from '../../helpers/outbox-dir.js';
 
 const msg = (i: number, bytes = 10): OutgoingMessage => ({ topic: `t/${i}`, payload: Buffer.alloc(bytes, i), properties: { correlationData: Buffer.from(`c${i}`), contentType: 'application/json' } });
 
@@ -41,23 +44,31 @@ t.test('when full it drops the oldest and counts it', async (t) => {
   t.equal(box.stats().dropped, 2);
   t.equal(box.takeNext()?.message.topic, 't/3');
   await new Promise((r) => setTimeout(r, 50));
-  t.equal(readdirSync(dir).filter((n) => n.endsWith('.msg')).length, 3, 'dropped files are deleted');
+  t.same(liveSeqs(dir), [3, 4, 5], 'the dropped ones are cancelled in the log');
   const bytes = await Outbox.open({ dir: join(dir, 'b'), maxBytes: 500, fsync: 'never' });
   for (let i = 1; i <= 5; i++) await bytes.enqueue(msg(i, 200));
   t.ok(bytes.stats().bytes <= 500, 'the byte bound holds');
   t.ok(bytes.stats().dropped >= 3);
 });
 
-t.test('a corrupt or half-written file is discarded at open', async (t) => {
-  const dir = tmp(t);
-  mkdirSync(join(dir, 'o'));
-  writeFileSync(join(dir, 'o', '0000000000000001.msg'), Buffer.from([255, 255, 0, 0, 1]));
-  writeFileSync(join(dir, 'o', '0000000000000002.tmp'), 'partial');
-  const box = await Outbox.open({ dir: join(dir, 'o') });
-  t.equal(box.stats().depth, 0);
-  t.same(readdirSync(join(dir, 'o')), []);
-  await box.enqueue(msg(1));
-  t.equal(box.takeNext()?.seq, 2, 'sequence numbers are not reused');
+t.test('a torn tail is cut off at open, the records before it are kept, and sequence numbers continue', async (t) => {
+  const dir = join(tmp(t), 'o');
+  mkdirSync(dir);
+  const whole = Buffer.concat([encodePut(1, serialize(msg(1))), encodePut(2, serialize(msg(2)))]);
+  // A power cut in the middle of the second record's write; then a CRC mismatch variant.
+  writeFileSync(join(dir, logName(1)), whole.subarray(0, whole.byteLength - 5));
+  const flipped = Buffer.from(encodePut(3, serialize(msg(3))));
+  flipped.writeUInt8(flipped.readUInt8(flipped.byteLength - 1) ^ 0xff, flipped.byteLength - 1);
+  writeFileSync(join(dir, logName(2)), flipped);
+  const lines: string[] = [];
+  const log = { debug: () => undefined, info: () => undefined, warn: (e: string) => { lines.push(e); }, error: () => undefined, child() { return log; } };
+  const box = await Outbox.open({ dir, log });
+  t.equal(box.stats().depth, 1);
+  t.equal(box.takeNext()?.message.topic, 't/1');
+  t.same(lines.filter((l) => l === 'outbox.torn_tail').length, 2, 'each torn tail is logged');
+  t.equal(inspectOutboxDir(dir).tornBytes, 0, 'the torn bytes are gone from the files');
+  await box.enqueue(msg(4));
+  t.equal(box.takeNext()?.seq, 2, 'the sequence continues after the last valid record');
 });
 
 t.test('an unwritable state dir degrades to memory and keeps working', async (t) => {
@@ -81,9 +92,9 @@ t.test('ages come from the monotonic clock passed in', async (t) => {
   t.equal(box.stats().oldestAgeMs, 250);
 });
 
-const msgFiles = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.msg'));
+const liveSeqs = (dir: string): number[] => inspectOutboxDir(dir).live.map((m) => m.seq);
 
-t.test('an acknowledged message leaves depth only after its file is deleted', async (t) => {
+t.test('an acknowledged message leaves depth only after its ACK record is written', async (t) => {
   const dir = join(tmp(t), 'o');
   const box = await Outbox.open({ dir, fsync: 'never' });
   const N = 6;
@@ -98,18 +109,18 @@ t.test('an acknowledged message leaves depth only after its file is deleted', as
   t.equal(box.takeNext(), undefined, 'not even after releaseAll');
   await Promise.all(acks);
   t.equal(box.stats().depth, 0);
-  t.same(msgFiles(dir), [], 'depth 0 means no file is left');
+  t.same(liveSeqs(dir), [], 'depth 0 means nothing is live in the log');
   await box.ack(taken[0] ?? -1);
   t.equal(box.stats().depth, 0, 'a second ack of the same seq is ignored');
 });
 
-t.test('concurrent enqueues respect the message bound and evicted files are gone when enqueue resolves', async (t) => {
+t.test('concurrent enqueues respect the message bound and evicted messages are cancelled in the log when enqueue resolves', async (t) => {
   const dir = join(tmp(t), 'o');
   const box = await Outbox.open({ dir, maxMessages: 4, fsync: 'never' });
   await Promise.all(Array.from({ length: 20 }, (_, i) => box.enqueue(msg(i + 1))));
   t.equal(box.stats().depth, 4);
   t.equal(box.stats().dropped, 16);
-  t.same(msgFiles(dir).sort(), ['0000000000000017.msg', '0000000000000018.msg', '0000000000000019.msg', '0000000000000020.msg']);
+  t.same(liveSeqs(dir), [17, 18, 19, 20]);
   t.equal(box.takeNext()?.message.topic, 't/17', 'the newest survive, oldest first');
 });
 
@@ -152,7 +163,7 @@ t.test('a write failure mid-run degrades to memory, and the disk is retried afte
   await box.enqueue(msg(5));
   t.equal(box.degraded, false, 'recovered after retryMs');
   t.ok(lines.some((l) => l.event === 'outbox.recovered'));
-  t.same(msgFiles(dir).sort(), ['0000000000000002.msg', '0000000000000003.msg', '0000000000000004.msg', '0000000000000005.msg'], 'memory-only messages are written to disk on recovery');
+  t.same(liveSeqs(dir), [2, 3, 4, 5], 'memory-only messages are written to disk on recovery');
   const order: string[] = [];
   for (let e = box.takeNext(); e !== undefined; e = box.takeNext()) order.push(e.message.topic);
   t.same(order, ['t/1', 't/2', 't/3', 't/4', 't/5'], 'order is kept across the episode');
@@ -177,11 +188,15 @@ t.test('retryDisk(true) recovers an outbox whose directory was unusable at open 
   t.equal(box.degraded, false);
   t.equal(box.stats().depth, 3, 'the files left on disk are merged in');
   await box.enqueue(msg(9));
-  t.equal(new Set(msgFiles(dir)).size, msgFiles(dir).length);
-  t.equal(msgFiles(dir).length, 4, 'no sequence number collides with a file on disk');
+  await box.close();
+  const live = inspectOutboxDir(dir).live;
+  t.equal(new Set(live.map((m) => m.seq)).size, live.length);
+  t.same(live.map((m) => m.message.topic).sort(), ['t/1', 't/7', 't/8', 't/9'], 'no sequence number collides with one on disk: all four are live');
+  const again = await Outbox.open({ dir, fsync: 'never' });
+  t.equal(again.stats().depth, 4, 'and a reopen finds the four');
 });
 
-t.test('concurrent enqueues commit as a group: each resolves only once every file of its group is on disk', async (t) => {
+t.test('concurrent enqueues commit as a group: each resolves only once its whole group is in the log', async (t) => {
   const dir = join(tmp(t), 'o');
   const box = await Outbox.open({ dir, fsync: 'always' });
   const seenAtResolve: number[] = [];
@@ -189,7 +204,7 @@ t.test('concurrent enqueues commit as a group: each resolves only once every fil
   // The first enqueue starts a commit alone; the 49 queued behind it form the next group.
   await Promise.all(Array.from({ length: 50 }, (_, k) => box.enqueue(msg(k + 1)).then(() => {
     resolvedOrder.push(k + 1);
-    seenAtResolve.push(msgFiles(dir).length);
+    seenAtResolve.push(liveSeqs(dir).length);
   })));
   t.same(resolvedOrder, Array.from({ length: 50 }, (_, k) => k + 1), 'enqueues resolve in call order');
   t.ok(seenAtResolve[0] !== undefined && seenAtResolve[0] >= 1, 'the first message is on disk when it resolves');
@@ -236,20 +251,24 @@ t.test('a group that cannot be written degrades once and still resolves every en
   for (let i = 1; i <= 20; i++) t.equal(box.takeNext()?.message.topic, `t/${i}`);
 });
 
-t.test('with fsync always a group segment holds the durable bytes: torn message files are restored from it at reopen', async (t) => {
+t.test('each answer is written to the log exactly once, with one write per group', async (t) => {
   const dir = join(tmp(t), 'o');
-  const a = await Outbox.open({ dir, fsync: 'always' });
-  await Promise.all(Array.from({ length: 12 }, (_, k) => a.enqueue(msg(k + 1, 50))));
-  // A power cut may leave a renamed but unflushed file empty or cut short.
-  writeFileSync(join(dir, '0000000000000003.msg'), Buffer.alloc(0));
-  writeFileSync(join(dir, '0000000000000007.msg'), Buffer.from([9, 0, 0, 0, 123]));
-  const b = await Outbox.open({ dir, fsync: 'always' });
-  t.equal(b.stats().depth, 12);
-  for (let i = 1; i <= 12; i++) {
-    const e = b.takeNext();
-    t.equal(e?.message.topic, `t/${i}`);
-    t.same(e?.message.payload, Buffer.alloc(50, i));
-  }
+  const box = await Outbox.open({ dir, fsync: 'always' });
+  // 64 producers, the broker acknowledging each answer once its enqueue resolved (bench section 7's loop).
+  let n = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (n < 640) {
+      const i = ++n;
+      await box.enqueue(msg(i, 100));
+      const e = box.takeNext();
+      if (e !== undefined) await box.ack(e.seq);
+    }
+  }));
+  const seen = inspectOutboxDir(dir);
+  t.equal(seen.puts.length, 640, 'one PUT record per answer');
+  t.equal(new Set(seen.puts).size, 640, 'no answer written twice');
+  t.same(seen.others, [], 'no other file (no per-message file, no temp file)');
+  t.same(seen.live, [], 'all acknowledged');
 });
 
 t.test('acknowledged messages of a group stay gone after a reopen, and the segment goes with the last one', async (t) => {
@@ -263,21 +282,50 @@ t.test('acknowledged messages of a group stay gone after a reopen, and the segme
   b.releaseAll();
   for (let e = b.takeNext(); e !== undefined; e = b.takeNext()) await b.ack(e.seq);
   t.equal(b.stats().depth, 0);
-  t.same(readdirSync(dir), [], 'no message file and no segment left');
+  t.same(liveSeqs(dir), [], 'nothing live in the log');
+  await b.close();
+  t.same(readdirSync(dir), [], 'close deletes a log with nothing live');
   const c = await Outbox.open({ dir, fsync: 'always' });
   t.equal(c.stats().depth, 0);
 });
 
-t.test('message files of the per-message layout (no segment) are loaded next to segments', async (t) => {
+t.test('answers left in the per-message layout before issue 12 are migrated into the log, a segment copy winning over a torn file', async (t) => {
   const dir = join(tmp(t), 'o');
-  const old = await Outbox.open({ dir, fsync: 'never' });
-  for (let i = 1; i <= 3; i++) await old.enqueue(msg(i));
+  mkdirSync(dir);
+  const name = (seq: number, ext: string): string => `${String(seq).padStart(16, '0')}.${ext}`;
+  for (const i of [1, 2, 3]) writeFileSync(join(dir, name(i, 'msg')), serialize(msg(i)));
+  // The old group segment holding seq 3's durable bytes; its .msg file torn by a power cut.
+  const rec = serialize(msg(3));
+  const head = Buffer.alloc(12);
+  head.writeUInt32LE(rec.byteLength, 0);
+  head.writeDoubleLE(3, 4);
+  writeFileSync(join(dir, name(3, 'seg')), Buffer.concat([head, rec]));
+  writeFileSync(join(dir, name(3, 'msg')), Buffer.alloc(0));
+  writeFileSync(join(dir, name(4, 'tmp')), 'partial');
   const a = await Outbox.open({ dir, fsync: 'always' });
-  await Promise.all([a.enqueue(msg(4)), a.enqueue(msg(5))]);
-  const b = await Outbox.open({ dir, fsync: 'always' });
+  t.same(inspectOutboxDir(dir).others, [], 'the old files are gone');
   const topics: string[] = [];
-  for (let e = b.takeNext(); e !== undefined; e = b.takeNext()) topics.push(e.message.topic);
-  t.same(topics, ['t/1', 't/2', 't/3', 't/4', 't/5']);
+  for (let e = a.takeNext(); e !== undefined; e = a.takeNext()) topics.push(e.message.topic);
+  t.same(topics, ['t/1', 't/2', 't/3']);
+  const b = await Outbox.open({ dir, fsync: 'always' });
+  t.equal(b.stats().depth, 3, 'they are in the log now');
+});
+
+t.test('a message that is never acknowledged does not pin old segments: it is re-appended and they are deleted', async (t) => {
+  const dir = join(tmp(t), 'o');
+  const box = await Outbox.open({ dir, fsync: 'never', segmentBytes: 2048 });
+  await box.enqueue(msg(0, 100));
+  const stuck = box.takeNext();
+  let maxSegments = 0;
+  for (let i = 1; i <= 300; i++) {
+    await box.enqueue(msg(i, 100));
+    await box.ack(box.takeNext()?.seq ?? -1);
+    maxSegments = Math.max(maxSegments, inspectOutboxDir(dir).segments);
+  }
+  t.ok(maxSegments <= 6, `at most 6 segments at any time (saw ${maxSegments}), though the log wrote about ${Math.round(300 * 170 / 2048)} segments' worth`);
+  t.same(liveSeqs(dir), [stuck?.seq], 'only the unacknowledged message is live');
+  const again = await Outbox.open({ dir, fsync: 'never' });
+  t.equal(again.takeNext()?.message.topic, 't/0', 'and it survives a reopen');
 });
 
 t.test('publish-ahead: a message can be taken before it is durable, and one acknowledged before its group is written never touches the disk', async (t) => {
@@ -293,8 +341,7 @@ t.test('publish-ahead: a message can be taken before it is durable, and one ackn
   t.same([a?.message.topic, b?.message.topic, c?.message.topic], ['t/1', 't/2', 't/3'], 'listed in order before any enqueue resolved');
   await box.ack(b?.seq ?? -1);
   await Promise.all([first, second, third]);
-  const names = readdirSync(dir).filter((n) => n.endsWith('.msg')).sort();
-  t.same(names, ['0000000000000001.msg', '0000000000000003.msg'], 'the message acknowledged before its group began was never written');
+  t.same(inspectOutboxDir(dir).puts, [1, 3], 'the message acknowledged before its group began was never written');
   t.equal(box.stats().depth, 2);
   const reopened = await Outbox.open({ dir });
   t.same([reopened.takeNext()?.message.topic, reopened.takeNext()?.message.topic, reopened.takeNext()], ['t/1', 't/3', undefined], 'the unacknowledged ones are durable');
@@ -310,7 +357,7 @@ t.test('publish-ahead: a message acknowledged while its group is being written i
   t.equal(box.stats().depth, 1, 'still counted until its file is gone');
   await Promise.all([done, acked]);
   t.equal(box.stats().depth, 0);
-  t.same(readdirSync(dir).filter((n) => n.endsWith('.msg') || n.endsWith('.seg')), [], 'no message or segment file is left');
+  t.same(liveSeqs(dir), [], 'nothing is live in the log');
   const reopened = await Outbox.open({ dir });
   t.equal(reopened.stats().depth, 0, 'nothing comes back after a reopen');
 });

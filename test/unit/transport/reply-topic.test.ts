@@ -39,3 +39,10 @@ t.test('a refusal echoes at most 128 characters of the topic', async (t) => {
   const err = checkReplyTopic(`other/${'y'.repeat(900)}`, 'digits', topics, { allow: ['app/#'], homeAssistantPrefix: '' });
   t.ok(err !== null && err.message.length < 400, `${err?.message.length} chars`);
 });
+
+t.test('takes reply topics under <prefix>/replies/, the requesters\' subtree of the shipped ACL and `edge-infer request` (issue 12)', async (t) => {
+  t.equal(checkReplyTopic('edge/dev/replies/0b8f-uuid', 'digits', topics, policy), null);
+  t.equal(checkReplyTopic('edge/dev/replies/a/b', 'digits', topics, policy), null);
+  t.equal(checkReplyTopic('edge/dev/replies/', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', 'not the bare subtree');
+  t.equal(checkReplyTopic('edge/dev/replies', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED');
+});
