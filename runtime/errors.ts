@@ -70,6 +70,9 @@ export const ERROR_DEFS = {
   EDGE_ERR_EVAL_SET_INVALID: { exit: EX_CONFIG, hint: 'an eval set is a JSON file {"inputs": [[...64 numbers...], ...], "labels": [...]}; see models/digits/eval/' },
   // --- anything else ---
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
+  // --- issue 13: operator-proof CLI ---
+  EDGE_ERR_OUTPUT_FILE: { exit: EX_USAGE, hint: 'pass -o a new file in an existing, writable folder with room: not a folder and not the input file' },
+  EDGE_ERR_FILE_UNREADABLE: { exit: EX_USAGE, hint: 'check the path you passed: it must name an existing, readable file (not a folder)' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERROR_DEFS;

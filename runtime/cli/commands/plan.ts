@@ -9,19 +9,21 @@ import { formatPlan } from '../../planner/format-plan.js';
 import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import { loadServiceConfig, modelConfig } from '../../config/service-config.js';
 import type { Command } from '../command.js';
-import { str } from '../values.js';
+import { noPositionals, str } from '../values.js';
 
 export const command: Command = {
   name: 'plan',
   summary: 'show which variant of each model this board would run, and why every other variant was not chosen',
-  usage: '[--profile <id|file>] [--models <dir>] [--budget-mb N] [--backend auto|native|wasm] [--state-dir <dir> | --calibration <file>] [--json]',
+  usage: '[--profile <id|file>] [--models <dir>] [--budget-mb N] [--backend auto|native|wasm] [--config <file>] [--state-dir <dir> | --calibration <file>] [--json]   (exit 78 when a model fits nowhere or a manifest is refused)',
   options: {
     ...SETUP_OPTIONS,
     config: { type: 'string', help: 'service config file (for model priorities); optional' },
     'state-dir': { type: 'string', help: 'use <dir>/calibration-<profile>-<backend>.json (from `bench --calibrate`) for measured figures' },
     calibration: { type: 'string', help: 'a calibration file to plan with (measured figures instead of estimates)' },
   },
+  examples: ['edge-infer plan --profile rpi4-2gb', 'edge-infer plan --profile rpi-zero-2w --json', 'edge-infer plan --budget-mb 64 --state-dir /var/lib/edge-infer'],
   async run(ctx) {
+    noPositionals(ctx.positionals);
     // Plan for the board the profile names (a Pi Zero plans WASM even when asked from x86).
     const setup = await setupFromFlags(ctx, 'profile');
     const configFile = str(ctx.values, 'config');
