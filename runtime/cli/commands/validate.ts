@@ -106,6 +106,9 @@ export const command: Command = {
         else for (const p of f.problems) ctx.out(`FAIL  ${f.kind.padEnd(8)} ${p.code}: ${p.message}`);
       }
       ctx.out(`\n${findings.length - bad.length} ok, ${bad.length} with problems`);
+      // stderr names the problem too, for a caller that reads only stderr or whose stdout is gone.
+      const first = bad[0];
+      if (first !== undefined) process.stderr.write(`edge-infer: ${first.code ?? 'EDGE_ERR_CONFIG_INVALID'}: ${bad.length} of ${findings.length} file(s) with problems, first ${first.file}\n  hint: fix each FAIL line; \`edge-infer validate <file>\` rechecks one file\n`);
     }
     return bad.length === 0 ? 0 : EX_CONFIG;
   },
