@@ -146,7 +146,7 @@ function generate(spec: Spec, rnd: () => number): Probe {
   for (const [name, slot] of Object.entries(spec.flags)) if (slot.good !== undefined) flags.set(name, { v: slot.good, bad: false });
   const tail: Value[] = [];
   let closeStdout = false;
-  let isBad = false;
+  let isBad: boolean;
   const count = rnd() < 0.7 ? 1 : 2;
   for (let i = 0; i < count; i++) {
     const m = pick(rnd, MUTATIONS);
@@ -157,7 +157,7 @@ function generate(spec: Spec, rnd: () => number): Probe {
       else if (slots.length > 0) { const [name, slot] = pick(rnd, slots); flags.set(name, pick(rnd, slot.pool)); }
     } else if (m === 'drop-required') {
       const req = Object.entries(spec.flags).filter(([n, s]) => s.required === true && flags.has(n));
-      if (req.length > 0) { flags.delete(pick(rnd, req)[0]); isBad = true; }
+      if (req.length > 0) flags.delete(pick(rnd, req)[0]);
     } else if (m === 'unknown-flag') tail.push({ v: pick(rnd, ['--frobnicate', '--inptu', '-z', '--json=yes']), bad: true });
     else if (m === 'stray-positional') tail.push({ v: 'typo', bad: true });
     else if (m === 'no-value') {
@@ -173,7 +173,8 @@ function generate(spec: Spec, rnd: () => number): Probe {
     else args.push(`--${name}`, value.v);
   }
   args.push(...tail.map((t) => t.v));
-  isBad ||= positional?.bad === true || [...flags.values(), ...tail].some((x) => x.bad);
+  const missingRequired = Object.entries(spec.flags).some(([n, s]) => s.required === true && !flags.has(n));
+  isBad = missingRequired || positional?.bad === true || [...flags.values(), ...tail].some((x) => x.bad);
   return {
     name: args.map((a) => (a === '' ? "''" : a.length > 60 ? `${a.slice(0, 20)}...(${a.length})` : a)).join(' ') + (closeStdout ? ' | (closed)' : ''),
     args, bad: isBad, closeStdout,

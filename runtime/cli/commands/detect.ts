@@ -6,12 +6,11 @@ import { profilesDir } from '../../service/setup.js';
 import type { Command } from '../command.js';
 import { noPositionals, str } from '../values.js';
 
-/** --root must be a folder: a typo must not silently detect "no host facts". Throws EDGE_ERR_USAGE. */
-async function rootFolder(root: string | undefined): Promise<string> {
-  if (root === undefined) return '/';
-  const s = await stat(root).catch(() => null);
-  if (s === null || !s.isDirectory()) throw new EdgeError('EDGE_ERR_USAGE', `--root ${root} is not a folder`, { details: { root } });
-  return root;
+/** --root / --profiles must be folders: a typo must not silently detect "no host facts". Throws EDGE_ERR_USAGE. */
+async function rootFolder(dir: string, flagName: string): Promise<string> {
+  const s = await stat(dir).catch(() => null);
+  if (s === null || !s.isDirectory()) throw new EdgeError('EDGE_ERR_USAGE', `${flagName} ${dir} is not a folder`, { details: { [flagName]: dir } });
+  return dir;
 }
 
 export const command: Command = {
@@ -25,8 +24,13 @@ export const command: Command = {
   examples: ['edge-infer detect', 'edge-infer detect --root test/fixtures/hosts/rpi4-8gb-arm64 --json'],
   async run(ctx) {
     noPositionals(ctx.positionals);
-    const facts = await readHostFacts(await rootFolder(str(ctx.values, 'root')));
-    const result = detectProfile(facts, await listProfiles(str(ctx.values, 'profiles') ?? profilesDir(ctx.packageRoot)));
+    const root = str(ctx.values, 'root');
+    const facts = await readHostFacts(root === undefined ? '/' : await rootFolder(root, '--root'));
+    const given = str(ctx.values, 'profiles');
+    const profiles = await listProfiles(given === undefined ? profilesDir(ctx.packageRoot) : await rootFolder(given, '--profiles'));
+    // An explicit --profiles with no profile in it is a mistake, not "derive one from the host".
+    if (given !== undefined && profiles.length === 0) throw new EdgeError('EDGE_ERR_USAGE', `--profiles ${given} holds no device profile (<id>.json)`, { details: { profiles: given } });
+    const result = detectProfile(facts, profiles);
     ctx.out(ctx.json ? JSON.stringify(result, null, 2) : formatDetection(result));
     return 0;
   },
