@@ -17,6 +17,7 @@ import path from 'node:path';
 import { EdgeError, EX_SOFTWARE, EX_USAGE, asEdgeError, toErrorPayload } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { Command, CommandContext, OptionSpec } from './command.js';
+import { COMMON_OPTIONS } from './common-options.js';
 
 type Loader = () => Promise<{ command: Command }>;
 
@@ -34,11 +35,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   eval: { summary: 'measure accuracy, agreement, size and latency of a model or variant', load: () => import('./commands/eval.js') },
 };
 
-const COMMON: Record<string, OptionSpec> = {
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
-  json: { type: 'boolean', help: 'print one JSON document to stdout' },
-  'log-level': { type: 'string', help: 'debug | info | warn | error (default info)' },
-};
+const COMMON: Record<string, OptionSpec> = COMMON_OPTIONS;
 
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
