@@ -149,7 +149,8 @@ t.test('5. a config file holding null is refused by validate and run (exit 78), 
   const v = await runCli(['validate', file]);
   t.equal(v.code, 78);
   t.match(v.stdout, /FAIL  config   EDGE_ERR_CONFIG_INVALID/);
-  const r = await runCli(['run', '--config', file, '--json']);
+  // --broker to a closed port: on the old code (null taken as defaults) run started and must not take localhost:1883.
+  const r = await runCliIn(dir, ['run', '--config', file, '--broker', 'mqtt://127.0.0.1:1', '--state-dir', path.join(dir, 'state'), '--json'], 20_000);
   t.equal(r.code, 78);
   t.equal(codeOf(r.stdout), 'EDGE_ERR_CONFIG_INVALID');
 });
@@ -234,9 +235,10 @@ t.test('9. hints and codes fit the command: local hints for infer, FILE_UNREADAB
   t.match(help.stdout, /Examples:\n  edge-infer run/);
 });
 
-function runCliIn(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** The built CLI in `cwd`; killed (code null) after `timeoutMs`. */
+function runCliIn(cwd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });

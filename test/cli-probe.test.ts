@@ -12,7 +12,7 @@ import { generatedProbes, fixedProbes } from './helpers/cli-probe-cases.js';
 import { hashTree, judge, knownFindings, makeFixtures, runPool, treeChanges, type ProbeRun } from './helpers/cli-probe.js';
 import { ROOT } from './helpers/service-process.js';
 
-const FAST_COUNT = 24;
+const FAST_COUNT = 20;
 const count = Number(process.env['EDGE_INFER_PROBES'] ?? FAST_COUNT);
 const seed = Number(process.env['EDGE_INFER_PROBE_SEED'] ?? 13);
 const full = count > FAST_COUNT;
