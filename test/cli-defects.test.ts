@@ -210,6 +210,10 @@ t.test('8. stray arguments and a missing --root are errors, not ignored', async 
     t.equal(runs[i]?.code, 64, `${args.join(' ')} exits 64`);
     t.match(runs[i]?.stderr, /EDGE_ERR_USAGE/);
   }
+  const config = path.join(tmp(), 'config.json');
+  writeFileSync(config, JSON.stringify({ deviceId: 'x', models: { digitz: {} } }));
+  const plan = await runCli(['plan', '--profile', 'rpi4-2gb', '--config', config]);
+  t.match(plan.stderr, /warning: config\.models\.digitz names no model/, 'plan --config warns about a model id with no manifest');
 });
 
 t.test('9. hints and codes fit the command: local hints for infer, FILE_UNREADABLE for inspect, BAD_JSON for request and infer', async (t) => {

@@ -10,6 +10,7 @@ import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import { loadServiceConfig, modelConfig } from '../../config/service-config.js';
 import type { Command } from '../command.js';
 import { noPositionals, str } from '../values.js';
+import { unknownModelIds } from '../config-models.js';
 
 export const command: Command = {
   name: 'plan',
@@ -28,6 +29,12 @@ export const command: Command = {
     const setup = await setupFromFlags(ctx, 'profile');
     const configFile = str(ctx.values, 'config');
     const config = configFile === undefined ? null : await loadServiceConfig(configFile);
+    if (config !== null) {
+      // A typo in config.models (issue 13, defect 8) is said, not planned around silently.
+      for (const id of unknownModelIds(Object.keys(config.models), setup.manifests.map((m) => m.manifest.id))) {
+        process.stderr.write(`edge-infer: warning: config.models.${id} names no model in ${setup.modelsDir}; fix the id or remove the entry\n`);
+      }
+    }
     const priorities: Record<string, number> = {};
     for (const m of setup.manifests) priorities[m.manifest.id] = config ? modelConfig(config, m.manifest.id).priority : 0;
     const calibration = await loadCalibration(str(ctx.values, 'state-dir'), str(ctx.values, 'calibration'), setup.profile.id, setup.backend);
