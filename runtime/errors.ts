@@ -79,6 +79,9 @@ export const ERROR_DEFS = {
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
   // --- issue 10: static int8 calibration ---
   EDGE_ERR_CALIBRATION_FAILED: { exit: EX_CONFIG, hint: 'the calibration set did not run through the model (check its "shape" and that it matches the model input); see `edge-infer quantize --help`' },
+  // --- issue 13: operator-proof CLI ---
+  EDGE_ERR_OUTPUT_FILE: { exit: EX_USAGE, hint: 'pass -o a new file in an existing, writable folder with room: not a folder and not the input file' },
+  EDGE_ERR_FILE_UNREADABLE: { exit: EX_USAGE, hint: 'check the path you passed: it must name an existing, readable file (not a folder)' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERROR_DEFS;

@@ -6,6 +6,7 @@
  * main.ts prints `code: message` + hint (or the JSON error payload with --json) and exits with
  * the error's exitCode (78 for config errors, 64 for usage).
  */
+import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 
 export interface OptionSpec {
@@ -37,5 +38,11 @@ export interface Command {
   /** Usage line after `edge-infer <name>`, e.g. "<model> --input <file|->". */
   usage: string;
   options: Record<string, OptionSpec>;
+  /** Command lines shown under "Examples:" in --help; each parses with `options` (test/cli-help.test.ts). */
+  examples?: readonly string[];
+  /** Help text for a common option (--json, --log-level) where it means something else for this command. */
+  commonHelp?: Record<string, OptionSpec>;
+  /** Hints that replace the registry's for this command (e.g. a local command's errors must not point at MQTT topics). */
+  hints?: Partial<Record<ErrorCode, string>>;
   run(ctx: CommandContext): Promise<number>;
 }

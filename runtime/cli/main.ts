@@ -2,14 +2,22 @@
  * `edge-infer <command> [options]`. Commands are imported lazily so `edge-infer run` does not pay
  * for the quantizer's protobuf code at start, and `--help` is instant.
  *
- * Exit codes: 0 ok; the EdgeError's exitCode otherwise (78 config, 64 usage, 69 unavailable, 70 internal).
+ * Exit codes: 0 ok; the EdgeError's exitCode otherwise (78 config, 64 usage, 69 unavailable, 70 internal);
+ * a command killed by SIGINT / SIGTERM exits as the signal (the shell shows 130 / 143), except `run`,
+ * which drains and exits 0. The README's exit-code table lists the same (test/readme-cli.test.ts).
+ *
+ * Output contract (issue 13): a closed stdout (`| head -1`) ends the output quietly (no EPIPE stack
+ * trace) and the command still exits with its own status; errors are one `edge-infer: CODE: message`
+ * line plus a hint on stderr (or `{"error": {...}}` on stdout with --json), never a stack trace unless
+ * `--log-level debug` asks for one.
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { EdgeError, EX_SOFTWARE, asEdgeError, toErrorPayload } from '../errors.js';
+import { EdgeError, EX_SOFTWARE, EX_USAGE, asEdgeError, toErrorPayload } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { Command, CommandContext, OptionSpec } from './command.js';
+import { COMMON_OPTIONS } from './common-options.js';
 
 type Loader = () => Promise<{ command: Command }>;
 
@@ -28,11 +36,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   top: { summary: 'live view over MQTT of a device or a fleet (variants, req/s, latency, budget, temperature)', load: () => import('./commands/top.js') },
 };
 
-const COMMON: Record<string, OptionSpec> = {
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
-  json: { type: 'boolean', help: 'print one JSON document to stdout' },
-  'log-level': { type: 'string', help: 'debug | info | warn | error (default info)' },
-};
+const COMMON: Record<string, OptionSpec> = COMMON_OPTIONS;
 
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -42,22 +46,64 @@ function topHelp(): string {
   return `edge-infer: edge inference runtime for Raspberry Pi class boards\n\nUsage: edge-infer <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun \`edge-infer <command> --help\` for a command's options.\n`;
 }
 
-function commandHelp(cmd: Command): string {
-  const opts = { ...cmd.options, ...COMMON };
+export function commandHelp(cmd: Command): string {
+  const opts = { ...cmd.options, ...COMMON, ...(cmd.commonHelp ?? {}) };
   const rows = Object.entries(opts).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ' <value>' : ''}`;
     return [flag, o.help] as const;
   });
   const width = Math.max(...rows.map(([f]) => f.length));
-  return `Usage: edge-infer ${cmd.name} ${cmd.usage}\n\n${cmd.summary}\n\nOptions:\n${rows.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`).join('\n')}\n`;
+  const examples = (cmd.examples ?? []).map((e) => `  ${e}`).join('\n');
+  return `Usage: edge-infer ${cmd.name} ${cmd.usage}\n\n${cmd.summary}\n\nOptions:\n${rows.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`).join('\n')}\n${examples === '' ? '' : `\nExamples:\n${examples}\n`}`;
+}
+
+/** The registered command names (for tests and the probe suite). */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+/** Loads a command module by name (undefined for an unknown name). */
+export async function loadCommand(name: string): Promise<Command | undefined> {
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  return entry === undefined ? undefined : (await entry.load()).command;
+}
+
+let stdoutClosed = false;
+
+/**
+ * A reader that goes away (`| head -1`) makes stdout emit EPIPE asynchronously; without a listener
+ * node dies with an unhandled 'error' stack trace. Output then stops quietly; stderr errors are
+ * dropped (nowhere left to report them).
+ */
+function guardStdio(): void {
+  process.stdout.on('error', () => { stdoutClosed = true; });
+  process.stderr.on('error', () => undefined);
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`edge-infer: EDGE_ERR_USAGE: ${message}\n  hint: run \`edge-infer --help\`\n`);
+  return EX_USAGE;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const out = (text: string): void => void process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  guardStdio();
+  const out = (text: string): void => {
+    if (!stdoutClosed) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  };
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    out(topHelp());
-    return name === undefined ? 64 : 0;
+  if (name === undefined) {
+    process.stderr.write(topHelp());
+    return usageError('missing command');
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    // `help <command>` is `<command> --help`.
+    const topic = name === 'help' ? rest[0] : undefined;
+    if (topic === undefined) {
+      out(topHelp());
+      return 0;
+    }
+    const cmd = await loadCommand(topic);
+    if (cmd === undefined || rest.length > 1) return usageError(cmd === undefined ? `no command "${topic}"; commands: ${COMMAND_NAMES.join(', ')}` : `unexpected arguments: ${rest.slice(1).join(' ')}`);
+    out(commandHelp(cmd));
+    return 0;
   }
   if (name === '--version' || name === '-v') {
     const { readFile } = await import('node:fs/promises');
@@ -66,12 +112,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const wantsJson = rest.includes('--json');
-  const entry = COMMANDS[name];
+  const debug = rest.some((a, i) => a === '--log-level=debug' || (a === '--log-level' && rest[i + 1] === 'debug'));
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  let hints: Command['hints'];
   try {
     if (entry === undefined) {
       throw new EdgeError('EDGE_ERR_USAGE', `unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
     }
     const { command } = await entry.load();
+    hints = command.hints;
     let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({ args: rest, options: { ...command.options, ...COMMON }, allowPositionals: true, strict: true });
@@ -97,11 +146,15 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(ctx);
   } catch (e) {
     const err = asEdgeError(e);
+    const hint = hints?.[err.code] ?? err.hint;
     if (wantsJson) {
-      out(JSON.stringify({ error: toErrorPayload(err) }, null, 2));
+      out(JSON.stringify({ error: { ...toErrorPayload(err), hint } }, null, 2));
     } else {
-      process.stderr.write(`edge-infer: ${err.code}: ${err.message}\n  hint: ${err.hint}\n`);
-      if (err.code === 'EDGE_ERR_INTERNAL' && err.cause instanceof Error && err.cause.stack) process.stderr.write(err.cause.stack + '\n');
+      process.stderr.write(`edge-infer: ${err.code}: ${err.message}\n  hint: ${hint}\n`);
+    }
+    if (err.code === 'EDGE_ERR_INTERNAL') {
+      const stack = err.cause instanceof Error ? err.cause.stack : undefined;
+      process.stderr.write(debug && stack !== undefined ? stack + '\n' : '  (run again with --log-level debug for the stack trace)\n');
     }
     return err.exitCode || EX_SOFTWARE;
   }

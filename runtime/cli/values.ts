@@ -27,3 +27,8 @@ export function onePositional(positionals: string[], what: string): string {
   if (rest.length > 0) throw new EdgeError('EDGE_ERR_USAGE', `unexpected arguments: ${rest.join(' ')}`);
   return first;
 }
+
+/** For commands that take no positional argument: a stray word (`plan typo`) is an error, not ignored. */
+export function noPositionals(positionals: string[]): void {
+  if (positionals.length > 0) throw new EdgeError('EDGE_ERR_USAGE', `unexpected arguments: ${positionals.join(' ')} (this command takes options only)`);
+}

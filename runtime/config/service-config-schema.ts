@@ -6,6 +6,7 @@
  */
 import type { JSONSchemaType } from 'ajv';
 import type { LogFormat, LogLevel } from '../log.js';
+import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES_CEILING } from './limits.js';
 import { optional } from './schema-helpers.js';
 
 export const EMBEDDED_BROKER_MODES = ['auto', 'always', 'never'] as const;
@@ -275,11 +276,11 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       type: 'object',
       additionalProperties: false,
       required: [],
-      default: { maxPayloadBytes: 1_048_576, maxBatch: 64 },
+      default: { maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES, maxBatch: DEFAULT_MAX_BATCH },
       description: 'Request limits.',
       properties: {
-        maxPayloadBytes: int(64, 1_048_576, 'Largest request payload accepted, bytes. Default 1048576.', 268_435_456),
-        maxBatch: int(1, 64, 'Largest batch a request may carry. Default 64.', 65_536),
+        maxPayloadBytes: int(64, DEFAULT_MAX_PAYLOAD_BYTES, `Largest request payload accepted, bytes (the service and \`edge-infer infer\`). Default ${DEFAULT_MAX_PAYLOAD_BYTES}.`, MAX_PAYLOAD_BYTES_CEILING),
+        maxBatch: int(1, DEFAULT_MAX_BATCH, `Largest batch a request may carry. Default ${DEFAULT_MAX_BATCH}.`, 65_536),
       },
     },
     outbox: {

@@ -85,7 +85,9 @@ export function modelConfig(config: ServiceConfig, modelId: string): ModelServic
  */
 export function parseServiceConfig(doc: unknown, file: string, ctx: ConfigContext = defaultConfigContext()): ServiceConfig {
   assertNesting(doc, file, 'EDGE_ERR_CONFIG_INVALID');
-  const raw = checker.check(structuredClone(doc ?? {}), file);
+  // A file holding `null` (or any non-object) is a config to fix, not "all defaults" (issue 13, defect 5);
+  // the schema's `type: object` names it at path "".
+  const raw = checker.check(structuredClone(doc), file);
   const problems = fileProblems(raw);
   const base = dirname(resolve(file));
   const rel = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));

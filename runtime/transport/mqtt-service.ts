@@ -33,7 +33,7 @@ export interface MqttServiceOptions extends ConnectionOptions {
   handler: InferenceHandler;
   /** Outbox directory and bounds (log and clock are taken from here). */
   outbox: Omit<OutboxOptions, 'log' | 'nowMs'>;
-  /** Default {maxPayloadBytes: 4 MiB, maxBatch: 64}. */
+  /** Default DEFAULT_LIMITS (config/limits.ts: 1 MiB, 64). */
   limits?: Partial<RequestLimits>;
   /** Reconnect backoff. Default {minMs: 500, maxMs: 30000}. */
   reconnect?: Partial<BackoffOptions>;

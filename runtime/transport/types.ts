@@ -3,6 +3,7 @@
  * mqtt/aedes; everything here is plain data.
  */
 import type { ErrorCode } from '../errors.js';
+import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PAYLOAD_BYTES } from '../config/limits.js';
 import type { NamedTensors } from '../tensor.js';
 import type { TensorSpec } from '../repository/types.js';
 import type { Preprocessor } from '../preprocess/types.js';
@@ -34,7 +35,8 @@ export interface RequestLimits {
   maxBatch: number;
 }
 
-export const DEFAULT_LIMITS: RequestLimits = { maxPayloadBytes: 4 * 1024 * 1024, maxBatch: 64 };
+/** The service config's defaults (config/limits.ts: one limit for the service and `edge-infer infer`). */
+export const DEFAULT_LIMITS: RequestLimits = { maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES, maxBatch: DEFAULT_MAX_BATCH };
 
 /** The MQTT 5 properties of a request the codec looks at (all absent over MQTT 3.1.1). */
 export interface RequestProperties {

@@ -6,19 +6,22 @@ import { calibrate } from '../../service/calibrate.js';
 import { usableStateDir } from '../../service/service.js';
 import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import type { Command } from '../command.js';
-import { flag, positiveInt, str } from '../values.js';
+import { isErrorCode, ERROR_DEFS, EX_SOFTWARE } from '../../errors.js';
+import { flag, noPositionals, positiveInt, str } from '../values.js';
 
 export const command: Command = {
   name: 'bench',
   summary: 'measure every variant of every model on this device and backend (load time, latency p50/p95, RSS); --calibrate saves the figures for the planner',
-  usage: '[--calibrate] [--profile <id|file>] [--models <dir>] [--backend auto|native|wasm] [--runs N] [--state-dir <dir>] [--json]',
+  usage: '[--calibrate] [--profile <id|file>] [--models <dir>] [--backend auto|native|wasm] [--budget-mb N] [--runs N] [--state-dir <dir>] [--json]',
   options: {
     ...SETUP_OPTIONS,
     calibrate: { type: 'boolean', help: 'write <state-dir>/calibration-<profile>-<backend>.json; `plan` and `run` then use measured figures' },
     runs: { type: 'string', help: 'timed runs per variant (default 50)' },
     'state-dir': { type: 'string', help: 'where the calibration goes (default: the service\'s state dir)' },
   },
+  examples: ['edge-infer bench --profile generic-x64 --runs 20', 'edge-infer bench --calibrate --state-dir ./state'],
   async run(ctx) {
+    noPositionals(ctx.positionals);
     const setup = await setupFromFlags(ctx);
     const runs = positiveInt(ctx.values, 'runs', 50);
     const engine = createEngine(setup.backend);
@@ -43,7 +46,9 @@ export const command: Command = {
         if (file) ctx.out(`\ncalibration written to ${file}`);
         else ctx.out(`\n(not saved; add --calibrate to write ${calibrationPath('<state-dir>', setup.profile.id, setup.backend)})`);
       }
-      return result.failures.length > 0 ? 1 : 0;
+      // A variant that failed exits with its code's status (78: a file to fix, 70: onnxruntime), not 1.
+      const first = result.failures[0];
+      return first === undefined ? 0 : isErrorCode(first.code) ? ERROR_DEFS[first.code].exit : EX_SOFTWARE;
     } finally {
       await engine.close();
     }

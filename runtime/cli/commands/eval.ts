@@ -24,6 +24,7 @@ import { relativePathProblem } from '../../repository/manifest-checks.js';
 import type { LoadedManifest, VariantManifest } from '../../repository/types.js';
 import type { Command } from '../command.js';
 import { EngineMeasurer } from '../engine-measurer.js';
+import { readInputBytes } from '../files.js';
 import { parseBackendFlag } from '../../service/setup.js';
 import { onePositional, positiveInt, str } from '../values.js';
 import { formatEvalReport } from './eval-format.js';
@@ -163,13 +164,13 @@ export async function evalModel(id: string, measurer: ModelMeasurer, opts: EvalO
 export async function evalFile(file: string, evalFile: string, referenceFile: string | undefined, measurer: ModelMeasurer, opts: Pick<EvalOptions, 'runs' | 'batches' | 'progress'>): Promise<EvalReport> {
   const set = await readEvalSet(evalFile);
   const abs = path.resolve(file);
-  const bytes = await readBytes(abs);
+  const bytes = await readInputBytes(abs);
   readOnnx(bytes);
   let refPredictions: number[] | undefined;
   if (referenceFile !== undefined) {
     opts.progress(`reference ${referenceFile}: accuracy`);
     const ref = path.resolve(referenceFile);
-    refPredictions = (await measureFile(measurer, ref, await readBytes(ref), set, [], 0)).predictions;
+    refPredictions = (await measureFile(measurer, ref, await readInputBytes(ref), set, [], 0)).predictions;
   }
   opts.progress(`${file}: accuracy${opts.runs > 0 ? ` and latency (${opts.runs} runs at batch ${opts.batches.join(', ')})` : ''}`);
   const r = await measureFile(measurer, abs, bytes, set, opts.batches, opts.runs);
@@ -184,7 +185,12 @@ export async function evalFile(file: string, evalFile: string, referenceFile: st
 export const command: Command = {
   name: 'eval',
   summary: 'measure accuracy, agreement, size, sha256, params/MACs/ops and latency of a model\'s variants or of one ONNX file',
-  usage: '<model-id|file.onnx> [--variant V] [--models <dir>] [--update-manifest] [--runs N] [--batch N] [--threads N] [--eval <eval.json> [--reference <file.onnx>]] [--plot <file.svg> [--profile <id>]] [--json]',
+  usage: '<model-id|file.onnx> [--variant V] [--models <dir>] [--update-manifest] [--runs N] [--batch N] [--threads N] [--backend auto|native|wasm] [--eval <eval.json> [--reference <file.onnx>]] [--plot <file.svg> [--profile <id>]] [--json]',
+  examples: [
+    'edge-infer eval digits',
+    'edge-infer eval digits --variant student-int8 --runs 50 --json',
+    'edge-infer eval model-int8.onnx --eval eval.json --reference model.onnx',
+  ],
   options: {
     variant: { type: 'string', help: 'only this variant (agreement is still against the manifest\'s reference)' },
     models: { type: 'string', help: 'models folder; default: the bundled models/' },

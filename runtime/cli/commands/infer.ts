@@ -5,25 +5,53 @@ import { ModelRuntime } from '../../service/model-runtime.js';
 import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import { decodeRequest } from '../../transport/request-codec.js';
 import { resultBody } from '../../transport/result-codec.js';
-import { DEFAULT_LIMITS } from '../../transport/types.js';
+import { DEFAULT_LIMITS, type RequestLimits } from '../../transport/types.js';
+import { loadServiceConfig } from '../../config/service-config.js';
 import { createPreprocessor } from '../../preprocess/index.js';
 import type { Command } from '../command.js';
 import { readInputText } from '../input.js';
 import { onePositional, str } from '../values.js';
 
-/** Reads --input: a file or "-" (stdin). A bare JSON array is the shorthand input of a single-input model. */
-async function readInput(ref: string): Promise<Uint8Array> {
-  const text = await readInputText(ref);
+/**
+ * Reads --input: a file or "-" (stdin), refused from its size when over the limit. A bare JSON array
+ * is the shorthand input of a single-input model; it is wrapped in a request object, and the limit
+ * given back grows by the wrapper's bytes only, so the limit applies to what the user wrote.
+ */
+async function readInput(ref: string, limits: RequestLimits): Promise<{ payload: Uint8Array; limits: RequestLimits }> {
+  const text = await readInputText(ref, limits.maxPayloadBytes);
   const trimmed = text.trimStart();
-  return Buffer.from(trimmed.startsWith('[') ? `{"id":"cli","input":${trimmed}}` : trimmed);
+  if (!trimmed.startsWith('[')) return { payload: Buffer.from(trimmed), limits };
+  const payload = Buffer.from(`{"id":"cli","input":${trimmed}}`);
+  return { payload, limits: { ...limits, maxPayloadBytes: limits.maxPayloadBytes + payload.byteLength - Buffer.byteLength(trimmed) } };
 }
+
+/** One limit from one place (issue 13, defect 7): the service config's, defaults or --config's. */
+async function requestLimits(configFile: string | undefined): Promise<RequestLimits> {
+  if (configFile === undefined) return DEFAULT_LIMITS;
+  const c = await loadServiceConfig(configFile);
+  return { maxPayloadBytes: c.limits.maxPayloadBytes, maxBatch: c.limits.maxBatch };
+}
+
+/** A local command's errors must not point at MQTT topics (issue 13, defect 9). */
+const LOCAL_HINTS = {
+  EDGE_ERR_UNKNOWN_MODEL: 'list the models with `edge-infer plan`; the id is the folder name under models/',
+  EDGE_ERR_BAD_TENSOR: 'check dtype, shape and values against the model\'s inputs in models/<id>/model.json or `edge-infer plan --json` (no NaN or Infinity)',
+  EDGE_ERR_MODEL_UNAVAILABLE: 'the model could not be loaded on this profile; `edge-infer plan` shows why',
+  EDGE_ERR_TOO_LARGE: 'the input is over limits.maxPayloadBytes / limits.maxBatch (the same limits the service applies); split it, or raise them in the config passed with --config',
+} as const;
 
 export const command: Command = {
   name: 'infer',
   summary: 'run one local inference through the path the service uses (plan, verify, budgeted load, queue, worker)',
-  usage: '<model> --input <file.json|-> [--profile <id|file>] [--variant <id>] [--json]',
+  usage: '<model> --input <file.json|-> [--profile <id|file>] [--models <dir>] [--backend auto|native|wasm] [--budget-mb N] [--variant <id>] [--config <file>] [--json]',
+  examples: [
+    'edge-infer infer digits --input models/digits/eval/sample-3.json',
+    'echo \'{"id": "m1", "text": "win a free prize now"}\' | edge-infer infer spam --input - --json',
+  ],
+  hints: LOCAL_HINTS,
   options: {
     ...SETUP_OPTIONS,
+    config: { type: 'string', short: 'c', help: 'service config whose limits (limits.maxPayloadBytes, limits.maxBatch) apply, as in the service; default: the defaults (1 MiB, 64)' },
     input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]}, {"id","inputs":{...}} or {"id","text":"..."} for text models), a bare array, or - for stdin' },
     variant: { type: 'string', help: 'force this variant instead of the planner\'s choice' },
   },
@@ -31,7 +59,7 @@ export const command: Command = {
     const model = onePositional(ctx.positionals, '<model>');
     const inputRef = str(ctx.values, 'input');
     if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file.json|->');
-    const payload = await readInput(inputRef);
+    const { payload, limits } = await readInput(inputRef, await requestLimits(str(ctx.values, 'config')));
     const setup = await setupFromFlags(ctx);
     const loaded = setup.manifests.find((m) => m.manifest.id === model);
     if (!loaded) {
@@ -42,7 +70,7 @@ export const command: Command = {
       throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${model}" has no variant "${forced}"`, { details: { allowed: loaded.manifest.variants.map((v) => v.id) } });
     }
     const preprocess = (await createPreprocessor(loaded)) ?? undefined;
-    const decoded = decodeRequest({ model, payload, specs: loaded.manifest.inputs, limits: DEFAULT_LIMITS, preprocess });
+    const decoded = decodeRequest({ model, payload, specs: loaded.manifest.inputs, limits, preprocess });
     if (!decoded.ok) throw decoded.error;
 
     const manifest = forced === undefined ? loaded : { ...loaded, manifest: { ...loaded.manifest, variants: loaded.manifest.variants.filter((v) => v.id === forced) } };

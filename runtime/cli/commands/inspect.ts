@@ -1,9 +1,8 @@
 /** `edge-infer inspect <model.onnx> [--json]`: what a model is made of (see optimize/inspect.ts). */
-import { readFile } from 'node:fs/promises';
-import { EdgeError } from '../../errors.js';
 import { inspectModel, type InspectReport } from '../../optimize/inspect.js';
 import { readOnnx } from '../../optimize/onnx-io.js';
 import type { Command } from '../command.js';
+import { readInputBytes } from '../files.js';
 import { onePositional } from '../values.js';
 
 export function formatBytes(n: number): string {
@@ -33,13 +32,11 @@ export const command: Command = {
   name: 'inspect',
   summary: 'show an ONNX file\'s opsets, inputs/outputs, ops, parameters, MACs per layer and memory cost',
   usage: '<model.onnx> [--json]',
+  examples: ['edge-infer inspect models/digits/teacher-fp32.onnx', 'edge-infer inspect model.onnx --json'],
   options: {},
   async run(ctx) {
     const file = onePositional(ctx.positionals, '<model.onnx>');
-    let bytes: Uint8Array;
-    try { bytes = await readFile(file); } catch (e) {
-      throw new EdgeError('EDGE_ERR_FILE_MISSING', `cannot read ${file}`, { details: { file }, cause: e });
-    }
+    const bytes = await readInputBytes(file);
     const report = inspectModel(readOnnx(bytes), bytes.byteLength);
     ctx.out(ctx.json ? JSON.stringify({ file, bytes: bytes.byteLength, ...report }, null, 2) + '\n' : formatReport(file, bytes.byteLength, report));
     return 0;

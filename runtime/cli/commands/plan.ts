@@ -11,23 +11,32 @@ import { formatPlan } from '../../planner/format-plan.js';
 import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import { loadServiceConfig, modelConfig } from '../../config/service-config.js';
 import type { Command } from '../command.js';
-import { str } from '../values.js';
+import { noPositionals, str } from '../values.js';
+import { unknownModelIds } from '../config-models.js';
 
 export const command: Command = {
   name: 'plan',
   summary: 'show which variant of each model this board would run, and why every other variant was not chosen',
-  usage: '[--profile <id|file>] [--models <dir>] [--budget-mb N] [--backend auto|native|wasm] [--state-dir <dir> | --calibration <file>] [--json]',
+  usage: '[--profile <id|file>] [--models <dir>] [--budget-mb N] [--backend auto|native|wasm] [--config <file>] [--state-dir <dir> | --calibration <file>] [--json]   (exit 78 when a model fits nowhere or a manifest is refused)',
   options: {
     ...SETUP_OPTIONS,
     config: { type: 'string', help: 'service config file (for model priorities); optional' },
     'state-dir': { type: 'string', help: 'use <dir>/calibration-<profile>-<backend>.json (from `bench --calibrate`) for measured figures' },
     calibration: { type: 'string', help: 'a calibration file to plan with (measured figures instead of estimates)' },
   },
+  examples: ['edge-infer plan --profile rpi4-2gb', 'edge-infer plan --profile rpi-zero-2w --json', 'edge-infer plan --budget-mb 64 --state-dir /var/lib/edge-infer'],
   async run(ctx) {
+    noPositionals(ctx.positionals);
     // Plan for the board the profile names (a Pi Zero plans WASM even when asked from x86).
     const setup = await setupFromFlags(ctx, 'profile');
     const configFile = str(ctx.values, 'config');
     const config = configFile === undefined ? null : await loadServiceConfig(configFile);
+    if (config !== null) {
+      // A typo in config.models (issue 13, defect 8) is said, not planned around silently.
+      for (const id of unknownModelIds(Object.keys(config.models), setup.manifests.map((m) => m.manifest.id))) {
+        process.stderr.write(`edge-infer: warning: config.models.${id} names no model in ${setup.modelsDir}; fix the id or remove the entry\n`);
+      }
+    }
     const priorities: Record<string, number> = {};
     for (const m of setup.manifests) priorities[m.manifest.id] = config ? modelConfig(config, m.manifest.id).priority : 0;
     const calibration = await loadCalibration(str(ctx.values, 'state-dir'), str(ctx.values, 'calibration'), setup.profile.id, setup.backend);

@@ -3,7 +3,6 @@
  * size before/after, the layers quantized and skipped, and (with --eval) accuracy and top-1
  * agreement with the input model. Progress goes to stderr.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { evaluateAccuracy, runRowsBatched } from '../../backend/run-once.js';
 import { EdgeError } from '../../errors.js';
 import { CALIBRATION_METHODS, type ActivationRunner, type CalibrationMethod } from '../../optimize/calibrate.js';
@@ -17,14 +16,12 @@ import { quantizeMixed, type MixedReport } from '../../optimize/quantize-mixed.j
 import { quantizeStatic, type StaticReport } from '../../optimize/quantize-static.js';
 import { quantizeStaticMixed, type StaticMixedReport } from '../../optimize/quantize-static-mixed.js';
 import type { Command } from '../command.js';
+import { checkOutputPath, readInputBytes, writeOutputFile } from '../files.js';
 import { onePositional, positiveInt, str } from '../values.js';
 import { formatBytes } from './inspect.js';
 
 export async function readModelFile(file: string): Promise<{ bytes: Uint8Array; model: OnnxModel }> {
-  let bytes: Uint8Array;
-  try { bytes = await readFile(file); } catch (e) {
-    throw new EdgeError('EDGE_ERR_FILE_MISSING', `cannot read ${file}`, { details: { file }, cause: e });
-  }
+  const bytes = await readInputBytes(file);
   return { bytes, model: readOnnx(bytes) };
 }
 
@@ -74,7 +71,11 @@ export function parseDrop(v: string | undefined): number | undefined {
 export const command: Command = {
   name: 'quantize',
   summary: 'make an int8, int4 (MatMulNBits) or mixed-bit variant of an ONNX model',
-  usage: '<in.onnx> --to int8|int4|mixed -o <out.onnx> [--calibrate <set.json|dir>] [--calibration-method minmax|percentile|entropy] [--block-size 32] [--accuracy-level 4] [--max-drop 0.5%] [--eval <eval.json|dir>]',
+  usage: '<in.onnx> --to int8|int4|mixed -o <out.onnx> [--calibrate <set.json|dir>] [--calibration-method minmax|percentile|entropy] [--block-size 32] [--accuracy-level 4] [--max-drop 0.5%] [--eval <eval.json|dir>] [--full-range] [--json]',
+  examples: [
+    'edge-infer quantize model.onnx --to int8 -o model-int8.onnx --eval eval.json',
+    'edge-infer quantize model.onnx --to mixed --max-drop 0.5% --eval eval.json -o model-mixed.onnx',
+  ],
   options: {
     to: { type: 'string', help: 'int8 | int4 | mixed (required)' },
     output: { type: 'string', short: 'o', help: 'output .onnx file (required)' },
@@ -99,6 +100,7 @@ export const command: Command = {
     const accuracyLevel = al === undefined ? 4 : Number(al);
     const maxDrop = parseDrop(str(ctx.values, 'max-drop')) ?? 0.005;
     const evalRef = str(ctx.values, 'eval');
+    await checkOutputPath(out, evalRef === undefined ? [file] : [file, evalRef]);
     const evalSet = evalRef === undefined ? undefined : await readEvalSet(evalRef);
     const { bytes, model } = await readModelFile(file);
     const progress = (m: string): void => { process.stderr.write(`quantize: ${m}\n`); };
@@ -128,7 +130,7 @@ export const command: Command = {
       result = await quantizeMixed(model, { blockSize, accuracyLevel, maxDrop, onProgress: progress, ...(evaluate ? { evaluate } : {}) });
     }
     const written = writeOnnx(result.model);
-    await writeFile(out, written);
+    await writeOutputFile(out, written);
     const comparison = evalSet === undefined ? undefined : await compareOnEval(bytes, written, evalSet);
     if (ctx.json) {
       ctx.out(JSON.stringify({ input: file, output: out, to, path: 'path' in result.report ? 'static' : to === 'int8' ? 'dynamic' : to, bytesBefore: bytes.byteLength, bytesAfter: written.byteLength, ...result.report, ...(comparison ? { eval: comparison } : {}) }, null, 2) + '\n');

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { EdgeError } from '../../errors.js';
+import { EdgeError, ERROR_DEFS, EX_SOFTWARE, isErrorCode } from '../../errors.js';
+import { MAX_PAYLOAD_BYTES_CEILING } from '../../config/limits.js';
 import { sendRequest } from '../../transport/client.js';
 import { defaultPrefix } from '../../transport/topics.js';
 import type { Command } from '../command.js';
@@ -9,7 +10,11 @@ import { positiveInt, onePositional, str } from '../values.js';
 export const command: Command = {
   name: 'request',
   summary: 'send one inference request over MQTT and print the answer (a client for newcomers and scripts)',
-  usage: '<model> --input <file|-> [--broker URL] [--device-id ID] [--prefix P] [--timeout-ms N] [--mqtt 4|5]',
+  usage: '<model> --input <file|-> [--broker URL] [--device-id ID] [--prefix P] [--timeout-ms N] [--mqtt 4|5] [--username U] [--json]',
+  examples: [
+    'edge-infer request digits --input models/digits/eval/sample-3.json',
+    'edge-infer request digits --input sample.json --broker mqtt://pi.local:1883 --device-id kitchen --timeout-ms 3000',
+  ],
   options: {
     input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]} / {"id","inputs":{...}}), a bare array, or - for stdin' },
     broker: { type: 'string', help: 'broker URL (default mqtt://localhost:1883)' },
@@ -23,15 +28,17 @@ export const command: Command = {
     const model = onePositional(ctx.positionals, '<model>');
     const inputRef = str(ctx.values, 'input');
     if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file|->');
-    const text = await readInputText(inputRef);
+    // The service's own limit is not known here (its config may raise it); the schema's ceiling bounds what is read.
+    const text = await readInputText(inputRef, MAX_PAYLOAD_BYTES_CEILING);
     let doc: unknown;
     try {
       doc = JSON.parse(text);
     } catch {
-      throw new EdgeError('EDGE_ERR_INPUT_FILE', `--input ${inputRef} is not JSON`);
+      // The same code `infer` and the service give the same bytes (issue 13, defect 9).
+      throw new EdgeError('EDGE_ERR_BAD_JSON', `--input ${inputRef} is not JSON`, { details: { file: inputRef } });
     }
     const body: Record<string, unknown> = Array.isArray(doc) ? { input: doc } : (doc !== null && typeof doc === 'object' ? { ...(doc as Record<string, unknown>) } : {});
-    if (!['input', 'inputs', 'text', 'texts'].some((k) => k in body)) throw new EdgeError('EDGE_ERR_INPUT_FILE', '--input must hold an array, or an object with "input", "inputs", "text" or "texts"');
+    if (!['input', 'inputs', 'text', 'texts'].some((k) => k in body)) throw new EdgeError('EDGE_ERR_BAD_REQUEST', `--input ${inputRef} must hold an array, or an object with "input", "inputs", "text" or "texts"`, { details: { file: inputRef } });
     const v = str(ctx.values, 'mqtt') ?? '5';
     if (v !== '4' && v !== '5') throw new EdgeError('EDGE_ERR_USAGE', `--mqtt must be 4 or 5 (got "${v}")`);
     const password = process.env['EDGE_INFER_MQTT_PASSWORD'];
@@ -58,9 +65,17 @@ export const command: Command = {
       ctx.out(JSON.stringify({ binary: true, bytes: answer.payload.length, userProperties: answer.userProperties }));
       return 0;
     }
-    if (ctx.json || answer.kind === 'error') {
+    if (answer.kind === 'error') {
+      // An error answer exits with its code's status (64 bad request, 69 overloaded...), as the README's
+      // table says, and names the code on stderr like every other error.
+      const code = answer.body.error.code;
       ctx.out(JSON.stringify(answer.body, null, ctx.json ? 2 : 0));
-      return answer.kind === 'error' ? 1 : 0;
+      process.stderr.write(`edge-infer: ${code}: ${answer.body.error.message} (answer from the service)\n  hint: ${answer.body.error.hint}\n`);
+      return isErrorCode(code) ? ERROR_DEFS[code].exit : EX_SOFTWARE;
+    }
+    if (ctx.json) {
+      ctx.out(JSON.stringify(answer.body, null, 2));
+      return 0;
     }
     const b = answer.body;
     const best = b.top?.[0];

@@ -8,12 +8,13 @@ import { startEarlyWorker } from '../../backend/early-worker.js';
 import { hasManifests } from '../../repository/manifest.js';
 import { SystemdNotifier, startWatchdog, watchdogIntervalMs } from '../../service/systemd-notify.js';
 import type { Command } from '../command.js';
-import { str } from '../values.js';
+import { noPositionals, str } from '../values.js';
+import { warnUnknownModels } from '../config-models.js';
 
 export const command: Command = {
   name: 'run',
   summary: 'run the service: MQTT requests in; results, telemetry and retained status out (starts an embedded broker when none is configured or listening)',
-  usage: '[--config <file>] [--broker <url>] [--device-id <id>] [--profile <id|file>] [--models <dir>] [--ha-discovery] [--group <name>]',
+  usage: '[--config <file>] [--broker <url>] [--device-id <id>] [--profile <id|file>] [--models <dir>] [--state-dir <dir>] [--ha-discovery] [--group <name>] [--log-level L] [--json]',
   options: {
     config: { type: 'string', short: 'c', help: 'service config JSON (deploy/systemd/config.example.json); default: all defaults' },
     broker: { type: 'string', help: 'broker URL, e.g. mqtt://localhost:1883 or mqtts://broker:8883 (overrides the config)' },
@@ -24,7 +25,17 @@ export const command: Command = {
     group: { type: 'string', help: 'also take requests shared by the group edge/group/<name>/models/+/infer (MQTT 5 broker)' },
     'state-dir': { type: 'string', help: 'state folder for the outbox and caches (default: $STATE_DIRECTORY or /var/lib/edge-infer, else ~/.local/state/edge-infer)' },
   },
+  examples: [
+    'edge-infer run',
+    'edge-infer run --config /etc/edge-infer/config.json',
+    'edge-infer run --broker mqtt://broker.local:1883 --device-id kitchen --log-level warn --json',
+  ],
+  commonHelp: {
+    json: { type: 'boolean', help: 'log JSON lines (overrides log.format; the default is JSON when stderr is not a terminal)' },
+    'log-level': { type: 'string', help: 'debug | info | warn | error (overrides log.level in the config; default info)' },
+  },
   async run(ctx) {
+    noPositionals(ctx.positionals);
     const configFile = str(ctx.values, 'config');
     const load = async (): Promise<ServiceConfig> => {
       const base = await loadServiceConfig(configFile === undefined ? undefined : path.resolve(configFile));
@@ -50,7 +61,11 @@ export const command: Command = {
     // without models: onnxruntime's library would stay mapped in an idle service for nothing.
     if (hasManifests(config.modelsDir)) startEarlyWorker();
     const { EdgeService, DEFAULT_BROKER_URL } = await import('../../service/service.js');
-    const log = createLogger({ level: config.log.level, format: config.log.format as LogFormat }, { service: 'edge-infer', device: config.deviceId });
+    // --log-level and --json win over the config's log section (issue 13, defect 3).
+    const level = (str(ctx.values, 'log-level') as ServiceConfig['log']['level'] | undefined) ?? config.log.level;
+    const format: LogFormat = ctx.json ? 'json' : config.log.format as LogFormat;
+    const log = createLogger({ level, format }, { service: 'edge-infer', device: config.deviceId });
+    await warnUnknownModels(config, log);
     const pkg = JSON.parse(await readFile(path.join(ctx.packageRoot, 'package.json'), 'utf8')) as { version: string };
     const notifier = new SystemdNotifier({ log });
     const service = await EdgeService.start({
