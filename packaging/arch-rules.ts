@@ -7,7 +7,8 @@
  * - armhf (Zero 2 W / Pi 3 with a 32-bit OS): onnxruntime-node has no 32-bit ARM build, so none of
  *   its binaries; onnxruntime-web with only the Node entry and the one WASM build it loads in Node
  *   (ort-wasm-simd-threaded.mjs + .wasm; the jsep/jspi/asyncify builds are for browsers/WebGPU).
- * - both: no source maps, TypeScript declarations, @types packages or docs of dependencies.
+ * - both: no source maps, TypeScript declarations, @types packages, docs, tests or dotfiles
+ *   (.eslintrc, .npmignore, .gitattributes: lintian errors) of dependencies.
  *
  * Contract: pure; `rel` is a path under node_modules/ with "/" separators (e.g.
  * "onnxruntime-node/bin/napi-v6/linux/arm64/libonnxruntime.so.1"). License files are always kept.
@@ -20,7 +21,7 @@ export const DEB_ARCHES: readonly DebArch[] = ['arm64', 'armhf'];
 export const NODE_ARCH: Record<DebArch, string> = { arm64: 'arm64', armhf: 'arm' };
 
 const LICENSE = /(^|\/)(LICEN[CS]E|COPYING|NOTICE|ThirdPartyNotices)[^/]*$/i;
-const JUNK = /(\.map|\.d\.ts|\.d\.mts|\.d\.cts|\.md|\.markdown|\.ts|\.tsbuildinfo)$|(^|\/)(\.github|test|tests|__tests__|docs?|example|examples|benchmarks?)\//i;
+const JUNK = /(\.map|\.d\.ts|\.d\.mts|\.d\.cts|\.md|\.markdown|\.ts|\.tsbuildinfo)$|(^|\/)(\.github|test|tests|__tests__|docs?|example|examples|benchmarks?)\/|(^|\/)\.[^/]+$/i;
 const WEB_KEEP = new Set([
   'onnxruntime-web/package.json',
   'onnxruntime-web/dist/ort.node.min.mjs',

@@ -34,7 +34,7 @@ export function controlFile(f: ControlFields): string {
     `Architecture: ${f.arch}`,
     `Maintainer: ${f.maintainer}`,
     `Installed-Size: ${f.installedSizeKiB}`,
-    'Depends: nodejs (>= 20), init-system-helpers (>= 1.54~)',
+    `Depends: ${DEPENDS[f.arch]}`,
     'Recommends: mosquitto',
     'Section: misc',
     'Priority: optional',
@@ -44,6 +44,32 @@ export function controlFile(f: ControlFields): string {
     '',
   ].join('\n');
 }
+
+/**
+ * nodejs (>= 20): Debian's (trixie) and NodeSource's packages both satisfy it. arm64 also needs
+ * what onnxruntime-node's prebuilt libraries link against (read from their ELF version needs:
+ * GLIBC_2.28, GLIBCXX_3.4.22 / CXXABI_1.3.11 = GCC 7, GCC_4.5.0); armhf ships no native code.
+ */
+export const DEPENDS: Record<DebArch, string> = {
+  arm64: 'nodejs (>= 20), init-system-helpers (>= 1.54~), libc6 (>= 2.28), libgcc-s1 (>= 4.5), libstdc++6 (>= 7)',
+  armhf: 'nodejs (>= 20), init-system-helpers (>= 1.54~)',
+};
+
+/**
+ * Lintian tags kept on purpose (usr/share/lintian/overrides/edge-infer), each for onnxruntime-node's
+ * prebuilt upstream library: it is shipped as Microsoft builds it (stripping or relinking it would
+ * make it a different binary than the one tested), and it links mbedtls and curl statically.
+ */
+export const LINTIAN_OVERRIDES: Record<DebArch, string> = {
+  arm64: [
+    '# onnxruntime-node\'s prebuilt N-API binding and library, shipped as published on npm.',
+    'edge-infer: unstripped-binary-or-object [usr/lib/edge-infer/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/*]',
+    'edge-infer: embedded-library mbedtls [usr/lib/edge-infer/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/libonnxruntime.so.1]',
+    'edge-infer: embedded-library curl [usr/lib/edge-infer/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/libonnxruntime.so.1]',
+    '',
+  ].join('\n'),
+  armhf: '',
+};
 
 export const CONFFILES = `/${CONFIG_FILE}\n`;
 
@@ -81,12 +107,12 @@ if [ -d /run/systemd/system ]; then
 	systemctl --system daemon-reload >/dev/null || true
 fi
 if [ "$1" = "remove" ]; then
-	if [ -x /usr/bin/deb-systemd-helper ]; then
+	if command -v deb-systemd-helper >/dev/null 2>&1; then
 		deb-systemd-helper mask '${UNIT}' >/dev/null || true
 	fi
 fi
 if [ "$1" = "purge" ]; then
-	if [ -x /usr/bin/deb-systemd-helper ]; then
+	if command -v deb-systemd-helper >/dev/null 2>&1; then
 		deb-systemd-helper purge '${UNIT}' >/dev/null || true
 		deb-systemd-helper unmask '${UNIT}' >/dev/null || true
 	fi
@@ -113,13 +139,13 @@ export const PACKAGED_CONFIG = `${JSON.stringify({
   log: { level: 'info', format: 'json' },
 }, null, 2)}\n`;
 
-export function copyrightFile(license: string, licenseText: string): string {
+export function copyrightFile(license: string, licenseText: string, year: number): string {
   return [
     'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
     'Upstream-Name: edge-infer',
     '',
     'Files: *',
-    'Copyright: the edge-infer authors',
+    `Copyright: ${year} the edge-infer authors`,
     `License: ${license}`,
     '',
     'Files: usr/lib/edge-infer/node_modules/*',

@@ -44,7 +44,7 @@ async function main(): Promise<number> {
   const pkg = await readProjectPackage(projectRoot);
   const epoch = Number(process.env['SOURCE_DATE_EPOCH']);
   const date = Number.isFinite(epoch) && epoch > 0 ? new Date(epoch * 1000) : new Date();
-  const maintainer = process.env['DEB_MAINTAINER'] ?? 'edge-infer maintainers <edge-infer@localhost.localdomain>';
+  const maintainer = process.env['DEB_MAINTAINER'] ?? 'edge-infer maintainers <maintainers@edge-infer.example.org>';
   const results: DebResult[] = [];
   let failed = false;
   for (const arch of arches) {

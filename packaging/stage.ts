@@ -15,7 +15,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { keepDependencyDir, keepDependencyFile, type DebArch } from './arch-rules.js';
 import {
-  CONFIG_FILE, LIB_DIR, MIT_TEXT, PACKAGED_CONFIG, changelogFile, copyrightFile, packagedUnit,
+  CONFIG_FILE, LIB_DIR, LINTIAN_OVERRIDES, MIT_TEXT, PACKAGED_CONFIG, changelogFile, copyrightFile, packagedUnit,
 } from './debian-files.js';
 import { manPage } from './man-page.js';
 import { productionPackageDirs, type LockFile } from './prod-deps.js';
@@ -95,9 +95,13 @@ export async function stageDeb(o: StageOptions): Promise<void> {
   await mkdir(path.dirname(path.join(stage, CONFIG_FILE)), { recursive: true });
   await writeFile(path.join(stage, CONFIG_FILE), PACKAGED_CONFIG, { mode: 0o644 });
 
+  if (LINTIAN_OVERRIDES[o.arch] !== '') {
+    await mkdir(path.join(stage, 'usr/share/lintian/overrides'), { recursive: true });
+    await writeFile(path.join(stage, 'usr/share/lintian/overrides/edge-infer'), LINTIAN_OVERRIDES[o.arch], { mode: 0o644 });
+  }
   const doc = path.join(stage, 'usr/share/doc/edge-infer');
   await mkdir(doc, { recursive: true });
-  await writeFile(path.join(doc, 'copyright'), copyrightFile(pkg.license, pkg.license === 'MIT' ? MIT_TEXT : pkg.license), { mode: 0o644 });
+  await writeFile(path.join(doc, 'copyright'), copyrightFile(pkg.license, pkg.license === 'MIT' ? MIT_TEXT : pkg.license, o.date.getUTCFullYear()), { mode: 0o644 });
   await writeFile(path.join(doc, 'changelog.gz'), gzipSync(changelogFile(pkg.version, o.maintainer, o.date), { level: 9 }), { mode: 0o644 });
   // The man page is the CLI's own --help, so it cannot drift from the code.
   const help = execFileSync(process.execPath, [path.join(root, 'bin/edge-infer.js'), '--help'], { encoding: 'utf8' });

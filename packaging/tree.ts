@@ -5,7 +5,7 @@
  * files (lstat) and copied as symlinks; modes are 0644 for files and 0755 for folders unless the
  * caller marks a file executable.
  */
-import { chmod, copyFile, lstat, mkdir, readdir, readlink, symlink } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readdir, readlink, symlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Every file (and symlink) under `root`, relative; folders named in `skipDirs` are not entered. */
@@ -26,7 +26,10 @@ export async function listFiles(root: string, skipDirs: ReadonlySet<string> = ne
   return out.sort();
 }
 
-/** Copies one file (or symlink) to `to`, creating folders; mode 0755 when `executable`, else 0644. */
+/**
+ * Copies one file (or symlink) to `to`, creating folders; mode 0755 when `executable` or when the
+ * source is an executable script ("#!" first line and an x bit), else 0644.
+ */
 export async function copyOne(from: string, to: string, executable = false): Promise<void> {
   await mkdir(path.dirname(to), { recursive: true, mode: 0o755 });
   const st = await lstat(from);
@@ -35,7 +38,18 @@ export async function copyOne(from: string, to: string, executable = false): Pro
     return;
   }
   await copyFile(from, to);
-  await chmod(to, executable ? 0o755 : 0o644);
+  let script = false;
+  if (!executable && (st.mode & 0o111) !== 0) {
+    const fh = await open(from, 'r');
+    try {
+      const head = Buffer.alloc(2);
+      await fh.read(head, 0, 2, 0);
+      script = head.toString('latin1') === '#!';
+    } finally {
+      await fh.close();
+    }
+  }
+  await chmod(to, executable || script ? 0o755 : 0o644);
 }
 
 /** Sum of file sizes under `root` in bytes, per file (symlinks count 0). */

@@ -70,6 +70,9 @@ export const ERROR_DEFS = {
   EDGE_ERR_EVAL_SET_INVALID: { exit: EX_CONFIG, hint: 'an eval set is a JSON file {"inputs": [[...64 numbers...], ...], "labels": [...]}; see models/digits/eval/' },
   // --- anything else ---
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
+  // --- issue 14: Node version, doctor ---
+  EDGE_ERR_NODE_UNSUPPORTED: { exit: EX_CONFIG, hint: 'install Node.js 20 or later: Raspberry Pi OS trixie\'s apt nodejs, or NodeSource\'s apt repository on bookworm (README "Node.js on a Pi")' },
+  EDGE_ERR_DOCTOR_FAILED: { exit: 1, hint: 'each failed check above says how to fix it; rerun `edge-infer doctor` after' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERROR_DEFS;

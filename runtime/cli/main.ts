@@ -25,6 +25,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   quantize: { summary: 'make an int8, int4 or mixed-bit variant of an ONNX model', load: () => import('./commands/quantize.js') },
   prune: { summary: 'remove hidden units / channels by weight norm (structured pruning)', load: () => import('./commands/prune.js') },
   eval: { summary: 'measure accuracy, agreement, size and latency of a model or variant', load: () => import('./commands/eval.js') },
+  doctor: { summary: 'check this board can run the service, with a fix for each failure', load: () => import('./commands/doctor.js') },
 };
 
 const COMMON: Record<string, OptionSpec> = {
