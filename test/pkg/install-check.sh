@@ -27,8 +27,11 @@ for arch in $arches; do
   esac
   lib="$root/usr/lib/edge-infer"
   t0=$SECONDS
-  if ! (cd "$root" && "${emu[@]}" node "$root/usr/bin/edge-infer" plan --profile $profile --json) > "$work/$arch-plan.json" 2> "$work/$arch-plan.err"; then
-    cat "$work/$arch-plan.err" >&2; fail "$arch: plan"; continue
+  # plan exits 78 when some model fits nowhere (on the Zero 2 W's 128 MB budget the spam model does not): the
+  # JSON still holds the digits plan, checked below.
+  prc=0; (cd "$root" && "${emu[@]}" node "$root/usr/bin/edge-infer" plan --profile $profile --json) > "$work/$arch-plan.json" 2> "$work/$arch-plan.err" || prc=$?
+  if [ $prc != 0 ] && [ $prc != 78 ]; then
+    cat "$work/$arch-plan.err" >&2; fail "$arch: plan exited $prc"; continue
   fi
   if ! (cd "$root" && "${emu[@]}" node "$root/usr/bin/edge-infer" infer digits --profile $profile --input "$lib/models/digits/eval/sample-3.json" --json) > "$work/$arch-infer.json" 2> "$work/$arch-infer.err"; then
     cat "$work/$arch-infer.err" >&2; fail "$arch: infer"; continue
