@@ -12,7 +12,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadServiceConfig, type ServiceConfig } from '../../config/service-config.js';
-import { ERROR_DEFS, asEdgeError } from '../../errors.js';
+import { ERROR_DEFS, EdgeError, asEdgeError } from '../../errors.js';
 import { createProbeFs, SystemProbes } from '../../telemetry/system-probes.js';
 import { resolveSetup } from '../../service/setup.js';
 import type { Command } from '../command.js';
@@ -24,6 +24,16 @@ import { backendCheck, budgetCheck, profileCheck } from '../doctor/model-checks.
 
 /** The packaged service's config (the .deb's conffile); used when --config is not given and it exists. */
 export const PACKAGED_CONFIG = '/etc/edge-infer/config.json';
+
+export const CHECK_IDS = ['node', 'profile', 'budget', 'backend', 'temperature', 'throttling', 'broker', 'state-dir', 'clock', 'systemd'] as const;
+
+function parseOnly(v: string | undefined): Set<string> | null {
+  if (v === undefined) return null;
+  const ids = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const unknown = ids.filter((x) => !(CHECK_IDS as readonly string[]).includes(x));
+  if (ids.length === 0 || unknown.length > 0) throw new EdgeError('EDGE_ERR_USAGE', `--only takes ${CHECK_IDS.join(', ')} (got "${v}")`);
+  return new Set(ids);
+}
 
 const readUnit: UnitReader = async () => {
   if (!existsSync('/run/systemd/system')) return null;
@@ -38,40 +48,48 @@ const readUnit: UnitReader = async () => {
 export const command: Command = {
   name: 'doctor',
   summary: 'check this board can run the service (Node, backend, profile, budget, broker, state dir, clock, temperature, systemd); a fix for each failure',
-  usage: '[--config <file>] [--profile <id|file>] [--models <dir>] [--state-dir <dir>] [--timeout-ms N] [--json]',
+  usage: '[--config <file>] [--profile <id|file>] [--models <dir>] [--state-dir <dir>] [--timeout-ms N] [--only <checks>] [--json]',
   options: {
     config: { type: 'string', help: `service config file (default: ${PACKAGED_CONFIG} when it exists, else the defaults)` },
     profile: { type: 'string', help: 'device profile id or file (default: the config\'s, else detected from the host)' },
     models: { type: 'string', help: 'models folder (default: the config\'s, else the bundled models/)' },
     'state-dir': { type: 'string', help: 'state folder to check (default: the config\'s stateDir: $STATE_DIRECTORY or /var/lib/edge-infer)' },
     'timeout-ms': { type: 'string', help: 'broker connect timeout, ms (default 5000)' },
+    only: { type: 'string', help: `run only these checks, comma-separated: ${CHECK_IDS.join(', ')} (default: all)` },
   },
   async run(ctx) {
-    const results: CheckResult[] = [nodeCheck()];
+    const only = parseOnly(str(ctx.values, 'only'));
+    const want = (id: string): boolean => only === null || only.has(id);
+    const results: CheckResult[] = want('node') ? [nodeCheck()] : [];
     const given = str(ctx.values, 'config');
     const configFile = given !== undefined ? path.resolve(given) : existsSync(PACKAGED_CONFIG) ? PACKAGED_CONFIG : undefined;
     // An invalid config is a caller mistake: main.ts reports it with exit 78 (EDGE_ERR_CONFIG_INVALID).
     const config: ServiceConfig = await loadServiceConfig(configFile);
     const profile = str(ctx.values, 'profile') ?? config.profile;
     const modelsDir = str(ctx.values, 'models') ?? config.modelsDir;
-    try {
-      const setup = await resolveSetup({ packageRoot: ctx.packageRoot, profile, modelsDir });
-      results.push(profileCheck(setup), budgetCheck(setup), await backendCheck(setup, ctx.log));
-      const fsRoot = process.env['EDGE_INFER_SYSFS_ROOT'] ?? '/';
-      const probes = new SystemProbes({ fs: createProbeFs(fsRoot) });
-      results.push(await temperatureCheck(probes, setup.profile));
-      results.push(await throttlingCheck(probes, /raspberry pi/i.test(setup.detection?.facts.deviceTreeModel ?? setup.profile.board)));
-    } catch (e) {
-      results.push(failedCheck('profile', 'device profile', asEdgeError(e)));
+    if (['profile', 'budget', 'backend', 'temperature', 'throttling'].some(want)) {
+      try {
+        const setup = await resolveSetup({ packageRoot: ctx.packageRoot, profile, modelsDir });
+        if (want('profile')) results.push(profileCheck(setup));
+        if (want('budget')) results.push(budgetCheck(setup));
+        if (want('backend')) results.push(await backendCheck(setup, ctx.log));
+        const probes = new SystemProbes({ fs: createProbeFs(process.env['EDGE_INFER_SYSFS_ROOT'] ?? '/') });
+        if (want('temperature')) results.push(await temperatureCheck(probes, setup.profile));
+        if (want('throttling')) results.push(await throttlingCheck(probes, /raspberry pi/i.test(setup.detection?.facts.deviceTreeModel ?? setup.profile.board)));
+      } catch (e) {
+        results.push(failedCheck('profile', 'device profile', asEdgeError(e)));
+      }
     }
-    results.push(await brokerCheck(config, positiveInt(ctx.values, 'timeout-ms', 5000)));
-    results.push(await stateDirCheck(str(ctx.values, 'state-dir') ?? config.stateDir));
-    results.push(clockCheck({
-      nowMs: Date.now(),
-      builtAtMs: await mtimeMs(path.join(ctx.packageRoot, 'dist/runtime/cli/main.js')),
-      synchronized: existsSync('/run/systemd/timesync') ? existsSync('/run/systemd/timesync/synchronized') : null,
-    }));
-    results.push(await systemdCheck(readUnit));
+    if (want('broker')) results.push(await brokerCheck(config, positiveInt(ctx.values, 'timeout-ms', 5000)));
+    if (want('state-dir')) results.push(await stateDirCheck(str(ctx.values, 'state-dir') ?? config.stateDir));
+    if (want('clock')) {
+      results.push(clockCheck({
+        nowMs: Date.now(),
+        builtAtMs: await mtimeMs(path.join(ctx.packageRoot, 'dist/runtime/cli/main.js')),
+        synchronized: existsSync('/run/systemd/timesync') ? existsSync('/run/systemd/timesync/synchronized') : null,
+      }));
+    }
+    if (want('systemd')) results.push(await systemdCheck(readUnit));
     const failed = anyFailed(results);
     if (ctx.json) {
       ctx.out(JSON.stringify({ ok: !failed, config: configFile ?? null, checks: results }, null, 2));
