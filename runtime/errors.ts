@@ -82,6 +82,9 @@ export const ERROR_DEFS = {
   // --- issue 13: operator-proof CLI ---
   EDGE_ERR_OUTPUT_FILE: { exit: EX_USAGE, hint: 'pass -o a new file in an existing, writable folder with room: not a folder and not the input file' },
   EDGE_ERR_FILE_UNREADABLE: { exit: EX_USAGE, hint: 'check the path you passed: it must name an existing, readable file (not a folder)' },
+  // --- issue 14: Node version, doctor ---
+  EDGE_ERR_NODE_UNSUPPORTED: { exit: EX_CONFIG, hint: 'install Node.js 20 or later: Raspberry Pi OS trixie\'s apt nodejs, or NodeSource\'s apt repository on bookworm (README "Node.js on a Pi")' },
+  EDGE_ERR_DOCTOR_FAILED: { exit: 1, hint: 'each failed check above says how to fix it; rerun `edge-infer doctor` after' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERROR_DEFS;

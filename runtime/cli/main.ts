@@ -34,6 +34,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   prune: { summary: 'remove hidden units / channels by weight norm (structured pruning)', load: () => import('./commands/prune.js') },
   eval: { summary: 'measure accuracy, agreement, size and latency of a model or variant', load: () => import('./commands/eval.js') },
   top: { summary: 'live view over MQTT of a device or a fleet (variants, req/s, latency, budget, temperature)', load: () => import('./commands/top.js') },
+  doctor: { summary: 'check this board can run the service, with a fix for each failure', load: () => import('./commands/doctor.js') },
 };
 
 const COMMON: Record<string, OptionSpec> = COMMON_OPTIONS;
