@@ -63,6 +63,8 @@ export function wasmDistUrl(): string {
 export interface WasmEngineOptions extends EngineOptions {
   /** V8's wasm tiers for this process (wasm-v8-flags.ts). Default 'liftoff-only'. */
   tiers?: WasmTiers;
+  /** onnxruntime-web threads (`env.wasm.numThreads`). Default 1 (benches try more). */
+  threads?: number;
 }
 
 interface Runtime {
@@ -85,7 +87,7 @@ export class WasmEngine implements InferenceEngine {
   #closed = false;
 
   constructor(options: WasmEngineOptions = {}) {
-    this.#boot = { kind: 'wasm', allowTestHooks: options.allowTestHooks ?? false, wasmPathsUrl: wasmDistUrl(), initRuntime: true };
+    this.#boot = { kind: 'wasm', allowTestHooks: options.allowTestHooks ?? false, wasmPathsUrl: wasmDistUrl(), initRuntime: true, wasmThreads: options.threads ?? 1 };
     this.#onCrash = options.onWorkerCrash ?? (() => undefined);
     this.#rss = options.rssBytes ?? (() => process.memoryUsage().rss);
     applyWasmTiers(options.tiers ?? 'liftoff-only');

@@ -25,6 +25,8 @@ export interface WorkerBoot {
    * before the first model's load is measured (issue 18).
    */
   initRuntime?: boolean;
+  /** WASM only: onnxruntime-web's `env.wasm.numThreads` (its own pthread workers). Default 1. */
+  wasmThreads?: number;
 }
 
 export interface WorkerLoadSpec {
