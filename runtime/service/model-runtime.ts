@@ -259,9 +259,10 @@ export class ModelRuntime implements InferenceHandler {
     return record;
   }
 
-  /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger. */
+  /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger; plus the plan's shared runtime (WASM). */
   usedMB(): number {
     let sum = 0;
+    if ([...this.#slots.values()].some((s) => s.state === 'ready' || s.state === 'swapping')) sum += this.plan.runtime?.mb ?? 0;
     for (const s of this.#slots.values()) if (s.state === 'ready' || s.state === 'swapping') sum += Math.max(s.rssDeltaMB ?? 0, s.plannedMB);
     return Math.round(sum * 10) / 10;
   }
@@ -341,9 +342,10 @@ export class ModelRuntime implements InferenceHandler {
     const key = `${m.id}@${variant.id}`;
     const log = o.log.child({ model: m.id, variant: variant.id });
     try {
+      // The shared WASM runtime's one-time cost counts as held, at the plan's figure (issue 18).
       const othersMB = [...this.#slots.values()]
         .filter((s) => s !== slot && (s.state === 'ready' || s.state === 'swapping'))
-        .reduce((sum, s) => sum + Math.max(s.rssDeltaMB ?? 0, s.plannedMB), 0);
+        .reduce((sum, s) => sum + Math.max(s.rssDeltaMB ?? 0, s.plannedMB), this.plan.runtime?.mb ?? 0);
       const loaded = await loadVariant({ engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, loaded: slot.loaded, variant, key, othersMB, plannedMB });
       if (this.#closing) {
         // close() ran while this variant loaded: it must not outlive the runtime.
