@@ -7,15 +7,17 @@
  * or GC state never leaks into the next) running the real WasmEngine (runtime/backend):
  * 1. tiers: the shared runtime's start (worker + onnxruntime-web initialised) and a model after
  *    `--runs` runs, with V8's default wasm tiering vs `--liftoff-only` (wasm-v8-flags.ts);
- * 2. variants: for every variant of every model under models/, on a started runtime: RSS growth
- *    of its load + warm-up, RSS growth after `--runs` more runs, p50 run latency. These are the
- *    per-model figures the planner's WASM memory model (planner/wasm-memory.ts) must cover;
+ * 2. variants: for every variant of every model under models/, on a started runtime, alone and
+ *    after the smallest variant of every other model: RSS growth of its load + warm-up, RSS growth
+ *    after `--runs` more runs, p50 run latency (alone). These are the per-model figures and the
+ *    shared allowance of the planner's WASM memory model (planner/wasm-memory.ts);
  * 3. layout: the plan's models all in one shared runtime vs one runtime each;
  * 4. threads: onnxruntime-web numThreads 1, 2, 4 on the largest model: RSS and p50.
  * `--write` regenerates runtime/planner/wasm-memory-figures.ts (the planner's reference figures)
- * from sections 1-2: each variant max(load, after runs) x 1.15 + 1 MB, the runtime the largest
- * start seen x 1.1 (margins so that the service's own measurement on this machine stays under
- * what `plan` charged: plan == run), and the fallback line above every variant (fitFallback).
+ * from sections 1-2: each variant's own cost (after the others) x 1.15 + 1 MB, the runtime's start
+ * the largest seen x 1.05, the shared allowance the largest alone - own gap (margins so that the
+ * service's own measurement on this machine stays under what `plan` charged: plan == run), and the
+ * fallback line above every variant's figure (fitFallback).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -130,20 +132,27 @@ async function main(): Promise<void> {
   printTable(`1. V8 wasm tiers (runtime start, then ${largest.model}/${largest.variant} and ${runs} runs)`, ['tiers', 'runtime MB', 'load MB', 'after runs MB', 'p50 ms', 'total MB'], tierRows);
   report.tiers = tiers;
 
-  // 2. every variant, liftoff-only, one thread
+  // 2. every variant, liftoff-only, one thread: alone on a started runtime, and after the smallest
+  // variant of every other model (its own cost once the shared kernels are paid).
   const rows: string[][] = [];
-  const variants: Record<string, unknown>[] = [];
+  const variants: { model: string; variant: string; bytes: number; aloneMB: number; ownMB: number; p50Ms: number }[] = [];
+  const smallest = new Map<string, { model: string; file: string }>();
+  for (const v of [...all].sort((a, b) => b.bytes - a.bytes)) smallest.set(v.model, { model: v.model, file: v.file });
   for (const v of all) {
     const r = spawnChild(['liftoff-only', '1', 'shared', String(runs), job(v)]);
+    const primers = [...smallest.values()].filter((p) => p.model !== v.model);
+    const after = spawnChild(['liftoff-only', '1', 'shared', String(runs), JSON.stringify([...primers, { model: v.model, file: v.file }])]);
     const m = r.models[0];
-    if (!m) continue;
-    const peak = Math.max(m.loadMB, m.afterRunsMB);
-    runtimes.push(r.runtimeMB);
-    figures.push({ model: v.model, variant: v.variant, sha256: v.sha256, mb: Math.ceil((Math.max(0, peak) * 1.15 + 1) * 10) / 10 });
-    variants.push({ model: v.model, variant: v.variant, bytes: v.bytes, runtimeMB: r.runtimeMB, loadMB: m.loadMB, afterRunsMB: m.afterRunsMB, p50Ms: m.p50Ms });
-    rows.push([v.model, v.variant, (v.bytes / MB).toFixed(2), r1(r.runtimeMB), r1(m.loadMB), r1(m.afterRunsMB), r1(peak), m.p50Ms.toFixed(3)]);
+    const own = after.models.at(-1);
+    if (!m || !own) continue;
+    const aloneMB = Math.max(0, m.loadMB, m.afterRunsMB);
+    const ownMB = Math.max(0, own.loadMB, own.afterRunsMB);
+    runtimes.push(r.runtimeMB, after.runtimeMB);
+    figures.push({ model: v.model, variant: v.variant, sha256: v.sha256, mb: Math.ceil((ownMB * 1.15 + 1) * 10) / 10 });
+    variants.push({ model: v.model, variant: v.variant, bytes: v.bytes, aloneMB, ownMB, p50Ms: m.p50Ms });
+    rows.push([v.model, v.variant, (v.bytes / MB).toFixed(2), r1(r.runtimeMB), r1(m.loadMB), r1(m.afterRunsMB), r1(own.loadMB), r1(own.afterRunsMB), r1(aloneMB - ownMB), m.p50Ms.toFixed(3)]);
   }
-  printTable('2. every variant on a started shared runtime (liftoff-only, 1 thread)', ['model', 'variant', 'file MB', 'runtime MB', 'load MB', 'after runs MB', 'model MB', 'p50 ms'], rows);
+  printTable('2. every variant on a started shared runtime (liftoff-only, 1 thread): alone, and after the smallest variant of each other model', ['model', 'variant', 'file MB', 'runtime MB', 'alone: load MB', 'after runs MB', 'after others: load MB', 'after runs MB', 'shared MB', 'p50 ms'], rows);
   report.variants = variants;
 
   // 3. layout: one of each model (its largest variant) shared vs separate
@@ -174,11 +183,12 @@ async function main(): Promise<void> {
 
   const doc: WasmMemoryFigures = {
     measuredOn: `x86-64 (${process.arch}), Node ${process.version}, onnxruntime-web 1.30, liftoff-only, 1 thread, ${new Date().toISOString().slice(0, 10)}: node dist/bench/wasm-memory.js --runs ${runs} --write`,
-    runtimeMB: Math.ceil(Math.max(...runtimes) * 1.1 * 10) / 10,
+    runtimeMB: Math.ceil(Math.max(...runtimes) * 1.05 * 10) / 10,
+    sharedMB: Math.ceil(Math.max(0, ...variants.map((v) => v.aloneMB - v.ownMB)) * 10) / 10,
     variants: figures,
-    fallback: fitFallback(variants.map((v) => ({ fileMB: (v.bytes as number) / MB, mb: Math.max(v.loadMB as number, v.afterRunsMB as number) }))),
+    fallback: fitFallback(variants.map((v) => ({ fileMB: v.bytes / MB, mb: v.ownMB * 1.15 + 1 }))),
   };
-  console.log(`\nplanner figures: runtime ${doc.runtimeMB} MB (largest start ${r1(Math.max(...runtimes))} x 1.1), fallback ${doc.fallback.baseMB} MB + ${doc.fallback.perFileMB} x file MB`);
+  console.log(`\nplanner figures: runtime start ${doc.runtimeMB} MB (largest start ${r1(Math.max(...runtimes))} x 1.05), shared ${doc.sharedMB} MB, fallback ${doc.fallback.baseMB} MB + ${doc.fallback.perFileMB} x file MB`);
   if (argv.includes('--write')) {
     const file = path.join(ROOT, 'runtime/planner/wasm-memory-figures.ts');
     writeFileSync(file, `/**\n * GENERATED by bench/wasm-memory.ts --write: the WASM memory model's reference figures (issue 18),\n * measured on the machine named in measuredOn. See wasm-memory.ts for how they are used; a board's\n * \`edge-infer bench --calibrate\` overrides them.\n */\nimport type { WasmMemoryFigures } from './types.js';\n\nexport const WASM_REFERENCE: WasmMemoryFigures = ${JSON.stringify(doc, null, 2)};\n`);

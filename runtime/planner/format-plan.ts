@@ -27,7 +27,7 @@ function row(m: ModelPlan): string[] {
 
 export function formatPlan(plan: Plan): string {
   const lines = [`profile ${plan.profile}, backend ${plan.backend}, budget ${plan.budgetMB.toFixed(1)} MB, used ${plan.usedMB.toFixed(1)} MB`];
-  if (plan.runtime) lines.push(`shared ${plan.backend} runtime: ${plan.runtime.mb.toFixed(1)} MB once (${est(plan.runtime.source)}), models share the rest`);
+  if (plan.runtime) lines.push(`shared ${plan.backend} runtime: ${plan.runtime.mb.toFixed(1)} MB once (start ${plan.runtime.startMB.toFixed(1)} ${est(plan.runtime.source)} + ${plan.runtime.sharedMB.toFixed(1)} shared by its models), models share the rest`);
   lines.push('');
   const table = pad([['MODEL', 'VARIANT', 'PRECISION', 'MEMORY MB', 'LATENCY MS', 'ACCURACY'], ...plan.models.map(row)]);
   lines.push(table[0] ?? '');

@@ -163,7 +163,7 @@ export function planModels(input: PlanInput): Plan {
   const usedMB = round2(slots.reduce((sum, s) => sum + memOf(s), 0) + (planned ? (runtime?.value ?? 0) : 0));
   return {
     profile: input.profile.id, backend: input.backend.kind, budgetMB: input.budgetMB, usedMB,
-    ...(planned && runtime ? { runtime: { mb: round2(runtime.value), source: runtime.source } } : {}),
+    ...(planned && runtime ? { runtime: { mb: round2(runtime.value), source: runtime.source, startMB: round2(runtime.startMB), sharedMB: round2(runtime.sharedMB) } } : {}),
     models,
   };
 }

@@ -33,9 +33,18 @@ export interface BackendCaps {
 export interface WasmMemoryFigures {
   /** Where and how they were measured: machine, Node, onnxruntime-web, V8 tiers, date, command. */
   measuredOn: string;
-  /** The shared runtime's one-time cost (worker + onnxruntime-web initialised), MB. */
+  /** The shared runtime's start (worker + onnxruntime-web initialised), MB. */
   runtimeMB: number;
-  /** Per variant (matched by sha256, so a changed file is not given an old figure): its own cost on a started runtime, MB. */
+  /**
+   * Memory the first model to need it pays and later ones share (lazily compiled kernel code and
+   * wasm heap growth common to the zoo's models), MB: the largest gap between a variant loaded
+   * alone and the same variant loaded after the other models. Charged once with the runtime.
+   */
+  sharedMB: number;
+  /**
+   * Per variant (matched by sha256, so a changed file is not given an old figure): its own cost
+   * on a runtime already holding the other models (the shared part is in `sharedMB`), MB.
+   */
   variants: { model: string; variant: string; sha256: string; mb: number }[];
   /** For a variant not in `variants`: baseMB + perFileMB x file size in MB (a line above every measured variant). */
   fallback: { baseMB: number; perFileMB: number };
@@ -145,6 +154,14 @@ export interface Plan {
    * The backend's shared runtime, charged once when any model is planned (WASM; issue 18). Absent
    * when the backend has none (native) or no model is planned.
    */
-  runtime?: { mb: number; source: FigureSource };
+  runtime?: {
+    /** startMB + sharedMB. */
+    mb: number;
+    source: FigureSource;
+    /** The runtime's start. */
+    startMB: number;
+    /** The allowance for memory the models share (WasmMemoryFigures.sharedMB); the service lets a model's measured growth over its figure use it. */
+    sharedMB: number;
+  };
   models: ModelPlan[];
 }

@@ -8,6 +8,7 @@ import type { WasmMemoryFigures } from './types.js';
 export const WASM_REFERENCE: WasmMemoryFigures = {
   "measuredOn": "x86-64 (x64), Node v20.20.2, onnxruntime-web 1.30, liftoff-only, 1 thread, 2026-11-29: node dist/bench/wasm-memory.js --runs 100 --write",
   "runtimeMB": 73.8,
+  "sharedMB": 0,
   "variants": [
     {
       "model": "digits",

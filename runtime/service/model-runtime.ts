@@ -261,10 +261,26 @@ export class ModelRuntime implements InferenceHandler {
 
   /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger; plus the plan's shared runtime (WASM). */
   usedMB(): number {
+    return Math.round(this.#held(null).othersMB * 10) / 10;
+  }
+
+  /**
+   * What the loaded models other than `except` hold, MB: each the larger of its measured growth and
+   * its planned figure, plus (WASM, issue 18) the plan's shared runtime charge, from whose shared
+   * allowance the models' growth over their figures is taken first: runtime start + sum of figures
+   * + max(shared allowance, sum of overshoots). `sharedLeftMB` is the allowance still unused.
+   */
+  #held(except: Slot | null): { othersMB: number; sharedLeftMB: number } {
+    const live = [...this.#slots.values()].filter((s) => s !== except && (s.state === 'ready' || s.state === 'swapping'));
+    const rt = this.plan.runtime;
     let sum = 0;
-    if ([...this.#slots.values()].some((s) => s.state === 'ready' || s.state === 'swapping')) sum += this.plan.runtime?.mb ?? 0;
-    for (const s of this.#slots.values()) if (s.state === 'ready' || s.state === 'swapping') sum += Math.max(s.rssDeltaMB ?? 0, s.plannedMB);
-    return Math.round(sum * 10) / 10;
+    let overshoot = 0;
+    for (const s of live) {
+      sum += s.plannedMB;
+      overshoot += Math.max(0, (s.rssDeltaMB ?? 0) - s.plannedMB);
+    }
+    if (!rt || (live.length === 0 && except === null)) return { othersMB: sum + overshoot, sharedLeftMB: 0 };
+    return { othersMB: rt.startMB + sum + Math.max(rt.sharedMB, overshoot), sharedLeftMB: Math.max(0, rt.sharedMB - overshoot) };
   }
 
   status(): ModelStatus[] {
@@ -342,11 +358,8 @@ export class ModelRuntime implements InferenceHandler {
     const key = `${m.id}@${variant.id}`;
     const log = o.log.child({ model: m.id, variant: variant.id });
     try {
-      // The shared WASM runtime's one-time cost counts as held, at the plan's figure (issue 18).
-      const othersMB = [...this.#slots.values()]
-        .filter((s) => s !== slot && (s.state === 'ready' || s.state === 'swapping'))
-        .reduce((sum, s) => sum + Math.max(s.rssDeltaMB ?? 0, s.plannedMB), this.plan.runtime?.mb ?? 0);
-      const loaded = await loadVariant({ engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, loaded: slot.loaded, variant, key, othersMB, plannedMB });
+      const { othersMB, sharedLeftMB } = this.#held(slot);
+      const loaded = await loadVariant({ engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, loaded: slot.loaded, variant, key, othersMB, plannedMB, sharedLeftMB });
       if (this.#closing) {
         // close() ran while this variant loaded: it must not outlive the runtime.
         await o.engine.unload(key).catch(() => undefined);

@@ -6,10 +6,11 @@ import type { BackendCaps, Calibration, PlanInput, WasmMemoryFigures } from '../
 import { fitFallback, wasmVariantFigure } from '../../../runtime/planner/wasm-memory.js';
 import { MiB, model, profile, variant } from './fixtures.js';
 
-// A shared runtime of 40 MB; fp32 of model "a" measured at 30 MB (sha 'a'x64); everything else on the fallback 10 + 2 x file MB.
+// A shared runtime of 40 MB (start 30 + shared 10); fp32 of model "a" measured at 30 MB (sha 'a'x64); everything else on the fallback 10 + 2 x file MB.
 const figures: WasmMemoryFigures = {
   measuredOn: 'test',
-  runtimeMB: 40,
+  runtimeMB: 30,
+  sharedMB: 10,
   variants: [{ model: 'a', variant: 'fp32', sha256: 'a'.repeat(64), mb: 30 }],
   fallback: { baseMB: 10, perFileMB: 2 },
 };
@@ -21,14 +22,14 @@ const plan = (over: Partial<PlanInput>) => planModels({ profile: prof, manifests
 
 t.test('a WASM plan charges the shared runtime once and each model its own figure', async (t) => {
   const p = plan({});
-  t.same(p.runtime, { mb: 40, source: 'reference' });
+  t.same(p.runtime, { mb: 40, source: 'reference', startMB: 30, sharedMB: 10 });
   const [pa, pb] = [p.models.find((m) => m.model === 'a'), p.models.find((m) => m.model === 'b')];
   t.equal(pa?.chosen?.memoryMB, 30);
   t.equal(pa?.chosen?.memorySource, 'reference');
   t.equal(pb?.chosen?.memoryMB, 18);
   t.equal(pb?.chosen?.memorySource, 'estimated');
   t.equal(p.usedMB, 40 + 30 + 18);
-  t.match(formatPlan(p), /shared wasm runtime: 40\.0 MB once \(x86\)/);
+  t.match(formatPlan(p), /shared wasm runtime: 40\.0 MB once \(start 30\.0 x86 \+ 10\.0 shared/);
 });
 
 t.test('models share what the runtime leaves: the second falls back to its smaller variant', async (t) => {
@@ -56,7 +57,7 @@ t.test('calibration on the board replaces the runtime and the variant figures', 
     runtimes: [{ backend: 'wasm', threads: prof.inference.threads, rssMB: 55 }],
   };
   const p = plan({ calibration });
-  t.same(p.runtime, { mb: 55, source: 'measured' });
+  t.same(p.runtime, { mb: 65, source: 'measured', startMB: 55, sharedMB: 10 });
   t.equal(p.models.find((m) => m.model === 'b')?.chosen?.memoryMB, 5);
   t.equal(p.models.find((m) => m.model === 'b')?.chosen?.memorySource, 'measured');
 });
