@@ -87,4 +87,9 @@ export interface InferenceEngine {
    */
   prestart?(): void;
   releaseSpare?(): Promise<void>;
+  /**
+   * Optional (the shared WASM runtime, issue 18): memory the backend's runtime holds once, beyond
+   * every model's own `rssDeltaMB`, MB (measured at its start); null while no runtime is up.
+   */
+  runtimeMB?(): number | null;
 }

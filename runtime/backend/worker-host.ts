@@ -55,15 +55,21 @@ export class WorkerHost {
     return this.#pending.size;
   }
 
-  load(spec: WorkerLoadSpec): Promise<LoadReply> {
+  /** Loads a session; `session` names it in a worker that holds several (the shared WASM runtime). */
+  load(spec: WorkerLoadSpec, session?: string): Promise<LoadReply> {
     const transfer = spec.warmup === undefined ? [] : prepareTransfer(spec.warmup);
-    return this.#request((id) => ({ type: 'load', id, spec }), transfer) as Promise<LoadReply>;
+    return this.#request((id) => ({ type: 'load', id, spec, ...(session === undefined ? {} : { session }) }), transfer) as Promise<LoadReply>;
   }
 
   /** Transfers the input buffers: the caller must not use `inputs` afterwards. */
-  run(inputs: NamedTensors): Promise<RunReply> {
+  run(inputs: NamedTensors, session?: string): Promise<RunReply> {
     const transfer = prepareTransfer(inputs);
-    return this.#request((id) => ({ type: 'run', id, inputs }), transfer) as Promise<RunReply>;
+    return this.#request((id) => ({ type: 'run', id, inputs, ...(session === undefined ? {} : { session }) }), transfer) as Promise<RunReply>;
+  }
+
+  /** Releases one named session and keeps the worker (the shared WASM runtime). */
+  unloadSession(session: string): Promise<unknown> {
+    return this.#request((id) => ({ type: 'unload', id, session }), []);
   }
 
   /** Resolves once the worker has started and loaded its runtime library. */

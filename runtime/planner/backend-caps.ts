@@ -9,6 +9,7 @@
  */
 import type { BackendKind, Precision } from '../config/types.js';
 import type { BackendCaps } from './types.js';
+import { WASM_REFERENCE } from './wasm-memory-figures.js';
 
 /** WASM latency of each precision relative to WASM fp32 (DESIGN.md). "mixed" runs MatMulNBits: taken as int4. */
 export const WASM_SLOWDOWN_VS_FP32: Readonly<Partial<Record<Precision, number>>> = { fp32: 1, int8: 9.4 / 3.4, int4: 59 / 3.4, mixed: 59 / 3.4 };
@@ -21,18 +22,13 @@ export const WASM_SLOWDOWN_VS_FP32: Readonly<Partial<Record<Precision, number>>>
 export const WASM_FACTOR_VS_NATIVE: Readonly<Partial<Record<Precision, number>>> = { fp32: 1, int8: 0.29 / 9.4, int4: 0.83 / 59, mixed: 0.83 / 59 };
 
 /**
- * Per-session memory under WASM (onnxruntime-web in a worker thread: its own wasm heap), MB.
- * Measured on x86 with models/digits, 1 thread, after load + warm-up: 48-136 MB per session
- * (100, 62, 136, 48, 95 over five loads in one process; wasm heaps grow in large steps).
- * 80 is about the median; calibration replaces it with this board's figure.
- */
-export const WASM_SESSION_OVERHEAD_MB = 80;
-
-/**
  * Default caps. For WASM, pass the profile's `inference.estimatedGmacsPerS` so the speed factors
  * make each precision's WASM rate equal the profile's fp32 rate divided by the measured WASM
  * slowdown (int8 2.8x, int4/mixed 17x); without it the x86 native/WASM ratios are used.
  * Native runs every precision at the profile's rates (speedFactor 1) with ESTIMATE.sessionOverheadMB.
+ * WASM memory is the measured model of wasm-memory.ts (a shared runtime's one-time cost + each
+ * variant's own), not a per-session constant (issue 18: the flat 80 MB it replaces held one model
+ * of the zoo in the Zero 2 W's 128 MB).
  */
 export function defaultBackendCaps(kind: BackendKind, estimatedGmacsPerS?: Partial<Record<Precision, number>>): BackendCaps {
   if (kind === 'native') {
@@ -45,5 +41,5 @@ export function defaultBackendCaps(kind: BackendKind, estimatedGmacsPerS?: Parti
     const slowdown = WASM_SLOWDOWN_VS_FP32[p] ?? 1;
     speedFactor[p] = fp32 !== undefined && rate !== undefined && rate > 0 ? fp32 / slowdown / rate : (WASM_FACTOR_VS_NATIVE[p] ?? 1);
   }
-  return { kind, precisions: ['fp32', 'int8', 'int4', 'mixed'], unsupportedOps: [], speedFactor, sessionOverheadMB: WASM_SESSION_OVERHEAD_MB };
+  return { kind, precisions: ['fp32', 'int8', 'int4', 'mixed'], unsupportedOps: [], speedFactor, wasmMemory: WASM_REFERENCE };
 }

@@ -6,7 +6,7 @@ import { BACKEND_PREFS } from '../config/types.js';
 import { compileSchema, formatProblems, type SchemaProblem } from '../config/schema-check.js';
 import { EdgeError } from '../errors.js';
 import type { SchemaOf } from '../repository/schema-type.js';
-import type { Calibration, CalibrationEntry } from './types.js';
+import type { Calibration, CalibrationEntry, RuntimeCalibration } from './types.js';
 
 const BACKENDS = BACKEND_PREFS.filter((b): b is Exclude<typeof b, 'auto'> => b !== 'auto');
 
@@ -26,6 +26,17 @@ const entrySchema: SchemaOf<CalibrationEntry> = {
   },
 };
 
+const runtimeSchema: SchemaOf<RuntimeCalibration> = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['backend', 'threads', 'rssMB'],
+  properties: {
+    backend: { type: 'string', enum: BACKENDS, description: 'Backend whose shared runtime was measured (wasm).' },
+    threads: { type: 'integer', minimum: 1, description: 'Threads the runtime ran with.' },
+    rssMB: { type: 'number', minimum: 0, description: 'RSS growth from starting the runtime to it being ready, MB.' },
+  },
+};
+
 export const calibrationSchema: SchemaOf<Calibration> & { $schema: string } = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'edge-infer calibration',
@@ -36,6 +47,7 @@ export const calibrationSchema: SchemaOf<Calibration> & { $schema: string } = {
     profile: { type: 'string', minLength: 1, description: 'Profile id the figures were measured under.' },
     measuredAt: { type: 'string', minLength: 1, description: 'ISO 8601 time of the measurement.' },
     entries: { type: 'array', items: entrySchema, description: 'One entry per model, variant and backend.' },
+    runtimes: { type: 'array', items: runtimeSchema, description: "The backend runtime's one-time cost (WASM, issue 18)." },
   },
 };
 

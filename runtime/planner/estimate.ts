@@ -6,6 +6,7 @@
 import type { DeviceProfile, Precision } from '../config/types.js';
 import type { VariantManifest } from '../repository/types.js';
 import type { BackendCaps, Calibration, CalibrationEntry, FigureSource } from './types.js';
+import { wasmVariantFigure } from './wasm-memory.js';
 
 const MiB = 1024 * 1024;
 
@@ -71,8 +72,11 @@ export function estimateLatencyMs(v: VariantManifest, profile: DeviceProfile, ca
 
 export function variantFigures(model: string, v: VariantManifest, input: { profile: DeviceProfile; backend: BackendCaps; calibration?: Calibration }): VariantFigures {
   const entry = calibrationFor(input.calibration, model, v.id, input.backend, input.profile.inference.threads);
+  const wasm = input.backend.wasmMemory;
   return {
-    memory: entry ? { value: entry.rssMB, source: 'measured' } : { value: estimateMemoryMB(v, input.backend), source: 'estimated' },
+    memory: entry ? { value: entry.rssMB, source: 'measured' }
+      : wasm ? wasmVariantFigure(model, v, wasm)
+        : { value: estimateMemoryMB(v, input.backend), source: 'estimated' },
     latency: entry ? { value: entry.latencyP95Ms, source: 'measured' } : { value: estimateLatencyMs(v, input.profile, input.backend), source: 'estimated' },
   };
 }

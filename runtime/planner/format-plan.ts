@@ -9,7 +9,8 @@ function pad(rows: string[][]): string[] {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
 }
 
-const est = (source: string): string => (source === 'measured' ? 'measured' : 'est');
+/** measured on this device / measured on the x86 reference machine (WASM, issue 18) / estimated. */
+const est = (source: string): string => (source === 'measured' ? 'measured' : source === 'reference' ? 'x86' : 'est');
 
 function row(m: ModelPlan): string[] {
   const c = m.chosen;
@@ -25,7 +26,9 @@ function row(m: ModelPlan): string[] {
 }
 
 export function formatPlan(plan: Plan): string {
-  const lines = [`profile ${plan.profile}, backend ${plan.backend}, budget ${plan.budgetMB.toFixed(1)} MB, used ${plan.usedMB.toFixed(1)} MB`, ''];
+  const lines = [`profile ${plan.profile}, backend ${plan.backend}, budget ${plan.budgetMB.toFixed(1)} MB, used ${plan.usedMB.toFixed(1)} MB`];
+  if (plan.runtime) lines.push(`shared ${plan.backend} runtime: ${plan.runtime.mb.toFixed(1)} MB once (start ${plan.runtime.startMB.toFixed(1)} ${est(plan.runtime.source)} + ${plan.runtime.sharedMB.toFixed(1)} shared by its models), models share the rest`);
+  lines.push('');
   const table = pad([['MODEL', 'VARIANT', 'PRECISION', 'MEMORY MB', 'LATENCY MS', 'ACCURACY'], ...plan.models.map(row)]);
   lines.push(table[0] ?? '');
   plan.models.forEach((m, i) => {

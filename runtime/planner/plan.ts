@@ -13,11 +13,15 @@
  *    fits. Squeezing only downgrades, never drops a model. If no amount of downgrading makes room,
  *    every downgrade made for it is undone. So a lower-priority model is downgraded before a
  *    higher one, and a higher one is downgraded only when that lets another model run at all.
+ * 3. A backend with a shared runtime (WASM, issue 18: caps.wasmMemory) charges the runtime's
+ *    one-time cost once, before any model: models share what is left. It counts in `usedMB` and is
+ *    reported as `runtime` when at least one model is planned (no model, no runtime started).
  */
 import { EdgeError } from '../errors.js';
 import type { ModelManifest } from '../repository/types.js';
 import { mb, modelCandidates, whyBetter, type Candidate } from './candidates.js';
 import type { ModelPlan, Plan, PlanInput, Rejection } from './types.js';
+import { wasmRuntimeFigure } from './wasm-memory.js';
 
 interface Slot {
   manifest: ModelManifest;
@@ -90,7 +94,7 @@ function rescue(slots: Slot[], left: number): number {
   return left;
 }
 
-function modelPlan(s: Slot, budgetMB: number, precisions: readonly string[]): ModelPlan {
+function modelPlan(s: Slot, budgetMB: number, precisions: readonly string[], runtimeNote: string): ModelPlan {
   const rejected: Rejection[] = [...s.filtered];
   const chosen = s.choice === null ? undefined : s.ranked[s.choice];
   s.ranked.forEach((c, i) => {
@@ -109,7 +113,7 @@ function modelPlan(s: Slot, budgetMB: number, precisions: readonly string[]): Mo
   if (!chosen) {
     const message = s.ranked.length === 0
       ? `no variant of ${s.manifest.id} passes this profile and backend (${s.filtered.length} refused)`
-      : `no variant of ${s.manifest.id} fits: the smallest needs ${mb(Math.min(...s.ranked.map((c) => c.memory.value)))} MB and ${mb(s.leftBefore)} MB of the ${mb(budgetMB)} MB budget is left`;
+      : `no variant of ${s.manifest.id} fits: the smallest needs ${mb(Math.min(...s.ranked.map((c) => c.memory.value)))} MB and ${mb(s.leftBefore)} MB of the ${mb(budgetMB)} MB budget is left${runtimeNote}`;
     return { ...base, chosen: null, error: { code: 'EDGE_ERR_NO_VARIANT_FITS', message } };
   }
   const notes: string[] = [];
@@ -150,8 +154,16 @@ export function planModels(input: PlanInput): Plan {
     return { manifest: m, priority: input.priorities?.[m.id] ?? 0, ranked, filtered: rejected, choice: null, leftBefore: input.budgetMB, gaveWayTo: [], rescuedBy: [] };
   });
   slots.sort((a, b) => b.priority - a.priority || (a.manifest.id < b.manifest.id ? -1 : a.manifest.id > b.manifest.id ? 1 : 0));
-  rescue(slots, allocate(slots, input.budgetMB));
-  const models = slots.map((s) => modelPlan(s, input.budgetMB, input.profile.inference.precision));
-  const usedMB = round2(slots.reduce((sum, s) => sum + memOf(s), 0));
-  return { profile: input.profile.id, backend: input.backend.kind, budgetMB: input.budgetMB, usedMB, models };
+  const wasm = input.backend.wasmMemory;
+  const runtime = wasm && slots.some((s) => s.ranked.length > 0) ? wasmRuntimeFigure(wasm, input.calibration, input.profile.inference.threads) : null;
+  rescue(slots, allocate(slots, input.budgetMB - (runtime?.value ?? 0)));
+  const runtimeNote = runtime ? ` (after the ${input.backend.kind} runtime's ${mb(runtime.value)} MB, ${runtime.source})` : '';
+  const models = slots.map((s) => modelPlan(s, input.budgetMB, input.profile.inference.precision, runtimeNote));
+  const planned = runtime !== null && slots.some((s) => s.choice !== null);
+  const usedMB = round2(slots.reduce((sum, s) => sum + memOf(s), 0) + (planned ? (runtime?.value ?? 0) : 0));
+  return {
+    profile: input.profile.id, backend: input.backend.kind, budgetMB: input.budgetMB, usedMB,
+    ...(planned && runtime ? { runtime: { mb: round2(runtime.value), source: runtime.source, startMB: round2(runtime.startMB), sharedMB: round2(runtime.sharedMB) } } : {}),
+    models,
+  };
 }

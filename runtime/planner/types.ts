@@ -21,6 +21,41 @@ export interface BackendCaps {
    * state). Default: the planner's ESTIMATE.sessionOverheadMB (runtime/planner/estimate.ts).
    */
   sessionOverheadMB?: number;
+  /**
+   * WASM (issue 18): the memory model of the shared runtime, measured on the reference machine
+   * (planner/wasm-memory.ts): the runtime's one-time cost and each variant's own cost. Absent for
+   * native, where each model pays its own worker (sessionOverheadMB).
+   */
+  wasmMemory?: WasmMemoryFigures;
+}
+
+/** The WASM memory model's figures (planner/wasm-memory-figures.ts holds the measured ones). */
+export interface WasmMemoryFigures {
+  /** Where and how they were measured: machine, Node, onnxruntime-web, V8 tiers, date, command. */
+  measuredOn: string;
+  /** The shared runtime's start (worker + onnxruntime-web initialised), MB. */
+  runtimeMB: number;
+  /**
+   * Memory the first model to need it pays and later ones share (lazily compiled kernel code and
+   * wasm heap growth common to the zoo's models), MB: the largest gap between a variant loaded
+   * alone and the same variant loaded after the other models. Charged once with the runtime.
+   */
+  sharedMB: number;
+  /**
+   * Per variant (matched by sha256, so a changed file is not given an old figure): its own cost
+   * on a runtime already holding the other models (the shared part is in `sharedMB`), MB.
+   */
+  variants: { model: string; variant: string; sha256: string; mb: number }[];
+  /** For a variant not in `variants`: baseMB + perFileMB x file size in MB (a line above every measured variant). */
+  fallback: { baseMB: number; perFileMB: number };
+}
+
+/** What the backend's shared runtime costs once (measured at start-up by `bench --calibrate`). */
+export interface RuntimeCalibration {
+  backend: BackendKind;
+  threads: number;
+  /** RSS growth from starting the runtime to it being ready, MB. */
+  rssMB: number;
 }
 
 /** Measured figures for one variant on this device and backend (from `edge-infer bench --calibrate`). */
@@ -41,6 +76,8 @@ export interface Calibration {
   profile: string;
   measuredAt: string;
   entries: CalibrationEntry[];
+  /** The backend runtime's one-time cost (WASM), when measured. */
+  runtimes?: RuntimeCalibration[];
 }
 
 /** A variant refused at load time (integrity, budget...) that a re-plan must skip. */
@@ -80,7 +117,11 @@ export interface Rejection {
   detail: string;
 }
 
-export type FigureSource = 'measured' | 'estimated';
+/**
+ * measured: on this device (calibration); reference: measured on the reference machine (x86 WASM,
+ * planner/wasm-memory-figures.ts), not on this board; estimated: from constants.
+ */
+export type FigureSource = 'measured' | 'reference' | 'estimated';
 
 export interface ChosenVariant {
   variant: string;
@@ -107,6 +148,20 @@ export interface Plan {
   profile: string;
   backend: BackendKind;
   budgetMB: number;
+  /** Models' memory plus the runtime's one-time cost, MB. */
   usedMB: number;
+  /**
+   * The backend's shared runtime, charged once when any model is planned (WASM; issue 18). Absent
+   * when the backend has none (native) or no model is planned.
+   */
+  runtime?: {
+    /** startMB + sharedMB. */
+    mb: number;
+    source: FigureSource;
+    /** The runtime's start. */
+    startMB: number;
+    /** The allowance for memory the models share (WasmMemoryFigures.sharedMB); the service lets a model's measured growth over its figure use it. */
+    sharedMB: number;
+  };
   models: ModelPlan[];
 }

@@ -6,6 +6,9 @@
  *
  * The first session a process creates also pays for onnxruntime itself (about 30 MB native); a
  * throw-away load of the smallest variant happens first so that cost is not charged to a variant.
+ * Under WASM each variant loads into a fresh shared runtime (the engine ends it when its last model
+ * is unloaded), so `rssMB` is the variant's own cost and the runtime's start is saved once in
+ * `runtimes` (issue 18).
  * Contract: a variant that fails to verify or load is reported in `failures` and skipped; the rest
  * are measured. The engine is the caller's.
  */
@@ -57,6 +60,8 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   const entries: CalibrationEntry[] = [];
   const failures: CalibrationResult['failures'] = [];
   const skipped: CalibrationResult['skipped'] = [];
+  /** The shared runtime's start (WASM, issue 18): the largest seen; each variant loads into a fresh one. */
+  let runtimeMB: number | undefined;
 
   // Pay onnxruntime's one-time cost before measuring anything.
   const smallest = o.manifests.flatMap((m) => m.manifest.variants.map((v) => ({ m, v }))).sort((a, b) => a.v.bytes - b.v.bytes)[0];
@@ -81,6 +86,8 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
       try {
         const { path: file, bytes } = await verifyVariant(loaded, v);
         const info = await o.engine.load({ key, file, bytes, session, warmup: warmupInputs(m.inputs) });
+        const runtime = o.engine.runtimeMB?.();
+        if (runtime !== undefined && runtime !== null) runtimeMB = Math.max(runtimeMB ?? 0, runtime);
         const times: number[] = [];
         try {
           for (let i = 0; i < runs; i++) {
@@ -106,7 +113,8 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
       }
     }
   }
-  return { calibration: { profile: o.profile.id, measuredAt: new Date().toISOString(), entries }, failures, skipped };
+  const runtimes = runtimeMB === undefined ? [] : [{ backend: o.engine.kind, threads: session.intraOpThreads, rssMB: round(runtimeMB) }];
+  return { calibration: { profile: o.profile.id, measuredAt: new Date().toISOString(), entries, ...(runtimes.length > 0 ? { runtimes } : {}) }, failures, skipped };
 }
 
 function round(n: number): number {

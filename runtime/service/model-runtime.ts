@@ -50,7 +50,7 @@ import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
 import { DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
 import { DEFAULT_CRASH_POLICY, ModelLifecycle, type CrashPolicy } from './model-lifecycle.js';
-import { loadIntoSlot, release, servingMB, type SlotLoadContext } from './slot-load.js';
+import { heldMB, loadIntoSlot, release, type SlotLoadContext } from './slot-load.js';
 import { topClasses } from './top-classes.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 
@@ -368,9 +368,9 @@ export class ModelRuntime implements InferenceHandler {
     return record;
   }
 
-  /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger. */
+  /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger; plus the plan's shared runtime (WASM). */
   usedMB(): number {
-    return Math.round(servingMB(this.#slots.values()) * 10) / 10;
+    return Math.round(heldMB(this.#slots.values(), null, this.plan.runtime).othersMB * 10) / 10;
   }
 
   status(): ModelStatus[] {
@@ -448,7 +448,7 @@ export class ModelRuntime implements InferenceHandler {
     const o = this.#opts;
     return {
       engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, log: o.log, now: o.now, swapDrainMs: o.swapDrainMs ?? 5000,
-      slots: [...this.#slots.values()], exclusions: this.#exclusions, measured: this.#measured,
+      slots: [...this.#slots.values()], exclusions: this.#exclusions, measured: this.#measured, runtimeCharge: () => this.plan.runtime,
       closing: () => this.#closing, newWindow: () => this.#newWindow(), monotonic: () => this.#now(),
     };
   }

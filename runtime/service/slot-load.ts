@@ -33,6 +33,8 @@ export interface SlotLoadContext {
   slots: Iterable<Slot>;
   exclusions: Exclusion[];
   measured: CalibrationEntry[];
+  /** The plan's shared WASM runtime charge (issue 18), undefined on native. */
+  runtimeCharge(): RuntimeCharge | undefined;
   closing(): boolean;
   newWindow(): WindowedHistogram;
   monotonic(): number;
@@ -41,11 +43,30 @@ export interface SlotLoadContext {
 /** Engine keys are unique per load, so a reload or restart never collides with a session still held. */
 let loadSeq = 0;
 
-/** Memory the serving sessions account for, MB: measured at load, or the plan's estimate when larger. */
-export function servingMB(slots: Iterable<Slot>, except?: Slot): number {
+/** The plan's charge for a runtime the models share (WASM, issue 18), MB. */
+export interface RuntimeCharge {
+  startMB: number;
+  sharedMB: number;
+}
+
+/**
+ * What the serving models other than `except` hold, MB: each the larger of its measured growth and
+ * its planned figure, plus (WASM, issue 18) the plan's shared runtime charge, from whose shared
+ * allowance the models' growth over their figures is taken first: runtime start + sum of figures
+ * + max(shared allowance, sum of overshoots). `sharedLeftMB` is the allowance still unused.
+ */
+export function heldMB(slots: Iterable<Slot>, except: Slot | null, rt: RuntimeCharge | undefined): { othersMB: number; sharedLeftMB: number } {
   let sum = 0;
-  for (const s of slots) if (s !== except && s.life.serving && !s.handedOver) sum += Math.max(s.rssDeltaMB ?? 0, s.plannedMB);
-  return sum;
+  let overshoot = 0;
+  let live = 0;
+  for (const s of slots) {
+    if (s === except || !s.life.serving || s.handedOver) continue;
+    live++;
+    sum += s.plannedMB;
+    overshoot += Math.max(0, (s.rssDeltaMB ?? 0) - s.plannedMB);
+  }
+  if (!rt || (live === 0 && except === null)) return { othersMB: sum + overshoot, sharedLeftMB: 0 };
+  return { othersMB: rt.startMB + sum + Math.max(rt.sharedMB, overshoot), sharedLeftMB: Math.max(0, rt.sharedMB - overshoot) };
 }
 
 export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: VariantManifest, plannedMB: number): Promise<EdgeError | null> {
@@ -53,7 +74,8 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
   const key = `${m.id}@${variant.id}#${++loadSeq}`;
   const log = c.log.child({ model: m.id, variant: variant.id });
   try {
-    const loaded = await loadVariant({ engine: c.engine, profile: c.profile, budgetMB: c.budgetMB, cacheDir: c.cacheDir, loaded: slot.loaded, variant, key, othersMB: servingMB(c.slots, slot), plannedMB });
+    const { othersMB, sharedLeftMB } = heldMB(c.slots, slot, c.runtimeCharge());
+    const loaded = await loadVariant({ engine: c.engine, profile: c.profile, budgetMB: c.budgetMB, cacheDir: c.cacheDir, loaded: slot.loaded, variant, key, othersMB, plannedMB, sharedLeftMB });
     if (c.closing()) {
       // close() ran while this variant loaded: it must not outlive the runtime.
       await c.engine.unload(key).catch(() => undefined);

@@ -29,6 +29,12 @@ export interface LoadVariantOptions {
   othersMB: number;
   /** The planner's figure for this variant, MB (the larger of it and the measured growth counts). */
   plannedMB: number;
+  /**
+   * Part of the plan's shared WASM allowance not yet used, MB (issue 18): growth measured over
+   * `plannedMB` is taken from it first (the first model to need shared kernels pays for them).
+   * Default 0.
+   */
+  sharedLeftMB?: number;
 }
 
 export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
@@ -63,7 +69,8 @@ export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
     throw mismatchError(o, loaded);
   }
   const measuredMB = Math.max(0, loaded.rssDeltaMB);
-  if (o.othersMB + Math.max(measuredMB, o.plannedMB) > o.budgetMB) {
+  const over = Math.max(0, measuredMB - o.plannedMB - (o.sharedLeftMB ?? 0));
+  if (o.othersMB + o.plannedMB + over > o.budgetMB) {
     await o.engine.unload(o.key);
     throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `loading ${o.key} took ${round(measuredMB)} MB; with ${round(o.othersMB)} MB held by other models that passes the ${round(o.budgetMB)} MB budget`, {
       details: { needMB: round(measuredMB), heldMB: round(o.othersMB), budgetMB: round(o.budgetMB) },

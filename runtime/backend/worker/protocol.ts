@@ -3,7 +3,9 @@
  * travel as plain `Tensor` objects whose buffers are in the transfer list (moved, not copied).
  *
  * Contract: every request carries an `id`; the worker answers each id exactly once with `ok` or
- * `fail`. A worker serves one model: `load` comes first and once.
+ * `fail`. Sessions are named by `session` (default ""): a native worker serves one model (one
+ * `load`); the shared WASM runtime (wasm-engine.ts) holds several, each loaded, run and unloaded
+ * by its own name.
  */
 import type { BackendKind, GraphOptLevel } from '../../config/types.js';
 import type { ErrorCode } from '../../errors.js';
@@ -17,6 +19,14 @@ export interface WorkerBoot {
   wasmPathsUrl?: string;
   /** When true the worker honours `crash` (tests only). */
   allowTestHooks: boolean;
+  /**
+   * WASM only: initialise onnxruntime-web's wasm instance at start (a 66-byte Identity model is
+   * loaded and released), so `pong` means the runtime is up and its one-time memory is spent
+   * before the first model's load is measured (issue 18).
+   */
+  initRuntime?: boolean;
+  /** WASM only: onnxruntime-web's `env.wasm.numThreads` (its own pthread workers). Default 1. */
+  wasmThreads?: number;
 }
 
 export interface WorkerLoadSpec {
@@ -31,8 +41,10 @@ export interface WorkerLoadSpec {
 }
 
 export type ToWorker =
-  | { type: 'load'; id: number; spec: WorkerLoadSpec }
-  | { type: 'run'; id: number; inputs: NamedTensors }
+  | { type: 'load'; id: number; spec: WorkerLoadSpec; session?: string }
+  | { type: 'run'; id: number; inputs: NamedTensors; session?: string }
+  /** Releases one named session (shared WASM runtime); answered with `pong`. */
+  | { type: 'unload'; id: number; session: string }
   | { type: 'crash'; id: number }
   /** Answered with `pong` once the worker has its runtime library loaded (a pre-started worker is ready). */
   | { type: 'ping'; id: number };

@@ -1,12 +1,14 @@
 /**
- * Session worker: holds exactly one onnxruntime InferenceSession, off the main thread, so a long
- * (synchronous, native) session.run never blocks the service's event loop.
+ * Session worker: holds onnxruntime InferenceSessions off the main thread, so a long (synchronous,
+ * native) session.run never blocks the service's event loop. A native worker holds one session;
+ * the shared WASM runtime holds one per loaded model, by name (protocol.ts).
  *
  * Contract: answers every request id once (protocol.ts). Load errors come back as
  * EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED | EDGE_ERR_FILE_MISSING, run errors as
  * EDGE_ERR_INFERENCE_FAILED carrying ORT's message. Output buffers are transferred to the caller.
- * The session is never released here: the engine terminates the whole worker instead, which is
- * what gives leaked native memory back (onnxruntime issue 25325).
+ * A native session is never released here: the engine terminates the whole worker instead, which
+ * is what gives leaked native memory back (onnxruntime issue 25325). A WASM session is released on
+ * `unload`: its memory goes back to the wasm heap (which never shrinks) for the next session.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +19,7 @@ import { commitCache, readCache, sha256, tempCachePath, type CacheIdentity } fro
 import { errorMessage, loadErrorCode } from '../ort-errors.js';
 import { prepareTransfer } from '../transfer.js';
 import type { IoSpec } from '../types.js';
+import { collectGarbage } from '../wasm-v8-flags.js';
 import { loadOrt, ortVersion, type Ort } from './ort-module.js';
 import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerFailure, WorkerLoadSpec } from './protocol.js';
 
@@ -32,7 +35,19 @@ function requirePort(): MessagePort {
 const port = requirePort();
 
 const ort: Ort = await loadOrt(boot);
-let session: InferenceSession | null = null;
+const sessions = new Map<string, InferenceSession>();
+
+/**
+ * A 66-byte ONNX model (opset 13, one Identity on float32 [1]), hand-encoded: creating a session
+ * from it makes onnxruntime-web instantiate its wasm module and environment now, not inside the
+ * first model's load. test/backend-wasm-shared.test.ts checks the engine reports that cost.
+ */
+const INIT_MODEL_B64 = 'CAg6OgoQCgF4EgF5IghJZGVudGl0eRIEaW5pdFoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCAhAN';
+if (boot.kind === 'wasm' && boot.initRuntime === true) {
+  const init = await ort.InferenceSession.create(Buffer.from(INIT_MODEL_B64, 'base64'), { executionProviders: ['wasm'] });
+  await init.release();
+  collectGarbage();
+}
 
 function toOrt(inputs: NamedTensors): Record<string, OrtTensor> {
   const feeds: Record<string, OrtTensor> = {};
@@ -92,8 +107,11 @@ async function create(bytes: Uint8Array, options: InferenceSession.SessionOption
   }
 }
 
-async function load(spec: WorkerLoadSpec): Promise<LoadReply> {
-  if (session !== null) throw new Failure({ code: 'EDGE_ERR_INTERNAL', message: 'this worker already holds a session' });
+async function load(name: string, spec: WorkerLoadSpec): Promise<LoadReply> {
+  if (sessions.has(name) || (boot.kind === 'native' && sessions.size > 0)) {
+    throw new Failure({ code: 'EDGE_ERR_INTERNAL', message: `this worker already holds session "${name}"` });
+  }
+  let session: InferenceSession | null = null;
   const t0 = performance.now();
   const source = readSource(spec);
   let fromCache = false;
@@ -130,12 +148,14 @@ async function load(spec: WorkerLoadSpec): Promise<LoadReply> {
     }
   }
   const loadMs = performance.now() - t0;
+  sessions.set(name, session);
   let warmupMs: number | null = null;
   if (spec.warmup !== undefined) {
     const w0 = performance.now();
     try {
       await session.run(toOrt(spec.warmup));
     } catch (e) {
+      await unload(name);
       throw new Failure({ code: 'EDGE_ERR_LOAD_FAILED', message: `warm-up run failed: ${errorMessage(e)}` });
     }
     warmupMs = performance.now() - w0;
@@ -152,8 +172,16 @@ async function load(spec: WorkerLoadSpec): Promise<LoadReply> {
   };
 }
 
-async function run(inputs: NamedTensors): Promise<{ reply: RunReply; transfer: ArrayBuffer[] }> {
-  if (session === null) throw new Failure({ code: 'EDGE_ERR_MODEL_UNAVAILABLE', message: 'no session loaded in this worker' });
+/** Releases a named session; unknown names are ignored. */
+async function unload(name: string): Promise<void> {
+  const session = sessions.get(name);
+  sessions.delete(name);
+  await session?.release();
+}
+
+async function run(name: string, inputs: NamedTensors): Promise<{ reply: RunReply; transfer: ArrayBuffer[] }> {
+  const session = sessions.get(name);
+  if (session === undefined) throw new Failure({ code: 'EDGE_ERR_MODEL_UNAVAILABLE', message: 'no session loaded in this worker' });
   const feeds = toOrt(inputs);
   const t0 = performance.now();
   let out: InferenceSession.OnnxValueMapType;
@@ -176,10 +204,17 @@ function fail(id: number, e: unknown): void {
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'load':
-      load(msg.spec).then((reply) => port.postMessage({ type: 'loaded', id: msg.id, reply } satisfies FromWorker), (e) => fail(msg.id, e));
+      load(msg.session ?? '', msg.spec).then((reply) => {
+        // The model's bytes are in the wasm heap now; their JS copy is garbage (wasm-v8-flags.ts).
+        if (boot.initRuntime === true) collectGarbage();
+        port.postMessage({ type: 'loaded', id: msg.id, reply } satisfies FromWorker);
+      }, (e) => fail(msg.id, e));
       break;
     case 'run':
-      run(msg.inputs).then(({ reply, transfer }) => port.postMessage({ type: 'ran', id: msg.id, reply } satisfies FromWorker, transfer), (e) => fail(msg.id, e));
+      run(msg.session ?? '', msg.inputs).then(({ reply, transfer }) => port.postMessage({ type: 'ran', id: msg.id, reply } satisfies FromWorker, transfer), (e) => fail(msg.id, e));
+      break;
+    case 'unload':
+      unload(msg.session).then(() => port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker), (e) => fail(msg.id, e));
       break;
     case 'ping':
       port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker);

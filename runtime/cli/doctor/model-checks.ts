@@ -73,7 +73,7 @@ export async function backendCheck(setup: Setup, log: Logger, modelId?: string):
   const engine = createEngine(setup.backend);
   const runtime = new ModelRuntime({ profile: setup.profile, manifests: [loaded], engine, caps: setup.caps, budgetMB: setup.budget.budgetMB, only: [model], log });
   try {
-    const text = (await readInputText(sample.file)).trimStart();
+    const text = (await readInputText(sample.file, DEFAULT_LIMITS.maxPayloadBytes)).trimStart();
     const payload = Buffer.from(text.startsWith('[') ? `{"id":"doctor","input":${text}}` : text);
     const decoded = decodeRequest({ model, payload, specs: loaded.manifest.inputs, limits: DEFAULT_LIMITS });
     if (!decoded.ok) throw decoded.error;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { WASM_SESSION_OVERHEAD_MB, defaultBackendCaps } from '../../../runtime/planner/backend-caps.js';
+import { defaultBackendCaps } from '../../../runtime/planner/backend-caps.js';
 import { ESTIMATE } from '../../../runtime/planner/estimate.js';
 import { formatPlan } from '../../../runtime/planner/format-plan.js';
 import { planModels } from '../../../runtime/planner/plan.js';
@@ -19,12 +19,10 @@ function only(p: Plan, id = 'm'): ModelPlan {
 }
 const reasonOf = (m: ModelPlan, v: string): string | undefined => m.rejected.find((r) => r.variant === v)?.reason;
 
-t.test('the memory estimate is file bytes x 1.3 plus the backend\'s per-session overhead', async (t) => {
+t.test('the native memory estimate is file bytes x 1.3 plus the per-session overhead', async (t) => {
   const m = only(plan({ backend: defaultBackendCaps('native') }));
   t.equal(ESTIMATE.memoryBytesFactor, 1.3);
   t.equal(m.chosen?.memoryMB, 40 * 1.3 + ESTIMATE.sessionOverheadMB);
-  const w = only(plan({ backend: defaultBackendCaps('wasm') }));
-  t.equal(w.chosen?.memoryMB, 40 * 1.3 + WASM_SESSION_OVERHEAD_MB);
   t.equal(m.chosen?.memorySource, 'estimated');
   t.equal(m.chosen?.latencySource, 'estimated');
 });
