@@ -68,6 +68,10 @@ export const ERROR_DEFS = {
   EDGE_ERR_ONNX_PARSE: { exit: EX_CONFIG, hint: 'the file is not a readable ONNX protobuf' },
   EDGE_ERR_QUANTIZE_UNSUPPORTED: { exit: EX_CONFIG, hint: 'nothing in the model can be quantized that way; see `edge-infer inspect`' },
   EDGE_ERR_EVAL_SET_INVALID: { exit: EX_CONFIG, hint: 'an eval set is a JSON file {"inputs": [[...64 numbers...], ...], "labels": [...]}; see models/digits/eval/' },
+  // --- issue 11: images, audio, streams ---
+  EDGE_ERR_BAD_IMAGE: { exit: EX_USAGE, hint: 'send a complete JPEG or PNG (content type image/jpeg or image/png, or JSON "image" in base64)' },
+  EDGE_ERR_BAD_AUDIO: { exit: EX_USAGE, hint: 'send a PCM/float WAV (audio/wav) or raw PCM (audio/pcm with user properties rate and format s16le|f32le|u8)' },
+  EDGE_ERR_STREAM_LIMIT: { exit: EX_UNAVAILABLE, hint: 'too many live streams for this model: end streams with a reset, wait for idle ones to expire, or raise streams.maxStreams' },
   // --- anything else ---
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
 } as const satisfies Record<string, ErrorDef>;
