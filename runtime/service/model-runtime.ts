@@ -41,6 +41,9 @@ import { batchable, DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type M
 import { topClasses } from './top-classes.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import { loadVariant } from './variant-loader.js';
+import { MediaPool } from '../media/media-pool.js';
+import type { RequestExtras } from '../media/types.js';
+import { needsStreamRunner, requestInputs, StreamRunner } from './stream-runner.js';
 
 export interface ModelRuntimeOptions {
   profile: DeviceProfile;
@@ -71,6 +74,9 @@ export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './
 
 export class ModelRuntime implements InferenceHandler {
   readonly #preprocessors = new Map<string, Preprocessor>();
+  /** Models with image/audio preprocessing, streams or events (issue 11). */
+  readonly #runners = new Map<string, StreamRunner>();
+  #pool: MediaPool | null = null;
   readonly #opts: ModelRuntimeOptions;
   readonly #slots = new Map<string, Slot>();
   readonly #exclusions: Exclusion[] = [];
@@ -88,6 +94,13 @@ export class ModelRuntime implements InferenceHandler {
         loaded, settings, state: 'loading', variant: null, key: null, queue: null, loadMs: null, rssDeltaMB: null, fromCache: false,
         requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(), window: this.#newWindow(), plannedMB: 0, switches: [], swapping: null,
       });
+      const slot = this.#slots.get(loaded.manifest.id) as Slot;
+      if (needsStreamRunner(loaded.manifest)) {
+        this.#runners.set(loaded.manifest.id, new StreamRunner({
+          manifest: loaded.manifest, pool: () => (this.#pool ??= new MediaPool()), run: (inputs) => this.#infer(slot, inputs),
+          now: () => this.#now(), wallNow: () => (opts.wallNow ? opts.wallNow() : Date.now()),
+        }));
+      }
     }
   }
 
@@ -136,8 +149,15 @@ export class ModelRuntime implements InferenceHandler {
     return this.#preprocessors.get(model);
   }
 
+  /** The inputs a request carries: the manifest's, less those the runtime feeds (stream state, audio rate). */
   inputSpecs(model: string): readonly TensorSpec[] | undefined {
-    return this.#slots.get(model)?.loaded.manifest.inputs;
+    const m = this.#slots.get(model)?.loaded.manifest;
+    return m === undefined ? undefined : requestInputs(m);
+  }
+
+  /** Live streams of a model (0 for models without streams). */
+  streamCount(model: string): number {
+    return this.#runners.get(model)?.streams ?? 0;
   }
 
   /** Manifest of a served model (labels, outputs), or undefined. */
@@ -145,12 +165,16 @@ export class ModelRuntime implements InferenceHandler {
     return this.#slots.get(model)?.loaded;
   }
 
-  async infer(model: string, _requestId: string, inputs: NamedTensors): Promise<InferOutcome> {
+  async infer(model: string, _requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome> {
     const slot = this.#slots.get(model);
     if (!slot) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `unknown model "${model}"`, { details: { model, known: [...this.#slots.keys()] } });
     const t0 = this.#now();
     try {
-      const outcome = await this.#infer(slot, inputs);
+      const runner = this.#runners.get(model);
+      if (runner === undefined && extras?.media !== undefined) {
+        throw new EdgeError('EDGE_ERR_BAD_REQUEST', `model "${model}" declares no ${extras.media.kind === 'image' ? 'image' : 'audio'} preprocessing: send tensors`, { details: { model } });
+      }
+      const outcome = runner === undefined ? await this.#infer(slot, inputs) : await runner.handle(extras ?? {}, inputs);
       slot.requests += 1;
       const ms = this.#now() - t0;
       slot.latency.record(ms);
@@ -294,6 +318,7 @@ export class ModelRuntime implements InferenceHandler {
       await this.#release(s);
       s.state = 'unavailable';
     }));
+    await this.#pool?.close();
   }
 
   #now(): number {
@@ -363,7 +388,8 @@ export class ModelRuntime implements InferenceHandler {
         engine: o.engine,
         key,
         queueLimit: slot.settings.queueLimit,
-        batching: batchable(m.inputs) && slot.settings.maxBatch > 1
+        // Stream state is per request (not stacked by rows): no batching for stateful models.
+        batching: batchable(m.inputs) && (m.streams?.state?.length ?? 0) === 0 && slot.settings.maxBatch > 1
           ? { maxBatch: slot.settings.maxBatch, maxQueueDelayMs: slot.settings.maxQueueDelayMs, preferredBatchSizes: slot.settings.preferredBatchSizes }
           : null,
         ...(o.now ? { clock: o.now } : {}),

@@ -5,6 +5,7 @@
 import type { NamedTensors } from '../tensor.js';
 import type { TensorSpec } from '../repository/types.js';
 import type { Preprocessor } from '../preprocess/types.js';
+import type { ModelEvent, RequestExtras } from '../media/types.js';
 
 export interface InferOutcome {
   variant: string;
@@ -12,13 +13,17 @@ export interface InferOutcome {
   top?: { index: number; label: string; score: number }[];
   queueMs: number;
   inferenceMs: number;
+  /** Inferences this request took (audio: one per frame; 0 when a chunk completed no frame). */
+  frames?: number;
+  /** Transitions this request completed (published on <prefix>/models/<model>/events). */
+  events?: ModelEvent[];
 }
 
 export interface InferenceHandler {
   /** Input specs of a model this service serves, or undefined when unknown (-> EDGE_ERR_UNKNOWN_MODEL). */
   inputSpecs(model: string): readonly TensorSpec[] | undefined;
   /** Resolves with the outcome or rejects with an EdgeError (EDGE_ERR_OVERLOADED, ...). Never throws synchronously. */
-  infer(model: string, requestId: string, inputs: NamedTensors): Promise<InferOutcome>;
+  infer(model: string, requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome>;
   /** The model's text preprocessor ("text" / "texts" requests); undefined when it declares none. Optional. */
   preprocessor?(model: string): Preprocessor | undefined;
 }
