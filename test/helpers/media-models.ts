@@ -4,7 +4,8 @@
  * - `halves`: grey [1,1,28,28] in 0..1 -> logits [1,3] = (left mean - right mean, right - left, 0) * 10:
  *   labels left / right / even. A photo bright on its left half is "left".
  * - `counter`: audio model, x [1,160] at 16 kHz (10 ms frames), state h [1,1] -> p [1,1] = mean |x|
- *   and hn [1,1] = h + 1 (frames seen by the stream). Declares streams (state h <- hn) and a
+ *   and hn [1,1] = h + 1 (frames seen by the stream), shown as `count` (state outputs are not
+ *   part of answers). Declares streams (state h <- hn) and a
  *   threshold event (on 0.1, off 0.05, 3 frames on, 10 frames off).
  */
 import { createHash } from 'node:crypto';
@@ -48,7 +49,8 @@ export function counterOnnx(): Uint8Array {
     makeNode('Abs', ['x'], ['ax'], 'abs'),
     makeNode('ReduceMean', ['ax'], ['p'], 'mean', [intsAttr('axes', [1]), intAttr('keepdims', 1)]),
     makeNode('Add', ['h', 'one'], ['hn'], 'count'),
-  ], [makeFloatTensor('one', [1, 1], Float32Array.of(1))], [['x', [1, 160]], ['h', [1, 1]]], [['p', [1, 1]], ['hn', [1, 1]]]);
+    makeNode('Identity', ['hn'], ['count'], 'show'),
+  ], [makeFloatTensor('one', [1, 1], Float32Array.of(1))], [['x', [1, 160]], ['h', [1, 1]]], [['p', [1, 1]], ['hn', [1, 1]], ['count', [1, 1]]]);
 }
 
 function variant(bytes: Uint8Array, ops: string[]): Record<string, unknown> {
@@ -78,12 +80,12 @@ export function writeMediaModels(dir: string, counterStreams: Record<string, unk
   writeFileSync(path.join(models, 'counter', 'fp32.onnx'), counter);
   writeFileSync(path.join(models, 'counter', 'model.json'), JSON.stringify({
     id: 'counter', task: 'other',
-    inputs: [{ name: 'x', shape: [1, 160] }, { name: 'h', shape: [1, 1] }], outputs: [{ name: 'p', shape: [1, 1] }, { name: 'hn', shape: [1, 1] }],
+    inputs: [{ name: 'x', shape: [1, 160] }, { name: 'h', shape: [1, 1] }], outputs: [{ name: 'p', shape: [1, 1] }, { name: 'hn', shape: [1, 1] }, { name: 'count', shape: [1, 1] }],
     reference: 'fp32',
     preprocess: { kind: 'audio', input: 'x', rate: 16000, frameSamples: 160 },
     streams: { maxStreams: 3, idleS: 60, state: [{ input: 'h', output: 'hn', init: 0 }], ...counterStreams },
     events: [{ kind: 'threshold', output: 'p', on: 0.1, off: 0.05, minOnFrames: 3, minOffFrames: 10 }],
-    variants: [variant(counter, ['Abs', 'ReduceMean', 'Add'])],
+    variants: [variant(counter, ['Abs', 'ReduceMean', 'Add', 'Identity'])],
   }, null, 2));
   return models;
 }
