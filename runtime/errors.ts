@@ -74,6 +74,8 @@ export const ERROR_DEFS = {
   EDGE_ERR_STREAM_LIMIT: { exit: EX_UNAVAILABLE, hint: 'too many live streams for this model: end streams with a reset, wait for idle ones to expire, or raise streams.maxStreams' },
   // --- anything else ---
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
+  // --- issue 10: static int8 calibration ---
+  EDGE_ERR_CALIBRATION_FAILED: { exit: EX_CONFIG, hint: 'the calibration set did not run through the model (check its "shape" and that it matches the model input); see `edge-infer quantize --help`' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERROR_DEFS;

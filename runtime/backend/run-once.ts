@@ -70,21 +70,37 @@ function declaredInputType(s: OrtApi.InferenceSession, name: string): string {
   return meta !== undefined && meta.isTensor ? meta.type : 'float32';
 }
 
-/** Eval rows as one [N, width] tensor of the model's input type: int64 / int32 (token ids) or float32. */
-function evalTensor(type: string, rows: readonly number[][], n: number, width: number): Tensor {
+/**
+ * One sample's dims without the batch (issue 10): the set's own `shape` when given, else the
+ * model's declared input dims when they are all fixed and hold `width` values ([N,1,28,28] models
+ * take flat rows), else [width]. Throws EDGE_ERR_EVAL_SET_INVALID when `shape` does not hold `width`.
+ */
+function sampleDims(s: OrtApi.InferenceSession, name: string, width: number, shape: readonly number[] | undefined): number[] {
+  if (shape !== undefined) {
+    if (shape.reduce((a, b) => a * b, 1) !== width) throw new EdgeError('EDGE_ERR_EVAL_SET_INVALID', `the set's "shape" [${shape.join(', ')}] does not hold its ${width} values per sample`);
+    return [...shape];
+  }
+  const meta = (s.inputMetadata ?? []).find((m) => m.name === name);
+  const declared = meta !== undefined && meta.isTensor ? meta.shape.slice(1) : [];
+  if (declared.length > 1 && declared.every((d) => typeof d === 'number' && d > 0) && (declared as number[]).reduce((a, b) => a * b, 1) === width) return declared as number[];
+  return [width];
+}
+
+/** Eval rows as one [N, ...sample] tensor of the model's input type: int64 / int32 (token ids) or float32. */
+function evalTensor(type: string, rows: readonly number[][], n: number, width: number, sample: readonly number[] = [width]): Tensor {
   if (type === 'int64') {
     const data = new BigInt64Array(n * width);
     rows.forEach((row, i) => row.forEach((v, j) => { data[i * width + j] = BigInt(Math.trunc(v)); }));
-    return { dtype: 'int64', dims: [n, width], data };
+    return { dtype: 'int64', dims: [n, ...sample], data };
   }
   if (type === 'int32') {
     const data = new Int32Array(n * width);
     rows.forEach((row, i) => data.set(row, i * width));
-    return { dtype: 'int32', dims: [n, width], data };
+    return { dtype: 'int32', dims: [n, ...sample], data };
   }
   const data = new Float32Array(n * width);
   rows.forEach((row, i) => data.set(row, i * width));
-  return { dtype: 'float32', dims: [n, width], data };
+  return { dtype: 'float32', dims: [n, ...sample], data };
 }
 
 /** Runs `modelBytes` once on `inputs` (not transferred; not modified). */
@@ -99,7 +115,7 @@ export function runOnce(modelBytes: Uint8Array, inputs: NamedTensors): Promise<N
  */
 export async function evaluateAccuracy(
   modelBytes: Uint8Array,
-  evalSet: { inputs: number[][]; labels: number[] },
+  evalSet: { inputs: number[][]; labels: number[]; shape?: number[] },
   inputName?: string,
 ): Promise<{ accuracy: number; predictions: number[] }> {
   const n = evalSet.inputs.length;
@@ -109,7 +125,7 @@ export async function evaluateAccuracy(
   }
   return withSession(modelBytes, async (s, o) => {
     const name = inputName ?? s.inputNames[0] ?? 'input';
-    const out = await runSession(s, o, { [name]: evalTensor(declaredInputType(s, name), evalSet.inputs, n, width) });
+    const out = await runSession(s, o, { [name]: evalTensor(declaredInputType(s, name), evalSet.inputs, n, width, sampleDims(s, name, width, evalSet.shape)) });
     const first = out[s.outputNames[0] ?? ''];
     if (first === undefined || first.dims[0] !== n) throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', 'the first output is not [N, classes]');
     const classes = first.data.length / n;
@@ -122,5 +138,31 @@ export async function evaluateAccuracy(
       if (best === evalSet.labels[i]) correct++;
     }
     return { accuracy: correct / n, predictions };
+  });
+}
+
+/**
+ * Runs `modelBytes` over `rows` in batches of `batchSize` (one session) and hands each float32
+ * output named in `outputs` to `visit`, batch by batch (for calibration, issue 10). Non-float
+ * outputs are skipped. Errors as evaluateAccuracy.
+ */
+export async function runRowsBatched(
+  modelBytes: Uint8Array,
+  set: { inputs: number[][]; shape?: number[] },
+  batchSize: number,
+  outputs: readonly string[],
+  visit: (name: string, data: Float32Array) => void,
+): Promise<void> {
+  const width = set.inputs[0]?.length ?? 0;
+  if (set.inputs.length === 0 || width === 0 || set.inputs.some((r) => r.length !== width)) throw new EdgeError('EDGE_ERR_EVAL_SET_INVALID', 'a calibration set needs N rows of equal length');
+  await withSession(modelBytes, async (s, o) => {
+    const name = s.inputNames[0] ?? 'input';
+    const sample = sampleDims(s, name, width, set.shape);
+    const type = declaredInputType(s, name);
+    for (let i = 0; i < set.inputs.length; i += batchSize) {
+      const rows = set.inputs.slice(i, i + batchSize);
+      const out = await runSession(s, o, { [name]: evalTensor(type, rows, rows.length, width, sample) });
+      for (const n of outputs) { const t = out[n]; if (t !== undefined && t.data instanceof Float32Array) visit(n, t.data); }
+    }
   });
 }

@@ -15,7 +15,8 @@ import { createEngine } from '../backend/select-engine.js';
 import type { InferenceEngine } from '../backend/types.js';
 import type { BackendPref } from '../config/types.js';
 import { EdgeError } from '../errors.js';
-import { argmaxRow, median, type LatencyFigure, type MeasureResult, type ModelMeasurer } from '../optimize/evaluate.js';
+import { median, predictionOf, type EvalLayout, type LatencyFigure, type MeasureResult, type ModelMeasurer } from '../optimize/evaluate.js';
+import { SequenceState, type EvalSequence } from '../optimize/eval-sequence.js';
 import type { NamedTensors } from '../tensor.js';
 
 export interface EngineMeasurerOptions {
@@ -44,7 +45,13 @@ export class EngineMeasurer implements ModelMeasurer {
     this.#now = opts.now ?? (() => performance.now());
   }
 
-  async measure(file: string, bytes: Uint8Array, rows: number[][], latency: { batches: number[]; runs: number }): Promise<MeasureResult> {
+  /**
+   * Rows are flat; `layout.shape` (one sample's shape) makes each run's input [batch, ...shape]
+   * instead of [batch, width]. With `layout.sequence` every row runs alone (batch 1) with the
+   * sequence's constants and carried state (optimize/eval-sequence.ts), and latency is timed at
+   * batch 1 only (other batch sizes are skipped: a stream's frames run one at a time).
+   */
+  async measure(file: string, bytes: Uint8Array, rows: number[][], latency: { batches: number[]; runs: number }, layout: EvalLayout = {}): Promise<MeasureResult> {
     const key = `eval-${++this.#seq}`;
     const loaded = await this.#engine.load({
       key, file, bytes,
@@ -55,33 +62,34 @@ export class EngineMeasurer implements ModelMeasurer {
       const output = loaded.outputNames[0] ?? '';
       // Feed the dtype the model declares (token ids are int64; pixels float32).
       const int64 = loaded.inputs?.find((i) => i.name === input)?.dtype === 'int64';
+      const width = rows[0]?.length ?? 0;
+      const sample = layout.shape ?? [width];
       const feed = (start: number, batch: number): NamedTensors => {
-        const width = rows[0]?.length ?? 0;
         if (int64) {
           const ids = new BigInt64Array(batch * width);
           for (let i = 0; i < batch; i++) (rows[(start + i) % rows.length] ?? []).forEach((v, j) => { ids[i * width + j] = BigInt(Math.trunc(v)); });
-          return { [input]: { dtype: 'int64', dims: [batch, width], data: ids } };
+          return { [input]: { dtype: 'int64', dims: [batch, ...sample], data: ids } };
         }
         const data = new Float32Array(batch * width);
         for (let i = 0; i < batch; i++) data.set(rows[(start + i) % rows.length] ?? [], i * width);
-        return { [input]: { dtype: 'float32', dims: [batch, width], data } };
+        return { [input]: { dtype: 'float32', dims: [batch, ...sample], data } };
       };
-      const all = await this.#engine.run(key, feed(0, rows.length));
-      const out = all.outputs[output];
-      if (out === undefined || out.dims[0] !== rows.length) throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', `${file}: the first output is not [N, classes]`);
-      const classes = out.data.length / rows.length;
-      const predictions = rows.map((_, i) => argmaxRow(out.data, i, classes));
+      const seq = layout.sequence;
+      const predictions = seq === undefined ? await this.#predictAll(key, file, output, feed, rows.length) : await this.#predictSequence(key, output, feed, rows.length, seq);
       const figures: LatencyFigure[] = [];
-      for (const batch of latency.batches) {
-        for (let i = 0; i < this.#warmup; i++) await this.#engine.run(key, feed(i * batch, batch));
+      for (const batch of seq === undefined ? latency.batches : latency.batches.filter((b) => b === 1)) {
+        const state = seq === undefined ? undefined : new SequenceState(seq);
+        const inputsAt = (i: number): NamedTensors => (state === undefined ? feed(i * batch, batch) : state.feeds(i % rows.length, feed(i % rows.length, 1)));
+        for (let i = 0; i < this.#warmup; i++) state?.advance((await this.#engine.run(key, inputsAt(i))).outputs);
         const inside: number[] = [];
         const trip: number[] = [];
         for (let i = 0; i < latency.runs; i++) {
-          const inputs = feed(i * batch, batch);
+          const inputs = inputsAt(this.#warmup + i);
           const t0 = this.#now();
           const r = await this.#engine.run(key, inputs);
           trip.push(this.#now() - t0);
           inside.push(r.inferenceMs);
+          state?.advance(r.outputs);
         }
         const medianMs = median(inside);
         figures.push({ batch, runs: latency.runs, medianMs, medianRoundTripMs: median(trip), perSampleMs: medianMs / batch });
@@ -90,6 +98,29 @@ export class EngineMeasurer implements ModelMeasurer {
     } finally {
       await this.#engine.unload(key);
     }
+  }
+
+  /** All rows in one run; the first output must be [N, classes] (N, or [N, 1] scores: predictionOf). */
+  async #predictAll(key: string, file: string, output: string, feed: (start: number, batch: number) => NamedTensors, n: number): Promise<number[]> {
+    const all = await this.#engine.run(key, feed(0, n));
+    const out = all.outputs[output];
+    if (out === undefined || out.dims[0] !== n) throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', `${file}: the first output is not [N, classes]`);
+    const classes = out.data.length / n;
+    return Array.from({ length: n }, (_, i) => predictionOf(out.data, i, classes));
+  }
+
+  /** One run per row, in order, state carried (reset at each start). */
+  async #predictSequence(key: string, output: string, feed: (start: number, batch: number) => NamedTensors, n: number, seq: EvalSequence): Promise<number[]> {
+    const state = new SequenceState(seq);
+    const predictions: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await this.#engine.run(key, state.feeds(i, feed(i, 1)));
+      const out = r.outputs[output];
+      if (out === undefined || out.data.length === 0) throw new EdgeError('EDGE_ERR_INFERENCE_FAILED', `row ${i}: no output "${output}"`);
+      predictions.push(predictionOf(out.data, 0, out.data.length));
+      state.advance(r.outputs);
+    }
+    return predictions;
   }
 
   close(): Promise<void> {

@@ -4,7 +4,9 @@
  * module does no I/O and imports no onnxruntime.
  *
  * Conventions:
- * - accuracy = share of eval rows whose argmax equals the label; agreement = share of rows whose
+ * - a row's prediction is the argmax of its first output's row, except for a single score per
+ *   row ([N, 1]: a binary detector such as a VAD), where it is 1 when the score is >= 0.5, else 0;
+ * - accuracy = share of eval rows whose prediction equals the label; agreement = share of rows whose
  *   argmax equals the reference model's (null when there is no reference).
  * - params, macs, ops come from `inspectModel` (ops domain-qualified, e.g. "com.microsoft.MatMulNBits").
  * - layerBits is read from the graph: a MatMulNBits node counts its `bits` (default 4), a
@@ -15,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { attrInt, indexGraph, qualifiedOp } from './graph-util.js';
 import { inspectModel } from './inspect.js';
+import type { EvalSequence } from './eval-sequence.js';
 import type { OnnxModel } from './onnx-types.js';
 
 /** Median latency of repeated runs at one batch size. */
@@ -36,6 +39,12 @@ export interface MeasureResult {
   latency: LatencyFigure[];
 }
 
+/** How flat eval rows feed a model: one sample's shape, and a sequence's state (eval-set.ts). */
+export interface EvalLayout {
+  shape?: number[];
+  sequence?: EvalSequence;
+}
+
 /**
  * Runs a model. Owned by the caller (who closes it). Errors: EDGE_ERR_MODEL_INVALID |
  * EDGE_ERR_LOAD_FAILED when the bytes do not load, EDGE_ERR_INFERENCE_FAILED when a run fails.
@@ -44,7 +53,7 @@ export interface ModelMeasurer {
   /** Backend kind and intra-op threads, for the report. */
   readonly backend: string;
   readonly threads: number;
-  measure(file: string, bytes: Uint8Array, rows: number[][], latency: { batches: number[]; runs: number }): Promise<MeasureResult>;
+  measure(file: string, bytes: Uint8Array, rows: number[][], latency: { batches: number[]; runs: number }, layout?: EvalLayout): Promise<MeasureResult>;
 }
 
 export interface ModelFigures {
@@ -118,6 +127,14 @@ export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+/** SCORE_THRESHOLD: a single score per row at or above it predicts class 1. */
+export const SCORE_THRESHOLD = 0.5;
+
+/** Prediction for row `i` of a flat [N, classes] array: argmax, or score >= 0.5 when classes is 1. */
+export function predictionOf(data: ArrayLike<number | bigint>, i: number, classes: number): number {
+  return classes === 1 ? (Number(data[i]) >= SCORE_THRESHOLD ? 1 : 0) : argmaxRow(data, i, classes);
 }
 
 /** Index of the largest value in row `i` of a flat [N, classes] array. */

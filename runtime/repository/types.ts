@@ -51,6 +51,8 @@ export interface ModelManifest {
   name?: string;
   description?: string;
   task: Task;
+  /** Third-party models: package, file, sha256 and licence they were taken from (issue 10). */
+  origin?: { package: string; file: string; sha256?: string; license: string; upstream?: string };
   labels?: string[];
   inputs: TensorSpec[];
   outputs: TensorSpec[];

@@ -110,7 +110,8 @@ interface Measured { model: ModelFigures; predictions: number[]; latency: Latenc
 
 async function measureFile(measurer: ModelMeasurer, file: string, bytes: Uint8Array, set: EvalSet, batches: number[], runs: number): Promise<Measured> {
   const model = modelFigures(bytes, readOnnx(bytes));
-  const r = await measurer.measure(file, bytes, set.inputs, { batches: runs > 0 ? batches : [], runs });
+  const layout = { ...(set.shape ? { shape: set.shape } : {}), ...(set.sequence ? { sequence: set.sequence } : {}) };
+  const r = await measurer.measure(file, bytes, set.inputs, { batches: runs > 0 ? batches : [], runs }, layout);
   return { model, predictions: r.predictions, latency: r.latency };
 }
 

@@ -4,15 +4,17 @@
  * agreement with the input model. Progress goes to stderr.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { evaluateAccuracy } from '../../backend/run-once.js';
+import { evaluateAccuracy, runRowsBatched } from '../../backend/run-once.js';
 import { EdgeError } from '../../errors.js';
-import { readEvalSet, type EvalSet } from '../../optimize/eval-set.js';
+import { CALIBRATION_METHODS, type ActivationRunner, type CalibrationMethod } from '../../optimize/calibrate.js';
+import { readCalibrationSet, readEvalSet, type CalibrationSet, type EvalSet } from '../../optimize/eval-set.js';
 import { readOnnx, writeOnnx } from '../../optimize/onnx-io.js';
 import type { OnnxModel } from '../../optimize/onnx-types.js';
 import type { QuantizeReport } from '../../optimize/quantize-apply.js';
 import { quantizeInt4 } from '../../optimize/quantize-int4.js';
 import { quantizeInt8 } from '../../optimize/quantize-int8.js';
 import { quantizeMixed, type MixedReport } from '../../optimize/quantize-mixed.js';
+import { quantizeStatic, type StaticReport } from '../../optimize/quantize-static.js';
 import type { Command } from '../command.js';
 import { onePositional, positiveInt, str } from '../values.js';
 import { formatBytes } from './inspect.js';
@@ -35,6 +37,25 @@ export async function compareOnEval(before: Uint8Array, after: Uint8Array, evalS
   return { inputAccuracy: a.accuracy, outputAccuracy: b.accuracy, agreement: same / a.predictions.length, count: a.predictions.length };
 }
 
+/** The calibration runner over a set: batches of 16 samples through onnxruntime (backend/run-once). */
+export function setRunner(set: CalibrationSet): ActivationRunner {
+  return (bytes, outputs, visit) => runRowsBatched(bytes, set, 16, outputs, visit);
+}
+
+/** "left alone because" table lines (issue 10: nothing is skipped silently). */
+export function formatLeftAlone(skipped: readonly { name: string; op: string; reason: string; graph?: string }[]): string {
+  if (skipped.length === 0) return '';
+  let text = `left alone (${skipped.length}):\n`;
+  for (const s of skipped) text += `  ${s.name} (${s.op}${s.graph !== undefined && s.graph !== 'main' ? ` in ${s.graph}` : ''}): ${s.reason}\n`;
+  return text;
+}
+
+function parseMethod(v: string | undefined): CalibrationMethod {
+  if (v === undefined) return 'minmax';
+  if (!(CALIBRATION_METHODS as readonly string[]).includes(v)) throw new EdgeError('EDGE_ERR_USAGE', `--calibration-method must be ${CALIBRATION_METHODS.join(', ')} (got "${v}")`);
+  return v as CalibrationMethod;
+}
+
 export function formatComparison(c: EvalComparison): string {
   return `eval (${c.count} samples): accuracy ${(c.inputAccuracy * 100).toFixed(2)}% -> ${(c.outputAccuracy * 100).toFixed(2)}%, top-1 agreement with the input model ${(c.agreement * 100).toFixed(2)}%\n`;
 }
@@ -52,7 +73,7 @@ export function parseDrop(v: string | undefined): number | undefined {
 export const command: Command = {
   name: 'quantize',
   summary: 'make an int8, int4 (MatMulNBits) or mixed-bit variant of an ONNX model',
-  usage: '<in.onnx> --to int8|int4|mixed -o <out.onnx> [--block-size 32] [--accuracy-level 4] [--max-drop 0.5%] [--eval <eval.json|dir>]',
+  usage: '<in.onnx> --to int8|int4|mixed -o <out.onnx> [--calibrate <set.json|dir>] [--calibration-method minmax|percentile|entropy] [--block-size 32] [--accuracy-level 4] [--max-drop 0.5%] [--eval <eval.json|dir>]',
   options: {
     to: { type: 'string', help: 'int8 | int4 | mixed (required)' },
     output: { type: 'string', short: 'o', help: 'output .onnx file (required)' },
@@ -60,6 +81,10 @@ export const command: Command = {
     'accuracy-level': { type: 'string', help: 'MatMulNBits accuracy_level 0..4 (default 4: int8 compute)' },
     'max-drop': { type: 'string', help: 'mixed: largest accepted accuracy drop, e.g. 0.5% (default 0.5%)' },
     eval: { type: 'string', help: 'labelled eval set {"inputs","labels"} (file or folder with eval.json): mixed measures sensitivity on it; all print accuracy and agreement' },
+    calibrate: { type: 'string', help: 'int8: static QDQ int8 (Conv, ConvTranspose, MatMul, Gemm, BN folded) with activation ranges measured on this set {"inputs"[, "labels", "shape"]}; without it int8 is dynamic (MatMul/Gemm only)' },
+    'calibration-method': { type: 'string', help: 'minmax | percentile | entropy (default minmax)' },
+    activations: { type: 'string', help: 'static int8: uint8 (default, U8S8: what onnxruntime fuses fully on x86) | int8 (S8S8, ARM-native)' },
+    percentile: { type: 'string', help: 'percentile method: share of values kept, in percent (default 99.99)' },
     'full-range': { type: 'boolean', help: 'int8: full 8-bit weights (exact on ARM / VNNI; saturates on x86 AVX2). Default: 7-bit range' },
   },
   async run(ctx) {
@@ -76,8 +101,21 @@ export const command: Command = {
     const evalSet = evalRef === undefined ? undefined : await readEvalSet(evalRef);
     const { bytes, model } = await readModelFile(file);
     const progress = (m: string): void => { process.stderr.write(`quantize: ${m}\n`); };
-    let result: { model: OnnxModel; report: QuantizeReport | MixedReport };
-    if (to === 'int8') result = quantizeInt8(model, { reduceRange: ctx.values['full-range'] !== true });
+    const calRef = str(ctx.values, 'calibrate');
+    if (calRef !== undefined && to !== 'int8') throw new EdgeError('EDGE_ERR_USAGE', '--calibrate goes with --to int8');
+    const calSet = calRef === undefined ? undefined : await readCalibrationSet(calRef);
+    const method = parseMethod(str(ctx.values, 'calibration-method'));
+    const pct = str(ctx.values, 'percentile');
+    let result: { model: OnnxModel; report: QuantizeReport | MixedReport | StaticReport };
+    if (to === 'int8' && calSet !== undefined) {
+      const acts = str(ctx.values, 'activations') ?? 'uint8';
+      if (acts !== 'uint8' && acts !== 'int8') throw new EdgeError('EDGE_ERR_USAGE', `--activations must be uint8 or int8 (got "${acts}")`);
+      progress(`static int8 (QDQ, ${acts === 'uint8' ? 'U8S8' : 'S8S8'}, per-channel int8 weights), ${method} calibration on ${calSet.inputs.length} samples`);
+      result = await quantizeStatic(model, { runner: setRunner(calSet), method, activations: acts, reduceRange: ctx.values['full-range'] !== true, ...(pct !== undefined ? { percentile: Number(pct) } : {}) });
+    } else if (to === 'int8') {
+      progress('dynamic int8 (no --calibrate): MatMul / Gemm weights int8, activations quantized at run time');
+      result = quantizeInt8(model, { reduceRange: ctx.values['full-range'] !== true });
+    }
     else if (to === 'int4') result = quantizeInt4(model, { blockSize, accuracyLevel });
     else {
       const evaluate = evalSet === undefined ? undefined : async (b: Uint8Array): Promise<number> => (await evaluateAccuracy(b, evalSet)).accuracy;
@@ -87,13 +125,21 @@ export const command: Command = {
     await writeFile(out, written);
     const comparison = evalSet === undefined ? undefined : await compareOnEval(bytes, written, evalSet);
     if (ctx.json) {
-      ctx.out(JSON.stringify({ input: file, output: out, to, bytesBefore: bytes.byteLength, bytesAfter: written.byteLength, ...result.report, ...(comparison ? { eval: comparison } : {}) }, null, 2) + '\n');
+      ctx.out(JSON.stringify({ input: file, output: out, to, path: 'path' in result.report ? 'static' : to === 'int8' ? 'dynamic' : to, bytesBefore: bytes.byteLength, bytesAfter: written.byteLength, ...result.report, ...(comparison ? { eval: comparison } : {}) }, null, 2) + '\n');
       return 0;
     }
     const r = result.report;
     let text = `${file} -> ${out} (${to}): ${formatBytes(bytes.byteLength)} -> ${formatBytes(written.byteLength)} (${(bytes.byteLength / written.byteLength).toFixed(2)}x smaller)\n`;
-    for (const q of r.quantized) text += `  quantized ${q.name} (${q.op} ${q.K}x${q.N}) to ${q.bits} bits\n`;
-    for (const s of r.skipped) text += `  skipped   ${s.name} (${s.op}): ${s.reason}\n`;
+    if ('path' in r) {
+      text += `path: static int8 QDQ (${r.method} calibration), ${r.foldedBatchNorms} BatchNormalization folded, ${r.fusedActivations} Relu/Clip fused, Constant nodes hoisted ${r.hoisted.constants}\n`;
+      for (const q of r.quantized) text += `  quantized ${q.name} (${q.op}${q.graph !== 'main' ? ` in ${q.graph}` : ''}): weights ${q.weights}, activations ${q.activations}\n`;
+      const ops = Object.entries(r.quantizedOps).map(([op, n]) => `${op} x${n}`).join(', ');
+      if (ops !== '') text += `  kept int8 between layers: ${ops}\n`;
+    } else {
+      if (to === 'int8') text += 'path: dynamic int8 (no --calibrate)\n';
+      for (const q of r.quantized) text += `  quantized ${q.name} (${q.op} ${q.K}x${q.N}) to ${q.bits} bits\n`;
+    }
+    text += formatLeftAlone(r.skipped);
     if ('layerBits' in r) text += `layer bits (${r.method}): ${JSON.stringify(r.layerBits)}\n`;
     if (comparison) text += formatComparison(comparison);
     ctx.out(text);
