@@ -6,8 +6,9 @@
 import type { SchemaProblem } from '../config/schema-check.js';
 import type { ModelManifest, TensorSpec } from './types.js';
 
-function fixed(spec: TensorSpec): boolean {
-  return spec.shape.every((d) => typeof d === 'number');
+/** Symbolic dims of a state input are taken as 1 (one stream per run), e.g. silero's h [2, batch, 64]; all-symbolic is refused. */
+function stateDimsProblem(spec: TensorSpec): string | null {
+  return spec.shape.length > 0 && spec.shape.every((d) => typeof d === 'string') ? `state input "${spec.name}" needs a fixed size, not [${spec.shape.join(',')}]` : null;
 }
 
 export function mediaProblems(m: ModelManifest): SchemaProblem[] {
@@ -40,7 +41,10 @@ export function mediaProblems(m: ModelManifest): SchemaProblem[] {
     const at = `/streams/state/${i}`;
     const spec = input(p.input);
     if (spec === undefined) problems.push({ path: `${at}/input`, message: 'names no input of this model', allowed: inputs });
-    else if (!fixed(spec)) problems.push({ path: `${at}/input`, message: `state input "${spec.name}" must have a fixed shape, not [${spec.shape.join(',')}]` });
+    else {
+      const problem = stateDimsProblem(spec);
+      if (problem !== null) problems.push({ path: `${at}/input`, message: problem });
+    }
     if (!outputs.includes(p.output)) problems.push({ path: `${at}/output`, message: 'names no output of this model', allowed: outputs });
   });
   (m.events ?? []).forEach((e, i) => {
