@@ -10,6 +10,8 @@ import { createPreprocessor } from '../../preprocess/index.js';
 import type { Command } from '../command.js';
 import { readInputText } from '../input.js';
 import { onePositional, str } from '../values.js';
+import { IMAGE_OPTION, imageRequestBody } from '../image-input.js';
+import { requestInputs } from '../../service/stream-runner.js';
 
 /** Reads --input: a file or "-" (stdin). A bare JSON array is the shorthand input of a single-input model. */
 async function readInput(ref: string): Promise<Uint8Array> {
@@ -21,17 +23,21 @@ async function readInput(ref: string): Promise<Uint8Array> {
 export const command: Command = {
   name: 'infer',
   summary: 'run one local inference through the path the service uses (plan, verify, budgeted load, queue, worker)',
-  usage: '<model> --input <file.json|-> [--profile <id|file>] [--variant <id>] [--json]',
+  usage: '<model> --input <file.json|-> | --image <file.jpg|png> [--profile <id|file>] [--variant <id>] [--json]',
   options: {
     ...SETUP_OPTIONS,
     input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]}, {"id","inputs":{...}} or {"id","text":"..."} for text models), a bare array, or - for stdin' },
     variant: { type: 'string', help: 'force this variant instead of the planner\'s choice' },
+    image: IMAGE_OPTION,
   },
   async run(ctx) {
     const model = onePositional(ctx.positionals, '<model>');
     const inputRef = str(ctx.values, 'input');
-    if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file.json|->');
-    const payload = await readInput(inputRef);
+    const imageRef = str(ctx.values, 'image');
+    if (inputRef === undefined && imageRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file.json|-> or --image <file>');
+    const payload = imageRef !== undefined
+      ? Buffer.from(JSON.stringify(await imageRequestBody(imageRef, inputRef !== undefined)))
+      : await readInput(inputRef ?? '-');
     const setup = await setupFromFlags(ctx);
     const loaded = setup.manifests.find((m) => m.manifest.id === model);
     if (!loaded) {
@@ -42,7 +48,7 @@ export const command: Command = {
       throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${model}" has no variant "${forced}"`, { details: { allowed: loaded.manifest.variants.map((v) => v.id) } });
     }
     const preprocess = (await createPreprocessor(loaded)) ?? undefined;
-    const decoded = decodeRequest({ model, payload, specs: loaded.manifest.inputs, limits: DEFAULT_LIMITS, preprocess });
+    const decoded = decodeRequest({ model, payload, specs: requestInputs(loaded.manifest), limits: DEFAULT_LIMITS, preprocess });
     if (!decoded.ok) throw decoded.error;
 
     const manifest = forced === undefined ? loaded : { ...loaded, manifest: { ...loaded.manifest, variants: loaded.manifest.variants.filter((v) => v.id === forced) } };
@@ -53,7 +59,7 @@ export const command: Command = {
     try {
       const plan = await runtime.start();
       const t0 = performance.now();
-      const outcome = await runtime.infer(model, decoded.request.id, decoded.request.inputs);
+      const outcome = await runtime.infer(model, decoded.request.id, decoded.request.inputs, decoded.request.extras);
       const totalMs = performance.now() - t0;
       const body = resultBody(decoded.request.id, model, outcome, { queue: outcome.queueMs, inference: outcome.inferenceMs, total: totalMs });
       const status = runtime.status()[0];
