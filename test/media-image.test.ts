@@ -3,7 +3,7 @@
  * worker pool, on JPEG / PNG files made here; every hostile image gets its code.
  */
 import t from 'tap';
-import { decodeImage } from '../runtime/media/image-decode.js';
+import { decodeImage, imageDecoder } from '../runtime/media/image-decode.js';
 import { readImageHeader } from '../runtime/media/image-header.js';
 import { preprocessImage } from '../runtime/media/image-preprocess.js';
 import { MediaPool } from '../runtime/media/media-pool.js';
@@ -28,9 +28,13 @@ t.test('headers give format and size without decoding', async (t) => {
   t.same(readImageHeader(png, MAX), { format: 'png', width: 640, height: 480 });
 });
 
-t.test('a 640x480 JPEG and PNG become the declared grey 28x28 tensor (bright half stays bright)', async (t) => {
+t.test('sharp loads here (the JS decoders are the fallback)', async (t) => {
+  t.equal(await imageDecoder(), 'sharp');
+});
+
+for (const use of ['sharp', 'js'] as const) t.test(`${use}: a 640x480 JPEG and PNG become the declared grey 28x28 tensor (bright half stays bright)`, async (t) => {
   for (const [name, bytes] of [['jpeg', jpg], ['png', png]] as const) {
-    const tensor = preprocessImage(decodeImage(bytes, MAX), grey28);
+    const tensor = preprocessImage(await decodeImage(bytes, MAX, use), grey28);
     t.same(tensor.dims, [1, 1, 28, 28], name);
     const [l, r] = halfMeans(tensor.data as Float32Array, 28, 28);
     const luma = (0.299 * 230 + 0.587 * 200 + 0.114 * 120) / 255;
@@ -56,30 +60,30 @@ t.test('resize modes, colour order, layout, invert, mean/std and uint8 on a 4x2 
   t.same(Array.from(preprocessImage({ ...img, data: tr }, base).data as Uint8Array), new Array(12).fill(0), 'transparent pixels are black');
 });
 
-t.test('hostile images: coded errors, limits checked from the header before decoding', async (t) => {
-  const code = (b: Uint8Array, max = MAX): string => { try { decodeImage(b, max); return 'ok'; } catch (e) { return (e as { code: string }).code; } };
-  t.equal(code(Buffer.from('GIF89a not an image we take')), 'EDGE_ERR_BAD_IMAGE', 'not an image');
-  t.equal(code(Buffer.alloc(0)), 'EDGE_ERR_BAD_IMAGE', 'empty');
-  t.equal(code(jpg.subarray(0, 200)), 'EDGE_ERR_BAD_IMAGE', 'JPEG cut inside its headers');
-  t.equal(code(jpg.subarray(0, Math.floor(jpg.length / 2))), 'EDGE_ERR_BAD_IMAGE', 'JPEG cut in its scan data');
-  t.equal(code(png.subarray(0, Math.floor(png.length / 2))), 'EDGE_ERR_BAD_IMAGE', 'PNG cut in its data');
-  t.equal(code(png.subarray(0, 20)), 'EDGE_ERR_BAD_IMAGE', 'PNG cut in its header');
-  t.equal(code(pngHeaderOnly(0, 10)), 'EDGE_ERR_BAD_IMAGE', 'zero width');
-  t.equal(code(pngHeaderOnly(0xffffffff, 0xffffffff)), 'EDGE_ERR_TOO_LARGE', 'absurd PNG dimensions');
-  t.equal(code(jpegWithDims(jpg, 65535, 65535)), 'EDGE_ERR_TOO_LARGE', 'absurd JPEG dimensions');
-  t.equal(code(jpegWithDims(jpg, 6400, 4800)), 'EDGE_ERR_TOO_LARGE', 'a JPEG claiming more pixels than it holds, over the limit');
-  t.equal(code(jpg, 100_000), 'EDGE_ERR_TOO_LARGE', 'a real 640x480 over a 0.1 MP limit');
+for (const use of ['sharp', 'js'] as const) t.test(`${use}: hostile images: coded errors, limits checked from the header before decoding`, async (t) => {
+  const code = async (b: Uint8Array, max = MAX): Promise<string> => { try { await decodeImage(b, max, use); return 'ok'; } catch (e) { return (e as { code: string }).code; } };
+  t.equal(await code(Buffer.from('GIF89a not an image we take')), 'EDGE_ERR_BAD_IMAGE', 'not an image');
+  t.equal(await code(Buffer.alloc(0)), 'EDGE_ERR_BAD_IMAGE', 'empty');
+  t.equal(await code(jpg.subarray(0, 200)), 'EDGE_ERR_BAD_IMAGE', 'JPEG cut inside its headers');
+  t.equal(await code(jpg.subarray(0, Math.floor(jpg.length / 2))), 'EDGE_ERR_BAD_IMAGE', 'JPEG cut in its scan data');
+  t.equal(await code(png.subarray(0, Math.floor(png.length / 2))), 'EDGE_ERR_BAD_IMAGE', 'PNG cut in its data');
+  t.equal(await code(png.subarray(0, 20)), 'EDGE_ERR_BAD_IMAGE', 'PNG cut in its header');
+  t.equal(await code(pngHeaderOnly(0, 10)), 'EDGE_ERR_BAD_IMAGE', 'zero width');
+  t.equal(await code(pngHeaderOnly(0xffffffff, 0xffffffff)), 'EDGE_ERR_TOO_LARGE', 'absurd PNG dimensions');
+  t.equal(await code(jpegWithDims(jpg, 65535, 65535)), 'EDGE_ERR_TOO_LARGE', 'absurd JPEG dimensions');
+  t.equal(await code(jpegWithDims(jpg, 6400, 4800)), 'EDGE_ERR_TOO_LARGE', 'a JPEG claiming more pixels than it holds, over the limit');
+  t.equal(await code(jpg, 100_000), 'EDGE_ERR_TOO_LARGE', 'a real 640x480 over a 0.1 MP limit');
   const bomb = pngBomb();
   t.ok(bomb.length < 1_000_000, `the 20000 x 20000 PNG is ${bomb.length} bytes`);
   const rss0 = process.memoryUsage().rss;
-  t.equal(code(bomb), 'EDGE_ERR_TOO_LARGE', '20000 x 20000 PNG bomb');
+  t.equal(await code(bomb), 'EDGE_ERR_TOO_LARGE', '20000 x 20000 PNG bomb');
   t.ok(process.memoryUsage().rss - rss0 < 50e6, 'no pixel buffer was allocated for it');
 });
 
 t.test('the pool decodes in a worker thread; errors come back with their codes; the pool stays usable', async (t) => {
   const pool = new MediaPool({ threads: 1, maxPending: 4 });
   t.teardown(() => pool.close());
-  const direct = preprocessImage(decodeImage(jpg, MAX), grey28);
+  const direct = preprocessImage(await decodeImage(jpg, MAX), grey28);
   const viaPool = await pool.image(jpg, grey28, MAX);
   t.same(viaPool.dims, direct.dims);
   t.same(Array.from(viaPool.data as Float32Array), Array.from(direct.data as Float32Array), 'same tensor as on this thread');

@@ -12,11 +12,11 @@ import type { MediaJob, MediaReply } from './media-protocol.js';
 const port = parentPort;
 if (port === null) throw new Error('media-worker must run in a worker thread');
 
-port.on('message', (job: MediaJob) => {
+port.on('message', async (job: MediaJob) => {
   let reply: MediaReply;
   const transfer: ArrayBuffer[] = [];
   try {
-    const img = decodeImage(job.bytes, job.maxPixels);
+    const img = await decodeImage(job.bytes, job.maxPixels);
     const tensor = preprocessImage(img, job.spec);
     reply = { seq: job.seq, ok: true, tensor, source: { width: img.width, height: img.height, format: img.format } };
     transfer.push(tensor.data.buffer as ArrayBuffer);
