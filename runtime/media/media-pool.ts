@@ -30,6 +30,7 @@ interface Slot {
 }
 
 const WORKER_URL = new URL('./media-worker.js', import.meta.url);
+const ONE_PIXEL_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR4AWMAgv8AAQQBAP8H9UQAAAAASUVORK5CYII=', 'base64');
 
 export class MediaPool {
   readonly #threads: number;
@@ -63,6 +64,15 @@ export class MediaPool {
       slot.worker.ref();
       slot.worker.postMessage(job, [copy.buffer]);
     });
+  }
+
+  /**
+   * Starts the worker threads and loads the decoder (a 1x1 PNG through the whole path), so the first
+   * real image does not pay for the thread start and sharp's addon load. Never rejects.
+   */
+  async warm(): Promise<void> {
+    const spec: ImageSpec = { kind: 'image', input: 'x', width: 1, height: 1, resize: 'stretch', colour: 'grey', layout: 'NCHW', dtype: 'uint8' };
+    await Promise.all(Array.from({ length: this.#threads }, () => this.image(ONE_PIXEL_PNG, spec, 1).catch(() => undefined)));
   }
 
   async close(): Promise<void> {

@@ -41,9 +41,9 @@ import { batchable, DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type M
 import { topClasses } from './top-classes.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import { loadVariant } from './variant-loader.js';
-import { MediaPool } from '../media/media-pool.js';
 import type { RequestExtras } from '../media/types.js';
-import { needsStreamRunner, requestInputs, StreamRunner } from './stream-runner.js';
+import { requestInputs } from './stream-runner.js';
+import { MediaRunners } from './media-runners.js';
 
 export interface ModelRuntimeOptions {
   profile: DeviceProfile;
@@ -75,8 +75,7 @@ export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './
 export class ModelRuntime implements InferenceHandler {
   readonly #preprocessors = new Map<string, Preprocessor>();
   /** Models with image/audio preprocessing, streams or events (issue 11). */
-  readonly #runners = new Map<string, StreamRunner>();
-  #pool: MediaPool | null = null;
+  readonly #media: MediaRunners;
   readonly #opts: ModelRuntimeOptions;
   readonly #slots = new Map<string, Slot>();
   readonly #exclusions: Exclusion[] = [];
@@ -86,6 +85,7 @@ export class ModelRuntime implements InferenceHandler {
 
   constructor(opts: ModelRuntimeOptions) {
     this.#opts = opts;
+    this.#media = new MediaRunners(() => this.#now(), () => (opts.wallNow ? opts.wallNow() : Date.now()));
     for (const loaded of opts.manifests) {
       const settings = { ...DEFAULT_MODEL_SETTINGS, ...(opts.settings?.[loaded.manifest.id] ?? {}) };
       if (!settings.enabled) continue;
@@ -95,12 +95,7 @@ export class ModelRuntime implements InferenceHandler {
         requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(), window: this.#newWindow(), plannedMB: 0, switches: [], swapping: null,
       });
       const slot = this.#slots.get(loaded.manifest.id) as Slot;
-      if (needsStreamRunner(loaded.manifest)) {
-        this.#runners.set(loaded.manifest.id, new StreamRunner({
-          manifest: loaded.manifest, pool: () => (this.#pool ??= new MediaPool()), run: (inputs) => this.#infer(slot, inputs),
-          now: () => this.#now(), wallNow: () => (opts.wallNow ? opts.wallNow() : Date.now()),
-        }));
-      }
+      this.#media.add(loaded.manifest, (inputs) => this.#infer(slot, inputs));
     }
   }
 
@@ -114,6 +109,8 @@ export class ModelRuntime implements InferenceHandler {
       const pre = await createPreprocessor(slot.loaded);
       if (pre !== null) this.#preprocessors.set(id, pre);
     }
+    // Image models: the decode thread starts while the sessions load (not on the first image).
+    const warming = this.#media.warm([...this.#slots.values()].map((s) => s.loaded.manifest));
     if (this.#slots.size === 0) {
       // A device with no models yet still runs: it reports itself and answers EDGE_ERR_UNKNOWN_MODEL.
       this.#opts.log.warn('models.none', { hint: 'no enabled models: add models/<id>/model.json (or enable one in the config) and send SIGHUP' });
@@ -141,6 +138,7 @@ export class ModelRuntime implements InferenceHandler {
       }
       if (!refused) break;
     }
+    await warming;
     return this.#replan();
   }
 
@@ -157,7 +155,7 @@ export class ModelRuntime implements InferenceHandler {
 
   /** Live streams of a model (0 for models without streams). */
   streamCount(model: string): number {
-    return this.#runners.get(model)?.streams ?? 0;
+    return this.#media.streams(model);
   }
 
   /** Manifest of a served model (labels, outputs), or undefined. */
@@ -170,11 +168,7 @@ export class ModelRuntime implements InferenceHandler {
     if (!slot) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `unknown model "${model}"`, { details: { model, known: [...this.#slots.keys()] } });
     const t0 = this.#now();
     try {
-      const runner = this.#runners.get(model);
-      if (runner === undefined && extras?.media !== undefined) {
-        throw new EdgeError('EDGE_ERR_BAD_REQUEST', `model "${model}" declares no ${extras.media.kind === 'image' ? 'image' : 'audio'} preprocessing: send tensors`, { details: { model } });
-      }
-      const outcome = runner === undefined ? await this.#infer(slot, inputs) : await runner.handle(extras ?? {}, inputs);
+      const outcome = await this.#media.handle(model, inputs, extras, () => this.#infer(slot, inputs));
       slot.requests += 1;
       const ms = this.#now() - t0;
       slot.latency.record(ms);
@@ -318,7 +312,7 @@ export class ModelRuntime implements InferenceHandler {
       await this.#release(s);
       s.state = 'unavailable';
     }));
-    await this.#pool?.close();
+    await this.#media.close();
   }
 
   #now(): number {

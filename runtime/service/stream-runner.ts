@@ -22,7 +22,7 @@ import { EventDetector, type FrameOutputs } from '../events/detector.js';
 import { decodePcm, decodeWav, Framer, Resampler } from '../media/audio.js';
 import type { MediaPool } from '../media/media-pool.js';
 import type { ModelEvent, RequestExtras } from '../media/types.js';
-import { DEFAULT_MAX_PIXELS, type AudioSpec, type ImageSpec } from '../preprocess/types.js';
+import { DEFAULT_MAX_PIXELS, type AudioSpec } from '../preprocess/types.js';
 import type { ModelManifest } from '../repository/types.js';
 import { concatRows } from '../scheduler/batch-tensors.js';
 import { allocate, elementCount, type NamedTensors, type Tensor } from '../tensor.js';
@@ -72,13 +72,11 @@ export class StreamRunner {
   readonly #m: ModelManifest;
   readonly #streams = new Map<string, StreamCtx>();
   readonly #anonymous: EventDetector;
-  readonly #outputs: (row: Tensor, i: number) => ArrayLike<number>;
 
   constructor(o: StreamRunnerOptions) {
     this.#o = o;
     this.#m = o.manifest;
     this.#anonymous = this.#detector();
-    this.#outputs = lastRow;
   }
 
   /** Live streams (for tests and telemetry). */
@@ -215,7 +213,7 @@ export class StreamRunner {
       for (const [name, t] of Object.entries(r.outputs)) {
         if (stateOut.has(name)) continue;
         shown[name] = t;
-        row[name] = this.#outputs(t, 0);
+        row[name] = lastRow(t);
       }
       results.push(shown);
       rows.push(row);
