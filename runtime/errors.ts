@@ -72,6 +72,10 @@ export const ERROR_DEFS = {
   EDGE_ERR_REPLY_TOPIC_REFUSED: { exit: EX_USAGE, hint: 'name a reply topic outside the service\'s own tree, $-topics and the Home Assistant prefix, matching replyTopics.allow in the config' },
   EDGE_ERR_STATE_DIR: { exit: EX_CONFIG, hint: 'the state directory you chose (--state-dir, stateDir, $STATE_DIRECTORY) must be a writable folder; fix it or leave it unset' },
   EDGE_ERR_CACHE_DEGRADED: { exit: EX_SOFTWARE, hint: 'the optimized-model cache cannot be written (disk full or read-only); models load without it, more slowly, until the state directory has room' },
+  // --- issue 11: images, audio, streams ---
+  EDGE_ERR_BAD_IMAGE: { exit: EX_USAGE, hint: 'send a complete JPEG or PNG (content type image/jpeg or image/png, or JSON "image" in base64)' },
+  EDGE_ERR_BAD_AUDIO: { exit: EX_USAGE, hint: 'send a PCM/float WAV (audio/wav) or raw PCM (audio/pcm with user properties rate and format s16le|f32le|u8)' },
+  EDGE_ERR_STREAM_LIMIT: { exit: EX_UNAVAILABLE, hint: 'too many live streams for this model: end streams with a reset, wait for idle ones to expire, or raise streams.maxStreams' },
   // --- anything else ---
   // issue 15: fleet and Home Assistant
   EDGE_ERR_UNKNOWN_COMMAND: { exit: EX_USAGE, hint: 'commands on <prefix>/cmd/<name>: status, reload, pin, unpin, calibrate' },

@@ -15,7 +15,7 @@ import type { LoadedManifest } from '../repository/types.js';
 import { textTokensPreprocessor } from './text-tokens.js';
 import type { Preprocessor, TextTokensSpec } from './types.js';
 
-export type { Preprocessor, PreprocessSpec, TextTokensSpec } from './types.js';
+export type { AudioSpec, EventSpec, ImageSpec, Preprocessor, PreprocessSpec, StreamsSpec, TextTokensSpec } from './types.js';
 export { splitTokens, textTokensPreprocessor } from './text-tokens.js';
 
 function inside(dir: string, p: string): boolean {
@@ -49,7 +49,8 @@ async function readVocab(loaded: LoadedManifest, spec: TextTokensSpec): Promise<
 /** The model's text preprocessor, or null when its manifest declares none. */
 export async function createPreprocessor(loaded: LoadedManifest): Promise<Preprocessor | null> {
   const spec = loaded.manifest.preprocess;
-  if (spec === undefined) return null;
+  // Image and audio preprocessing run per request in runtime/media/ (see media-checks.ts).
+  if (spec === undefined || spec.kind !== 'text-tokens') return null;
   const details = { model: loaded.manifest.id, input: spec.input };
   const input = loaded.manifest.inputs.find((i) => i.name === spec.input);
   if (input === undefined) throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess feeds input "${spec.input}", which the manifest does not declare`, { details });

@@ -4,6 +4,7 @@
  */
 import type { SchemaProblem } from '../config/schema-check.js';
 import type { ModelManifest } from './types.js';
+import { mediaProblems } from './media-checks.js';
 
 /**
  * Why `file` (a manifest path meant to be relative to the model folder) may not be used, or null.
@@ -45,5 +46,6 @@ export function manifestProblems(m: ModelManifest): SchemaProblem[] {
   if (m.labels !== undefined && typeof classDim === 'number' && m.labels.length !== classDim) {
     problems.push({ path: '/labels', message: `has ${m.labels.length} labels but output "${m.outputs[0]?.name ?? ''}" has ${classDim} classes`, allowed: classDim });
   }
+  problems.push(...mediaProblems(m));
   return problems;
 }

@@ -10,7 +10,7 @@ import { PRECISIONS } from '../config/types.js';
 import { TENSOR_DTYPES } from '../tensor.js';
 import type { SchemaOf } from './schema-type.js';
 import { TASKS, type ModelManifest, type TensorSpec, type VariantManifest } from './types.js';
-import type { PreprocessSpec } from '../preprocess/types.js';
+import type { AudioSpec, EventSpec, ImageSpec, StreamsSpec, TextTokensSpec, ThresholdEventSpec, TopChangeEventSpec } from '../preprocess/types.js';
 
 const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 
@@ -96,7 +96,7 @@ const variant: SchemaOf<VariantManifest> = {
   },
 };
 
-const preprocess: SchemaOf<PreprocessSpec> = {
+const textTokens: SchemaOf<TextTokensSpec> = {
   type: 'object',
   description: 'Text preprocessing the runtime applies to {"text"} / {"texts"} requests (runtime/preprocess/).',
   additionalProperties: false,
@@ -111,6 +111,112 @@ const preprocess: SchemaOf<PreprocessSpec> = {
     padId: { type: 'integer', minimum: 0, description: 'Id that fills a row after the last token.' },
     unkId: { type: 'integer', minimum: 0, description: 'Id of tokens missing from the vocab.' },
   },
+};
+
+const imageSpec: SchemaOf<ImageSpec> = {
+  type: 'object',
+  description: 'Image preprocessing for JPEG / PNG requests, applied off the main thread (runtime/media/image-preprocess.ts).',
+  additionalProperties: false,
+  required: ['kind', 'input', 'width', 'height', 'resize', 'colour', 'layout', 'dtype'],
+  properties: {
+    kind: { type: 'string', enum: ['image'], description: '"image".' },
+    input: { type: 'string', minLength: 1, description: 'Model input fed: [1, C, height, width] (NCHW) or [1, height, width, C] (NHWC).' },
+    width: { type: 'integer', minimum: 1, maximum: 8192, description: 'Input width, pixels.' },
+    height: { type: 'integer', minimum: 1, maximum: 8192, description: 'Input height, pixels.' },
+    resize: { type: 'string', enum: ['stretch', 'letterbox', 'centre-crop'], description: 'stretch ignores the aspect ratio; letterbox fits and pads; centre-crop covers and crops.' },
+    colour: { type: 'string', enum: ['rgb', 'bgr', 'grey'], description: 'grey = one luma channel.' },
+    layout: { type: 'string', enum: ['NCHW', 'NHWC'], description: 'Tensor layout.' },
+    dtype: { type: 'string', enum: ['float32', 'uint8'], description: 'float32: (v * scale - mean) / std; uint8: raw 0..255.' },
+    scale: { type: 'number', description: 'Multiplies the 0..255 value. Default 1/255.' },
+    mean: { type: 'array', minItems: 1, maxItems: 4, items: { type: 'number' }, description: 'Per channel; one value = all. Default [0].' },
+    std: { type: 'array', minItems: 1, maxItems: 4, items: { type: 'number', exclusiveMinimum: 0 }, description: 'Per channel; one value = all. Default [1].' },
+    invert: { type: 'boolean', description: 'v -> 255 - v before scaling. Default false.' },
+    pad: { type: 'number', minimum: 0, maximum: 255, description: 'Letterbox padding value (0..255, before invert/scale). Default 0.' },
+    maxPixels: { type: 'integer', minimum: 1, maximum: 100000000, description: 'Largest width * height accepted, checked from the header before decoding. Default 16000000.' },
+  },
+};
+
+const audioSpec: SchemaOf<AudioSpec> = {
+  type: 'object',
+  description: 'Audio preprocessing for audio/wav and audio/pcm requests: resample, frame, keep the remainder per stream.',
+  additionalProperties: false,
+  required: ['kind', 'input', 'rate', 'frameSamples'],
+  properties: {
+    kind: { type: 'string', enum: ['audio'], description: '"audio".' },
+    input: { type: 'string', minLength: 1, description: 'Model input fed float32 [1, contextSamples + frameSamples].' },
+    rate: { type: 'integer', minimum: 1000, maximum: 384000, description: 'The model\'s sample rate, Hz.' },
+    frameSamples: { type: 'integer', minimum: 1, maximum: 1048576, description: 'Samples per inference.' },
+    contextSamples: { type: 'integer', minimum: 0, maximum: 65536, description: 'Samples of the previous frame prepended (silero v5: 64). Default 0.' },
+    rateInput: { type: 'string', minLength: 1, description: 'An int64 input that receives the rate (silero "sr").' },
+  },
+};
+
+const preprocess: SchemaOf<TextTokensSpec | ImageSpec | AudioSpec> = {
+  anyOf: [textTokens, imageSpec, audioSpec],
+  description: 'What the runtime does to a raw request (text, image, audio) before inference (runtime/preprocess/, runtime/media/).',
+};
+
+const streams: SchemaOf<StreamsSpec> = {
+  type: 'object',
+  description: 'Streams: requests naming a stream run in order and carry recurrent state, the audio remainder and event state.',
+  additionalProperties: false,
+  required: [],
+  properties: {
+    maxStreams: { type: 'integer', minimum: 1, maximum: 100000, description: 'Most live streams; a new one beyond it gets EDGE_ERR_STREAM_LIMIT. Default 16.' },
+    idleS: { type: 'number', exclusiveMinimum: 0, description: 'A stream unused this long is forgotten. Default 300.' },
+    state: {
+      type: 'array',
+      description: 'Recurrent state: output `output` of one run feeds input `input` of the next run of the same stream.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['input', 'output'],
+        properties: {
+          input: { type: 'string', minLength: 1, description: 'State input (fixed shape in `inputs`).' },
+          output: { type: 'string', minLength: 1, description: 'State output of the same shape.' },
+          init: { type: 'number', description: 'Initial value of every element. Default 0.' },
+        },
+      },
+    },
+  },
+};
+
+const thresholdEvent: SchemaOf<ThresholdEventSpec> = {
+  type: 'object',
+  description: 'Score threshold with hysteresis and minimum durations (in frames).',
+  additionalProperties: false,
+  required: ['kind', 'output', 'on', 'off'],
+  properties: {
+    kind: { type: 'string', enum: ['threshold'], description: '"threshold".' },
+    output: { type: 'string', minLength: 1, description: 'Output holding the score.' },
+    index: { type: 'integer', minimum: 0, description: 'Element of the output row. Default 0.' },
+    on: { type: 'number', description: 'Start when the score is >= on for minOnFrames frames.' },
+    off: { type: 'number', description: 'End when the score is < off for minOffFrames frames; off <= on.' },
+    minOnFrames: { type: 'integer', minimum: 1, description: 'Default 1.' },
+    minOffFrames: { type: 'integer', minimum: 1, description: 'Default 1.' },
+    start: { type: 'string', minLength: 1, maxLength: 64, description: 'Event name. Default "start".' },
+    end: { type: 'string', minLength: 1, maxLength: 64, description: 'Event name. Default "end".' },
+  },
+};
+
+const topChangeEvent: SchemaOf<TopChangeEventSpec> = {
+  type: 'object',
+  description: 'A change of the top-1 class, held for holdFrames frames.',
+  additionalProperties: false,
+  required: ['kind', 'output'],
+  properties: {
+    kind: { type: 'string', enum: ['top1-change'], description: '"top1-change".' },
+    output: { type: 'string', minLength: 1, description: 'Output holding the class scores.' },
+    holdFrames: { type: 'integer', minimum: 1, description: 'Default 1.' },
+    event: { type: 'string', minLength: 1, maxLength: 64, description: 'Event name. Default "change".' },
+  },
+};
+
+const events: SchemaOf<EventSpec[]> = {
+  type: 'array',
+  maxItems: 16,
+  description: 'Events published on <prefix>/models/<model>/events, only on transitions.',
+  items: { anyOf: [thresholdEvent, topChangeEvent] },
 };
 
 /** The manifest schema; `compileSchema` applies its defaults. */
@@ -160,6 +266,8 @@ export const manifestSchema: SchemaOf<ModelManifest> & { $schema: string } = {
       },
     },
     preprocess,
+    streams,
+    events,
     variants: { type: 'array', minItems: 1, items: variant, description: 'At least one variant.' },
   },
 };

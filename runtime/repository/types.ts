@@ -4,7 +4,7 @@
  */
 import type { Precision } from '../config/types.js';
 import type { TensorDtype } from '../tensor.js';
-import type { PreprocessSpec } from '../preprocess/types.js';
+import type { EventSpec, PreprocessSpec, StreamsSpec } from '../preprocess/types.js';
 
 export const TASKS = ['classification', 'regression', 'embedding', 'other'] as const;
 export type Task = (typeof TASKS)[number];
@@ -62,6 +62,10 @@ export interface ModelManifest {
   eval?: { file: string; count: number };
   /** What the runtime does to a text request before inference (runtime/preprocess/). */
   preprocess?: PreprocessSpec;
+  /** Per-stream state, bounds and expiry (issue 11). */
+  streams?: StreamsSpec;
+  /** How outputs become events on <prefix>/models/<model>/events (issue 11). */
+  events?: EventSpec[];
   variants: VariantManifest[];
 }
 

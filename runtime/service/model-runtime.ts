@@ -53,6 +53,9 @@ import { DEFAULT_CRASH_POLICY, ModelLifecycle, type CrashPolicy } from './model-
 import { heldMB, loadIntoSlot, release, type SlotLoadContext } from './slot-load.js';
 import { topClasses } from './top-classes.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
+import type { RequestExtras } from '../media/types.js';
+import { requestInputs } from './stream-runner.js';
+import { MediaRunners } from './media-runners.js';
 
 export interface ModelRuntimeOptions {
   profile: DeviceProfile;
@@ -89,6 +92,8 @@ export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './
 
 export class ModelRuntime implements InferenceHandler {
   readonly #preprocessors = new Map<string, Preprocessor>();
+  /** Models with image/audio preprocessing, streams or events (issue 11). */
+  readonly #media: MediaRunners;
   readonly #opts: ModelRuntimeOptions;
   readonly #slots = new Map<string, Slot>();
   readonly #exclusions: Exclusion[] = [];
@@ -98,6 +103,7 @@ export class ModelRuntime implements InferenceHandler {
 
   constructor(opts: ModelRuntimeOptions) {
     this.#opts = opts;
+    this.#media = new MediaRunners(() => this.#now(), () => (opts.wallNow ? opts.wallNow() : Date.now()));
     for (const loaded of opts.manifests) {
       const settings = { ...DEFAULT_MODEL_SETTINGS, ...(opts.settings?.[loaded.manifest.id] ?? {}) };
       if (!settings.enabled) continue;
@@ -107,6 +113,8 @@ export class ModelRuntime implements InferenceHandler {
         requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(), window: this.#newWindow(), plannedMB: 0, switches: [], swapping: null,
         waiting: 0, handedOver: false,
       });
+      const slot = this.#slots.get(loaded.manifest.id) as Slot;
+      this.#media.add(loaded.manifest, (inputs) => this.#infer(slot, inputs));
     }
   }
 
@@ -120,6 +128,8 @@ export class ModelRuntime implements InferenceHandler {
       const pre = await createPreprocessor(slot.loaded);
       if (pre !== null) this.#preprocessors.set(id, pre);
     }
+    // Image models: the decode thread starts while the sessions load (not on the first image).
+    const warming = this.#media.warm([...this.#slots.values()].map((s) => s.loaded.manifest));
     if (this.#slots.size === 0) {
       // A device with no models yet still runs: it reports itself and answers EDGE_ERR_UNKNOWN_MODEL.
       this.#opts.log.warn('models.none', { hint: 'no enabled models: add models/<id>/model.json (or enable one in the config) and send SIGHUP' });
@@ -135,6 +145,7 @@ export class ModelRuntime implements InferenceHandler {
       if (!refused) break;
     }
     for (const slot of this.#slots.values()) if (slot.life.state === 'loading') slot.life.to('failed');
+    await warming;
     return this.#replan();
   }
 
@@ -219,8 +230,15 @@ export class ModelRuntime implements InferenceHandler {
     return this.#preprocessors.get(model);
   }
 
+  /** The inputs a request carries: the manifest's, less those the runtime feeds (stream state, audio rate). */
   inputSpecs(model: string): readonly TensorSpec[] | undefined {
-    return this.#slots.get(model)?.loaded.manifest.inputs;
+    const m = this.#slots.get(model)?.loaded.manifest;
+    return m === undefined ? undefined : requestInputs(m);
+  }
+
+  /** Live streams of a model (0 for models without streams). */
+  streamCount(model: string): number {
+    return this.#media.streams(model);
   }
 
   /** The engine key of the model's current session (crash tests, diagnostics), or null. */
@@ -233,12 +251,12 @@ export class ModelRuntime implements InferenceHandler {
     return this.#slots.get(model)?.loaded;
   }
 
-  async infer(model: string, _requestId: string, inputs: NamedTensors): Promise<InferOutcome> {
+  async infer(model: string, _requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome> {
     const slot = this.#slots.get(model);
     if (!slot) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `unknown model "${model}"`, { details: { model, known: [...this.#slots.keys()] } });
     const t0 = this.#now();
     try {
-      const outcome = await this.#infer(slot, inputs);
+      const outcome = await this.#media.handle(model, inputs, extras, () => this.#infer(slot, inputs));
       slot.requests += 1;
       const ms = this.#now() - t0;
       slot.latency.record(ms);
@@ -407,6 +425,7 @@ export class ModelRuntime implements InferenceHandler {
         s.life.to('unavailable');
       }
     }));
+    await this.#media.close();
   }
 
   #now(): number {

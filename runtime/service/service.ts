@@ -40,6 +40,7 @@ import type { EmbeddedBroker } from '../transport/embedded-broker.js';
 import { MqttService } from '../transport/mqtt-service.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
 import type { NamedTensors } from '../tensor.js';
+import type { RequestExtras } from '../media/types.js';
 import { startAdaptiveLoop, type AdaptiveLoop } from './adaptive-loop.js';
 import { DEFAULT_ADAPTIVE_LIMITS, type AdaptiveLimits } from './adaptive-policy.js';
 import { calibrate } from './calibrate.js';
@@ -114,8 +115,8 @@ class RuntimeSwitch implements InferenceHandler {
   constructor(rt: ModelRuntime) { this.current = rt; }
   inputSpecs(model: string) { return this.current.inputSpecs(model); }
   preprocessor(model: string) { return this.current.preprocessor(model); }
-  infer(model: string, id: string, inputs: NamedTensors): Promise<InferOutcome> {
-    const p = this.current.infer(model, id, inputs);
+  infer(model: string, id: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome> {
+    const p = this.current.infer(model, id, inputs, extras);
     const observer = this.observer;
     return observer === null ? p : p.then((o) => { observer(model, o); return o; });
   }
@@ -368,7 +369,7 @@ export class EdgeService {
       switches: [...this.#switches],
       pins: Object.fromEntries(this.#pins),
       group: this.#config.group ?? null,
-      topics: { infer: `${this.#config.topicPrefix}/models/<model>/infer`, result: `${this.#config.topicPrefix}/models/<model>/result`, telemetry: `${this.#config.topicPrefix}/telemetry`, errors: `${this.#config.topicPrefix}/errors` },
+      topics: { infer: `${this.#config.topicPrefix}/models/<model>/infer`, result: `${this.#config.topicPrefix}/models/<model>/result`, telemetry: `${this.#config.topicPrefix}/telemetry`, errors: `${this.#config.topicPrefix}/errors`, events: `${this.#config.topicPrefix}/models/<model>/events` },
     };
   }
 

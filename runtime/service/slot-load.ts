@@ -95,7 +95,8 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
       engine: c.engine,
       key,
       queueLimit: slot.settings.queueLimit,
-      batching: batchable(m.inputs) && slot.settings.maxBatch > 1
+      // Stream state is per request (not stacked by rows): no batching for stateful models (issue 11).
+      batching: batchable(m.inputs) && (m.streams?.state?.length ?? 0) === 0 && slot.settings.maxBatch > 1
         ? { maxBatch: slot.settings.maxBatch, maxQueueDelayMs: slot.settings.maxQueueDelayMs, preferredBatchSizes: slot.settings.preferredBatchSizes }
         : null,
       ...(c.now ? { clock: c.now } : {}),

@@ -5,6 +5,8 @@
  * `<prefix>/models/<model>/result`. Error answers are ALSO published to `<prefix>/errors`. The MQTT 5
  * correlation data of the request is copied to the answer (never to the errors copy's topic alone:
  * the copy carries it too, so a monitor can match it).
+ * Events a result completed (issue 11) follow the answer, one message each on
+ * `<prefix>/models/<model>/events`, JSON (media/types.ts ModelEvent), without correlation data.
  */
 import type { ReplyRoute } from './request-codec.js';
 import { encodeBinaryResult, encodeError, encodeJsonResult, type EncodedAnswer, type LatencyMs } from './result-codec.js';
@@ -28,7 +30,10 @@ export function answerMessages(topics: Topics, model: string | undefined, route:
     const enc = route.form === 'binary'
       ? encodeBinaryResult(answer.id, model ?? '', answer.outcome, answer.latencyMs)
       : encodeJsonResult(answer.id, model ?? '', answer.outcome, answer.latencyMs);
-    return dest === undefined ? [] : [withRoute(dest, enc, route)];
+    const events = (answer.outcome.events ?? []).map((e): OutgoingMessage => ({
+      topic: topics.events(e.model), payload: Buffer.from(JSON.stringify(e)), properties: { contentType: 'application/json' },
+    }));
+    return dest === undefined ? events : [withRoute(dest, enc, route), ...events];
   }
   const enc = encodeError(route.id, model, answer.error);
   const out: OutgoingMessage[] = [];

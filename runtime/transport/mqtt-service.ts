@@ -348,7 +348,7 @@ export class MqttService {
     }
     let answer: Answer;
     try {
-      const outcome = await this.#o.handler.infer(model, req.id, req.inputs);
+      const outcome = await this.#o.handler.infer(model, req.id, req.inputs, req.extras);
       const total = this.#nowMs() - t0;
       answer = { kind: 'result', id: req.id, outcome, latencyMs: { queue: outcome.queueMs, inference: outcome.inferenceMs, total } };
     } catch (e) {

@@ -22,6 +22,8 @@ import type { TensorSpec } from '../repository/types.js';
 import type { Preprocessor } from '../preprocess/types.js';
 import { requestSchema, type JsonTensor } from './request-schema.js';
 import { isValidPublishTopic } from './topics.js';
+import type { RequestExtras } from '../media/types.js';
+import { checkStreamId, isMediaContentType, mediaExtras } from './media-codec.js';
 import type { RequestLimits, RequestProperties } from './types.js';
 
 export const BINARY_CONTENT_TYPES: readonly string[] = ['application/octet-stream', 'application/x-edge-tensor'];
@@ -41,6 +43,8 @@ export interface ReplyRoute {
 export interface DecodedRequest extends ReplyRoute {
   id: string;
   inputs: NamedTensors;
+  /** Stream, reset and media bytes (issue 11; media-codec.ts); absent for plain tensor requests. */
+  extras?: RequestExtras;
 }
 
 export type DecodeResult = { ok: true; request: DecodedRequest } | { ok: false; error: EdgeError; route: ReplyRoute };
@@ -214,7 +218,16 @@ function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   const req = requestSchema.check(doc, 'request');
   const specs = args.specs;
   if (specs === undefined) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${args.model}" on this device`, { details: { model: args.model } });
-  if (req.text !== undefined || req.texts !== undefined) return { ...route, id: req.id, inputs: textInputs(args, req.texts ?? [req.text ?? '']) };
+  const extras: RequestExtras = {};
+  if (req.stream !== undefined) extras.stream = checkStreamId(req.stream);
+  if (req.reset === true) extras.reset = true;
+  if (req.image !== undefined) extras.media = { kind: 'image', bytes: Buffer.from(req.image, 'base64') };
+  if (req.audio !== undefined) extras.media = { kind: 'wav', bytes: Buffer.from(req.audio, 'base64') };
+  const withExtras = (r: DecodedRequest): DecodedRequest => (Object.keys(extras).length > 0 ? { ...r, extras } : r);
+  if (extras.media !== undefined || (req.reset === true && req.input === undefined && req.inputs === undefined && req.text === undefined && req.texts === undefined)) {
+    return { ...route, id: req.id, inputs: {}, extras };
+  }
+  if (req.text !== undefined || req.texts !== undefined) return withExtras({ ...route, id: req.id, inputs: textInputs(args, req.texts ?? [req.text ?? '']) });
   const inputs: NamedTensors = {};
   if (req.input !== undefined) {
     const spec = soleSpec(specs, '"input"');
@@ -231,7 +244,7 @@ function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
     }
     checkSymbolicDims(specs, inputs);
   }
-  return { ...route, id: req.id, inputs };
+  return withExtras({ ...route, id: req.id, inputs });
 }
 
 function decodeBinary(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
@@ -270,7 +283,15 @@ function decodeBinary(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
       if (!Number.isFinite(f[i] as number)) throw bad('EDGE_ERR_BAD_TENSOR', `input "${spec.name}" element ${i} is not a finite number`, { input: spec.name, index: i });
     }
   }
-  return { ...route, id: route.id, inputs: { [spec.name]: { dtype, dims, data } } };
+  const decoded: DecodedRequest = { ...route, id: route.id, inputs: { [spec.name]: { dtype, dims, data } } };
+  const stream = userProp(props, 'stream');
+  const reset = userProp(props, 'reset');
+  if (stream !== undefined || reset !== undefined) {
+    decoded.extras = {};
+    if (stream !== undefined) decoded.extras.stream = checkStreamId(stream);
+    if (reset === '1' || reset === 'true') decoded.extras.reset = true;
+  }
+  return decoded;
 }
 
 /** True when the request's content type selects the binary form. */
@@ -280,21 +301,35 @@ export function isBinaryContentType(contentType: string | undefined): boolean {
   return BINARY_CONTENT_TYPES.includes(base);
 }
 
+/** A media-form request (image / WAV / PCM bytes): routing from user properties, the bytes as they are. */
+function decodeMedia(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
+  const props = args.properties;
+  const id = userProp(props, 'id');
+  if (id !== undefined && id.length > 0 && id.length <= 256) route.id = id;
+  const replyTo = userProp(props, 'replyTo');
+  if (route.replyTo === undefined && replyTo !== undefined && isValidPublishTopic(replyTo)) route.replyTo = replyTo;
+  if (route.id === undefined) throw bad('EDGE_ERR_BAD_REQUEST', 'an image or audio request needs a user property "id" (1..256 chars)');
+  if (args.specs === undefined) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${args.model}" on this device`, { details: { model: args.model } });
+  return { ...route, id: route.id, inputs: {}, extras: mediaExtras(args.payload, props, (k) => userProp(props, k)) };
+}
+
 export function decodeRequest(args: DecodeArgs): DecodeResult {
   const props = args.properties;
+  const media = isMediaContentType(props?.contentType);
+  // Media requests are answered in JSON.
   const form: RequestForm = isBinaryContentType(props?.contentType) ? 'binary' : 'json';
   const route: ReplyRoute = { form };
   if (props?.responseTopic !== undefined && isValidPublishTopic(props.responseTopic)) route.replyTo = props.responseTopic;
   if (props?.correlationData !== undefined) route.correlationData = props.correlationData;
   try {
     if (args.payload.byteLength > args.limits.maxPayloadBytes) {
-      if (form === 'binary') {
+      if (form === 'binary' || media) {
         const id = userProp(props, 'id');
         if (id !== undefined && id.length > 0 && id.length <= MAX_ECHOED_ID) route.id = id;
       }
       throw bad('EDGE_ERR_TOO_LARGE', `payload of ${args.payload.byteLength} bytes is over the maximum ${args.limits.maxPayloadBytes}`, { bytes: args.payload.byteLength, maxPayloadBytes: args.limits.maxPayloadBytes });
     }
-    const request = form === 'binary' ? decodeBinary(args, route) : decodeJson(args, route);
+    const request = media ? decodeMedia(args, route) : form === 'binary' ? decodeBinary(args, route) : decodeJson(args, route);
     return { ok: true, request };
   } catch (e) {
     return { ok: false, error: asEdgeError(e), route };

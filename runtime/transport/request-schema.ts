@@ -25,6 +25,14 @@ export interface JsonRequest {
   text?: string;
   /** Raw texts, one sample each (a batch). */
   texts?: string[];
+  /** A base64 JPEG or PNG, for models whose manifest declares image preprocessing (issue 11). */
+  image?: string;
+  /** A base64 WAV file, for models whose manifest declares audio preprocessing. */
+  audio?: string;
+  /** Stream id: requests of one stream run in order and carry the model's state. */
+  stream?: string;
+  /** Start the stream afresh before this request; alone (no input) it only resets. */
+  reset?: boolean;
 }
 
 export const REQUEST_SCHEMA = {
@@ -55,12 +63,19 @@ export const REQUEST_SCHEMA = {
     },
     text: { type: 'string' },
     texts: { type: 'array', minItems: 1, items: { type: 'string' } },
+    image: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9+/\\s]+=*\\s*$' },
+    audio: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9+/\\s]+=*\\s*$' },
+    stream: { type: 'string', minLength: 1, maxLength: 128 },
+    reset: { type: 'boolean' },
   },
   oneOf: [
     { properties: { input: true }, required: ['input'] },
     { properties: { inputs: true }, required: ['inputs'] },
     { properties: { text: true }, required: ['text'] },
     { properties: { texts: true }, required: ['texts'] },
+    { properties: { image: true }, required: ['image'] },
+    { properties: { audio: true }, required: ['audio'] },
+    { properties: { reset: { const: true }, stream: true }, required: ['reset', 'stream'], not: { anyOf: [{ required: ['input'] }, { required: ['inputs'] }, { required: ['text'] }, { required: ['texts'] }, { required: ['image'] }, { required: ['audio'] }] } },
   ],
 } as const;
 

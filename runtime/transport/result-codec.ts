@@ -37,6 +37,10 @@ export interface ResultBody {
   outputs: Record<string, JsonTensorOut>;
   top?: { index: number; label: string; score: number }[];
   latencyMs: LatencyMs;
+  /** Inferences the request took (audio frames; issue 11). */
+  frames?: number;
+  /** Events this request completed (also published on the events topic). */
+  events?: { event: string; stream: string | null; score: number; time: string }[];
 }
 
 export interface ErrorBody {
@@ -80,6 +84,8 @@ export function resultBody(id: string, model: string, outcome: InferOutcome, lat
   for (const [name, t] of Object.entries(outcome.outputs)) outputs[name] = tensorToJson(t);
   const body: ResultBody = { id, model, variant: outcome.variant, outputs, latencyMs: latency(latencyMs) };
   if (outcome.top !== undefined) body.top = outcome.top;
+  if (outcome.frames !== undefined) body.frames = outcome.frames;
+  if (outcome.events !== undefined && outcome.events.length > 0) body.events = outcome.events;
   return body;
 }
 

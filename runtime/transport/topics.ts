@@ -6,6 +6,7 @@
  *   <prefix>/models/<model>/result   answers when the request named no reply topic
  *   <prefix>/telemetry               periodic figures
  *   <prefix>/errors                  a copy of every error answer
+ *   <prefix>/models/<model>/events   transitions declared in the manifest (issue 11)
  *
  * Throws EDGE_ERR_CONFIG_INVALID for a prefix or model id that cannot be part of a topic.
  */
@@ -36,6 +37,7 @@ export interface Topics {
   readonly inferFilter: string;
   infer(model: string): string;
   result(model: string): string;
+  events(model: string): string;
   /** The model id of a `<prefix>/models/<model>/infer` topic, or undefined when it is not one. */
   modelOfInferTopic(topic: string): string | undefined;
 }
@@ -58,6 +60,7 @@ export function createTopics(prefix: string): Topics {
     inferFilter: `${prefix}/models/+/infer`,
     infer: (model) => `${head}${checkModel(model)}${tail}`,
     result: (model) => `${head}${checkModel(model)}/result`,
+    events: (model) => `${head}${checkModel(model)}/events`,
     modelOfInferTopic(topic) {
       if (!topic.startsWith(head) || !topic.endsWith(tail)) return undefined;
       const model = topic.slice(head.length, topic.length - tail.length);

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PAYLOAD_BYTES } from '../config/limits.j
 import type { NamedTensors } from '../tensor.js';
 import type { TensorSpec } from '../repository/types.js';
 import type { Preprocessor } from '../preprocess/types.js';
+import type { ModelEvent, RequestExtras } from '../media/types.js';
 
 export interface InferOutcome {
   variant: string;
@@ -14,13 +15,17 @@ export interface InferOutcome {
   top?: { index: number; label: string; score: number }[];
   queueMs: number;
   inferenceMs: number;
+  /** Inferences this request took (audio: one per frame; 0 when a chunk completed no frame). */
+  frames?: number;
+  /** Transitions this request completed (published on <prefix>/models/<model>/events). */
+  events?: ModelEvent[];
 }
 
 export interface InferenceHandler {
   /** Input specs of a model this service serves, or undefined when unknown (-> EDGE_ERR_UNKNOWN_MODEL). */
   inputSpecs(model: string): readonly TensorSpec[] | undefined;
   /** Resolves with the outcome or rejects with an EdgeError (EDGE_ERR_OVERLOADED, ...). Never throws synchronously. */
-  infer(model: string, requestId: string, inputs: NamedTensors): Promise<InferOutcome>;
+  infer(model: string, requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome>;
   /** The model's text preprocessor ("text" / "texts" requests); undefined when it declares none. Optional. */
   preprocessor?(model: string): Preprocessor | undefined;
   /** A request on `model` was answered with an error before reaching infer() (bad JSON, bad tensor, refused reply topic...): count it. Optional. */

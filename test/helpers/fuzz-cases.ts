@@ -218,7 +218,11 @@ export class FuzzGenerator {
     const { x } = this.#sample();
     const k = this.#int(0, 2);
     if (k === 0) return { category: 'json-as-binary', model: 'digits', payload: Buffer.from(JSON.stringify({ id: this.#id(), input: x })), contentType: OCTET, qos: 1, expect: { kind: 'error', codes: BAD_REQ } };
-    if (k === 1) return { category: 'binary-as-json', model: 'digits', payload: f32bytes(x), contentType: this.#pick(['application/json', 'text/plain', 'image/png', '']), userProperties: { id: this.#id() }, qos: 1, expect: { kind: 'error', codes: BAD_JSON } };
+    if (k === 1) {
+      // image/png selects the image form since issue 11: digits declares no image preprocessing.
+      const contentType = this.#pick(['application/json', 'text/plain', 'image/png', '']);
+      return { category: 'binary-as-json', model: 'digits', payload: f32bytes(x), contentType, userProperties: { id: this.#id() }, qos: 1, expect: { kind: 'error', codes: contentType === 'image/png' ? ['EDGE_ERR_BAD_REQUEST'] : BAD_JSON } };
+    }
     return { category: 'binary-as-json-ct', model: 'digits', payload: f32bytes(x), userProperties: { id: this.#id(), dtype: 'float32', shape: '1,64' }, qos: 1, expect: { kind: 'error', codes: BAD_JSON } };
   }
 

@@ -11,6 +11,8 @@ import { createPreprocessor } from '../../preprocess/index.js';
 import type { Command } from '../command.js';
 import { readInputText } from '../input.js';
 import { onePositional, str } from '../values.js';
+import { IMAGE_OPTION, imageRequestBody } from '../image-input.js';
+import { requestInputs } from '../../service/stream-runner.js';
 
 /**
  * Reads --input: a file or "-" (stdin), refused from its size when over the limit. A bare JSON array
@@ -43,9 +45,10 @@ const LOCAL_HINTS = {
 export const command: Command = {
   name: 'infer',
   summary: 'run one local inference through the path the service uses (plan, verify, budgeted load, queue, worker)',
-  usage: '<model> --input <file.json|-> [--profile <id|file>] [--models <dir>] [--backend auto|native|wasm] [--budget-mb N] [--variant <id>] [--config <file>] [--json]',
+  usage: '<model> --input <file.json|-> | --image <file.jpg|png> [--profile <id|file>] [--models <dir>] [--backend auto|native|wasm] [--budget-mb N] [--variant <id>] [--config <file>] [--json]',
   examples: [
     'edge-infer infer digits --input models/digits/eval/sample-3.json',
+    'edge-infer infer fashion --image shirt.jpg',
     'echo \'{"id": "m1", "text": "win a free prize now"}\' | edge-infer infer spam --input - --json',
   ],
   hints: LOCAL_HINTS,
@@ -54,12 +57,17 @@ export const command: Command = {
     config: { type: 'string', short: 'c', help: 'service config whose limits (limits.maxPayloadBytes, limits.maxBatch) apply, as in the service; default: the defaults (1 MiB, 64)' },
     input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]}, {"id","inputs":{...}} or {"id","text":"..."} for text models), a bare array, or - for stdin' },
     variant: { type: 'string', help: 'force this variant instead of the planner\'s choice' },
+    image: IMAGE_OPTION,
   },
   async run(ctx) {
     const model = onePositional(ctx.positionals, '<model>');
     const inputRef = str(ctx.values, 'input');
-    if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file.json|->');
-    const { payload, limits } = await readInput(inputRef, await requestLimits(str(ctx.values, 'config')));
+    const imageRef = str(ctx.values, 'image');
+    if (inputRef === undefined && imageRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file.json|-> or --image <file>');
+    const baseLimits = await requestLimits(str(ctx.values, 'config'));
+    const { payload, limits } = imageRef !== undefined
+      ? { payload: Buffer.from(JSON.stringify(await imageRequestBody(imageRef, inputRef !== undefined))), limits: baseLimits }
+      : await readInput(inputRef ?? '-', baseLimits);
     const setup = await setupFromFlags(ctx);
     const loaded = setup.manifests.find((m) => m.manifest.id === model);
     if (!loaded) {
@@ -70,7 +78,7 @@ export const command: Command = {
       throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${model}" has no variant "${forced}"`, { details: { allowed: loaded.manifest.variants.map((v) => v.id) } });
     }
     const preprocess = (await createPreprocessor(loaded)) ?? undefined;
-    const decoded = decodeRequest({ model, payload, specs: loaded.manifest.inputs, limits, preprocess });
+    const decoded = decodeRequest({ model, payload, specs: requestInputs(loaded.manifest), limits, preprocess });
     if (!decoded.ok) throw decoded.error;
 
     const manifest = forced === undefined ? loaded : { ...loaded, manifest: { ...loaded.manifest, variants: loaded.manifest.variants.filter((v) => v.id === forced) } };
@@ -81,7 +89,7 @@ export const command: Command = {
     try {
       const plan = await runtime.start();
       const t0 = performance.now();
-      const outcome = await runtime.infer(model, decoded.request.id, decoded.request.inputs);
+      const outcome = await runtime.infer(model, decoded.request.id, decoded.request.inputs, decoded.request.extras);
       const totalMs = performance.now() - t0;
       const body = resultBody(decoded.request.id, model, outcome, { queue: outcome.queueMs, inference: outcome.inferenceMs, total: totalMs });
       const status = runtime.status()[0];

@@ -5,18 +5,20 @@ import { sendRequest } from '../../transport/client.js';
 import { defaultPrefix } from '../../transport/topics.js';
 import type { Command } from '../command.js';
 import { readInputText } from '../input.js';
+import { IMAGE_OPTION, imageRequestBody } from '../image-input.js';
 import { positiveInt, onePositional, str } from '../values.js';
 
 export const command: Command = {
   name: 'request',
   summary: 'send one inference request over MQTT and print the answer (a client for newcomers and scripts)',
-  usage: '<model> --input <file|-> [--broker URL] [--device-id ID] [--prefix P] [--timeout-ms N] [--mqtt 4|5] [--username U] [--json]',
+  usage: '<model> --input <file|-> | --image <file.jpg|png> [--broker URL] [--device-id ID] [--prefix P] [--timeout-ms N] [--mqtt 4|5] [--username U] [--json]',
   examples: [
     'edge-infer request digits --input models/digits/eval/sample-3.json',
     'edge-infer request digits --input sample.json --broker mqtt://pi.local:1883 --device-id kitchen --timeout-ms 3000',
   ],
   options: {
     input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]} / {"id","inputs":{...}}), a bare array, or - for stdin' },
+    image: IMAGE_OPTION,
     broker: { type: 'string', help: 'broker URL (default mqtt://localhost:1883)' },
     'device-id': { type: 'string', help: 'the service\'s device id (default: this host name)' },
     prefix: { type: 'string', help: 'topic prefix (default edge/<device-id>)' },
@@ -27,9 +29,10 @@ export const command: Command = {
   async run(ctx) {
     const model = onePositional(ctx.positionals, '<model>');
     const inputRef = str(ctx.values, 'input');
-    if (inputRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file|->');
+    const imageRef = str(ctx.values, 'image');
+    if (inputRef === undefined && imageRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file|-> or --image <file>');
     // The service's own limit is not known here (its config may raise it); the schema's ceiling bounds what is read.
-    const text = await readInputText(inputRef, MAX_PAYLOAD_BYTES_CEILING);
+    const text = imageRef !== undefined ? JSON.stringify(await imageRequestBody(imageRef, inputRef !== undefined)) : await readInputText(inputRef ?? '-', MAX_PAYLOAD_BYTES_CEILING);
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -38,7 +41,7 @@ export const command: Command = {
       throw new EdgeError('EDGE_ERR_BAD_JSON', `--input ${inputRef} is not JSON`, { details: { file: inputRef } });
     }
     const body: Record<string, unknown> = Array.isArray(doc) ? { input: doc } : (doc !== null && typeof doc === 'object' ? { ...(doc as Record<string, unknown>) } : {});
-    if (!['input', 'inputs', 'text', 'texts'].some((k) => k in body)) throw new EdgeError('EDGE_ERR_BAD_REQUEST', `--input ${inputRef} must hold an array, or an object with "input", "inputs", "text" or "texts"`, { details: { file: inputRef } });
+    if (!['input', 'inputs', 'text', 'texts', 'image'].some((k) => k in body)) throw new EdgeError('EDGE_ERR_BAD_REQUEST', `--input ${inputRef} must hold an array, or an object with "input", "inputs", "text", "texts" or "image"`, { details: { file: inputRef } });
     const v = str(ctx.values, 'mqtt') ?? '5';
     if (v !== '4' && v !== '5') throw new EdgeError('EDGE_ERR_USAGE', `--mqtt must be 4 or 5 (got "${v}")`);
     const password = process.env['EDGE_INFER_MQTT_PASSWORD'];
