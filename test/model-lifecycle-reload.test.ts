@@ -27,7 +27,7 @@ async function setup(t: { teardown(fn: () => unknown): void }, extra: Partial<Mo
   t.teardown(() => engine.close());
   const options: ModelRuntimeOptions = {
     profile, manifests, engine, caps: defaultBackendCaps('native'), budgetMB: 512, log: silentLogger,
-    crashPolicy: { firstDelayMs: 50, maxDelayMs: 200, maxCrashes: 3, windowMs: 60_000 }, ...extra,
+    crashPolicy: { firstDelayMs: 50, maxDelayMs: 200, maxCrashes: 3, windowMs: 60_000 }, loadWaitMs: 30_000, ...extra,
   };
   rt = new ModelRuntime(options);
   const runtime = rt;
@@ -42,7 +42,7 @@ function digits(rt: ModelRuntime) {
 
 t.test('requests that wait for a reload are bounded by the queue limit and by loadWaitMs', async (t) => {
   const { rt, engine } = await setup(t, {
-    settings: { digits: { queueLimit: 2 } }, loadWaitMs: 5000,
+    settings: { digits: { queueLimit: 2 } }, loadWaitMs: 30_000,
     crashPolicy: { firstDelayMs: 400, maxDelayMs: 400, maxCrashes: 3, windowMs: 60_000 },
   });
   engine.crashForTest(rt.sessionKey('digits')!);

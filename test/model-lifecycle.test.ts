@@ -28,7 +28,7 @@ async function setup(t: { teardown(fn: () => unknown): void }, extra: Partial<Mo
   t.teardown(() => engine.close());
   const options: ModelRuntimeOptions = {
     profile, manifests, engine, caps: defaultBackendCaps('native'), budgetMB: 512, log: silentLogger,
-    crashPolicy: { firstDelayMs: 50, maxDelayMs: 200, maxCrashes: 3, windowMs: 60_000 }, ...extra,
+    crashPolicy: { firstDelayMs: 50, maxDelayMs: 200, maxCrashes: 3, windowMs: 60_000 }, loadWaitMs: 30_000, ...extra,
   };
   rt = new ModelRuntime(options);
   const runtime = rt;

@@ -60,7 +60,7 @@ t.test('reply topics, echoed ids and the errors counter', async (t) => {
   }
   t.equal(w.on(`${P}/status`).filter((m) => (m.json as { state?: string }).state !== 'online').length, 0, 'nothing but status was ever published on the status topic');
 
-  for (const replyTo of ['replies/a', 'other/ok', result]) {
+  for (const replyTo of ['replies/a', 'other/ok', result, `${P}/replies/abc`]) {
     const got = await ask(`allowed-${replyTo}`, replyTo);
     t.same(got.map((m) => m.topic), [replyTo], `${replyTo}: answered there`);
     t.ok((got[0]?.json as { top?: unknown }).top, `${replyTo}: a result`);

@@ -40,18 +40,17 @@ import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
 import { planModels } from '../planner/plan.js';
 import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, Plan, PlanInput } from '../planner/types.js';
-import type { LoadedManifest, TensorSpec, VariantManifest } from '../repository/types.js';
+import type { LoadedManifest, TensorSpec } from '../repository/types.js';
 import type { ModelQueue } from '../scheduler/model-queue.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
-import { LatencyHistogram, WindowedHistogram } from '../telemetry/histogram.js';
-import { latencyFigures } from '../telemetry/collector.js';
+import { WindowedHistogram } from '../telemetry/histogram.js';
 import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
 import { DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
-import { DEFAULT_CRASH_POLICY, ModelLifecycle, type CrashPolicy } from './model-lifecycle.js';
+import { DEFAULT_CRASH_POLICY, type CrashPolicy } from './model-lifecycle.js';
 import { heldMB, loadIntoSlot, release, type SlotLoadContext } from './slot-load.js';
-import { topClasses } from './top-classes.js';
+import { adoptSlot, inferOutcome, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import type { RequestExtras } from '../media/types.js';
 import { requestInputs } from './stream-runner.js';
@@ -108,11 +107,7 @@ export class ModelRuntime implements InferenceHandler {
       const settings = { ...DEFAULT_MODEL_SETTINGS, ...(opts.settings?.[loaded.manifest.id] ?? {}) };
       if (!settings.enabled) continue;
       if (opts.only && !opts.only.includes(loaded.manifest.id)) continue;
-      this.#slots.set(loaded.manifest.id, {
-        loaded, settings, life: new ModelLifecycle(loaded.manifest.id), variant: null, key: null, queue: null, loadMs: null, rssDeltaMB: null, fromCache: false,
-        requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(), window: this.#newWindow(), plannedMB: 0, switches: [], swapping: null,
-        waiting: 0, handedOver: false,
-      });
+      this.#slots.set(loaded.manifest.id, newSlot(loaded, settings, this.#newWindow()));
       const slot = this.#slots.get(loaded.manifest.id) as Slot;
       this.#media.add(loaded.manifest, (inputs) => this.#infer(slot, inputs));
     }
@@ -176,25 +171,13 @@ export class ModelRuntime implements InferenceHandler {
    * (it may still get requests until the switch) but no longer unloads it.
    */
   #adopt(old: ModelRuntime): void {
-    const planned = this.#replan();
-    for (const mp of planned.models) {
+    for (const mp of this.#replan().models) {
       const slot = this.#slots.get(mp.model);
       const prev = old.#slots.get(mp.model);
-      if (!slot || !prev || !prev.life.serving || prev.handedOver || prev.swapping || !prev.queue || !prev.variant) continue;
       const before = old.plan.models.find((p) => p.model === mp.model)?.chosen?.variant;
-      const same = (id: string | undefined): VariantManifest | undefined => slot.loaded.manifest.variants.find((v) => v.id === id);
-      if (mp.chosen?.variant !== before || same(prev.variant.id)?.sha256 !== prev.variant.sha256) continue;
-      if (JSON.stringify(slot.settings) !== JSON.stringify(prev.settings)) continue;
-      Object.assign(slot, {
-        variant: same(prev.variant.id), key: prev.key, queue: prev.queue, loadMs: prev.loadMs, rssDeltaMB: prev.rssDeltaMB, fromCache: prev.fromCache,
-        requests: prev.requests, errors: prev.errors, rejected: prev.rejected, latency: prev.latency, window: prev.window, plannedMB: prev.plannedMB,
-        switches: prev.switches,
-      });
-      if (prev.cacheError !== undefined) slot.cacheError = prev.cacheError;
-      slot.life.restarts = prev.life.restarts;
-      slot.life.to('ready');
-      prev.handedOver = true;
-      this.#opts.log.info('model.kept', { model: mp.model, variant: prev.variant.id, note: 'unchanged by the reload: the loaded session is kept' });
+      if (slot && prev && adoptSlot(slot, prev, mp.chosen?.variant, before)) {
+        this.#opts.log.info('model.kept', { model: mp.model, variant: slot.variant?.id ?? null, note: 'unchanged by the reload: the loaded session is kept' });
+      }
     }
   }
 
@@ -295,36 +278,12 @@ export class ModelRuntime implements InferenceHandler {
     }
     const variant = slot.variant.id;
     const r = await slot.queue.submit(inputs, firstInputRows(inputs));
-    const outcome: InferOutcome = { variant, outputs: r.outputs, queueMs: r.queueMs, inferenceMs: r.inferenceMs };
-    const m = slot.loaded.manifest;
-    if (m.task === 'classification') {
-      const first = m.outputs[0];
-      const logits = first ? r.outputs[first.name] : undefined;
-      if (logits) {
-        // One row: its three best classes. Several rows: the best class of each row, in row order.
-        const rows = topClasses(logits, m.labels, 3);
-        outcome.top = rows.length === 1 ? (rows[0] ?? []) : rows.map((r) => r[0]).filter((c): c is NonNullable<typeof c> => c !== undefined);
-      }
-    }
-    return outcome;
+    return inferOutcome(slot.loaded.manifest, variant, r);
   }
 
   /** Per-model figures for the telemetry payload. */
   telemetry(): ModelTelemetry[] {
-    return [...this.#slots.entries()].map(([model, s]) => ({
-      model,
-      variant: s.variant?.id ?? null,
-      state: s.life.state,
-      requests: s.requests,
-      errors: s.errors,
-      rejected: s.rejected,
-      queueDepth: s.queue?.stats().depth ?? 0,
-      latencyMs: latencyFigures(s.latency.snapshot()),
-      preferredVariant: this.#preferred(model),
-      lastSwitch: s.switches.at(-1) ?? null,
-      cacheDegraded: s.cacheError !== undefined,
-      restarts: s.life.restarts,
-    }));
+    return [...this.#slots.entries()].map(([model, s]) => slotTelemetry(model, s, this.#preferred(model)));
   }
 
   /** p95 of the current variant's requests over the last `windowS` seconds, and their count. */
@@ -392,20 +351,7 @@ export class ModelRuntime implements InferenceHandler {
   }
 
   status(): ModelStatus[] {
-    return [...this.#slots.entries()].map(([model, s]) => ({
-      model,
-      state: s.life.state,
-      variant: s.variant?.id ?? null,
-      precision: s.variant?.precision ?? null,
-      loadMs: s.loadMs,
-      rssDeltaMB: s.rssDeltaMB,
-      fromCache: s.fromCache,
-      ...(s.error ? { error: s.error } : {}),
-      ...(s.cacheError !== undefined ? { cacheError: s.cacheError } : {}),
-      restarts: s.life.restarts,
-      preferred: this.#preferred(model),
-      switches: [...s.switches],
-    }));
+    return [...this.#slots.entries()].map(([model, s]) => slotStatus(model, s, this.#preferred(model)));
   }
 
   /** Per-model queue statistics (for telemetry). */

@@ -4,13 +4,14 @@
  * A request's MQTT 5 response topic (or its `replyTo`) is where the service publishes on the
  * requester's behalf, so it is checked before anything is published there. Refused:
  * - the service's own tree `<prefix>/...` (status, telemetry, errors, events, infer topics, other
- *   models' results, anything added later), except the request's own model's result topic, which
- *   is where the answer goes without a reply topic anyway, and `<prefix>/replies/...`, the
- *   requesters' subtree (deploy/mosquitto/edge-infer.acl, `edge-infer request`);
+ *   models' results, anything added later), except `<prefix>/replies/<...>` (the reply area the
+ *   shipped ACL grants and `edge-infer request` uses) and the request's own model's result topic,
+ *   which is where the answer goes without a reply topic anyway;
  * - `$`-topics (`$SYS/...`: brokers refuse publishes there, so the answer would be lost);
  * - wildcards, NUL, empty or over-long topics;
  * - anything under the Home Assistant discovery prefix (default `homeassistant`);
- * - anything no filter of the allow-list matches (default `#`: everything else).
+ * - anything no filter of the allow-list matches (default `#`: everything else); the device's own
+ *   reply area is allowed whatever the list says.
  *
  * `checkReplyTopic` returns null when the topic may be used, else an EdgeError
  * EDGE_ERR_REPLY_TOPIC_REFUSED naming the rule; it never throws.
@@ -57,10 +58,9 @@ export function checkReplyTopic(replyTo: string, model: string | undefined, topi
   const own = `${topics.prefix}/`;
   if (replyTo === topics.prefix || replyTo.startsWith(own)) {
     if (model !== undefined && replyTo === topics.result(model)) return null;
-    // `<prefix>/replies/...` is the requesters' subtree (the shipped ACL grants it, `edge-infer
-    // request` and client.ts use it): not a topic of the service's own.
-    if (replyTo.startsWith(`${own}replies/`) && replyTo.length > `${own}replies/`.length) return null;
-    return refuse(replyTo, `the service's own topics (${topics.prefix}/...) are not reply topics`);
+    // The device's reply area is always allowed, whatever replyTopics.allow says.
+    if (replyTo.startsWith(`${own}replies/`) && replyTo.length > own.length + 'replies/'.length) return null;
+    return refuse(replyTo, `the service's own topics (${topics.prefix}/...) are not reply topics; use ${topics.prefix}/replies/<id>`);
   }
   const ha = policy.homeAssistantPrefix;
   if (ha !== '' && (replyTo === ha || replyTo.startsWith(`${ha}/`))) return refuse(replyTo, `topics under the Home Assistant discovery prefix "${ha}" are not reply topics`);

@@ -38,8 +38,9 @@ t.test('no file gives every default, with the host name as device id', async (t)
   t.equal(c.stateDir, '/var/lib/edge-infer');
   t.same(c.broker, {
     url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-pi-kitchen', keepaliveS: 30,
-    passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30000,
+    passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30000, readyWaitS: 10,
   });
+  t.same(c.replyTopics, { allow: ['#'], homeAssistantPrefix: 'homeassistant' });
   t.same(c.embeddedBroker, { mode: 'auto', host: '127.0.0.1', port: 1883 });
   t.same(c.limits, { maxPayloadBytes: 1048576, maxBatch: 64 });
   t.same(c.outbox, { maxMessages: 10000, maxBytes: 67108864 });

@@ -5,12 +5,13 @@ import { createTopics } from '../../../runtime/transport/topics.js';
 const topics = createTopics('edge/dev');
 const policy = { allow: ['#'], homeAssistantPrefix: 'homeassistant' };
 
-t.test('refuses the service\'s own topics except the request\'s own result topic', async (t) => {
-  for (const topic of ['edge/dev', 'edge/dev/status', 'edge/dev/telemetry', 'edge/dev/errors', 'edge/dev/models/digits/infer', 'edge/dev/models/spam/result', 'edge/dev/models/digits/events', 'edge/dev/commands/x', 'edge/dev/deploy']) {
+t.test('refuses the service\'s own topics except its replies/ area and the request\'s own result topic', async (t) => {
+  for (const topic of ['edge/dev', 'edge/dev/replies', 'edge/dev/replies/', 'edge/dev/status', 'edge/dev/telemetry', 'edge/dev/errors', 'edge/dev/models/digits/infer', 'edge/dev/models/spam/result', 'edge/dev/models/digits/events', 'edge/dev/commands/x', 'edge/dev/deploy']) {
     t.equal(checkReplyTopic(topic, 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', topic);
   }
   t.equal(checkReplyTopic('edge/dev/models/digits/result', 'digits', topics, policy), null);
-  t.equal(checkReplyTopic('edge/dev/replies/0b9e', 'digits', topics, policy), null, 'the reply area (edge-infer request, the shipped ACL) is allowed');
+  t.equal(checkReplyTopic('edge/dev/replies/3f2a', 'digits', topics, policy), null, 'the reply area (shipped ACL, edge-infer request)');
+  t.equal(checkReplyTopic('edge/dev/replies/a/b', 'digits', topics, policy), null);
   t.equal(checkReplyTopic('edge/dev/replies/', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', 'but not its bare folder');
   t.equal(checkReplyTopic('edge/dev/cmd/status', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', 'commands are refused');
   t.equal(checkReplyTopic('edge/device2/status', 'digits', topics, policy), null, 'another device\'s tree is not ours');
