@@ -97,6 +97,7 @@ export class ModelQueue {
   #timerAt = Infinity;
   #draining = false;
   #idle: (() => void) | null = null;
+  #idleWaiters: (() => void)[] = [];
   #stats = { accepted: 0, rejected: 0, completed: 0, failed: 0 };
 
   /** Throws EDGE_ERR_CONFIG_INVALID for a bad limit, concurrency or batching config. */
@@ -137,6 +138,12 @@ export class ModelQueue {
     return { depth: this.#queue.length, inFlight: this.#inFlight.size, ...this.#stats };
   }
 
+  /** Resolves once nothing is queued or running (p-queue's onIdle); at once when idle now. */
+  onIdle(): Promise<void> {
+    if (this.#queue.length === 0 && this.#inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /**
    * Stops accepting (EDGE_ERR_SHUTTING_DOWN), rejects everything still queued, and waits up to
    * `timeoutMs` for in-flight runs; those still running then are rejected too (their late results
@@ -152,6 +159,7 @@ export class ModelQueue {
       dropped++;
       this.#settle(p, shutting);
     }
+    if (this.#inFlight.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
     const inFlight = [...this.#inFlight];
     if (this.#inFlight.size > 0) {
       let handle: unknown = null;
@@ -173,6 +181,7 @@ export class ModelQueue {
       dropped++;
       this.#settle(p, shutting);
     }
+    for (const w of this.#idleWaiters.splice(0)) w();
     return { finished, dropped };
   }
 
@@ -231,6 +240,7 @@ export class ModelQueue {
     }
     if (this.#inFlight.size === 0 && this.#idle !== null) this.#idle();
     this.#pump();
+    if (this.#queue.length === 0 && this.#inFlight.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
   }
 
   #settle(p: Pending, error: EdgeError | null, result?: QueuedResult): void {

@@ -19,6 +19,17 @@
  *   skip it) and the old one keeps serving. Swaps of one model are serialised.
  * - A loaded session whose inputs/outputs differ from model.json is refused with
  *   EDGE_ERR_MODEL_MISMATCH (unloaded, excluded, next variant).
+ * - Each model's state is owned by its ModelLifecycle (model-lifecycle.ts); this class asks it
+ *   for every transition (load, swap, exclude, crash, retire).
+ * - `onWorkerCrash(key)` (wired to the engine's crash callback): the crashed model goes
+ *   `restarting`, is reloaded after a backoff (model-lifecycle.ts CrashPolicy); a variant that
+ *   crashes `maxCrashes` times within the window is excluded and the plan's next variant loads.
+ *   Restarts are counted in status and telemetry. Requests arriving while a model (re)loads wait
+ *   up to `loadWaitMs`, at most `queueLimit` of them (EDGE_ERR_OVERLOADED beyond), then
+ *   EDGE_ERR_MODEL_UNAVAILABLE if it did not come back.
+ * - `start({ adoptFrom })` (SIGHUP reload): a model whose planned variant, file (sha256) and queue
+ *   settings are unchanged takes over the old runtime's session as it is (no reload, no variant
+ *   change, no request dropped); only the others load.
  * - The runtime owns its ModelQueues; the engine is owned by the caller (closed by the caller).
  */
 import { performance } from 'node:perf_hooks';
@@ -29,18 +40,18 @@ import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
 import { planModels } from '../planner/plan.js';
 import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, Plan, PlanInput } from '../planner/types.js';
-import type { LoadedManifest, TensorSpec, VariantManifest } from '../repository/types.js';
-import { ModelQueue } from '../scheduler/model-queue.js';
+import type { LoadedManifest, TensorSpec } from '../repository/types.js';
+import type { ModelQueue } from '../scheduler/model-queue.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
-import { LatencyHistogram, WindowedHistogram } from '../telemetry/histogram.js';
-import { latencyFigures } from '../telemetry/collector.js';
+import { WindowedHistogram } from '../telemetry/histogram.js';
 import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
-import { batchable, DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
-import { topClasses } from './top-classes.js';
+import { DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
+import { DEFAULT_CRASH_POLICY, type CrashPolicy } from './model-lifecycle.js';
+import { loadIntoSlot, release, servingMB, type SlotLoadContext } from './slot-load.js';
+import { adoptSlot, inferOutcome, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
-import { loadVariant } from './variant-loader.js';
 
 export interface ModelRuntimeOptions {
   profile: DeviceProfile;
@@ -61,6 +72,12 @@ export interface ModelRuntimeOptions {
   wallNow?: () => number;
   /** Longest wait for the old variant's requests after a swap, ms. Default 5000. */
   swapDrainMs?: number;
+  /** Longest a request waits for its model to (re)load, ms. Default 10000. */
+  loadWaitMs?: number;
+  /** Reload backoff and fall-back after worker crashes. Default DEFAULT_CRASH_POLICY. */
+  crashPolicy?: CrashPolicy;
+  /** Called after a model's state changed outside start()/swap() (a crash recovery), e.g. to republish the status. */
+  onChange?: () => void;
 }
 
 /** Switch history kept per model. */
@@ -84,10 +101,7 @@ export class ModelRuntime implements InferenceHandler {
       const settings = { ...DEFAULT_MODEL_SETTINGS, ...(opts.settings?.[loaded.manifest.id] ?? {}) };
       if (!settings.enabled) continue;
       if (opts.only && !opts.only.includes(loaded.manifest.id)) continue;
-      this.#slots.set(loaded.manifest.id, {
-        loaded, settings, state: 'loading', variant: null, key: null, queue: null, loadMs: null, rssDeltaMB: null, fromCache: false,
-        requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(), window: this.#newWindow(), plannedMB: 0, switches: [], swapping: null,
-      });
+      this.#slots.set(loaded.manifest.id, newSlot(loaded, settings, this.#newWindow()));
     }
   }
 
@@ -95,8 +109,8 @@ export class ModelRuntime implements InferenceHandler {
     return this.#plan ?? this.#replan();
   }
 
-  /** Plans and loads; see the class contract. Resolves when every model is ready or unavailable. */
-  async start(): Promise<Plan> {
+  /** Plans and loads; see the class contract. Resolves when every model is ready, unavailable or failed. */
+  async start(options: { adoptFrom?: ModelRuntime } = {}): Promise<Plan> {
     for (const [id, slot] of this.#slots) {
       const pre = await createPreprocessor(slot.loaded);
       if (pre !== null) this.#preprocessors.set(id, pre);
@@ -105,30 +119,82 @@ export class ModelRuntime implements InferenceHandler {
       // A device with no models yet still runs: it reports itself and answers EDGE_ERR_UNKNOWN_MODEL.
       this.#opts.log.warn('models.none', { hint: 'no enabled models: add models/<id>/model.json (or enable one in the config) and send SIGHUP' });
     }
+    if (options.adoptFrom) this.#adopt(options.adoptFrom);
     // Each pass loads what the plan chose; a refusal adds an exclusion and triggers another pass.
     for (let pass = 0; pass < 16; pass++) {
-      const plan = this.#replan();
       let refused = false;
-      for (const mp of plan.models) {
+      for (const mp of this.#replan().models) {
         const slot = this.#slots.get(mp.model);
-        if (!slot) continue;
-        if (mp.chosen === null) {
-          await this.#release(slot);
-          slot.state = 'unavailable';
-          slot.error = mp.error ?? { code: 'EDGE_ERR_NO_VARIANT_FITS', message: 'no variant fits' };
-          continue;
-        }
-        if (slot.variant?.id === mp.chosen.variant && slot.state === 'ready') continue;
-        const variant = slot.loaded.manifest.variants.find((v) => v.id === mp.chosen?.variant);
-        const err = variant ? await this.#load(slot, variant, mp.chosen.memoryMB) : null;
-        if (err) {
-          slot.error = { code: err.code, message: err.message };
-          refused = true;
-        }
+        if (slot && !(await this.#settle(slot, mp.chosen?.variant ?? null, mp.chosen?.memoryMB ?? 0, mp.error))) refused = true;
       }
       if (!refused) break;
     }
+    for (const slot of this.#slots.values()) if (slot.life.state === 'loading') slot.life.to('failed');
     return this.#replan();
+  }
+
+  /**
+   * Brings `slot` to the planned `variant` (null: nothing fits, the model becomes unavailable).
+   * Returns false when the load was refused (the variant is excluded now: plan again).
+   */
+  async #settle(slot: Slot, variant: string | null, memoryMB: number, planError?: { code: ErrorCode; message: string }): Promise<boolean> {
+    if (variant === null) {
+      await release(this.#ctx(), slot);
+      if (slot.life.state !== 'unavailable' && slot.life.serving) slot.life.to('unloading');
+      slot.life.to('unavailable');
+      slot.error = planError ?? { code: 'EDGE_ERR_NO_VARIANT_FITS', message: 'no variant fits' };
+      return true;
+    }
+    if (slot.variant?.id === variant && slot.life.serving) return true;
+    const v = slot.loaded.manifest.variants.find((x) => x.id === variant);
+    if (!v) return true;
+    if (slot.life.state !== 'loading' && slot.life.state !== 'restarting') slot.life.to('loading');
+    const err = await loadIntoSlot(this.#ctx(), slot, v, memoryMB);
+    if (err) slot.error = { code: err.code, message: err.message };
+    return err === null;
+  }
+
+  /**
+   * Reload hand-over (SIGHUP): takes the old runtime's session of every model whose planned
+   * variant, file and queue settings did not change. The old slot keeps pointing at the same queue
+   * (it may still get requests until the switch) but no longer unloads it.
+   */
+  #adopt(old: ModelRuntime): void {
+    for (const mp of this.#replan().models) {
+      const slot = this.#slots.get(mp.model);
+      const prev = old.#slots.get(mp.model);
+      const before = old.plan.models.find((p) => p.model === mp.model)?.chosen?.variant;
+      if (slot && prev && adoptSlot(slot, prev, mp.chosen?.variant, before)) {
+        this.#opts.log.info('model.kept', { model: mp.model, variant: slot.variant?.id ?? null, note: 'unchanged by the reload: the loaded session is kept' });
+      }
+    }
+  }
+
+  /** The engine reported that the worker holding `key` died (see the class contract). Never throws. */
+  onWorkerCrash(key: string, err: EdgeError): void {
+    const slot = [...this.#slots.values()].find((s) => s.key === key && !s.handedOver);
+    if (!slot || this.#closing || !slot.life.serving) return;
+    const { delayMs, giveUp } = slot.life.crashed(this.#now(), this.#opts.crashPolicy ?? DEFAULT_CRASH_POLICY);
+    slot.error = { code: err.code, message: err.message };
+    const variant = slot.variant?.id ?? null;
+    this.#opts.log.error('model.crashed', { model: slot.loaded.manifest.id, variant, restarts: slot.life.restarts, reloadInMs: delayMs, fallBack: giveUp, code: err.code });
+    void this.#recover(slot, delayMs, giveUp, err).catch((e: unknown) => this.#opts.log.error('model.recover_failed', { model: slot.loaded.manifest.id, error: asEdgeError(e) }));
+  }
+
+  async #recover(slot: Slot, delayMs: number, giveUp: boolean, err: EdgeError): Promise<void> {
+    await new Promise<void>((resolve) => { setTimeout(resolve, delayMs).unref(); });
+    if (this.#closing || slot.life.state !== 'restarting') return;
+    await release(this.#ctx(), slot);
+    if (giveUp && slot.variant) {
+      this.#exclusions.push({ model: slot.loaded.manifest.id, variant: slot.variant.id, code: 'EDGE_ERR_WORKER_CRASHED', detail: `crashed ${(this.#opts.crashPolicy ?? DEFAULT_CRASH_POLICY).maxCrashes} times: ${err.message}` });
+    }
+    for (let pass = 0; pass < 16 && !this.#closing; pass++) {
+      const mp = this.#replan().models.find((p) => p.model === slot.loaded.manifest.id);
+      if (await this.#settle(slot, mp?.chosen?.variant ?? null, mp?.chosen?.memoryMB ?? 0, mp?.error)) break;
+    }
+    if (slot.life.state === 'restarting') slot.life.to('failed');
+    this.#opts.log.info('model.recovered', { model: slot.loaded.manifest.id, state: slot.life.state, variant: slot.variant?.id ?? null, restarts: slot.life.restarts });
+    this.#opts.onChange?.();
   }
 
   /** The text preprocessor a model's manifest declares ("text"/"texts" requests), if any. */
@@ -138,6 +204,11 @@ export class ModelRuntime implements InferenceHandler {
 
   inputSpecs(model: string): readonly TensorSpec[] | undefined {
     return this.#slots.get(model)?.loaded.manifest.inputs;
+  }
+
+  /** The engine key of the model's current session (crash tests, diagnostics), or null. */
+  sessionKey(model: string): string | null {
+    return this.#slots.get(model)?.key ?? null;
   }
 
   /** Manifest of a served model (labels, outputs), or undefined. */
@@ -173,40 +244,28 @@ export class ModelRuntime implements InferenceHandler {
   async #infer(slot: Slot, inputs: NamedTensors): Promise<InferOutcome> {
     const model = slot.loaded.manifest.id;
     if (this.#closing) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
-    if ((slot.state !== 'ready' && slot.state !== 'swapping') || !slot.queue || !slot.variant) {
-      throw new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${model}" is ${slot.state}${slot.error ? `: ${slot.error.message}` : ''}`, { details: { model, state: slot.state } });
+    if (!slot.life.serving && !slot.life.idle) {
+      // (Re)loading: wait for it, bounded in number and time (issue 12 item 15).
+      if (slot.waiting >= slot.settings.queueLimit) throw new EdgeError('EDGE_ERR_OVERLOADED', `model "${model}" is ${slot.life.state} and ${slot.waiting} requests already wait for it`, { details: { model, state: slot.life.state } });
+      slot.waiting += 1;
+      try {
+        await slot.life.whenServing(this.#opts.loadWaitMs ?? 10_000);
+      } finally {
+        slot.waiting -= 1;
+      }
+      if (this.#closing) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
+    }
+    if (!slot.life.serving || !slot.queue || !slot.variant) {
+      throw new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${model}" is ${slot.life.state}${slot.error ? `: ${slot.error.message}` : ''}`, { details: { model, state: slot.life.state } });
     }
     const variant = slot.variant.id;
     const r = await slot.queue.submit(inputs, firstInputRows(inputs));
-    const outcome: InferOutcome = { variant, outputs: r.outputs, queueMs: r.queueMs, inferenceMs: r.inferenceMs };
-    const m = slot.loaded.manifest;
-    if (m.task === 'classification') {
-      const first = m.outputs[0];
-      const logits = first ? r.outputs[first.name] : undefined;
-      if (logits) {
-        // One row: its three best classes. Several rows: the best class of each row, in row order.
-        const rows = topClasses(logits, m.labels, 3);
-        outcome.top = rows.length === 1 ? (rows[0] ?? []) : rows.map((r) => r[0]).filter((c): c is NonNullable<typeof c> => c !== undefined);
-      }
-    }
-    return outcome;
+    return inferOutcome(slot.loaded.manifest, variant, r);
   }
 
   /** Per-model figures for the telemetry payload. */
   telemetry(): ModelTelemetry[] {
-    return [...this.#slots.entries()].map(([model, s]) => ({
-      model,
-      variant: s.variant?.id ?? null,
-      state: s.state,
-      requests: s.requests,
-      errors: s.errors,
-      rejected: s.rejected,
-      queueDepth: s.queue?.stats().depth ?? 0,
-      latencyMs: latencyFigures(s.latency.snapshot()),
-      preferredVariant: this.#preferred(model),
-      lastSwitch: s.switches.at(-1) ?? null,
-      cacheDegraded: s.cacheError !== undefined,
-    }));
+    return [...this.#slots.entries()].map(([model, s]) => slotTelemetry(model, s, this.#preferred(model)));
   }
 
   /** p95 of the current variant's requests over the last `windowS` seconds, and their count. */
@@ -253,11 +312,13 @@ export class ModelRuntime implements InferenceHandler {
   async #swap(slot: Slot, to: string, reason: SwitchReason): Promise<ModelSwitch | null> {
     const v = slot.loaded.manifest.variants.find((x) => x.id === to);
     const from = slot.variant?.id ?? null;
-    if (this.#closing || slot.state !== 'ready' || !v || from === null || from === to) return null;
+    if (this.#closing || slot.life.state !== 'ready' || slot.handedOver || !v || from === null || from === to) return null;
     const rung = this.ladder(slot.loaded.manifest.id).find((r) => r.variant === to);
-    slot.state = 'swapping';
-    const err = await this.#load(slot, v, rung?.memoryMB ?? 0);
-    if (slot.state === 'swapping') slot.state = 'ready';
+    slot.life.to('swapping');
+    const err = await loadIntoSlot(this.#ctx(), slot, v, rung?.memoryMB ?? 0);
+    // The state is read again: a crash during the load may have moved it on.
+    const after: string = slot.life.state;
+    if (after === 'swapping') slot.life.to('ready');
     if (err) return null;
     const record: ModelSwitch = { from, to, reason, at: new Date(this.#opts.wallNow ? this.#opts.wallNow() : Date.now()).toISOString() };
     slot.switches.push(record);
@@ -268,25 +329,11 @@ export class ModelRuntime implements InferenceHandler {
 
   /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger. */
   usedMB(): number {
-    let sum = 0;
-    for (const s of this.#slots.values()) if (s.state === 'ready' || s.state === 'swapping') sum += Math.max(s.rssDeltaMB ?? 0, s.plannedMB);
-    return Math.round(sum * 10) / 10;
+    return Math.round(servingMB(this.#slots.values()) * 10) / 10;
   }
 
   status(): ModelStatus[] {
-    return [...this.#slots.entries()].map(([model, s]) => ({
-      model,
-      state: s.state,
-      variant: s.variant?.id ?? null,
-      precision: s.variant?.precision ?? null,
-      loadMs: s.loadMs,
-      rssDeltaMB: s.rssDeltaMB,
-      fromCache: s.fromCache,
-      ...(s.error ? { error: s.error } : {}),
-      ...(s.cacheError !== undefined ? { cacheError: s.cacheError } : {}),
-      preferred: this.#preferred(model),
-      switches: [...s.switches],
-    }));
+    return [...this.#slots.entries()].map(([model, s]) => slotStatus(model, s, this.#preferred(model)));
   }
 
   /** Per-model queue statistics (for telemetry). */
@@ -298,9 +345,13 @@ export class ModelRuntime implements InferenceHandler {
   async close(drainTimeoutMs = 5000): Promise<void> {
     this.#closing = true;
     await Promise.all([...this.#slots.values()].map(async (s) => {
-      if (s.queue) await s.queue.drain(drainTimeoutMs);
-      await this.#release(s);
-      s.state = 'unavailable';
+      // A session handed over to a reload's new runtime is its business now.
+      if (s.queue && !s.handedOver) await s.queue.drain(drainTimeoutMs);
+      await release(this.#ctx(), s);
+      if (s.life.state !== 'unavailable') {
+        if (s.life.state !== 'unloading') s.life.to('unloading');
+        s.life.to('unavailable');
+      }
     }));
   }
 
@@ -339,92 +390,12 @@ export class ModelRuntime implements InferenceHandler {
     return this.#plan;
   }
 
-  /**
-   * Loads `variant` into `slot`, then retires the old session (its queued and running requests
-   * finish first). Returns null on success; on refusal the error, after excluding the variant.
-   */
-  async #load(slot: Slot, variant: VariantManifest, plannedMB: number): Promise<EdgeError | null> {
+  #ctx(): SlotLoadContext {
     const o = this.#opts;
-    const m = slot.loaded.manifest;
-    const key = `${m.id}@${variant.id}`;
-    const log = o.log.child({ model: m.id, variant: variant.id });
-    try {
-      const othersMB = [...this.#slots.values()]
-        .filter((s) => s !== slot && (s.state === 'ready' || s.state === 'swapping'))
-        .reduce((sum, s) => sum + Math.max(s.rssDeltaMB ?? 0, s.plannedMB), 0);
-      const loaded = await loadVariant({ engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, loaded: slot.loaded, variant, key, othersMB, plannedMB });
-      if (this.#closing) {
-        // close() ran while this variant loaded: it must not outlive the runtime.
-        await o.engine.unload(key).catch(() => undefined);
-        return new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the runtime closed during the load');
-      }
-      this.#measured.push({
-        model: m.id, variant: variant.id, backend: o.engine.kind, threads: o.profile.inference.threads,
-        loadMs: loaded.loadMs, latencyP50Ms: loaded.warmupMs ?? 0, latencyP95Ms: loaded.warmupMs ?? 0, rssMB: Math.max(0, loaded.rssDeltaMB),
-      });
-      const old = { key: slot.key, queue: slot.queue };
-      slot.key = key;
-      slot.variant = variant;
-      slot.plannedMB = plannedMB;
-      // Batching only when the first input dim is symbolic (rows can be stacked).
-      slot.queue = new ModelQueue({
-        engine: o.engine,
-        key,
-        queueLimit: slot.settings.queueLimit,
-        batching: batchable(m.inputs) && slot.settings.maxBatch > 1
-          ? { maxBatch: slot.settings.maxBatch, maxQueueDelayMs: slot.settings.maxQueueDelayMs, preferredBatchSizes: slot.settings.preferredBatchSizes }
-          : null,
-        ...(o.now ? { clock: o.now } : {}),
-      });
-      slot.window = this.#newWindow();
-      if (slot.state !== 'swapping') slot.state = 'ready';
-      slot.loadMs = loaded.loadMs;
-      slot.rssDeltaMB = loaded.rssDeltaMB;
-      slot.fromCache = loaded.fromCache;
-      if (loaded.cacheError !== undefined) {
-        slot.cacheError = loaded.cacheError;
-        log.warn('cache.degraded', { code: 'EDGE_ERR_CACHE_DEGRADED', message: loaded.cacheError, hint: ERROR_DEFS.EDGE_ERR_CACHE_DEGRADED.hint });
-      } else {
-        delete slot.cacheError;
-      }
-      delete slot.error;
-      log.info('model.loaded', { loadMs: round(loaded.loadMs), warmupMs: loaded.warmupMs === null ? null : round(loaded.warmupMs), rssDeltaMB: round(loaded.rssDeltaMB), fromCache: loaded.fromCache, prestarted: loaded.prestarted ?? false });
-      if (old.queue && old.key) await this.#retire(old.queue, old.key, o.swapDrainMs ?? 5000);
-      return null;
-    } catch (e) {
-      const err = asEdgeError(e);
-      this.#exclusions.push({ model: m.id, variant: variant.id, code: err.code, detail: err.message });
-      log.error('model.refused', { code: err.code, message: err.message, hint: err.hint });
-      return err;
-    }
+    return {
+      engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, log: o.log, now: o.now, swapDrainMs: o.swapDrainMs ?? 5000,
+      slots: [...this.#slots.values()], exclusions: this.#exclusions, measured: this.#measured,
+      closing: () => this.#closing, newWindow: () => this.#newWindow(), monotonic: () => this.#now(),
+    };
   }
-
-  /**
-   * Lets every request already on `queue` finish (nothing new reaches it: the slot points at the
-   * new queue), up to `timeoutMs`, then drains (anything left is answered EDGE_ERR_SHUTTING_DOWN)
-   * and unloads the session.
-   */
-  async #retire(queue: ModelQueue, key: string, timeoutMs: number): Promise<void> {
-    const end = this.#now() + timeoutMs;
-    for (;;) {
-      const st = queue.stats();
-      if ((st.depth === 0 && st.inFlight === 0) || this.#now() >= end) break;
-      await new Promise<void>((resolve) => { setTimeout(resolve, 2); });
-    }
-    await queue.drain(Math.max(0, end - this.#now()));
-    await this.#opts.engine.unload(key).catch((e: unknown) => { this.#opts.log.warn('model.unload_failed', { key, error: asEdgeError(e) }); });
-  }
-
-  async #release(slot: Slot): Promise<void> {
-    if (slot.queue && slot.key) {
-      await slot.queue.drain(0);
-      await this.#opts.engine.unload(slot.key).catch(() => undefined);
-    }
-    slot.queue = null;
-    slot.key = null;
-  }
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
 }

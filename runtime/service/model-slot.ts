@@ -8,6 +8,7 @@ import type { LoadedManifest, TensorSpec, VariantManifest } from '../repository/
 import type { ModelQueue } from '../scheduler/model-queue.js';
 import type { LatencyHistogram, WindowedHistogram } from '../telemetry/histogram.js';
 import type { ModelState, ModelSwitch } from '../telemetry/payload.js';
+import type { ModelLifecycle } from './model-lifecycle.js';
 import type { NamedTensors } from '../tensor.js';
 import { DEFAULT_MODEL_CONFIG, type ModelServiceConfig } from '../config/service-config.js';
 
@@ -25,6 +26,8 @@ export interface ModelStatus {
   rssDeltaMB: number | null;
   fromCache: boolean;
   error?: { code: ErrorCode; message: string };
+  /** Times the inference worker crashed and was reloaded since start. */
+  restarts: number;
   /** Why the optimized-model cache could not be written at the last load (the model runs without it). */
   cacheError?: string;
   /** The plan's choice; `variant` differs from it after an adaptive switch. */
@@ -36,7 +39,8 @@ export interface ModelStatus {
 export interface Slot {
   loaded: LoadedManifest;
   settings: ModelSettings;
-  state: ModelState;
+  /** The only owner of the model's state (model-lifecycle.ts). */
+  life: ModelLifecycle;
   variant: VariantManifest | null;
   key: string | null;
   queue: ModelQueue | null;
@@ -58,6 +62,10 @@ export interface Slot {
   switches: ModelSwitch[];
   /** The swap in progress, if any (swaps of one model are serialised). */
   swapping: Promise<unknown> | null;
+  /** Requests waiting for the model to (re)load; bounded by settings.queueLimit. */
+  waiting: number;
+  /** True once a reload's new runtime took over this slot's session (this runtime must not unload it). */
+  handedOver: boolean;
 }
 
 /** Calibration entries with memory replaced by what this run measured at load (latency stays the calibration's). */

@@ -20,15 +20,12 @@
  * - Probes read the real /proc and /sys, or the tree under $EDGE_INFER_SYSFS_ROOT: a test and
  *   diagnostic hook (a fake thermal_zone0/temp drives the adaptive loop), never for production.
  */
-import { access, mkdir, readdir, rm } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../backend/select-engine.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { readCalibration, writeCalibration } from '../budget/calibration-file.js';
-import { DEFAULT_STATE_DIR, resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
-import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
+import { resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
+import { asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatPlan } from '../planner/format-plan.js';
 import type { Calibration, Plan } from '../planner/types.js';
@@ -45,6 +42,9 @@ import { DEFAULT_ADAPTIVE_LIMITS, type AdaptiveLimits } from './adaptive-policy.
 import { calibrate } from './calibrate.js';
 import { ModelRuntime, type ModelSettings } from './model-runtime.js';
 import { resolveSetup, type Setup } from './setup.js';
+import { cacheDir, usableStateDir } from './state-dir.js';
+
+export { usableStateDir } from './state-dir.js';
 
 export const DEFAULT_BROKER_URL = 'mqtt://localhost:1883';
 /** Test/diagnostic hook: the probes read /proc and /sys under this folder instead of "/". */
@@ -73,34 +73,6 @@ export interface ServiceOptions {
   log: Logger;
   /** True when the broker URL came from a flag or the config file (then no embedded broker in "auto"). */
   brokerConfigured: boolean;
-}
-
-/**
- * Where state lives: the configured dir when writable. Only the default (/var/lib/edge-infer, no
- * stateDir, --state-dir or $STATE_DIRECTORY given) falls back to $XDG_STATE_HOME/edge-infer
- * (~/.local/state/edge-infer); a directory the operator chose that cannot be used is refused with
- * EDGE_ERR_STATE_DIR (exit 78, issue 12 item 11), so the outbox never lands where nobody looks.
- */
-export async function usableStateDir(preferred: string, log: Logger): Promise<string> {
-  const tryDir = async (dir: string): Promise<boolean> => {
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await access(dir, fsConstants.W_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (await tryDir(preferred)) return preferred;
-  if (path.resolve(preferred) !== DEFAULT_STATE_DIR) {
-    throw new EdgeError('EDGE_ERR_STATE_DIR', `the state directory ${preferred} is not a writable folder`, { details: { stateDir: preferred } });
-  }
-  const fallback = path.join(process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local', 'state'), 'edge-infer');
-  if (await tryDir(fallback)) {
-    log.info('state.fallback', { wanted: preferred, using: fallback, hint: 'set stateDir in the config (systemd: StateDirectory=edge-infer)' });
-    return fallback;
-  }
-  throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `neither ${preferred} nor ${fallback} is a writable state directory`, { details: { stateDir: preferred } });
 }
 
 /** Routes requests to whichever runtime is current, so a reload swaps runtimes under the transport. */
@@ -157,7 +129,12 @@ export class EdgeService {
     this.#stateDir = await usableStateDir(c.stateDir, this.#log);
     this.#setup = await this.#resolve(c);
     this.#engine = createEngine(this.#setup.backend, {
-      onWorkerCrash: (key, err) => this.#log.error('worker.crashed', { key, code: err.code, message: err.message, hint: err.hint }),
+      onWorkerCrash: (key, err) => {
+        this.#log.error('worker.crashed', { key, code: err.code, message: err.message, hint: err.hint });
+        // The model's lifecycle reloads it with backoff, or falls back to the next variant.
+        // (Before the first runtime is up, a crash fails its load instead.)
+        (this.#switch as RuntimeSwitch | undefined)?.current.onWorkerCrash(key, err);
+      },
     });
     // The first model's worker (and the runtime library) starts while calibration, preprocessors,
     // the plan and the model file checks run; released below if no load took it.
@@ -250,7 +227,7 @@ export class EdgeService {
     }
   }
 
-  async #newRuntime(setup: Setup, c: ServiceConfig): Promise<ModelRuntime> {
+  async #newRuntime(setup: Setup, c: ServiceConfig, adoptFrom?: ModelRuntime): Promise<ModelRuntime> {
     let calibration = await readCalibration(this.#stateDir, setup.profile.id, setup.backend).catch((e: unknown) => {
       this.#log.warn('calibration.ignored', { error: asEdgeError(e) });
       return null;
@@ -269,31 +246,18 @@ export class EdgeService {
       ...(calibration ? { calibration } : {}),
       ...(cacheDir !== null ? { cacheDir } : {}),
       log: this.#log.child({ layer: 'runtime' }),
+      onChange: () => this.#publishStatus(),
     });
-    const plan = await rt.start();
+    const plan = await rt.start(adoptFrom ? { adoptFrom } : {});
     for (const line of formatPlan(plan).split('\n')) if (line.trim() !== '') this.#log.info('plan', { line });
     return rt;
   }
 
-  /**
-   * The optimized-model cache folder, with temporary files a crash or a full disk left removed; null
-   * (logged, EDGE_ERR_CACHE_DEGRADED) when it cannot be made: models then load without a cache.
-   */
+  /** The cache folder (stale temporary files swept at the first call), or null when unusable (models load without it). */
   async #cacheDir(): Promise<string | null> {
-    const dir = path.join(this.#stateDir, 'cache');
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      // Loads write `<name>.tmp-<pid>-<ms>` and rename it; leftovers belong to no running load
-      // (a reload's runtime loads after this sweep, and only one service owns the state dir).
-      if (!this.#cacheSwept) {
-        this.#cacheSwept = true;
-        for (const f of await readdir(dir)) if (f.includes('.tmp-')) await rm(path.join(dir, f), { force: true });
-      }
-      return dir;
-    } catch (e) {
-      this.#log.warn('cache.degraded', { code: 'EDGE_ERR_CACHE_DEGRADED', dir, error: asEdgeError(e), hint: 'models load without the optimized-model cache' });
-      return null;
-    }
+    const sweep = !this.#cacheSwept;
+    this.#cacheSwept = true;
+    return cacheDir(this.#stateDir, sweep, this.#log);
   }
 
   #cacheSwept = false;
@@ -344,7 +308,8 @@ export class EdgeService {
         this.#log.warn('reload.backend_change_ignored', { from: this.#setup.backend, to: setup.backend, hint: 'restart the service to change backends' });
       }
       const old = this.#switch.current;
-      const fresh = await this.#newRuntime({ ...setup, backend: this.#setup.backend, caps: this.#setup.caps }, config);
+      // Models whose planned variant did not change keep their session (issue 12 item 7).
+      const fresh = await this.#newRuntime({ ...setup, backend: this.#setup.backend, caps: this.#setup.caps }, config, old);
       this.#switch.current = fresh;
       this.#setup = { ...setup, backend: this.#setup.backend, caps: this.#setup.caps };
       this.#config = config;

@@ -9,8 +9,8 @@ import type { ThrottleFlags } from './system-probes.js';
 
 export const TELEMETRY_SCHEMA_VERSION = 1;
 
-/** Where a model is in its life cycle, as telemetry reports it. */
-export type ModelState = 'loading' | 'ready' | 'swapping' | 'unavailable' | 'failed';
+/** Where a model is in its life cycle (service/model-lifecycle.ts owns the transitions). */
+export type ModelState = 'loading' | 'ready' | 'swapping' | 'restarting' | 'unloading' | 'unavailable' | 'failed';
 
 /** Latency of answered requests, ms (queue wait + inference); each null until a request is answered. */
 export interface LatencyFigures {
@@ -49,6 +49,8 @@ export interface ModelTelemetry {
   preferredVariant?: string | null;
   /** The most recent adaptive switch, null when none happened. */
   lastSwitch?: ModelSwitch | null;
+  /** Times its inference worker crashed and was reloaded since start (issue 12). */
+  restarts?: number;
   /** True when the optimized-model cache could not be written at the last load (disk full, read-only): the model runs, loads are slower (issue 12). */
   cacheDegraded?: boolean;
 }

@@ -1,10 +1,12 @@
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { readCalibration } from '../../budget/calibration-file.js';
 import { readJsonFile } from '../../config/json-file.js';
 import { EdgeError } from '../../errors.js';
 import { parseCalibration } from '../../planner/calibration.js';
 import type { Calibration } from '../../planner/types.js';
-import { planModels } from '../../planner/plan.js';
+import { VerifiedFiles } from '../../repository/verified-files.js';
+import { verifiedPlan } from '../verified-plan.js';
 import { formatPlan } from '../../planner/format-plan.js';
 import { SETUP_OPTIONS, setupFromFlags } from '../setup-flags.js';
 import { loadServiceConfig, modelConfig } from '../../config/service-config.js';
@@ -29,14 +31,16 @@ export const command: Command = {
     const priorities: Record<string, number> = {};
     for (const m of setup.manifests) priorities[m.manifest.id] = config ? modelConfig(config, m.manifest.id).priority : 0;
     const calibration = await loadCalibration(str(ctx.values, 'state-dir'), str(ctx.values, 'calibration'), setup.profile.id, setup.backend);
-    const plan = planModels({
+    // The variants it names are verified (sha256, size; cached by size and mtime), so plan and run agree.
+    const files = await VerifiedFiles.open(VerifiedFiles.defaultFile(process.env, homedir()));
+    const plan = await verifiedPlan({
       profile: setup.profile,
       manifests: setup.manifests.map((m) => m.manifest),
       budgetMB: setup.budget.budgetMB,
       backend: setup.caps,
       priorities,
       ...(calibration ? { calibration } : {}),
-    });
+    }, setup.manifests, files);
     const manifestErrors = setup.manifestErrors.map((e) => ({ code: e.code, message: e.message }));
     if (ctx.json) {
       ctx.out(JSON.stringify({ profile: setup.profile.id, profileSource: setup.profileSource, backend: setup.backend, budget: setup.budget, plan, manifestErrors }, null, 2));
