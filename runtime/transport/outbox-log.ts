@@ -16,9 +16,10 @@
  * last valid record (logged `outbox.torn_tail`), deletes segments with nothing live, and migrates
  * the per-message files of the layout before issue 12 (`.msg` / `.seg`, outbox-legacy.ts) into a
  * new segment before deleting them. A run never appends to a segment of an earlier run.
- * Contract: `load` and `unlinkSegments` reject with the fs error; `append` reports its failure in
- * its result (the segment is cut back to its size before the write, when possible, and closed);
- * nothing else rejects.
+ * Each append opens the segment and closes it again: no descriptor is held between writes.
+ * Contract: `load` and `ensureDir` reject with the fs error; `append` reports its failure in its
+ * result (the segment is cut back to its size before the write, when possible, and no longer
+ * appended to); nothing else rejects. One append at a time (the owner serialises them).
  */
 import { mkdir, open, readdir, readFile, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -66,16 +67,6 @@ export class OutboxLog {
     this.#fsync = fsync;
     this.#log = log;
     this.#segmentBytes = segmentBytes;
-  }
-
-  /** Segment files on disk that this log knows of. */
-  get segmentCount(): number {
-    return this.#segments.length;
-  }
-
-  /** True when `seq` has a live PUT on disk. */
-  has(seq: number): boolean {
-    return this.#where.has(seq);
   }
 
   /** Creates the directory and reads what earlier runs left (see the header). Rejects on failure. */

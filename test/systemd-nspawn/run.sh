@@ -58,11 +58,17 @@ cat > "$WORK/config.json" <<JSON
   "log": { "level": "info", "format": "json" }, "telemetry": { "intervalS": 5 } }
 JSON
 
-echo "systemd-nspawn check: booting $ROOTFS (node $NODE, project $PROJECT)"
+# The host's node runs inside: bind any shared library it needs that the container lacks (e.g.
+# libnode of a distribution build), at the same path.
+LIBS=()
+while read -r lib; do
+  [ -n "$lib" ] && [ ! -e "$ROOTFS$lib" ] && LIBS+=(--bind-ro="$lib")
+done < <(ldd "$NODE" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
+echo "systemd-nspawn check: booting $ROOTFS (node $NODE, project $PROJECT${LIBS[*]:+, extra libraries ${LIBS[*]}})"
 set +e
 timeout --kill-after=10 900 systemd-nspawn -D "$ROOTFS" --volatile=overlay --boot --console=pipe --register=no --keep-unit \
   --private-network --machine=edge-infer-check \
-  --bind-ro="$NODE":/usr/local/bin/node \
+  --bind-ro="$NODE":/usr/local/bin/node "${LIBS[@]}" \
   --bind-ro="$PROJECT":/opt/edge-infer \
   --bind-ro="$WORK/models":/opt/edge-models \
   --bind-ro="$WORK/config.json":/etc/edge-infer/config.json \
