@@ -35,3 +35,10 @@ t.test('the classifier tells upright from upside-down lines on the rendered set,
     t.ok(right / rows.length >= 0.95, `class ${m.labels?.[label]}: ${right}/${rows.length} right`);
   }
 });
+
+t.test('issue 10 target: the int8 variant agrees with fp32 on >= 98% of the lines and is >= 3x smaller', async (t) => {
+  const fp32 = zoo.get('fp32').variant;
+  const int8 = zoo.get('int8');
+  t.ok(int8.agreement >= 0.98, `agreement ${int8.agreement}`);
+  t.ok(fp32.bytes / int8.variant.bytes >= 3, `${(fp32.bytes / int8.variant.bytes).toFixed(2)}x smaller`);
+});

@@ -44,3 +44,9 @@ t.test('the eval carries the LSTM state: the same frames with the state reset be
   t.ok(carried / speech >= 0.9, `state carried: ${carried}/${speech} speech frames found`);
   t.ok(reset / speech <= 0.5, `state reset every frame: ${reset}/${speech} speech frames found`);
 });
+
+t.test('issue 10 target: the int8 variant keeps >= 95% of the frame decisions, state carried', async (t) => {
+  const int8 = zoo.get('int8');
+  t.ok(int8.agreement >= 0.95, `agreement ${int8.agreement}`);
+  t.ok(int8.variant.bytes < zoo.get('fp32').variant.bytes, 'the variant holds int8 weights (a smaller file)');
+});

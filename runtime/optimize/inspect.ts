@@ -3,12 +3,15 @@
  * layer (batch 1), and a memory estimate. Pure over an OnnxModel (no I/O, no onnxruntime).
  *
  * Conventions:
- * - A "layer" is a node that reads at least one initializer holding weights.
+ * - A "layer" is a node that reads at least one initializer holding weights, directly or through a
+ *   DequantizeLinear of a constant (QDQ models), in the main graph or any subgraph (If / Loop /
+ *   Scan bodies, issue 10); weights in Constant nodes (through Identity / Cast) count too.
  * - params count logical weights: a MatMulNBits layer counts K*N, an int8 layer its int8 weights;
  *   quantization metadata (scales, zero points) counts in bytes but not in params.
  * - MACs are counted for MatMul/Gemm/Conv (and their quantized/fused forms) when shapes are known.
  */
-import { attrInt, indexGraph, qualifiedOp } from './graph-util.js';
+import { attrInt, cloneModel, indexGraph, qualifiedOp } from './graph-util.js';
+import { allGraphs, hoistConstants } from './graph-walk.js';
 import type { GraphProto, NodeProto, OnnxModel, TypeProto } from './onnx-types.js';
 import { inferShapes, shapeSize, type Shape } from './shape-infer.js';
 import { tensorByteSize, tensorElementCount } from './tensor-util.js';
@@ -30,6 +33,8 @@ export interface LayerReport {
   initializerBytes: number;
   /** Multiply-accumulates at batch 1; null when shapes are unknown or the op has none. */
   macs: number | null;
+  /** The subgraph holding the layer (e.g. "main/if.then_branch"); absent for the main graph. */
+  graph?: string;
 }
 
 export interface MemoryEstimate {
@@ -99,6 +104,18 @@ function isScaleMul(node: NodeProto, g: ReturnType<typeof indexGraph>): boolean 
 
 function nodeMacs(node: NodeProto, shapes: Map<string, Shape>): number | null {
   const op = node.opType ?? '';
+  if (op === 'LSTM' || op === 'GRU' || op === 'RNN' || op === 'DynamicQuantizeLSTM') {
+    // Per time step and direction: gates x hidden x (input + hidden); X is [T, N, I] (layout 0).
+    const x = shapes.get(node.input[0] ?? '');
+    const hidden = attrInt(node, 'hidden_size', 0);
+    const steps = x?.[0];
+    const batch = x?.[1];
+    const inputSize = x?.[2];
+    if (steps == null || batch == null || inputSize == null || hidden === 0) return null;
+    const gates = op === 'GRU' ? 3 : op === 'RNN' ? 1 : 4;
+    const dirs = new TextDecoder().decode(node.attribute.find((a) => a.name === 'direction')?.s ?? new Uint8Array()) === 'bidirectional' ? 2 : 1;
+    return steps * batch * dirs * gates * hidden * (inputSize + hidden);
+  }
   const out = shapeSize(shapes.get(node.output[0] ?? ''));
   if (out === null) return null;
   if (op === 'MatMulNBits') return out * attrInt(node, 'K', 0);
@@ -120,18 +137,26 @@ function nodeMacs(node: NodeProto, shapes: Map<string, Shape>): number | null {
   return null;
 }
 
-function layerReports(g: GraphProto): { layers: LayerReport[]; shapes: Map<string, Shape> } {
+function layerReports(g: GraphProto, scope: readonly GraphProto[], outerShapes: ReadonlyMap<string, Shape> | undefined, path: string): { layers: LayerReport[]; shapes: Map<string, Shape> } {
   const idx = indexGraph(g);
-  const shapes = inferShapes(g);
+  // Weights a subgraph reads from enclosing graphs count as its own (outer-scope rule).
+  for (const outer of scope.slice(1)) for (const t of outer.initializer) if (!idx.initializers.has(t.name ?? '') && !idx.producer.has(t.name ?? '')) idx.initializers.set(t.name ?? '', t);
+  const shapes = inferShapes(g, outerShapes);
   const layers: LayerReport[] = [];
+  // QDQ models: a DequantizeLinear of a constant is the weight of the layer reading it.
+  const dqWeight = new Map<string, NodeProto>();
+  const bytesExtra = new Map<NodeProto, number>();
+  for (const node of g.node) if (node.opType === 'DequantizeLinear' && idx.initializers.has(node.input[0] ?? '')) dqWeight.set(node.output[0] ?? '', node);
   for (const node of g.node) {
-    const inits = node.input.map((i) => idx.initializers.get(i));
+    if (node.opType === 'DequantizeLinear' && dqWeight.has(node.output[0] ?? '')) continue;
+    const inits = node.input.map((i) => idx.initializers.get(dqWeight.get(i)?.input[0] ?? i));
     if (!inits.some((t) => t !== undefined)) continue;
+    for (const i of node.input) for (const m of (dqWeight.get(i)?.input.slice(1) ?? [])) { const t = idx.initializers.get(m); if (t) bytesExtra.set(node, (bytesExtra.get(node) ?? 0) + tensorByteSize(t)); }
     const op = node.opType ?? '';
     const metadata = new Set(METADATA_SLOTS[op] ?? []);
     const scaleMul = isScaleMul(node, idx);
     let params = 0;
-    let bytes = 0;
+    let bytes = bytesExtra.get(node) ?? 0;
     inits.forEach((t, slot) => {
       if (t === undefined) return;
       bytes += tensorByteSize(t);
@@ -140,7 +165,7 @@ function layerReports(g: GraphProto): { layers: LayerReport[]; shapes: Map<strin
       else if (op !== 'Reshape' && t.dataType !== 7) params += tensorElementCount(t);
     });
     if (params === 0 && !scaleMul) continue;
-    layers.push({ name: node.name || (node.output[0] ?? ''), op: qualifiedOp(node), params, initializerBytes: bytes, macs: nodeMacs(node, shapes) });
+    layers.push({ name: node.name || (node.output[0] ?? ''), op: qualifiedOp(node), params, initializerBytes: bytes, macs: nodeMacs(node, shapes), ...(path === 'main' ? {} : { graph: path }) });
   }
   return { layers, shapes };
 }
@@ -149,13 +174,25 @@ function layerReports(g: GraphProto): { layers: LayerReport[]; shapes: Map<strin
  * Inspects a model. `fileBytes` (the serialized size) feeds the memory estimate; when omitted the
  * initializer bytes stand in for it.
  */
-export function inspectModel(model: OnnxModel, fileBytes?: number): InspectReport {
+export function inspectModel(input: OnnxModel, fileBytes?: number): InspectReport {
+  // Weights kept in Constant nodes (paddle2onnx) count like initializers: inspect a hoisted copy.
+  const model = cloneModel(input);
+  hoistConstants(model);
   const g = model.graph;
   const opCounts: Record<string, number> = {};
-  for (const n of g.node) { const op = qualifiedOp(n); opCounts[op] = (opCounts[op] ?? 0) + 1; }
-  const { layers, shapes } = layerReports(g);
+  const layers: LayerReport[] = [];
+  const graphShapes = new Map<GraphProto, Map<string, Shape>>();
+  let initializerBytes = 0;
+  for (const v of allGraphs(model)) {
+    for (const n of v.graph.node) { const op = qualifiedOp(n); opCounts[op] = (opCounts[op] ?? 0) + 1; }
+    initializerBytes += v.graph.initializer.reduce((a, t) => a + tensorByteSize(t), 0);
+    const r = layerReports(v.graph, v.scope, v.scope[1] === undefined ? undefined : graphShapes.get(v.scope[1]), v.path);
+    graphShapes.set(v.graph, r.shapes);
+    layers.push(...r.layers);
+  }
+  for (const [k, n] of Object.entries(countConstants(input))) opCounts[k] = (opCounts[k] ?? 0) + n;
+  const shapes = graphShapes.get(g) ?? new Map<string, Shape>();
   const initNames = new Set(g.initializer.map((t) => t.name ?? ''));
-  const initializerBytes = g.initializer.reduce((a, t) => a + tensorByteSize(t), 0);
   let activationBytes: number | null = 0;
   let largest: number | null = 0;
   for (const n of g.node) {
@@ -179,7 +216,7 @@ export function inspectModel(model: OnnxModel, fileBytes?: number): InspectRepor
     layers,
     params: layers.reduce((a, l) => a + l.params, 0),
     macs: layers.reduce((a, l) => a + (l.macs ?? 0), 0),
-    macsUnknown: layers.filter((l) => l.macs === null && /MatMul|Gemm|Conv/.test(l.op)).map((l) => l.name),
+    macsUnknown: layers.filter((l) => l.macs === null && /MatMul|Gemm|Conv|LSTM|GRU|RNN/.test(l.op)).map((l) => l.name),
     initializerBytes,
     memory: {
       weightBytes: initializerBytes,
@@ -191,3 +228,13 @@ export function inspectModel(model: OnnxModel, fileBytes?: number): InspectRepor
 }
 
 
+
+/** Constant / Identity / Cast nodes that hoisting removed from the copy, so op counts stay those of the file. */
+function countConstants(model: OnnxModel): Record<string, number> {
+  const before: Record<string, number> = {};
+  for (const v of allGraphs(model)) for (const n of v.graph.node) if (n.opType === 'Constant' || n.opType === 'Identity' || n.opType === 'Cast') before[n.opType] = (before[n.opType] ?? 0) + 1;
+  const copy = cloneModel(model);
+  hoistConstants(copy);
+  for (const v of allGraphs(copy)) for (const n of v.graph.node) if (before[n.opType ?? ''] !== undefined) before[n.opType ?? ''] = (before[n.opType ?? ''] as number) - 1;
+  return Object.fromEntries(Object.entries(before).filter(([, n]) => n > 0));
+}

@@ -11,7 +11,7 @@
  *   are quantized when every input is a non-constant activation and one of them is already
  *   quantized; data-movement ops (MaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze) too,
  *   with their output sharing the input's parameters (so onnxruntime can drop their Q / DQ).
- * - A Relu (or a Clip with constant bounds) that alone reads a quantized layer's output is fused:
+ * - A Relu (or a Clip with constant bounds) that alone reads a quantized layer's or Add's output is fused:
  *   removed after calibration, the layer's output taking its (non-negative) range; the int8
  *   saturation of QuantizeLinear does what the Relu did (onnxruntime's own QDQ Relu fusion).
  * - Every other weighted node is listed in `skipped` with the reason.
@@ -98,7 +98,13 @@ export function clipBounds(n: NodeProto, scope: readonly GraphProto[]): { min: n
   return min === undefined || max === undefined ? undefined : { min, max };
 }
 
-export function planStatic(v: GraphVisit, only: ReadonlySet<string> | undefined, skipped: SkippedLayer[]): StaticPlan {
+export interface PlanOptions {
+  /** Only these weighted layers; default all. */
+  only?: ReadonlySet<string> | undefined;
+}
+
+export function planStatic(v: GraphVisit, opts: PlanOptions, skipped: SkippedLayer[]): StaticPlan {
+  const only = opts.only;
   const g = v.graph;
   const graphOutputs = new Set(g.output.map((o) => o.name ?? ''));
   const readers = new Map<string, NodeProto[]>();
@@ -112,6 +118,19 @@ export function planStatic(v: GraphVisit, only: ReadonlySet<string> | undefined,
   const add = (t: string): void => { if (!q.has(t)) { q.add(t); order.push(t); } };
   const plan: StaticPlan = { layers: [], tensors: order, sameParams: new Map(), fused: [], quantizedOps: [] };
   const fusedActs = new Set<NodeProto>();
+  /** Fuses a Relu / Clip that alone reads n's output (see the module comment); true when done. */
+  const fuseActivation = (n: NodeProto): boolean => {
+    const out = n.output[0] ?? '';
+    const r = readers.get(out) ?? [];
+    const act = r[0];
+    if (r.length !== 1 || act === undefined || graphOutputs.has(out) || subgraphReads.has(out)) return false;
+    const bounds = act.opType === 'Clip' ? clipBounds(act, v.scope) : undefined;
+    if (act.opType !== 'Relu' && !(bounds !== undefined && bounds.min <= 0)) return false;
+    plan.fused.push({ activation: act, producer: n });
+    fusedActs.add(act);
+    add(act.output[0] ?? '');
+    return true;
+  };
   for (const n of g.node) {
     const op = n.opType ?? '';
     if (fusedActs.has(n)) continue;
@@ -122,26 +141,15 @@ export function planStatic(v: GraphVisit, only: ReadonlySet<string> | undefined,
       if (!floatValue(n.input[0] ?? '')) { skipped.push({ name: layer.name, op, reason: 'the activation input is not a float value of this graph' }); continue; }
       plan.layers.push(layer);
       add(n.input[0] ?? '');
-      const out = n.output[0] ?? '';
-      const r = readers.get(out) ?? [];
-      const act = r[0];
-      if (r.length === 1 && act !== undefined && !graphOutputs.has(out) && !subgraphReads.has(out) && (n.domain ?? '') === '') {
-        const bounds = act.opType === 'Clip' ? clipBounds(act, v.scope) : undefined;
-        if (act.opType === 'Relu' || (bounds !== undefined && bounds.min <= 0)) {
-          plan.fused.push({ activation: act, producer: n });
-          fusedActs.add(act);
-          add(act.output[0] ?? '');
-          continue;
-        }
-      }
-      add(out);
+      if (!fuseActivation(n)) add(n.output[0] ?? '');
       continue;
     }
     const acts = n.input.filter((i) => i !== '');
     if (ELEMENTWISE.has(op) && acts.length > 0 && acts.every((i) => floatValue(i) && !lookupInitializer(v.scope, i)) && acts.some((i) => q.has(i)) && n.output.length === 1) {
       for (const i of acts) add(i);
-      add(n.output[0] ?? '');
       plan.quantizedOps.push(op);
+      if (op === 'Add' || op === 'Mul') { if (fuseActivation(n)) continue; }
+      add(n.output[0] ?? '');
       continue;
     }
     if (MOVEMENT.has(op) && q.has(n.input[0] ?? '') && n.output.filter((o) => o !== '').length === 1) {

@@ -113,7 +113,7 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
   const unsigned = opts.activations !== 'int8';
   const main = visits[0] as (typeof visits)[number];
   const mainSkipped: SkippedLayer[] = [];
-  const plan = weightOnlyMain ? emptyPlan() : planStatic(main, opts.only, mainSkipped);
+  const plan = weightOnlyMain ? emptyPlan() : planStatic(main, { only: opts.only }, mainSkipped);
   const report: StaticReport = {
     path: 'static', method, quantized: [], skipped: mainSkipped.map((s) => ({ ...s, graph: 'main' })), quantizedOps: {},
     foldedBatchNorms: folded.folded.length, fusedActivations: plan.fused.length, hoisted, qdqDomain: domain || 'ai.onnx',

@@ -65,9 +65,12 @@ function conv(node: NodeProto, x: Shape, w: Shape): Shape | undefined {
   return out;
 }
 
-/** Shapes of every value whose shape can be determined, keyed by value name. */
-export function inferShapes(g: GraphProto): Map<string, Shape> {
-  const shapes = new Map<string, Shape>();
+/**
+ * Shapes of every value whose shape can be determined, keyed by value name. `outer`: the shapes of
+ * the enclosing graph, for a subgraph that reads outer-scope values (If / Loop / Scan bodies).
+ */
+export function inferShapes(g: GraphProto, outer?: ReadonlyMap<string, Shape>): Map<string, Shape> {
+  const shapes = new Map<string, Shape>(outer ?? []);
   const idx = indexGraph(g);
   for (const t of g.initializer) shapes.set(t.name ?? '', [...t.dims]);
   for (const v of g.input) { const s = fromType(v.type, true); if (s && !shapes.has(v.name ?? '')) shapes.set(v.name ?? '', s); }

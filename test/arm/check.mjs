@@ -21,6 +21,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -149,7 +150,14 @@ for (const { key, args } of planSpecs) {
   try {
     for (const lm of loaded) {
       const manifest = lm.manifest;
-      const evalDoc = JSON.parse(await readFile(join(lm.dir, manifest.eval.file), 'utf8'));
+      const evalBytes = await readFile(join(lm.dir, manifest.eval.file));
+      const evalDoc = JSON.parse((manifest.eval.file.endsWith('.gz') ? gunzipSync(evalBytes) : evalBytes).toString('utf8'));
+      // A recurrent model (several inputs, state carried frame to frame: the zoo's vad) is not run
+      // here: one batch of independent eval rows is what this check compares across architectures.
+      if (manifest.inputs.length > 1 || evalDoc.sequence !== undefined) {
+        doc.models.push({ model: manifest.id, samples: [], variants: [], skipped: 'several inputs / recurrent state: not a batch of independent rows' });
+        continue;
+      }
       const total = evalDoc.inputs.length;
       const n = Math.min(sampleCount, total);
       const picks = Array.from({ length: n }, (_, i) => Math.floor((i * total) / n));

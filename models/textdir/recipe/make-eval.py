@@ -4,8 +4,9 @@ Debian's fonts by ImageMagick, each once upright (label 0, class "0") and once r
 degrees (label 1, class "180"), preprocessed exactly as PaddleOCR's classifier expects.
 
 Run from the repository root:  /usr/bin/python3 models/textdir/recipe/make-eval.py
-Needs ImageMagick's `convert` (Debian imagemagick), fonts-dejavu-core, fonts-urw-base35 (and
-fonts-noto-mono when present), python3-numpy. Deterministic (fixed seed, fixed font list).
+Needs ImageMagick's `convert` (Debian imagemagick), fonts-dejavu-core, fonts-dejavu-extra,
+fonts-urw-base35, python3-numpy. Deterministic (fixed seed, fixed font list; a missing font stops
+the run rather than quietly making a different set).
 
 Preprocessing (PaddleOCR tools/infer/predict_cls.py, resize_norm_img with cls_image_shape
 3,48,192): the line is resized to height 48 keeping its aspect ratio, width capped at 192;
@@ -15,6 +16,8 @@ the line are 0. Values are rounded to 2 decimals.
 Writes models/textdir/eval/eval.json.gz:
   {"source", "shape": [3,48,192], "texts", "fonts", "inputs", "labels"}  (gzip: the rows are 27,648
   numbers each, mostly "1" and "0", which gzip packs ~20x)
+and models/textdir/eval/calibration.json.gz, the same for 20 other lines (seed 12; 40 samples),
+for static int8 calibration (never the eval lines).
 """
 import gzip
 import json
@@ -30,8 +33,9 @@ MODEL_DIR = os.path.dirname(HERE)
 OUT = os.path.join(MODEL_DIR, "eval", "eval.json.gz")
 H, W = 48, 192
 LINES = 100  # each rendered upright and rotated: 200 samples
+CALIB_LINES = 20
 
-FONTS = [f for f in [
+FONTS = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
@@ -42,7 +46,7 @@ FONTS = [f for f in [
     "/usr/share/fonts/opentype/urw-base35/P052-Roman.otf",
     "/usr/share/fonts/opentype/urw-base35/URWBookman-Light.otf",
     "/usr/share/fonts/opentype/urw-base35/C059-Roman.otf",
-] if os.path.exists(f)]
+]
 
 WORDS = ("invoice total amount due date paid order number customer address street city postal code "
          "phone email account balance receipt item quantity price tax discount shipping delivery "
@@ -100,14 +104,14 @@ def short(v):
     return int(r) if r == int(r) else r
 
 
-def main():
-    rng = random.Random(11)
+def make_set(seed, lines, font_offset):
+    rng = random.Random(seed)
     texts, fonts, inputs, labels = [], [], [], []
-    for i in range(LINES):
+    for i in range(lines):
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3)))
         if rng.random() < 0.3:
             text += f" {rng.randint(1, 9999)}"
-        font = FONTS[i % len(FONTS)]
+        font = FONTS[(i + font_offset) % len(FONTS)]
         img = render(text, font)
         for label, im in ((0, img), (1, img[::-1, ::-1])):
             x = preprocess(np.ascontiguousarray(im))
@@ -115,18 +119,29 @@ def main():
             labels.append(label)
             texts.append(text)
             fonts.append(os.path.basename(font))
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    doc = {
+    return {
         "source": "text lines rendered by ImageMagick with Debian fonts (recipe/make-eval.py); label 0 upright, 1 rotated 180 degrees",
         "shape": [3, H, W], "texts": texts, "fonts": fonts, "inputs": inputs, "labels": labels,
     }
+
+
+def write_gz(doc, out):
     raw = json.dumps(doc, separators=(",", ":")).encode()
     # mtime=0: the same input gives byte-identical output.
-    with open(OUT, "wb") as f:
+    with open(out, "wb") as f:
         with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as g:
             g.write(raw)
-    print(f"wrote {os.path.relpath(OUT)}: {len(labels)} samples, {len(FONTS)} fonts, "
-          f"{len(raw)} bytes of JSON, {os.path.getsize(OUT)} gzipped")
+    print(f"wrote {os.path.relpath(out)}: {len(doc['labels'])} samples, {len(FONTS)} fonts, "
+          f"{len(raw)} bytes of JSON, {os.path.getsize(out)} gzipped")
+
+
+def main():
+    missing = [f for f in FONTS if not os.path.exists(f)]
+    if missing:
+        sys.exit(f"missing fonts (apt-get install fonts-dejavu-core fonts-dejavu-extra fonts-urw-base35): {missing}")
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    write_gz(make_set(11, LINES, 0), OUT)
+    write_gz(make_set(12, CALIB_LINES, 5), os.path.join(os.path.dirname(OUT), "calibration.json.gz"))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ Writes (relative to models/vad/):
   eval/eval.json.gz   {"source", "rate", "frame", "recordings", "sequence", "inputs", "labels"};
                       inputs: frames of 512 samples in -1..1 rounded to 4 decimals
   eval/sample.wav     the first recording, 16 kHz mono s16le (for trying the model on a stream)
+  eval/calibration.json.gz  {"source", "inputs"}: the frames of two other recordings (other texts and
+                      voices), for static int8 calibration of the Conv layers (never the eval frames)
 """
 import gzip
 import json
@@ -42,6 +44,10 @@ RECORDINGS = [
     ("What is the temperature in the living room?", "en+m3", 160, 0.02),
     ("Open the garage door.", "en-us+f2", 130, 0.005),
 ]
+CALIBRATION = [
+    ("Please call me back after lunch.", "en-us+m2", 150, 0.004),
+    ("How long until the train arrives?", "en+f4", 165, None),
+]
 GAP_S = (0.8, 0.6)      # noise/silence before and after each utterance, seconds
 LABEL_DB = 30.0         # speech frame: clean RMS within this many dB of the utterance's loudest frame
 SEED = 5
@@ -51,17 +57,18 @@ def speak(text, voice, wpm, tmp):
     raw = os.path.join(tmp, "raw.wav")
     out = os.path.join(tmp, "16k.wav")
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", raw, text], check=True)
-    subprocess.run(["sox", raw, "-r", str(RATE), "-c", "1", "-b", "16", out], check=True)
+    # -D: no dither (sox dithers with a random seed by default, which would make every run differ).
+    subprocess.run(["sox", "-D", raw, "-r", str(RATE), "-c", "1", "-b", "16", out], check=True)
     with wave.open(out, "rb") as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     return pcm.astype(np.float32) / 32768.0
 
 
-def main():
-    rng = np.random.RandomState(SEED)
-    inputs, labels, starts, recordings, first_pcm = [], [], [], [], None
+def frames_of(recordings, rng):
+    """(inputs, labels, starts, descriptions, pcm of the first recording) of a list of recordings."""
+    inputs, labels, starts, described, first_pcm = [], [], [], [], None
     with tempfile.TemporaryDirectory() as tmp:
-        for text, voice, wpm, noise in RECORDINGS:
+        for text, voice, wpm, noise in recordings:
             speech = speak(text, voice, wpm, tmp)
             pre, post = int(GAP_S[0] * RATE), int(GAP_S[1] * RATE)
             clean = np.concatenate([np.zeros(pre, np.float32), speech, np.zeros(post, np.float32)])
@@ -76,10 +83,24 @@ def main():
             for i in range(n):
                 inputs.append([round(float(v), 4) for v in signal[i * FRAME:(i + 1) * FRAME]])
                 labels.append(int(frame_labels[i]))
-            recordings.append({"text": text, "voice": voice, "wpm": wpm, "noiseRms": noise, "frames": n,
-                               "speechFrames": int(frame_labels.sum())})
+            described.append({"text": text, "voice": voice, "wpm": wpm, "noiseRms": noise, "frames": n,
+                              "speechFrames": int(frame_labels.sum())})
             if first_pcm is None:
                 first_pcm = (signal * 32767).round().astype("<i2")
+    return inputs, labels, starts, described, first_pcm
+
+
+def write_gz(doc, out):
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    with open(out, "wb") as f:
+        with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as g:
+            g.write(raw)
+    return len(raw)
+
+
+def main():
+    rng = np.random.RandomState(SEED)
+    inputs, labels, starts, recordings, first_pcm = frames_of(RECORDINGS, rng)
     os.makedirs(EVAL_DIR, exist_ok=True)
     doc = {
         "source": "espeak-ng speech between silence / white noise (recipe/make-eval.py); label 1 = speech frame",
@@ -92,18 +113,20 @@ def main():
         },
         "inputs": inputs, "labels": labels,
     }
-    raw = json.dumps(doc, separators=(",", ":")).encode()
     out = os.path.join(EVAL_DIR, "eval.json.gz")
-    with open(out, "wb") as f:
-        with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as g:
-            g.write(raw)
+    raw_len = write_gz(doc, out)
     with wave.open(os.path.join(EVAL_DIR, "sample.wav"), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
         w.writeframes(first_pcm.tobytes())
     print(f"wrote {os.path.relpath(out)}: {len(labels)} frames ({sum(labels)} speech) in {len(starts)} recordings, "
-          f"{len(raw)} bytes of JSON, {os.path.getsize(out)} gzipped; eval/sample.wav")
+          f"{raw_len} bytes of JSON, {os.path.getsize(out)} gzipped; eval/sample.wav")
+    c_inputs, _, _, c_recordings, _ = frames_of(CALIBRATION, rng)
+    c_out = os.path.join(EVAL_DIR, "calibration.json.gz")
+    write_gz({"source": "espeak-ng speech, other texts and voices than eval.json.gz (recipe/make-eval.py)",
+              "recordings": c_recordings, "inputs": c_inputs}, c_out)
+    print(f"wrote {os.path.relpath(c_out)}: {len(c_inputs)} frames, {os.path.getsize(c_out)} gzipped")
 
 
 if __name__ == "__main__":

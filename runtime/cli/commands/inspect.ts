@@ -21,7 +21,7 @@ function formatReport(file: string, bytes: number, r: InspectReport): string {
     `ops: ${Object.entries(r.opCounts).map(([op, n]) => `${op} x${n}`).join(', ')}`,
     '',
     'layer'.padEnd(40) + 'op'.padEnd(28) + 'params'.padStart(12) + 'bytes'.padStart(12) + 'MACs'.padStart(14),
-    ...r.layers.map((l) => l.name.slice(0, 39).padEnd(40) + l.op.slice(0, 27).padEnd(28) + String(l.params).padStart(12) + String(l.initializerBytes).padStart(12) + (l.macs === null ? '?' : String(l.macs)).padStart(14)),
+    ...r.layers.map((l) => (l.graph === undefined ? l.name : `${l.graph.replace(/^main\//, '')}/${l.name}`).slice(-39).padEnd(40) + l.op.slice(0, 27).padEnd(28) + String(l.params).padStart(12) + String(l.initializerBytes).padStart(12) + (l.macs === null ? '?' : String(l.macs)).padStart(14)),
     '',
     `params ${r.params}, MACs per sample ${r.macs}${r.macsUnknown.length ? ` (unknown for ${r.macsUnknown.join(', ')})` : ''}`,
     `weights ${formatBytes(r.memory.weightBytes)}, activations at batch 1 ${r.memory.activationBytes === null ? 'unknown' : formatBytes(r.memory.activationBytes)}, estimated peak memory ${formatBytes(r.memory.estimatedPeakBytes)}`,

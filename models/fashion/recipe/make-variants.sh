@@ -1,0 +1,17 @@
+#!/bin/sh
+# Makes fashion's int8 variants from the two trained fp32 CNNs with the project's TypeScript tools,
+# then measures every variant into model.json. (train.py writes teacher-fp32, student-fp32 and
+# teacher-pruned50: the channel pruning and its fine-tuning happen in torch, see RECIPE.md.)
+# Run from the repository root after train.py:  sh models/fashion/recipe/make-variants.sh
+set -eu
+D=models/fashion
+E="node bin/edge-infer.js"
+[ -f dist/runtime/cli/main.js ] && [ -f dist/runtime/generated/validators.cjs ] || npm run build
+
+# int8: static QDQ (BatchNormalization folded into the Convs, per-channel int8 weights), activation
+# ranges from 200 train images (eval/calibration.json; never the eval images).
+$E quantize $D/teacher-fp32.onnx --to int8 --calibrate $D/eval/calibration.json -o $D/teacher-int8.onnx --eval $D/eval
+$E quantize $D/student-fp32.onnx --to int8 --calibrate $D/eval/calibration.json -o $D/student-int8.onnx --eval $D/eval
+
+# Every figure in model.json (bytes, sha256, params, MACs, ops, accuracy, agreement).
+$E eval fashion --update-manifest --batch 32
