@@ -139,6 +139,8 @@ t.test('images, audio streams and events through mosquitto', async (t) => {
     const w = await answer('counter', 'wav');
     t.equal(w.frames, 60, 'a 600 ms WAV is 60 frames');
     t.same(w.outputs?.['count']?.data.at(-1), 60, 'state runs from frame to frame within the request');
+    pub.publish(`${prefix}/models/counter/infer`, JSON.stringify({ id: 'json-wav', stream: 'micC', audio: wav16(utterances(16000, [50]), 16000).toString('base64') }), { qos: 1 });
+    t.same((await answer('counter', 'json-wav')).outputs?.['count']?.data.at(-1), 15, 'JSON base64 WAV on a stream: 10 + 5 frames');
     await send('counter', wav16(utterances(16000, [100]), 16000), 'audio/wav', { id: 'wav-2' });
     t.same((await answer('counter', 'wav-2')).outputs?.['count']?.data.at(-1), 10, 'without a stream nothing is kept between requests');
   });

@@ -127,7 +127,9 @@ export class Resampler {
     // Box low-pass (moving average over #box samples, carried across chunks).
     let x = input;
     if (this.#box > 1) {
-      const all = Float32Array.from([...this.#tail, ...input]);
+      const all = new Float32Array(this.#tail.length + input.length);
+      all.set(this.#tail);
+      all.set(input, this.#tail.length);
       const k = this.#box;
       x = new Float32Array(input.length);
       let acc = 0;
@@ -140,18 +142,19 @@ export class Resampler {
       this.#tail.splice(0, this.#tail.length, ...Array.from(all.subarray(Math.max(0, all.length - (k - 1)))));
     }
     const step = this.from / this.to;
-    const out: number[] = [];
+    const out = new Float32Array(Math.max(0, Math.ceil((x.length - this.#pos) / step) + 1));
+    let n = 0;
     // Sample at position p in [-1, x.length - 1]: index -1 is the previous chunk's last sample.
     const at = (i: number): number => (i < 0 ? (this.#hasPrev ? this.#prev : (x[0] ?? 0)) : (x[i] as number));
     let p = this.#pos;
     while (p <= x.length - 1) {
       const i = Math.floor(p), f = p - i;
-      out.push(f === 0 ? at(i) : at(i) * (1 - f) + at(i + 1) * f);
+      out[n++] = f === 0 ? at(i) : at(i) * (1 - f) + at(i + 1) * f;
       p += step;
     }
     if (x.length > 0) { this.#prev = x[x.length - 1] as number; this.#hasPrev = true; }
     this.#pos = p - x.length;
-    return Float32Array.from(out);
+    return out.subarray(0, n);
   }
 }
 
