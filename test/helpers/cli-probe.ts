@@ -189,6 +189,10 @@ export const KNOWN_WRITES: readonly { prefix: string; why: string }[] = [
     prefix: 'home/.cache/Microsoft/DeveloperTools/.onnxruntime/',
     why: 'onnxruntime-node 1.30 (POSIX telemetry) writes deviceid and onnxruntime.db under $HOME/.cache on every session; ORT_TELEMETRY_DISABLED=1 does not stop it',
   },
+  {
+    prefix: 'home/.cache/edge-infer/',
+    why: 'plan, infer and run remember verified variant files (sha256 by path, size and mtime) in $XDG_CACHE_HOME/edge-infer/verified-files.json (issue 12: plan verifies what it names); a cache, by design',
+  },
 ];
 
 function knownWrite(f: string): boolean {
