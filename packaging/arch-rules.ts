@@ -48,6 +48,11 @@ export function keepDependencyFile(rel: string, arch: DebArch): boolean {
 /** Whether a whole dependency folder ships for `arch` (onnxruntime-web's own dependencies only where it ships). */
 export function keepDependencyDir(dir: string, arch: DebArch): boolean {
   if (dir.startsWith('@types/')) return false;
+  // sharp (issue 11's fast image decoder) is left out of both packages: its native builds for the
+  // Pi (@img/sharp-linux-arm64 + libvips, 18 MB; linux-arm, 15 MB) are not installed on the build
+  // host and would not fit armhf's 45 MB or arm64's 60 MB with the zoo. runtime/media/image-decode.ts
+  // falls back to jpeg-js + pngjs (pure JS, 0.7 MB) when sharp does not load; README "Images".
+  if (dir === 'sharp' || dir.startsWith('@img/') || dir.startsWith('@emnapi/')) return false;
   if (dir === 'onnxruntime-web' || dir.startsWith('onnxruntime-web/')) return arch === 'armhf';
   return true;
 }

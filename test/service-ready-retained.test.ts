@@ -9,12 +9,13 @@ import path from 'node:path';
 import { freePort, startMosquitto } from './helpers/mosquitto.js';
 import { Watcher } from './helpers/mqtt-watch.js';
 import { ROOT, startService } from './helpers/service-process.js';
+import { onlyBundled } from './helpers/digits-copy.js';
 
 interface EvalSet { inputs: number[][]; labels: number[] }
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 const input = evalSet.inputs[0];
 /** Only digits, to keep the start short. */
-const onlyDigits = { models: { spam: { enabled: false } }, adaptive: { enabled: false } };
+const onlyDigits = { models: onlyBundled('digits'), adaptive: { enabled: false } };
 
 for (const protocolVersion of [5, 4] as const) {
   t.test(`a retained request is never answered (MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}), a live one is`, async (t) => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { Watcher, type Received } from './helpers/mqtt-watch.js';
 import { ROOT, startService } from './helpers/service-process.js';
+import { onlyBundled } from './helpers/digits-copy.js';
 
 interface EvalSet { inputs: number[][] }
 const input = (JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet).inputs[0];
@@ -25,7 +26,7 @@ t.test('reply topics, echoed ids and the errors counter', async (t) => {
   const svc = startService({
     deviceId: 'rt', broker: { url: broker.url }, telemetry: { intervalS: 1 },
     replyTopics: { allow: ['replies/#', 'other/ok'] },
-    models: { spam: { enabled: false } }, adaptive: { enabled: false },
+    models: onlyBundled('digits'), adaptive: { enabled: false },
   });
   t.teardown(() => { svc.child.kill('SIGKILL'); });
   await w.until(() => w.on(`${P}/status`).some((m) => (m.json as { state?: string }).state === 'online'), 15_000, 'status online');

@@ -12,9 +12,10 @@ import path from 'node:path';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { Watcher } from './helpers/mqtt-watch.js';
 import { ROOT, startService } from './helpers/service-process.js';
+import { onlyBundled } from './helpers/digits-copy.js';
 
 const input = (JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as { inputs: number[][] }).inputs[0];
-const onlyDigits = { models: { spam: { enabled: false } }, adaptive: { enabled: false } };
+const onlyDigits = { models: onlyBundled('digits'), adaptive: { enabled: false } };
 /** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN); the mount tests skip otherwise. */
 const canMount = ((): boolean => {
   if (process.getuid?.() !== 0) return false;

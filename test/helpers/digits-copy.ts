@@ -3,7 +3,7 @@
  * (teacher-fp32, student-fp32: complete entries whose files exist), so these tests do not depend
  * on other variants being added to the shared checkout meanwhile.
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './service-process.js';
 
@@ -40,4 +40,16 @@ export function copyDigits(modelsDir: string, id = 'digits', mutate?: (m: Digits
   cpSync(path.join(DIGITS_DIR, 'eval'), path.join(dir, 'eval'), { recursive: true });
   writeFileSync(path.join(dir, 'model.json'), JSON.stringify(m, null, 2));
   return dir;
+}
+
+/**
+ * Service-config `models` settings that serve only `keep` of the bundled models (every other
+ * folder under models/ disabled), so a test's start time and model count do not grow with the zoo.
+ */
+export function onlyBundled(...keep: string[]): Record<string, { enabled: false }> {
+  const out: Record<string, { enabled: false }> = {};
+  for (const d of readdirSync(path.join(ROOT, 'models'), { withFileTypes: true })) {
+    if (d.isDirectory() && !keep.includes(d.name) && existsSync(path.join(ROOT, 'models', d.name, 'model.json'))) out[d.name] = { enabled: false };
+  }
+  return out;
 }
