@@ -41,6 +41,7 @@ import { batchable, DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type M
 import { topClasses } from './top-classes.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import { loadVariant } from './variant-loader.js';
+import { heldMB } from '../budget/budget.js';
 
 export interface ModelRuntimeOptions {
   profile: DeviceProfile;
@@ -264,23 +265,11 @@ export class ModelRuntime implements InferenceHandler {
     return Math.round(this.#held(null).othersMB * 10) / 10;
   }
 
-  /**
-   * What the loaded models other than `except` hold, MB: each the larger of its measured growth and
-   * its planned figure, plus (WASM, issue 18) the plan's shared runtime charge, from whose shared
-   * allowance the models' growth over their figures is taken first: runtime start + sum of figures
-   * + max(shared allowance, sum of overshoots). `sharedLeftMB` is the allowance still unused.
-   */
+  /** What the loaded models other than `except` hold, and the plan's shared WASM allowance left (budget.ts heldMB). */
   #held(except: Slot | null): { othersMB: number; sharedLeftMB: number } {
     const live = [...this.#slots.values()].filter((s) => s !== except && (s.state === 'ready' || s.state === 'swapping'));
-    const rt = this.plan.runtime;
-    let sum = 0;
-    let overshoot = 0;
-    for (const s of live) {
-      sum += s.plannedMB;
-      overshoot += Math.max(0, (s.rssDeltaMB ?? 0) - s.plannedMB);
-    }
-    if (!rt || (live.length === 0 && except === null)) return { othersMB: sum + overshoot, sharedLeftMB: 0 };
-    return { othersMB: rt.startMB + sum + Math.max(rt.sharedMB, overshoot), sharedLeftMB: Math.max(0, rt.sharedMB - overshoot) };
+    const h = heldMB(live, this.plan.runtime, except !== null);
+    return { othersMB: h.heldMB, sharedLeftMB: h.sharedLeftMB };
   }
 
   status(): ModelStatus[] {
