@@ -17,7 +17,7 @@ const ADD_ONE = path.join(ROOT, 'test/fixtures/models/add-one.onnx');
 const digitsIn = (): NamedTensors => ({ input: { dtype: 'float32', dims: [1, 64], data: new Float32Array(64).fill(0.5) } });
 const addOneIn = (): NamedTensors => ({ x: { dtype: 'float32', dims: [1, 4], data: new Float32Array([1, 2, 3, 4]) } });
 
-t.test('two models share one runtime whose start is reported once, apart from the models', async (t) => {
+t.test('two models share one runtime whose start is reported once, apart from the models; a refused load leaves them serving', async (t) => {
   const engine = new WasmEngine();
   t.teardown(() => engine.close());
   t.equal(engine.runtimeMB(), null, 'no runtime before the first load (lazy)');
@@ -31,9 +31,12 @@ t.test('two models share one runtime whose start is reported once, apart from th
   const r = await engine.run('add-one', addOneIn());
   t.same([...(r.outputs['y']?.data as Float32Array)], [2, 3, 4, 5]);
   t.equal((await engine.run('digits', digitsIn())).outputs['logits']?.dims[1], 10);
+  // A model the runtime refuses leaves the models already on it serving.
+  await t.rejects(engine.load({ key: 'junk', file: 'junk.onnx', bytes: new Uint8Array([1, 2, 3, 4, 5]), session }), { code: 'EDGE_ERR_MODEL_INVALID' });
+  t.same([...((await engine.run('add-one', addOneIn())).outputs['y']?.data as Float32Array)], [2, 3, 4, 5], 'the others keep serving after a refused load');
 });
 
-t.test('unloading one model keeps the others serving; the last unload ends the runtime', async (t) => {
+t.test('unloading one model keeps the others serving; the last unload (or releaseSpare with none) ends the runtime', async (t) => {
   const engine = new WasmEngine();
   t.teardown(() => engine.close());
   await engine.load({ key: 'digits', file: DIGITS, session });
@@ -44,16 +47,13 @@ t.test('unloading one model keeps the others serving; the last unload ends the r
   await engine.load({ key: 'digits', file: DIGITS, session });
   t.equal((await engine.run('digits', digitsIn())).outputs['logits']?.dims[1], 10, 'the same key loads again into the same runtime');
   await engine.unload('digits');
+  await engine.releaseSpare();
+  t.ok(engine.runtimeMB() !== null, 'releaseSpare keeps a runtime that holds a model');
   await engine.unload('add-one');
   t.equal(engine.runtimeMB(), null, 'no runtime left holding its heap');
-});
-
-t.test('a model the runtime refuses leaves the models already on it serving', async (t) => {
-  const engine = new WasmEngine();
-  t.teardown(() => engine.close());
-  await engine.load({ key: 'add-one', file: ADD_ONE, session });
-  await t.rejects(engine.load({ key: 'junk', file: 'junk.onnx', bytes: new Uint8Array([1, 2, 3, 4, 5]), session }), { code: 'EDGE_ERR_MODEL_INVALID' });
-  t.same([...((await engine.run('add-one', addOneIn())).outputs['y']?.data as Float32Array)], [2, 3, 4, 5]);
+  engine.prestart();
+  await engine.releaseSpare();
+  t.equal(engine.runtimeMB(), null, 'a prestarted runtime no load came for is ended by releaseSpare');
 });
 
 t.test('a crash of the shared runtime takes every model on it down, each reported once; a new load starts a fresh runtime', async (t) => {
@@ -70,17 +70,4 @@ t.test('a crash of the shared runtime takes every model on it down, each reporte
   t.same(engine.loaded(), []);
   await engine.load({ key: 'add-one', file: ADD_ONE, session });
   t.same([...((await engine.run('add-one', addOneIn())).outputs['y']?.data as Float32Array)], [2, 3, 4, 5]);
-});
-
-t.test('a prestarted runtime no load came for is ended by releaseSpare', async (t) => {
-  const engine = new WasmEngine();
-  t.teardown(() => engine.close());
-  engine.prestart();
-  await engine.load({ key: 'add-one', file: ADD_ONE, session });
-  await engine.releaseSpare();
-  t.ok(engine.runtimeMB() !== null, 'a runtime holding a model is kept');
-  await engine.unload('add-one');
-  engine.prestart();
-  await engine.releaseSpare();
-  t.equal(engine.runtimeMB(), null);
 });

@@ -1,5 +1,5 @@
 /**
- * The worker-thread engine behind NativeEngine and WasmEngine.
+ * The worker-thread engine behind NativeEngine (WASM shares one runtime instead: wasm-engine.ts).
  *
  * Layout: one worker thread per loaded model. The worker holds the model's only session; `unload`
  * terminates the thread rather than releasing the session in a long-lived thread, because session

@@ -134,3 +134,28 @@ export class BudgetLedger {
 
   entries(): LedgerEntry[] { return [...this.#entries.values()].map((e) => ({ ...e })); }
 }
+
+/** What one loaded model counts for: its planned figure and its measured growth (null: not measured). */
+export interface HeldModel {
+  plannedMB: number;
+  rssDeltaMB: number | null;
+}
+
+/**
+ * Memory held by loaded models, MB (issue 18). Without a shared runtime: the sum of
+ * max(measured, planned). With one (WASM: a start plus a shared allowance, charged once by the
+ * plan), the models' measured growth over their figures is taken from the allowance first:
+ * start + sum of planned + max(shared, sum of overshoots). `sharedLeftMB` is the allowance still
+ * unused (what the next model's overshoot may take). With no model held and `charge` false, 0.
+ * Pure.
+ */
+export function heldMB(models: readonly HeldModel[], runtime: { startMB: number; sharedMB: number } | undefined, charge: boolean): { heldMB: number; sharedLeftMB: number } {
+  let planned = 0;
+  let overshoot = 0;
+  for (const m of models) {
+    planned += m.plannedMB;
+    overshoot += Math.max(0, (m.rssDeltaMB ?? 0) - m.plannedMB);
+  }
+  if (runtime === undefined || (models.length === 0 && !charge)) return { heldMB: planned + overshoot, sharedLeftMB: 0 };
+  return { heldMB: runtime.startMB + planned + Math.max(runtime.sharedMB, overshoot), sharedLeftMB: Math.max(0, runtime.sharedMB - overshoot) };
+}

@@ -34,6 +34,7 @@ const runtimeSchema: SchemaOf<RuntimeCalibration> = {
     backend: { type: 'string', enum: BACKENDS, description: 'Backend whose shared runtime was measured (wasm).' },
     threads: { type: 'integer', minimum: 1, description: 'Threads the runtime ran with.' },
     rssMB: { type: 'number', minimum: 0, description: 'RSS growth from starting the runtime to it being ready, MB.' },
+    sharedMB: { type: 'number', minimum: 0, description: 'WASM: the shared allowance measured here (largest alone - after-the-others gap), MB.' },
   },
 };
 

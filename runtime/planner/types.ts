@@ -56,6 +56,12 @@ export interface RuntimeCalibration {
   threads: number;
   /** RSS growth from starting the runtime to it being ready, MB. */
   rssMB: number;
+  /**
+   * WASM: the shared allowance measured on this board (largest gap between a variant loaded alone
+   * and after the other models), MB. With it, the calibration's per-variant `rssMB` are those
+   * after-the-others figures; without it they are alone figures (upper bounds).
+   */
+  sharedMB?: number;
 }
 
 /** Measured figures for one variant on this device and backend (from `edge-infer bench --calibrate`). */

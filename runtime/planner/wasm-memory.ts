@@ -28,13 +28,15 @@ export interface RuntimeFigure extends Figure {
 }
 
 /**
- * The shared runtime's one-time charge: its start (this board's calibration at `threads`, else the
- * reference figure) plus the shared allowance (reference figure).
+ * The shared runtime's one-time charge: its start plus the shared allowance, both from this board's
+ * calibration at `threads` when it has a runtime entry, else the reference figures.
  */
 export function wasmRuntimeFigure(figures: WasmMemoryFigures, calibration: Calibration | undefined, threads: number): RuntimeFigure {
   const cal = calibration?.runtimes?.find((r) => r.backend === 'wasm' && r.threads === threads);
   const startMB = cal ? cal.rssMB : figures.runtimeMB;
-  return { value: startMB + figures.sharedMB, source: cal ? 'measured' : 'reference', startMB, sharedMB: figures.sharedMB };
+  // A calibration without its own shared figure holds alone figures, which already include it.
+  const sharedMB = cal ? (cal.sharedMB ?? 0) : figures.sharedMB;
+  return { value: startMB + sharedMB, source: cal ? 'measured' : 'reference', startMB, sharedMB };
 }
 
 /** A variant's own cost on a started runtime (calibration is applied by the caller first). */

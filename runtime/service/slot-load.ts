@@ -19,6 +19,7 @@ import { ModelQueue } from '../scheduler/model-queue.js';
 import type { WindowedHistogram } from '../telemetry/histogram.js';
 import { batchable, type Slot } from './model-slot.js';
 import { loadVariant } from './variant-loader.js';
+import { heldMB as budgetHeldMB } from '../budget/budget.js';
 
 export interface SlotLoadContext {
   engine: InferenceEngine;
@@ -50,23 +51,14 @@ export interface RuntimeCharge {
 }
 
 /**
- * What the serving models other than `except` hold, MB: each the larger of its measured growth and
- * its planned figure, plus (WASM, issue 18) the plan's shared runtime charge, from whose shared
- * allowance the models' growth over their figures is taken first: runtime start + sum of figures
- * + max(shared allowance, sum of overshoots). `sharedLeftMB` is the allowance still unused.
+ * What the serving models other than `except` hold, MB, and the plan's shared WASM allowance still
+ * unused: budget.ts heldMB (issue 18) over the slots that serve. With `except` null it is the
+ * runtime's total use (nothing charged when no model is loaded).
  */
 export function heldMB(slots: Iterable<Slot>, except: Slot | null, rt: RuntimeCharge | undefined): { othersMB: number; sharedLeftMB: number } {
-  let sum = 0;
-  let overshoot = 0;
-  let live = 0;
-  for (const s of slots) {
-    if (s === except || !s.life.serving || s.handedOver) continue;
-    live++;
-    sum += s.plannedMB;
-    overshoot += Math.max(0, (s.rssDeltaMB ?? 0) - s.plannedMB);
-  }
-  if (!rt || (live === 0 && except === null)) return { othersMB: sum + overshoot, sharedLeftMB: 0 };
-  return { othersMB: rt.startMB + sum + Math.max(rt.sharedMB, overshoot), sharedLeftMB: Math.max(0, rt.sharedMB - overshoot) };
+  const live = [...slots].filter((s) => s !== except && s.life.serving && !s.handedOver);
+  const h = budgetHeldMB(live, rt, except !== null);
+  return { othersMB: h.heldMB, sharedLeftMB: h.sharedLeftMB };
 }
 
 export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: VariantManifest, plannedMB: number): Promise<EdgeError | null> {

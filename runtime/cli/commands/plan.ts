@@ -56,7 +56,8 @@ export const command: Command = {
     } else {
       ctx.out(`profile: ${setup.profile.id} (${setup.profile.board}; ${setup.profileSource})`);
       ctx.out(`backend: ${setup.backend}    budget: ${setup.budget.budgetMB} MB (${setup.budget.detail})`);
-      ctx.out(calibration ? `figures: measured where the calibration of ${calibration.measuredAt} has an entry, estimated otherwise\n` : 'figures: estimated (no calibration; `edge-infer bench --calibrate` measures them)\n');
+      const wasmNote = setup.caps.wasmMemory ? '; WASM memory: x86 = measured on the x86 reference machine (README, "The Pi Zero 2 W: WASM memory")' : '';
+      ctx.out(calibration ? `figures: measured where the calibration of ${calibration.measuredAt} has an entry, estimated otherwise${wasmNote}\n` : `figures: estimated (no calibration; \`edge-infer bench --calibrate\` measures them)${wasmNote}\n`);
       ctx.out(formatPlan(plan));
       for (const e of manifestErrors) ctx.out(`\nrefused manifest: ${e.code}: ${e.message}`);
     }

@@ -59,7 +59,7 @@ export const command: Command = {
     // The first model's worker and onnxruntime's library load on the other core while the service's
     // modules are imported and its setup runs; the engine adopts it (or ends it: WASM profile). Not
     // without models: onnxruntime's library would stay mapped in an idle service for nothing.
-    if (hasManifests(config.modelsDir)) startEarlyWorker();
+    if (hasManifests(config.modelsDir) && !(await namesWasm(config.profile, ctx.packageRoot))) startEarlyWorker();
     const { EdgeService, DEFAULT_BROKER_URL } = await import('../../service/service.js');
     // --log-level and --json win over the config's log section (issue 13, defect 3).
     const level = (str(ctx.values, 'log-level') as ServiceConfig['log']['level'] | undefined) ?? config.log.level;
@@ -122,3 +122,13 @@ export const command: Command = {
   },
 };
 
+/**
+ * True when the given profile names the WASM backend (issue 18: rpi-zero-2w): such a service never
+ * uses onnxruntime-node, so an early native worker would only leave its library mapped (on x86,
+ * where it exists). A profile that fails to load is left to the service to report.
+ */
+async function namesWasm(profile: string | undefined, packageRoot: string): Promise<boolean> {
+  if (profile === undefined) return false;
+  const { loadProfile } = await import('../../config/profile.js');
+  return loadProfile(profile, path.join(packageRoot, 'device-profiles')).then((p) => p.inference.backend === 'wasm', () => false);
+}

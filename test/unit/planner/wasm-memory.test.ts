@@ -54,12 +54,17 @@ t.test('calibration on the board replaces the runtime and the variant figures', 
   const calibration: Calibration = {
     profile: prof.id, measuredAt: 'now',
     entries: [{ model: 'b', variant: 'fp32', backend: 'wasm', threads: prof.inference.threads, loadMs: 1, latencyP50Ms: 1, latencyP95Ms: 1, rssMB: 5 }],
-    runtimes: [{ backend: 'wasm', threads: prof.inference.threads, rssMB: 55 }],
+    runtimes: [{ backend: 'wasm', threads: prof.inference.threads, rssMB: 55, sharedMB: 4 }],
   };
   const p = plan({ calibration });
-  t.same(p.runtime, { mb: 65, source: 'measured', startMB: 55, sharedMB: 10 });
+  t.same(p.runtime, { mb: 59, source: 'measured', startMB: 55, sharedMB: 4 });
   t.equal(p.models.find((m) => m.model === 'b')?.chosen?.memoryMB, 5);
   t.equal(p.models.find((m) => m.model === 'b')?.chosen?.memorySource, 'measured');
+});
+
+t.test('a board calibration without a shared figure holds alone figures, so no allowance is added', async (t) => {
+  const calibration: Calibration = { profile: prof.id, measuredAt: 'now', entries: [], runtimes: [{ backend: 'wasm', threads: prof.inference.threads, rssMB: 55 }] };
+  t.same(plan({ calibration }).runtime, { mb: 55, source: 'measured', startMB: 55, sharedMB: 0 });
 });
 
 t.test('a variant whose file changed (another sha256) is not given the old figure', async (t) => {
