@@ -122,3 +122,12 @@ t.test('keys: q and Ctrl-C quit, j/k and arrows move', async (t) => {
   t.equal(keyOf('\x1b[A'), 'up');
   t.equal(keyOf('x'), null);
 });
+
+t.test('--group shows only the devices whose status names the group', async (t) => {
+  const f = new Fleet('kitchen');
+  f.status('pi-a', { ...STATUS, group: 'kitchen' }, 0);
+  f.status('pi-b', { ...STATUS, group: 'garage' }, 0);
+  f.status('pi-c', STATUS, 0);
+  t.same(f.snapshot().devices.map((d) => d.device), ['pi-a']);
+  t.equal(f.snapshot().devices[0]?.group, 'kitchen');
+});

@@ -26,11 +26,12 @@ const DRAW_EVERY_MS = 250;
 export const command: Command = {
   name: 'top',
   summary: 'live view over MQTT of a device or a fleet: state, budget, temperature, outbox, per-model variant, req/s, latency',
-  usage: '[--broker URL] [--device ID | --prefix P] [--root edge] [--once [--json]] [--timeout-ms N]',
+  usage: '[--broker URL] [--device ID | --prefix P | --group NAME] [--root edge] [--once [--json]] [--timeout-ms N]',
   options: {
     broker: { type: 'string', help: 'broker URL (default mqtt://localhost:1883)' },
     device: { type: 'string', help: 'only this device id (topics edge/<ID>/...); default: every device under --root' },
     prefix: { type: 'string', help: 'only the device with this full topic prefix (for a custom topicPrefix)' },
+    group: { type: 'string', help: 'only the devices of this shared-work group (their status names it; issue 15)' },
     root: { type: 'string', help: 'topic root of the fleet (default edge)' },
     once: { type: 'boolean', help: 'print one snapshot and exit (with --json: one JSON document)' },
     'timeout-ms': { type: 'string', help: 'with --once: how long to wait for devices to report (default 12000)' },
@@ -49,7 +50,9 @@ export const command: Command = {
     const url = str(ctx.values, 'broker') ?? 'mqtt://localhost:1883';
     const username = str(ctx.values, 'username');
     const password = process.env['EDGE_INFER_MQTT_PASSWORD'];
-    const fleet = new Fleet();
+    const group = str(ctx.values, 'group');
+    if (group !== undefined && (device !== undefined || prefixFlag !== undefined)) throw new EdgeError('EDGE_ERR_USAGE', 'give --group or --device/--prefix, not both');
+    const fleet = new Fleet(group);
     const source = `${url} ${prefix ?? `${root}/+`}`;
     const now = (): number => performance.now();
     const watch = (onDoc: () => void, onError: (e: EdgeError) => void): Watch => watchDevices({

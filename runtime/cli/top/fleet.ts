@@ -37,6 +37,8 @@ export interface DeviceView {
   board: string | null;
   backend: string | null;
   version: string | null;
+  /** The shared-work group the device joined (status `group`, issue 15), null when none. */
+  group: string | null;
   budgetMB: number | null;
   usedMB: number | null;
   rssMB: number | null;
@@ -69,13 +71,19 @@ interface DeviceState {
 
 export class Fleet {
   readonly #devices = new Map<string, DeviceState>();
+  readonly #group: string | undefined;
+
+  /** `group`: show only devices whose status names this shared-work group. */
+  constructor(group?: string) {
+    this.#group = group;
+  }
 
   #device(id: string): DeviceState {
     let d = this.#devices.get(id);
     if (d === undefined) {
       d = {
         view: {
-          device: id, state: 'unknown', profile: null, board: null, backend: null, version: null, budgetMB: null, usedMB: null,
+          device: id, state: 'unknown', profile: null, board: null, backend: null, version: null, group: null, budgetMB: null, usedMB: null,
           rssMB: null, cpuTempC: null, throttledNow: null, outboxDepth: null, outboxDegraded: null, lastSeenMs: null, models: [],
         },
         counters: new Map(),
@@ -113,6 +121,7 @@ export class Fleet {
     v.board = text(profile?.['board']) ?? v.board;
     v.backend = text(s['backend']) ?? v.backend;
     v.version = text(s['version']) ?? v.version;
+    v.group = text(s['group']) ?? v.group;
     v.budgetMB = num(obj(s['budget'])?.['budgetMB']) ?? v.budgetMB;
     for (const raw of Array.isArray(s['models']) ? s['models'] : []) {
       const m = obj(raw);
@@ -181,9 +190,10 @@ export class Fleet {
     }
   }
 
-  /** Devices sorted by id; a copy the caller may keep. */
+  /** Devices sorted by id (only members of the constructor's group, when one was given); a copy the caller may keep. */
   snapshot(): FleetSnapshot {
-    const devices = [...this.#devices.values()].map((d) => structuredClone(d.view));
+    const group = this.#group;
+    const devices = [...this.#devices.values()].filter((d) => group === undefined || d.view.group === group).map((d) => structuredClone(d.view));
     devices.sort((a, b) => a.device.localeCompare(b.device));
     return { devices };
   }
