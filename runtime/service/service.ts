@@ -437,8 +437,9 @@ export class EdgeService {
 
   /**
    * One deadline for the whole stop (issue 12 item 1): the transport drains within
-   * drainTimeoutMs (+ its bounded disconnect), the runtime gets what is left, and the engine and
-   * embedded broker at most 500 ms each more, whatever the broker does meanwhile.
+   * drainTimeoutMs (+ at most 0.5 s for the offline status and the disconnect), the runtime gets
+   * what is left, and the engine and embedded broker at most 250 ms each more: drainTimeoutMs + 1 s
+   * in all, whatever the broker does meanwhile.
    */
   async #stop(): Promise<void> {
     const drainTimeoutMs = this.#config.drainTimeoutMs;
@@ -451,8 +452,8 @@ export class EdgeService {
     // The transport stops taking requests and waits for in-flight answers, then publishes offline.
     await this.#transport?.stop({ drainTimeoutMs });
     await this.#switch.current.close(left());
-    await bounded(this.#engine.close(), 500);
-    if (this.#broker) await bounded(this.#broker.close(), 500);
+    await bounded(this.#engine.close(), 250);
+    if (this.#broker) await bounded(this.#broker.close(), 250);
     this.#log.info('service.stopped', { outboxDepth: this.#transport?.stats().outboxDepth ?? 0 });
   }
 }

@@ -123,7 +123,9 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
  */
 export async function retire(c: SlotLoadContext, queue: ModelQueue, key: string, timeoutMs: number): Promise<void> {
   const end = c.monotonic() + timeoutMs;
-  await Promise.race([queue.onIdle(), new Promise<void>((resolve) => { setTimeout(resolve, timeoutMs).unref(); })]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([queue.onIdle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+  clearTimeout(timer);
   await queue.drain(Math.max(0, end - c.monotonic()));
   await c.engine.unload(key).catch((e: unknown) => { c.log.warn('model.unload_failed', { key, error: asEdgeError(e) }); });
 }
