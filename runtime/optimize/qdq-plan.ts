@@ -61,7 +61,8 @@ function isFloat(t: TensorProto | undefined): t is TensorProto {
 export function weightedLayer(n: NodeProto, scope: readonly GraphProto[]): WeightedLayer | string | undefined {
   const op = n.opType ?? '';
   if ((n.domain ?? '') !== '' && n.domain !== 'ai.onnx') return undefined;
-  if (RECURRENT.has(op)) return `${op} weights are kept float: onnxruntime's static QDQ has no ${op} kernel, and DynamicQuantizeLSTM (the int8 form) is not built by this tool yet`;
+  // LSTM is converted by quantize-lstm.ts (DynamicQuantizeLSTM), which reports it.
+  if (RECURRENT.has(op)) return op === 'LSTM' ? undefined : `${op} weights are kept float: onnxruntime has no static or dynamic int8 ${op} kernel (only DynamicQuantizeLSTM)`;
   if (op !== 'Conv' && op !== 'ConvTranspose' && op !== 'MatMul' && op !== 'Gemm') return undefined;
   const w = lookupInitializer(scope, n.input[1]);
   if (lookupInitializer(scope, n.input[0])) return 'the activation input is a constant';
