@@ -90,3 +90,16 @@ t.test('LSTM weights go int8 through DynamicQuantizeLSTM and the MatMul head sta
   const err = relError(await run(writeOnnx(model), { x: xs }), await run(writeOnnx(q), { x: xs }));
   t.ok(err < 0.08, `error ${err.toFixed(4)} (unseen samples; the 16-wide head clips a little outside the calibrated range)`);
 });
+
+t.test('without calibration, int8 stays dynamic but walks If branches and LSTMs too', async (t) => {
+  const { quantizeInt8 } = await import('../runtime/optimize/quantize-int8.js');
+  const ifq = quantizeInt8(buildIfModel());
+  t.same(ifq.report.quantized.map((l) => l.graph), ['main/branch_if.then_branch', 'main/branch_if.else_branch'], 'the MatMul of each branch');
+  t.ok(ifq.report.skipped.some((s) => s.op === 'Conv' && s.graph === 'main/branch_if.then_branch' && /--calibrate/.test(s.reason)));
+  const xs = new ort.Tensor('float32', Float32Array.from(samples(4, 64, 3).flat()), [4, 1, 8, 8]);
+  const f = new ort.Tensor('bool', [true], []);
+  const err = relError(await run(writeOnnx(buildIfModel()), { x: xs, flag: f }), await run(writeOnnx(ifq.model), { x: xs, flag: f }));
+  t.ok(err < 0.05, `error ${err.toFixed(4)}`);
+  const lq = quantizeInt8(buildLstmModel());
+  t.same(lq.report.quantized.map((l) => l.op).sort(), ['LSTM', 'MatMul']);
+});

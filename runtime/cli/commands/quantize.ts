@@ -143,7 +143,7 @@ export const command: Command = {
       if (ops !== '') text += `  kept int8 between layers: ${ops}\n`;
     } else {
       if (to === 'int8') text += 'path: dynamic int8 (no --calibrate)\n';
-      for (const q of r.quantized) text += `  quantized ${q.name} (${q.op} ${q.K}x${q.N}) to ${q.bits} bits\n`;
+      for (const q of r.quantized) text += `  quantized ${q.name} (${q.op} ${q.K}x${q.N}${q.graph !== undefined ? ` in ${q.graph}` : ''}) to ${q.bits} bits\n`;
     }
     text += formatLeftAlone(r.skipped);
     if ('layerBits' in r) text += `layer bits (${r.method}): ${JSON.stringify(r.layerBits)}\n`;
