@@ -45,7 +45,8 @@ t.test('--to int8 --calibrate takes the static path, says so, and keeps the fp32
   t.equal(res.code, 0);
   t.equal(doc.path, 'static');
   t.equal(doc.method, 'percentile');
-  t.equal(doc.quantized.length, 5);
+  t.equal(doc.quantized.length, 4);
+  t.equal(doc.skipped.length, 1, 'the stem conv, with its reason');
   t.ok(doc.eval.agreement >= 0.95, `agreement ${doc.eval.agreement}`);
   const text = await run(inspect, [out], {}, false);
   t.match(text.out, /conv_dw\s+Conv\s+\d+\s+\d+\s+\d+/, 'inspect sees the QDQ conv with its params and MACs');

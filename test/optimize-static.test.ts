@@ -54,9 +54,13 @@ for (const [title, opts] of [
     const fp32 = writeOnnx(model);
     const { model: q, report } = await quantizeStatic(model, { runner: runner(cal, [1, 16, 16]) });
     const int8 = writeOnnx(q);
-    t.equal(report.quantized.length, 5, 'four Conv (incl. depthwise) and the Gemm');
+    t.same(report.quantized.map((l) => l.name), ['conv_dw', 'conv_pw', 'conv3', 'fc'], 'Convs (depthwise too) and the Gemm');
+    t.match(report.skipped.find((s) => s.name === 'conv1')?.reason ?? '', /stem Conv/, 'the 1-channel stem stays float');
     t.equal(report.foldedBatchNorms, 1);
     t.ok(report.fusedActivations >= 3, `fused ${report.fusedActivations} Relu`);
+    const stem = await quantizeStatic(model, { runner: runner(cal, [1, 16, 16]), int8Stem: true });
+    t.equal(stem.report.quantized.length, 5, '--int8-stem takes the stem too');
+    t.ok(relError(await run(fp32, { x }), await run(writeOnnx(stem.model), { x })) < 0.08);
     t.notOk(inspectModel(q).ops.includes('BatchNormalization'), 'BN folded away');
     const a = await run(fp32, { x });
     const b = await run(int8, { x });

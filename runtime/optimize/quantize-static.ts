@@ -49,6 +49,8 @@ export interface StaticOptions {
    * S8 against all with U8). 'int8': S8S8, the ARM-native form.
    */
   activations?: 'uint8' | 'int8';
+  /** Quantize a stem Conv over the model input too (default false: measured slower, see qdq-plan.ts). */
+  int8Stem?: boolean;
   /** Default true: 7-bit weights (|q| <= 63), see qdq-build.ts; false on ARM / VNNI for full 8-bit. */
   reduceRange?: boolean;
 }
@@ -141,7 +143,7 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
   const name = modelNamer(model);
   if (!weightOnlyMain) divToMul(main.graph, main.scope, name);
   const mainSkipped: SkippedLayer[] = [];
-  const plan = weightOnlyMain ? emptyPlan() : planStatic(main, { only: opts.only }, mainSkipped);
+  const plan = weightOnlyMain ? emptyPlan() : planStatic(main, { only: opts.only, int8Stem: opts.int8Stem === true }, mainSkipped);
   const report: StaticReport = {
     path: 'static', method, quantized: [], skipped: mainSkipped.map((s) => ({ ...s, graph: 'main' })), quantizedOps: {},
     foldedBatchNorms: folded.folded.length, fusedActivations: plan.fused.length, hoisted, qdqDomain: domain || 'ai.onnx',
