@@ -107,3 +107,15 @@ t.test('without calibration, int8 stays dynamic but walks If branches and LSTMs 
   const lq = quantizeInt8(buildLstmModel());
   t.same(lq.report.quantized.map((l) => l.op).sort(), ['LSTM', 'MatMul']);
 });
+
+t.test('ConvTranspose with a BatchNormalization after it: folded, per-channel int8, output close', async (t) => {
+  const { buildDecoder } = await import('./helpers/synthetic-graphs.js');
+  const model = buildDecoder();
+  const rows = samples(64, 128, 21);
+  const { model: q, report } = await quantizeStatic(model, { runner: runner(rows, [8, 4, 4]) });
+  t.same(report.quantized.map((l) => [l.name, l.op]), [['conv0', 'Conv'], ['up', 'ConvTranspose'], ['conv1', 'Conv']]);
+  t.equal(report.foldedBatchNorms, 1);
+  const xs = new ort.Tensor('float32', Float32Array.from(samples(8, 128, 22).flat()), [8, 8, 4, 4]);
+  const err = relError(await run(writeOnnx(model), { x: xs }), await run(writeOnnx(q), { x: xs }));
+  t.ok(err < 0.05, `error ${err.toFixed(4)}`);
+});
