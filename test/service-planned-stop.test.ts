@@ -66,14 +66,16 @@ t.test('a planned restart keeps the subscription: QoS 1 requests sent while the 
   t.teardown(() => broker.stop());
   const dir = mkdtempSync(path.join(tmpdir(), 'edge-restart-'));
   const config = { deviceId: 'restart', broker: { url: broker.url }, ...onlyDigits };
+  const w = await Watcher.open(broker.url, ['replies/restart', 'edge/restart/status']);
+  t.teardown(() => w.close());
   const first = startService(config, [], dir);
   t.teardown(() => { first.child.kill('SIGKILL'); });
-  await first.waitLog('mqtt.connected');
-  const w = await Watcher.open(broker.url, ['replies/restart']);
-  t.teardown(() => w.close());
+  // "online" is published after the SUBSCRIBE on the same connection, so the broker holds the
+  // subscription once it arrives (mqtt.connected is logged before it).
+  await w.until(() => w.on('edge/restart/status').some((m) => (m.json as { state?: string }).state === 'online'), 30_000, 'status online');
   // One answered request before the stop, so the session is known to work.
   await w.publish('edge/restart/models/digits/infer', JSON.stringify({ id: 'before', input }), { qos: 1, properties: { responseTopic: 'replies/restart' } });
-  await w.until(() => w.messages.length === 1, 10_000, 'the first answer');
+  await w.until(() => w.on('replies/restart').length === 1, 10_000, 'the first answer');
   first.child.kill('SIGTERM');
   t.equal(await first.exited, 0);
   // Sent while nothing runs: the broker must still hold the subscription and queue them.
@@ -82,10 +84,10 @@ t.test('a planned restart keeps the subscription: QoS 1 requests sent while the 
   }
   const second = startService(config, [], dir);
   t.teardown(() => { second.child.kill('SIGKILL'); });
-  await w.until(() => new Set(w.messages.map((m) => (m.json as { id: string }).id)).size === 21, 15_000, 'the 20 answers after the restart');
-  const ids = new Set(w.messages.map((m) => (m.json as { id: string }).id));
+  await w.until(() => new Set(w.on('replies/restart').map((m) => (m.json as { id: string }).id)).size === 21, 30_000, 'the 20 answers after the restart');
+  const ids = new Set(w.on('replies/restart').map((m) => (m.json as { id: string }).id));
   for (let i = 0; i < 20; i++) t.ok(ids.has(`down-${i}`), `down-${i} answered`);
-  t.ok(w.messages.every((m) => (m.json as { code?: string }).code === undefined), 'every answer is a result, none an error');
+  t.ok(w.on('replies/restart').every((m) => (m.json as { error?: unknown }).error === undefined), 'every answer is a result, none an error');
   second.child.kill('SIGTERM');
   t.equal(await second.exited, 0);
 });
