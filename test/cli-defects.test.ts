@@ -253,6 +253,18 @@ t.test('found by the probe suite: unused-but-bad quantize values and a broker UR
     t.match(runs[i]?.stderr, /EDGE_ERR_USAGE/);
   }
   t.same(readdirSync(dir), [], 'no output written');
+  // Exit 78 from plan and bench names its code on stderr; bench with only a refused manifest is not "ok, nothing measured".
+  const models = path.join(dir, 'models');
+  mkdirSync(path.join(models, 'digits'), { recursive: true });
+  writeFileSync(path.join(models, 'digits', 'model.json'), '{');
+  const [plan, bench] = await Promise.all([
+    runCli(['plan', '--profile', 'rpi4-2gb', '--budget-mb', '0.0001']),
+    runCli(['bench', '--profile', 'generic-x64', '--models', models, '--runs', '1']),
+  ]);
+  t.equal(plan.code, 78);
+  t.match(plan.stderr, /EDGE_ERR_NO_VARIANT_FITS/);
+  t.equal(bench.code, 78);
+  t.match(bench.stderr, /EDGE_ERR_MANIFEST_INVALID/);
 });
 
 /** The built CLI in `cwd`; killed (code null) after `timeoutMs`. */
