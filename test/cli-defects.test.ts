@@ -239,6 +239,34 @@ t.test('9. hints and codes fit the command: local hints for infer, FILE_UNREADAB
   t.match(help.stdout, /Examples:\n  edge-infer run/);
 });
 
+t.test('found by the probe suite: unused-but-bad quantize values and a broker URL with no host are refused', async (t) => {
+  const dir = tmp();
+  const cases = [
+    ['quantize', ONNX, '--to', 'int8', '-o', 'a.onnx', '--block-size', '3'],
+    ['quantize', ONNX, '--to', 'int8', '-o', 'b.onnx', '--accuracy-level', '7'],
+    ['quantize', ONNX, '--to', 'int8', '-o', 'c.onnx', '--max-drop', ''],
+    ['request', 'digits', '--input', SAMPLE, '--broker', 'mqtt://', '--timeout-ms', '500'],
+  ];
+  const runs = await Promise.all(cases.map((args) => runCliIn(dir, args, 30_000)));
+  for (const [i, args] of cases.entries()) {
+    t.equal(runs[i]?.code, 64, `${args.slice(-2).join(' ')}: exit 64`);
+    t.match(runs[i]?.stderr, /EDGE_ERR_USAGE/);
+  }
+  t.same(readdirSync(dir), [], 'no output written');
+  // Exit 78 from plan and bench names its code on stderr; bench with only a refused manifest is not "ok, nothing measured".
+  const models = path.join(dir, 'models');
+  mkdirSync(path.join(models, 'digits'), { recursive: true });
+  writeFileSync(path.join(models, 'digits', 'model.json'), '{');
+  const [plan, bench] = await Promise.all([
+    runCli(['plan', '--profile', 'rpi4-2gb', '--budget-mb', '0.0001']),
+    runCli(['bench', '--profile', 'generic-x64', '--models', models, '--runs', '1']),
+  ]);
+  t.equal(plan.code, 78);
+  t.match(plan.stderr, /EDGE_ERR_NO_VARIANT_FITS/);
+  t.equal(bench.code, 78);
+  t.match(bench.stderr, /EDGE_ERR_MANIFEST_INVALID/);
+});
+
 /** The built CLI in `cwd`; killed (code null) after `timeoutMs`. */
 function runCliIn(cwd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -83,7 +83,7 @@ t.test('the documented validate and plan runs print what the README shows', asyn
   t.equal(pDoc[0], '$ edge-infer plan --profile rpi-zero-2w; echo $?');
   t.equal(String(p.code), pDoc[pDoc.length - 1], 'plan exits as documented');
   // The README elides lines with "..."; the rest appears in this order.
-  const out = p.stdout.split('\n');
+  const out = `${p.stdout}${p.stderr}`.split('\n');
   let at = 0;
   for (const line of pDoc.slice(1, -1)) {
     if (line.trim() === '...') continue;

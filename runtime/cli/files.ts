@@ -49,8 +49,8 @@ export async function readInputBytes(file: string): Promise<Uint8Array> {
   }
 }
 
-function outputError(out: string, why: string, cause?: unknown): EdgeError {
-  return new EdgeError('EDGE_ERR_OUTPUT_FILE', `cannot write -o ${out}: ${why}`, { details: { file: out }, ...(cause === undefined ? {} : { cause }) });
+function outputError(out: string, why: string, cause?: unknown, label = `-o ${out}`): EdgeError {
+  return new EdgeError('EDGE_ERR_OUTPUT_FILE', `cannot write ${label}: ${why}`, { details: { file: out }, ...(cause === undefined ? {} : { cause }) });
 }
 
 /** See the module contract. `inputs` are the files the command reads (their contents must survive). */
@@ -79,8 +79,8 @@ export async function checkOutputPath(out: string, inputs: readonly string[]): P
   }
 }
 
-/** See the module contract. */
-export async function writeOutputFile(out: string, bytes: Uint8Array): Promise<void> {
+/** See the module contract. `label` names the file in errors (default "-o <out>"). */
+export async function writeOutputFile(out: string, bytes: Uint8Array, label = `-o ${out}`): Promise<void> {
   const tmp = `${path.resolve(out)}.tmp-${process.pid}`;
   const onSignal = (signal: NodeJS.Signals): void => {
     void rm(tmp, { force: true }).finally(() => process.exit(128 + (osConstants.signals[signal] ?? 0)));
@@ -92,7 +92,7 @@ export async function writeOutputFile(out: string, bytes: Uint8Array): Promise<v
     await rename(tmp, out);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw outputError(out, explain(e), e);
+    throw outputError(out, explain(e), e, label);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -47,7 +47,7 @@ function topHelp(): string {
   return `edge-infer: edge inference runtime for Raspberry Pi class boards\n\nUsage: edge-infer <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun \`edge-infer <command> --help\` for a command's options.\n`;
 }
 
-export function commandHelp(cmd: Command): string {
+function commandHelp(cmd: Command): string {
   const opts = { ...cmd.options, ...COMMON, ...(cmd.commonHelp ?? {}) };
   const rows = Object.entries(opts).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ' <value>' : ''}`;
@@ -58,11 +58,11 @@ export function commandHelp(cmd: Command): string {
   return `Usage: edge-infer ${cmd.name} ${cmd.usage}\n\n${cmd.summary}\n\nOptions:\n${rows.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`).join('\n')}\n${examples === '' ? '' : `\nExamples:\n${examples}\n`}`;
 }
 
-/** The registered command names (for tests and the probe suite). */
-export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+/** The registered command names. */
+const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
 /** Loads a command module by name (undefined for an unknown name). */
-export async function loadCommand(name: string): Promise<Command | undefined> {
+async function loadCommand(name: string): Promise<Command | undefined> {
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   return entry === undefined ? undefined : (await entry.load()).command;
 }
@@ -147,7 +147,9 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(ctx);
   } catch (e) {
     const err = asEdgeError(e);
-    const hint = hints?.[err.code] ?? err.hint;
+    // The usage hint names the command the operator typed.
+    const usageHint = err.code === 'EDGE_ERR_USAGE' && entry !== undefined ? `run \`edge-infer ${name} --help\`` : undefined;
+    const hint = hints?.[err.code] ?? usageHint ?? err.hint;
     if (wantsJson) {
       out(JSON.stringify({ error: { ...toErrorPayload(err), hint } }, null, 2));
     } else {

@@ -184,7 +184,8 @@ function firstPath(list: string | undefined): string | undefined {
   return first === undefined || first === '' ? undefined : first;
 }
 
-function brokerUrlProblem(url: string): string | undefined {
+/** Why `url` is not an mqtt:// or mqtts:// URL with a host, or undefined when it is one. */
+export function brokerUrlProblem(url: string): string | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -125,7 +125,8 @@ export function commandSpecs(f: Fixtures): Spec[] {
         broker: { pool: bad('http://x', 'notaurl', '') },
         'device-id': { pool: bad('a/b', '#', '', 'x'.repeat(300)) },
         profile: { pool: profiles.filter((p) => p.v !== 'rpi4-2gb') },
-        models: { pool: models.filter((m) => m.bad) },
+        // A refused manifest does not stop the service (the other models keep running): not bad for run.
+        models: { pool: [...good(fx('models-broken')), ...bad(fx('missing-dir'), fx('sample.json'))] },
         'log-level': { pool: [...good('error', 'warn'), ...bad('loud', '')] },
       },
     },

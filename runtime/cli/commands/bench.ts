@@ -46,9 +46,11 @@ export const command: Command = {
         if (file) ctx.out(`\ncalibration written to ${file}`);
         else ctx.out(`\n(not saved; add --calibrate to write ${calibrationPath('<state-dir>', setup.profile.id, setup.backend)})`);
       }
-      // A variant that failed exits with its code's status (78: a file to fix, 70: onnxruntime), not 1.
-      const first = result.failures[0];
-      return first === undefined ? 0 : isErrorCode(first.code) ? ERROR_DEFS[first.code].exit : EX_SOFTWARE;
+      // A refused manifest or a failed variant exits with its code's status (78: a file to fix,
+      // 70: onnxruntime), not 1 and not 0 with nothing measured (issue 13 probes).
+      for (const e of setup.manifestErrors) process.stderr.write(`edge-infer: ${e.code}: refused manifest: ${e.message}\n  hint: ${e.hint}\n`);
+      const first = setup.manifestErrors[0]?.code ?? result.failures[0]?.code;
+      return first === undefined ? 0 : isErrorCode(first) ? ERROR_DEFS[first].exit : EX_SOFTWARE;
     } finally {
       await engine.close();
     }

@@ -11,7 +11,7 @@
  * EDGE_ERR_EVAL_SET_INVALID (missing or bad eval set), EDGE_ERR_FILE_MISSING / EDGE_ERR_PATH_ESCAPE
  * (variant file), EDGE_ERR_ONNX_PARSE (not ONNX), and the engine's load / inference errors.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EdgeError } from '../../errors.js';
 import { readEvalSet, type EvalSet } from '../../optimize/eval-set.js';
@@ -24,7 +24,7 @@ import { relativePathProblem } from '../../repository/manifest-checks.js';
 import type { LoadedManifest, VariantManifest } from '../../repository/types.js';
 import type { Command } from '../command.js';
 import { EngineMeasurer } from '../engine-measurer.js';
-import { readInputBytes } from '../files.js';
+import { readInputBytes, writeOutputFile } from '../files.js';
 import { parseBackendFlag } from '../../service/setup.js';
 import { onePositional, positiveInt, str } from '../values.js';
 import { formatEvalReport } from './eval-format.js';
@@ -151,9 +151,8 @@ export async function evalModel(id: string, measurer: ModelMeasurer, opts: EvalO
     const updates: VariantUpdate[] = results.map((r) => ({ id: r.id, model: r.model, quality: { ...r.quality, agreement: r.quality.agreement ?? 1 } }));
     const next = applyVariantUpdates(doc, updates);
     checkManifest(next, loaded.file);
-    const tmp = `${loaded.file}.tmp-${process.pid}`;
-    await writeFile(tmp, formatManifest(next));
-    await rename(tmp, loaded.file);
+    // Atomic, and a full or read-only disk is EDGE_ERR_OUTPUT_FILE with the temporary file removed.
+    await writeOutputFile(loaded.file, Buffer.from(formatManifest(next)), loaded.file);
     manifestUpdated = loaded.file;
     opts.progress(`wrote ${loaded.file}`);
   }

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { readCalibration } from '../../budget/calibration-file.js';
 import { readJsonFile } from '../../config/json-file.js';
-import { EdgeError } from '../../errors.js';
+import { EdgeError, ERROR_DEFS, EX_CONFIG } from '../../errors.js';
 import { parseCalibration } from '../../planner/calibration.js';
 import type { Calibration } from '../../planner/types.js';
 import { VerifiedFiles } from '../../repository/verified-files.js';
@@ -61,7 +61,18 @@ export const command: Command = {
       ctx.out(formatPlan(plan));
       for (const e of manifestErrors) ctx.out(`\nrefused manifest: ${e.code}: ${e.message}`);
     }
-    return plan.models.some((m) => m.chosen === null) || manifestErrors.length > 0 ? 78 : 0;
+    const unplanned = plan.models.filter((m) => m.chosen === null);
+    if (unplanned.length === 0 && manifestErrors.length === 0) return 0;
+    // Exit 78 names its first reason on stderr too (for a caller whose stdout is a closed pipe or a file).
+    if (!ctx.json) {
+      const code = unplanned[0]?.error?.code ?? manifestErrors[0]?.code ?? 'EDGE_ERR_NO_VARIANT_FITS';
+      const what = [
+        ...(unplanned.length > 0 ? [`no variant fits for ${unplanned.map((m) => m.model).join(', ')}`] : []),
+        ...(manifestErrors.length > 0 ? [`${manifestErrors.length} manifest(s) refused`] : []),
+      ].join('; ');
+      process.stderr.write(`edge-infer: ${code}: ${what}; the plan above says why\n  hint: ${ERROR_DEFS[code].hint}\n`);
+    }
+    return EX_CONFIG;
   },
 };
 

@@ -61,6 +61,7 @@ export function formatComparison(c: EvalComparison): string {
 /** "0.5%" -> 0.005, "0.005" -> 0.005. Throws EDGE_ERR_USAGE. */
 export function parseDrop(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
+  if (v.trim() === '' || v.trim() === '%') throw new EdgeError('EDGE_ERR_USAGE', `--max-drop must be like 0.5% or 0.005 (got "${v}")`);
   const pct = v.trim().endsWith('%');
   const n = Number(pct ? v.trim().slice(0, -1) : v);
   const drop = pct ? n / 100 : n;
@@ -96,9 +97,12 @@ export const command: Command = {
     const out = str(ctx.values, 'output');
     if (to !== 'int8' && to !== 'int4' && to !== 'mixed') throw new EdgeError('EDGE_ERR_USAGE', `--to must be int8, int4 or mixed (got ${to ?? 'nothing'})`);
     if (out === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing -o <out.onnx>');
+    // Checked whatever --to is: a bad value is a mistake even where it would not be used (issue 13 probes).
     const blockSize = positiveInt(ctx.values, 'block-size', 32);
+    if (blockSize < 16 || blockSize > 256 || (blockSize & (blockSize - 1)) !== 0) throw new EdgeError('EDGE_ERR_USAGE', `--block-size must be a power of two from 16 to 256 (got ${blockSize})`);
     const al = str(ctx.values, 'accuracy-level');
     const accuracyLevel = al === undefined ? 4 : Number(al);
+    if (!Number.isInteger(accuracyLevel) || accuracyLevel < 0 || accuracyLevel > 4) throw new EdgeError('EDGE_ERR_USAGE', `--accuracy-level must be 0, 1, 2, 3 or 4 (got "${al ?? ''}")`);
     const maxDrop = parseDrop(str(ctx.values, 'max-drop')) ?? 0.005;
     const evalRef = str(ctx.values, 'eval');
     await checkOutputPath(out, evalRef === undefined ? [file] : [file, evalRef]);

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { EdgeError, ERROR_DEFS, EX_SOFTWARE, isErrorCode } from '../../errors.js';
 import { MAX_PAYLOAD_BYTES_CEILING } from '../../config/limits.js';
+import { brokerUrlProblem } from '../../config/service-config.js';
 import { sendRequest } from '../../transport/client.js';
 import { defaultPrefix } from '../../transport/topics.js';
 import type { Command } from '../command.js';
@@ -42,12 +43,16 @@ export const command: Command = {
     }
     const body: Record<string, unknown> = Array.isArray(doc) ? { input: doc } : (doc !== null && typeof doc === 'object' ? { ...(doc as Record<string, unknown>) } : {});
     if (!['input', 'inputs', 'text', 'texts', 'image'].some((k) => k in body)) throw new EdgeError('EDGE_ERR_BAD_REQUEST', `--input ${inputRef} must hold an array, or an object with "input", "inputs", "text", "texts" or "image"`, { details: { file: inputRef } });
+    const url = str(ctx.values, 'broker') ?? 'mqtt://localhost:1883';
+    // `mqtt://` alone would connect to localhost: a broker URL needs a host (the check `run` applies).
+    const urlProblem = brokerUrlProblem(url);
+    if (urlProblem !== undefined) throw new EdgeError('EDGE_ERR_USAGE', `--broker "${url}" ${urlProblem}; give mqtt://host[:port] or mqtts://host[:port]`, { details: { flag: '--broker' } });
     const v = str(ctx.values, 'mqtt') ?? '5';
     if (v !== '4' && v !== '5') throw new EdgeError('EDGE_ERR_USAGE', `--mqtt must be 4 or 5 (got "${v}")`);
     const password = process.env['EDGE_INFER_MQTT_PASSWORD'];
     const username = str(ctx.values, 'username');
     const send = (protocolVersion: 4 | 5) => sendRequest({
-      url: str(ctx.values, 'broker') ?? 'mqtt://localhost:1883',
+      url,
       prefix: str(ctx.values, 'prefix') ?? defaultPrefix(str(ctx.values, 'device-id') ?? hostname()),
       model,
       body,
