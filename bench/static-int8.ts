@@ -4,7 +4,8 @@
  * from other processes hits both alike; the figure is the median over rounds of each round's median.
  *
  *   node dist/bench/static-int8.js                         # synthetic residual CNN (32 ch, 32x32), quantized here
- *   node dist/bench/static-int8.js <fp32.onnx> <int8.onnx> # two files whose input is [N, ...sample]
+ *   node dist/bench/static-int8.js <fp32.onnx> <int8.onnx> [3,48,192]  # two files; the sample shape
+ *                                                          # (without batch) when the input has dynamic dims
  *
  * Prints one line per batch size, and the operators onnxruntime runs for the int8 model after its
  * graph optimizations (to see whether the QDQ groups fused into QLinearConv / QGemm / QLinearAdd).
@@ -51,7 +52,10 @@ async function fusedOps(bytes: Uint8Array): Promise<string> {
 const { fp32, int8, label } = await models();
 const probe = await ort.InferenceSession.create(fp32, OPTS);
 const meta = probe.inputMetadata[0];
-const sample = meta !== undefined && meta.isTensor ? meta.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1)) : [1];
+const given = process.argv[4]?.split(',').map(Number);
+const declared = meta !== undefined && meta.isTensor ? meta.shape.slice(1) : [];
+if (given === undefined && declared.some((d) => typeof d !== 'number')) throw new Error(`the input has dynamic dims [${declared.join(', ')}]: pass the sample shape, e.g. 3,48,192`);
+const sample = given ?? (declared as number[]);
 const inputName = probe.inputNames[0] as string;
 await probe.release();
 console.log(`static int8 vs fp32: ${label}; fp32 ${fp32.byteLength} B, int8 ${int8.byteLength} B (${(fp32.byteLength / int8.byteLength).toFixed(2)}x smaller)`);

@@ -73,8 +73,8 @@ export function foldBatchNorms(model: OnnxModel): FoldReport {
       }
       const bias = b ? tensorToFloat32(b) : new Float32Array(cout);
       const newBias = Float32Array.from(k, (kc, c) => ((bias[c] as number) - (mean[c] as number)) * kc + (beta[c] as number));
-      const wName = name(`${conv.name || 'conv'}_W_bnfolded`);
-      const bName = name(`${conv.name || 'conv'}_B_bnfolded`);
+      const wName = name(`${conv.name || 'conv'}_wf`);
+      const bName = name(`${conv.name || 'conv'}_bf`);
       g.initializer.push(makeFloatTensor(wName, dims, out), makeFloatTensor(bName, [cout], newBias));
       conv.input = [conv.input[0] ?? '', wName, bName];
       conv.output = [bn.output[0] ?? ''];

@@ -12,8 +12,8 @@
  *
  * Contract: the inference itself is injected (`ActivationRunner`), so this module does no I/O and
  * imports no onnxruntime. Tensors must be float activations of the main graph. Throws
- * EDGE_ERR_CALIBRATION_FAILED when a tensor never shows up in the runner's outputs or holds
- * non-finite values.
+ * EDGE_ERR_CALIBRATION_FAILED when the runner fails to run the samples (EDGE_ERR_INFERENCE_FAILED),
+ * a tensor never shows up in its outputs, or holds non-finite values.
  */
 import { EdgeError } from '../errors.js';
 import { cloneModel } from './graph-util.js';
@@ -99,12 +99,18 @@ export function entropyThreshold(hist: Float64Array, absMax: number, levels = 12
 }
 
 /** Measures the range of each tensor (see the module contract). */
-export async function calibrateRanges(model: OnnxModel, tensors: readonly string[], run: ActivationRunner, opts: CalibrateOptions = {}): Promise<Map<string, Range>> {
+export async function calibrateRanges(model: OnnxModel, tensors: readonly string[], runner: ActivationRunner, opts: CalibrateOptions = {}): Promise<Map<string, Range>> {
   const method = opts.method ?? 'minmax';
   const percentile = opts.percentile ?? 99.99;
   if (!(percentile > 50 && percentile <= 100)) throw new EdgeError('EDGE_ERR_USAGE', `--percentile must be in (50, 100] (got ${percentile})`);
   const bytes = writeOnnx(withOutputs(model, tensors));
   const ranges = new Map<string, Range>();
+  const run = async (...args: Parameters<ActivationRunner>): Promise<void> => {
+    try { await runner(...args); } catch (e) {
+      if (e instanceof EdgeError && e.code === 'EDGE_ERR_INFERENCE_FAILED') throw failed(`the calibration set does not run through the model: ${e.message}`, { cause: e.message });
+      throw e;
+    }
+  };
   await run(bytes, tensors, (name, data) => {
     let { min, max } = ranges.get(name) ?? { min: Infinity, max: -Infinity };
     for (let i = 0; i < data.length; i++) { const v = data[i] as number; if (v < min) min = v; if (v > max) max = v; }

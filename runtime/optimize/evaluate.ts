@@ -15,10 +15,12 @@
  *   name without the quantizer's `_MatMulNBits` / `_MatMulInteger` suffix).
  */
 import { createHash } from 'node:crypto';
-import { attrInt, indexGraph, qualifiedOp } from './graph-util.js';
+import { attrInt, cloneModel, qualifiedOp } from './graph-util.js';
+import { allGraphs, hoistConstants, lookupInitializer } from './graph-walk.js';
+import { DataType } from './onnx-schema.js';
 import { inspectModel } from './inspect.js';
 import type { EvalSequence } from './eval-sequence.js';
-import type { OnnxModel } from './onnx-types.js';
+import type { NodeProto, OnnxModel } from './onnx-types.js';
 
 /** Median latency of repeated runs at one batch size. */
 export interface LatencyFigure {
@@ -80,18 +82,32 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 const QUANT_SUFFIX = /_(MatMulNBits|MatMulInteger|DynamicQuantizeMatMul)$/;
 
-/** Weight bits per linear layer read from the graph (see the module comment), or undefined when none is quantized. */
-export function layerBitsOf(model: OnnxModel): Record<string, number> | undefined {
-  const g = model.graph;
-  const idx = indexGraph(g);
+/**
+ * Weight bits per layer read from the graph (see the module comment), in every graph (If / Loop /
+ * Scan bodies too), or undefined when none is quantized. Static int8 (QDQ) layers, whose weight is a
+ * DequantizeLinear of an 8-bit constant, count 8; Conv / ConvTranspose with a float weight 32.
+ */
+export function layerBitsOf(input: OnnxModel): Record<string, number> | undefined {
+  const model = cloneModel(input);
+  hoistConstants(model);
   const bits: Record<string, number> = {};
   let quantized = false;
-  for (const node of g.node) {
-    const op = qualifiedOp(node);
-    const name = (node.name ?? node.output[0] ?? '').replace(QUANT_SUFFIX, '');
-    if (op === 'com.microsoft.MatMulNBits') { bits[name] = attrInt(node, 'bits', 4); quantized = true; }
-    else if (op === 'MatMulInteger' || op === 'com.microsoft.DynamicQuantizeMatMul') { bits[name] = 8; quantized = true; }
-    else if ((op === 'MatMul' || op === 'Gemm') && idx.initializers.has(node.input[1] ?? '')) bits[name] = 32;
+  for (const v of allGraphs(model)) {
+    const dq = new Map<string, NodeProto>();
+    for (const n of v.graph.node) if (n.opType === 'DequantizeLinear' && lookupInitializer(v.scope, n.input[0]) !== undefined) dq.set(n.output[0] ?? '', n);
+    for (const node of v.graph.node) {
+      const op = qualifiedOp(node);
+      const name = (node.name || node.output[0] || '').replace(QUANT_SUFFIX, '');
+      if (op === 'com.microsoft.MatMulNBits') { bits[name] = attrInt(node, 'bits', 4); quantized = true; }
+      else if (op === 'MatMulInteger' || op === 'com.microsoft.DynamicQuantizeMatMul' || op === 'com.microsoft.DynamicQuantizeLSTM') { bits[name] = 8; quantized = true; }
+      else if (['MatMul', 'Gemm', 'Conv', 'ConvTranspose'].includes(op)) {
+        const w = node.input[1];
+        const viaDq = dq.get(w ?? '');
+        const t = viaDq ? lookupInitializer(v.scope, viaDq.input[0]) : undefined;
+        if (t !== undefined && (t.dataType === DataType.INT8 || t.dataType === DataType.UINT8)) { bits[name] = 8; quantized = true; }
+        else if (lookupInitializer(v.scope, w) !== undefined) bits[name] = 32;
+      }
+    }
   }
   return quantized ? bits : undefined;
 }

@@ -9,13 +9,18 @@
  * deletes the producer's output column/channel j (and its bias entry), entry j of every per-unit
  * constant in between, and the consumer's input row/channel j. The last layer's outputs are never
  * pruned (they are not followed by a consumer).
+ * Conv chains also pass through pooling and depthwise Convs (whose filter j, bias j and group go with
+ * channel j). A conv whose output feeds a residual Add is left alone (its channels stay aligned with
+ * the other branch); the layers inside the residual block are pruned. Every graph is pruned, subgraphs
+ * included, after Constant-node weights are hoisted to initializers.
  * Units are ranked by ||producer weights of j||_2 * ||consumer weights of j||_2; the lowest go.
  *
  * Contract: returns a new model; the input is not mutated. Throws EDGE_ERR_USAGE for a sparsity
  * outside [0, 1) and EDGE_ERR_QUANTIZE_UNSUPPORTED when the model has no prunable chain.
  */
 import { EdgeError } from '../errors.js';
-import { attrInt, cloneModel, indexGraph, qualifiedOp, type GraphIndex } from './graph-util.js';
+import { attrInt, cloneModel, indexGraph, intAttr, qualifiedOp, type GraphIndex } from './graph-util.js';
+import { allGraphs, hoistConstants } from './graph-walk.js';
 import { layerName } from './linear-layers.js';
 import { DataType } from './onnx-schema.js';
 import type { GraphProto, NodeProto, OnnxModel } from './onnx-types.js';
@@ -27,20 +32,34 @@ export interface PruneOptions {
   sparsity: number;
 }
 
-export interface PrunedLayer { name: string; op: string; unitsBefore: number; unitsAfter: number }
+export interface PrunedLayer {
+  name: string; op: string; unitsBefore: number; unitsAfter: number;
+  /** The subgraph holding it (absent for the main graph). */
+  graph?: string;
+  /** Depthwise Convs whose channels went with it. */
+  through?: string[];
+}
 
 export interface PruneReport {
   layers: PrunedLayer[];
   /** Producers that could not be pruned, with the reason (e.g. the output layer). */
-  skipped: { name: string; op: string; reason: string }[];
+  skipped: { name: string; op: string; reason: string; graph?: string }[];
 }
 
 /** A constant to slice: initializer `name` along `axis`, each unit spanning `block` entries (default 1). */
 interface Cut { name: string; axis: number; block?: number }
 
-interface Chain { producer: NodeProto; units: number; outCuts: Cut[]; middle: Cut[]; inCuts: Cut[]; intermediates: string[] }
+interface Chain { producer: NodeProto; units: number; outCuts: Cut[]; middle: Cut[]; inCuts: Cut[]; intermediates: string[]; depthwise: NodeProto[] }
 
-const UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Gelu', 'Elu', 'Selu', 'HardSigmoid', 'HardSwish', 'Softplus', 'Dropout', 'Identity', 'Erf', 'Mish']);
+const UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Gelu', 'Elu', 'Selu', 'HardSigmoid', 'HardSwish', 'Softplus', 'Dropout', 'Identity', 'Erf', 'Mish', 'Clip']);
+/** Per-channel ops a conv chain passes through unchanged (pooling keeps channels). */
+const CHANNEL_WISE = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool']);
+
+/** A depthwise Conv (group = channels, one filter per channel) with constant float weights. */
+function isDepthwise(n: NodeProto, idx: GraphIndex, units: number): boolean {
+  const w = constFloat(idx, n.input[1]);
+  return n.opType === 'Conv' && attrInt(n, 'group', 1) === units && units > 1 && w !== undefined && w.dims[0] === units && w.dims[1] === 1 && (!n.input[2] || constFloat(idx, n.input[2]) !== undefined);
+}
 
 function constFloat(idx: GraphIndex, name: string | undefined): { dims: number[] } | undefined {
   const t = name === undefined ? undefined : idx.initializers.get(name);
@@ -72,6 +91,7 @@ function producerCuts(n: NodeProto, idx: GraphIndex): { units: number; cuts: Cut
     if (n.input[2]) { if (constFloat(idx, n.input[2]) === undefined) return 'Conv bias is not a constant'; cuts.push({ name: n.input[2], axis: 0 }); }
     return { units: w.dims[0] as number, cuts, conv: true };
   }
+  if (op === 'Conv' && isDepthwise(n, idx, w.dims[0] as number)) return 'depthwise Conv: its channels follow the layer that feeds it (pruned with that layer)';
   return 'not a MatMul / Gemm / Conv (group 1) layer';
 }
 
@@ -90,7 +110,11 @@ function consumerCut(n: NodeProto, value: string, idx: GraphIndex, conv: boolean
 /** The per-unit constant of an Add / BatchNormalization between producer and consumer. */
 function middleCuts(n: NodeProto, value: string, idx: GraphIndex, units: number, conv: boolean): Cut[] | undefined {
   const op = n.opType ?? '';
-  if (UNARY.has(op)) return [];
+  if (UNARY.has(op) && (op !== 'Clip' || n.input.slice(1).every((i) => i === '' || idx.initializers.has(i)))) return [];
+  if (conv && CHANNEL_WISE.has(op)) return [];
+  if (conv && isDepthwise(n, idx, units) && n.input[0] === value) {
+    return [{ name: n.input[1] as string, axis: 0 }, ...(n.input[2] ? [{ name: n.input[2], axis: 0 }] : [])];
+  }
   if (op === 'BatchNormalization' && conv) {
     const ins = n.input.slice(1, 5);
     return ins.every((i) => constFloat(idx, i)?.dims.length === 1) ? ins.map((name) => ({ name, axis: 0 })) : undefined;
@@ -121,6 +145,8 @@ function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['ski
     let value = n.output[0] ?? '';
     let found: Cut | undefined;
     let reason = 'its output does not feed another prunable layer (output layer or unsupported op in between)';
+    const depthwise: NodeProto[] = [];
+    let globalPooled = false;
     let conv = p.conv;
     let block = 1;
     for (;;) {
@@ -131,7 +157,7 @@ function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['ski
       found = consumerCut(next, value, idx, conv);
       if (found) { if (block > 1) found = { ...found, block }; break; }
       if (conv && next.opType === 'Flatten' && attrInt(next, 'axis', 1) === 1) {
-        const spatial = shapeSize(shapes.get(value)?.slice(2));
+        const spatial = globalPooled ? 1 : shapeSize(shapes.get(value)?.slice(2));
         if (spatial === null) break;
         conv = false;
         block = spatial;
@@ -140,12 +166,17 @@ function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['ski
       }
       if (block > 1 && !UNARY.has(next.opType ?? '')) break;
       const mid = middleCuts(next, value, idx, p.units, conv);
-      if (mid === undefined) break;
+      if (mid === undefined) {
+        if (next.opType === 'Add' || next.opType === 'Sum') reason = 'its output feeds a residual Add: its channels stay aligned with the other branch';
+        break;
+      }
+      if (conv && isDepthwise(next, idx, p.units)) depthwise.push(next);
+      if (next.opType === 'GlobalAveragePool' || next.opType === 'GlobalMaxPool') globalPooled = true;
       middle.push(...mid);
       value = next.output[0] ?? '';
     }
     if (found === undefined) { skipped.push({ name: layerName(n), op, reason }); continue; }
-    chains.push({ producer: n, units: p.units, outCuts: p.cuts, middle, inCuts: [found], intermediates });
+    chains.push({ producer: n, units: p.units, outCuts: p.cuts, middle, inCuts: [found], intermediates, depthwise });
   }
   // An initializer shared by two nodes cannot be sliced for one of them.
   const uses = new Map<string, number>();
@@ -185,9 +216,20 @@ export function pruneModel(input: OnnxModel, opts: PruneOptions): { model: OnnxM
   const s = opts.sparsity;
   if (!(Number.isFinite(s) && s >= 0 && s < 1)) throw new EdgeError('EDGE_ERR_USAGE', `sparsity must be in [0, 1), got ${s}`, { details: { sparsity: s } });
   const model = cloneModel(input);
-  const g = model.graph;
-  const { chains, skipped } = findChains(g);
-  if (chains.length === 0) throw new EdgeError('EDGE_ERR_QUANTIZE_UNSUPPORTED', 'no prunable MatMul/Gemm/Conv chain in the model', { details: { skipped } });
+  // Weights in Constant nodes (paddle2onnx) become initializers first; every graph (If / Loop / Scan
+  // bodies included) is pruned on its own weights.
+  hoistConstants(model);
+  const report: PruneReport = { layers: [], skipped: [] };
+  for (const v of allGraphs(model)) {
+    const { chains, skipped } = findChains(v.graph);
+    report.skipped.push(...skipped.map((k) => (v.depth === 0 ? k : { ...k, graph: v.path })));
+    pruneChains(v.graph, chains, s, report, v.depth === 0 ? undefined : v.path);
+  }
+  if (report.layers.length === 0) throw new EdgeError('EDGE_ERR_QUANTIZE_UNSUPPORTED', 'no prunable MatMul/Gemm/Conv chain in the model', { details: { skipped: report.skipped } });
+  return { model, report };
+}
+
+function pruneChains(g: GraphProto, chains: Chain[], s: number, report: PruneReport, graph: string | undefined): void {
   const byName = new Map(g.initializer.map((t, i) => [t.name ?? '', i] as const));
   const read = (name: string): { data: Float32Array; dims: number[] } => {
     const t = g.initializer[byName.get(name) as number];
@@ -195,7 +237,6 @@ export function pruneModel(input: OnnxModel, opts: PruneOptions): { model: OnnxM
     return { data: tensorToFloat32(t), dims: [...t.dims] };
   };
   const write = (name: string, v: { data: Float32Array; dims: number[] }): void => { g.initializer[byName.get(name) as number] = makeFloatTensor(name, v.dims, v.data); };
-  const report: PruneReport = { layers: [], skipped };
   const dropValueInfo = new Set<string>();
   for (const c of chains) {
     const keepCount = Math.max(1, Math.round(c.units * (1 - s)));
@@ -213,9 +254,9 @@ export function pruneModel(input: OnnxModel, opts: PruneOptions): { model: OnnxM
       const rows = block === 1 ? keep : keep.flatMap((u) => Array.from({ length: block }, (_, k) => u * block + k));
       write(cut.name, keepSlices(v.data, v.dims, cut.axis, rows));
     }
+    for (const d of c.depthwise) d.attribute = [...d.attribute.filter((x) => x.name !== 'group'), intAttr('group', keep.length)];
     for (const v of c.intermediates) dropValueInfo.add(v);
-    report.layers.push({ name: layerName(c.producer), op: qualifiedOp(c.producer), unitsBefore: c.units, unitsAfter: keep.length });
+    report.layers.push({ name: layerName(c.producer), op: qualifiedOp(c.producer), unitsBefore: c.units, unitsAfter: keep.length, ...(graph ? { graph } : {}), ...(c.depthwise.length ? { through: c.depthwise.map(layerName) } : {}) });
   }
   g.valueInfo = g.valueInfo.filter((v) => !dropValueInfo.has(v.name ?? ''));
-  return { model, report };
 }

@@ -51,13 +51,13 @@ export interface Built { nodes: NodeProto[]; inits: TensorProto[] }
 /** DequantizeLinear of a per-channel int8 weight; `out` is the float weight the layer reads. */
 export function weightDq(base: string, w: Float32Array, dims: readonly number[], axis: number, qMax: number, name: (b: string) => string, out: string, domain: string): Built & { scale: Float32Array } {
   const { q, scale } = quantizeWeight(w, dims, axis, qMax);
-  const qn = name(`${base}_quantized`);
-  const sn = name(`${base}_scale`);
-  const zn = name(`${base}_zero_point`);
+  const qn = name(`${base}_q`);
+  const sn = name(`${base}_s`);
+  const zn = name(`${base}_z`);
   const perChannel = axis >= 0;
   const inits = [makeInt8Tensor(qn, dims, q), makeFloatTensor(sn, perChannel ? [scale.length] : [], scale), makeInt8Tensor(zn, perChannel ? [scale.length] : [], new Int8Array(scale.length))];
   const attrs = perChannel ? [intAttr('axis', axis)] : [];
-  return { nodes: [makeNode('DequantizeLinear', [qn, sn, zn], [out], name(`${base}_DequantizeLinear`), attrs, domain || undefined)], inits, scale };
+  return { nodes: [makeNode('DequantizeLinear', [qn, sn, zn], [out], "", attrs, domain || undefined)], inits, scale };
 }
 
 /** DequantizeLinear of an int32 bias quantized with scale inputScale * weightScale[c]. */
@@ -65,24 +65,24 @@ export function biasDq(base: string, b: Float32Array, inputScale: number, weight
   const n = b.length;
   const scale = Float32Array.from({ length: n }, (_, c) => inputScale * (weightScale[weightScale.length === 1 ? 0 : c] as number) || 1);
   const q = Int32Array.from(b, (v, c) => Math.max(-2147483647, Math.min(2147483647, Math.round(v / (scale[c] as number)))));
-  const qn = name(`${base}_quantized`);
-  const sn = name(`${base}_scale`);
-  return { nodes: [makeNode('DequantizeLinear', [qn, sn], [out], name(`${base}_DequantizeLinear`), [intAttr('axis', 0)], domain || undefined)], inits: [int32Tensor(qn, [n], q), makeFloatTensor(sn, [n], scale)] };
+  const qn = name(`${base}_q`);
+  const sn = name(`${base}_s`);
+  return { nodes: [makeNode('DequantizeLinear', [qn, sn], [out], "", [intAttr('axis', 0)], domain || undefined)], inits: [int32Tensor(qn, [n], q), makeFloatTensor(sn, [n], scale)] };
 }
 
 /** Scale and zero-point initializers of one activation's parameters. */
 export function paramInits(base: string, p: QParams, name: (b: string) => string): { scale: string; zp: string; inits: TensorProto[] } {
-  const scale = name(`${base}_scale`);
-  const zp = name(`${base}_zero_point`);
+  const scale = name(`${base}_s`);
+  const zp = name(`${base}_z`);
   const zpTensor = p.unsigned ? makeUint8Tensor(zp, [], Uint8Array.of(p.zeroPoint)) : makeInt8Tensor(zp, [], Int8Array.of(p.zeroPoint));
   return { scale, zp, inits: [makeFloatTensor(scale, [], Float32Array.of(p.scale)), zpTensor] };
 }
 
 /** x -> QuantizeLinear -> DequantizeLinear -> out, sharing the parameter initializers. */
 export function qdqPair(x: string, out: string, params: { scale: string; zp: string }, name: (b: string) => string, domain: string): NodeProto[] {
-  const q = name(`${x}_QuantizeLinear_Output`);
+  const q = name(`${x}_q`);
   return [
-    makeNode('QuantizeLinear', [x, params.scale, params.zp], [q], name(`${x}_QuantizeLinear`), [], domain || undefined),
-    makeNode('DequantizeLinear', [q, params.scale, params.zp], [out], name(`${x}_DequantizeLinear`), [], domain || undefined),
+    makeNode('QuantizeLinear', [x, params.scale, params.zp], [q], "", [], domain || undefined),
+    makeNode('DequantizeLinear', [q, params.scale, params.zp], [out], "", [], domain || undefined),
   ];
 }

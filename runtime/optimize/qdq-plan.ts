@@ -8,7 +8,8 @@
  *   weight, Gemm (transA 0, alpha = beta = 1) whose weight is a constant float tensor and whose
  *   activation is not. Their activation input and output are quantized.
  * - Elementwise / pooling ops (Add, Mul, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu)
- *   are quantized when every input is a non-constant activation and one of them is already
+ *   are quantized when every input is an activation (Add / Mul: or one float constant, quantized on
+ *   its own) and one of them is already
  *   quantized; data-movement ops (MaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze) too,
  *   with their output sharing the input's parameters (so onnxruntime can drop their Q / DQ).
  * - A Relu (or a Clip with constant bounds) that alone reads a quantized layer's or Add's output is fused:
@@ -44,6 +45,8 @@ export interface StaticPlan {
   fused: { activation: NodeProto; producer: NodeProto }[];
   /** Non-weighted ops quantized (op names, for the report). */
   quantizedOps: string[];
+  /** Float constants read by quantized Add / Mul: each gets its own int8 tensor + DequantizeLinear. */
+  constants: { node: NodeProto; input: string }[];
 }
 
 const ELEMENTWISE = new Set(['Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu']);
@@ -116,7 +119,7 @@ export function planStatic(v: GraphVisit, opts: PlanOptions, skipped: SkippedLay
   const q = new Set<string>();
   const order: string[] = [];
   const add = (t: string): void => { if (!q.has(t)) { q.add(t); order.push(t); } };
-  const plan: StaticPlan = { layers: [], tensors: order, sameParams: new Map(), fused: [], quantizedOps: [] };
+  const plan: StaticPlan = { layers: [], tensors: order, sameParams: new Map(), fused: [], quantizedOps: [], constants: [] };
   const fusedActs = new Set<NodeProto>();
   /** Fuses a Relu / Clip that alone reads n's output (see the module comment); true when done. */
   const fuseActivation = (n: NodeProto): boolean => {
@@ -145,8 +148,13 @@ export function planStatic(v: GraphVisit, opts: PlanOptions, skipped: SkippedLay
       continue;
     }
     const acts = n.input.filter((i) => i !== '');
-    if (ELEMENTWISE.has(op) && acts.length > 0 && acts.every((i) => floatValue(i) && !lookupInitializer(v.scope, i)) && acts.some((i) => q.has(i)) && n.output.length === 1) {
-      for (const i of acts) add(i);
+    // Add / Mul may take one float constant (x + 3, x * 1/6 in hard-swish): it is quantized on its own.
+    const consts = acts.filter((i) => lookupInitializer(v.scope, i) !== undefined);
+    const constOk = consts.length === 0 || ((op === 'Add' || op === 'Mul') && consts.length === 1 && acts.length === 2 && isFloat(lookupInitializer(v.scope, consts[0])));
+    const live = acts.filter((i) => !consts.includes(i));
+    if (ELEMENTWISE.has(op) && live.length > 0 && constOk && live.every((i) => floatValue(i)) && live.some((i) => q.has(i)) && n.output.length === 1) {
+      for (const i of live) add(i);
+      for (const c of consts) plan.constants.push({ node: n, input: c });
       plan.quantizedOps.push(op);
       if (op === 'Add' || op === 'Mul') { if (fuseActivation(n)) continue; }
       add(n.output[0] ?? '');

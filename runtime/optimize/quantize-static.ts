@@ -16,11 +16,14 @@
 import { EdgeError } from '../errors.js';
 import { foldBatchNorms } from './bn-fold.js';
 import { calibrateRanges, type ActivationRunner, type CalibrationMethod, type Range } from './calibrate.js';
-import { cloneModel, defaultOpset, ensureOpset } from './graph-util.js';
-import { allGraphs, dropUnusedInitializersDeep, hoistConstants, modelNamer, nodeSubgraphs, type HoistReport } from './graph-walk.js';
+import { cloneModel, defaultOpset, ensureOpset, makeNode } from './graph-util.js';
+import { DataType } from './onnx-schema.js';
+import { makeFloatTensor, makeInt8Tensor, makeUint8Tensor } from './tensor-util.js';
+import { allGraphs, dropUnusedInitializersDeep, hoistConstants, lookupInitializer, modelNamer, nodeSubgraphs, type HoistReport } from './graph-walk.js';
 import type { SkippedLayer } from './linear-layers.js';
 import type { GraphProto, NodeProto, OnnxModel } from './onnx-types.js';
-import { activationParams, biasDq, paramInits, qdqPair, weightDq, type QParams } from './qdq-build.js';
+import { activationParams, biasDq, paramInits, qdqPair, weightDq, type Built, type QParams } from './qdq-build.js';
+import { raiseOpsetTo10 } from './opset-raise.js';
 import { planStatic, weightedLayer, type StaticPlan, type WeightedLayer } from './qdq-plan.js';
 import { tensorToFloat32 } from './tensor-util.js';
 
@@ -31,7 +34,12 @@ export interface StaticOptions {
   method?: CalibrationMethod;
   /** percentile method: share kept, in percent (default 99.99). */
   percentile?: number;
-  /** Only these weighted layers (main graph) are quantized; default all (the mixed plan passes a set). */
+  /**
+   * Ranges already measured for this model, method and set (by tensor name); filled with what this
+   * call measures. The mixed plan passes one cache to all its trials so each tensor is calibrated once.
+   */
+  rangeCache?: Map<string, Range>;
+  /** Only these weighted layers are quantized; default all (the mixed plan passes a set). */
   only?: ReadonlySet<string>;
   /**
    * Activation type. 'uint8' (default): U8S8, what onnxruntime runs on x86 anyway (it rewrites S8
@@ -52,11 +60,29 @@ export interface StaticLayer {
   note?: string;
 }
 
-/** Ops whose meaning changed at opset 10 (Slice's attributes became inputs, TopK's k, Upsample deprecated). */
-const OPSET10_CHANGED = new Set(['Slice', 'TopK', 'Upsample']);
-
 function emptyPlan(): StaticPlan {
-  return { layers: [], tensors: [], sameParams: new Map(), fused: [], quantizedOps: [] };
+  return { layers: [], tensors: [], sameParams: new Map(), fused: [], quantizedOps: [], constants: [] };
+}
+
+/**
+ * Div by a float constant becomes Mul by its reciprocal in the main graph (hard-swish exports divide
+ * by 6): onnxruntime has QLinearMul but no quantized Div. Returns how many were rewritten.
+ */
+function divToMul(g: GraphProto, scope: readonly GraphProto[], name: (b: string) => string): number {
+  let count = 0;
+  for (const n of g.node) {
+    if (n.opType !== 'Div' || (n.domain ?? '') !== '') continue;
+    const c = lookupInitializer(scope, n.input[1]);
+    if (c === undefined || c.dataType !== DataType.FLOAT || lookupInitializer(scope, n.input[0])) continue;
+    const data = tensorToFloat32(c);
+    if (data.some((x) => x === 0 || !Number.isFinite(x))) continue;
+    const r = name(`${n.input[1] ?? 'divisor'}_reciprocal`);
+    g.initializer.push(makeFloatTensor(r, c.dims, data.map((x) => 1 / x)));
+    n.opType = 'Mul';
+    n.input = [n.input[0] ?? '', r];
+    count++;
+  }
+  return count;
 }
 
 export interface StaticReport {
@@ -79,13 +105,13 @@ function weightDims(l: WeightedLayer): number[] { return [...l.weight.dims]; }
 /** Replaces a layer's weight (and per-channel bias) inputs by DequantizeLinear outputs. */
 function quantizeLayerWeights(g: GraphProto, l: WeightedLayer, inputScale: number | undefined, qMax: number, name: (b: string) => string, domain: string): NodeProto[] {
   const base = l.name;
-  const wOut = name(`${base}_W_dequantized`);
+  const wOut = name(`${base}_w`);
   const w = weightDq(`${base}_W`, tensorToFloat32(l.weight), weightDims(l), l.axis, qMax, name, wOut, domain);
   g.initializer.push(...w.inits);
   const nodes = [...w.nodes];
   l.node.input[1] = wOut;
   if (l.bias && inputScale !== undefined) {
-    const bOut = name(`${base}_B_dequantized`);
+    const bOut = name(`${base}_b`);
     const b = biasDq(`${base}_B`, tensorToFloat32(l.bias), inputScale, w.scale, name, bOut, domain);
     g.initializer.push(...b.inits);
     nodes.push(...b.nodes);
@@ -99,19 +125,20 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
   const hoisted = hoistConstants(model);
   const folded = foldBatchNorms(model);
   const opset = defaultOpset(model);
-  // onnxruntime fuses QDQ groups into onnx-domain QLinearConv / QLinearMatMul (opset >= 10). Below
-  // 10 the opset is raised when no op in the model changed meaning at 10; otherwise the main graph
-  // gets int8 weights with float compute, as subgraphs do.
+  // onnxruntime fuses QDQ groups into onnx-domain QLinearConv / QLinearMatMul (opset >= 10): an
+  // opset 9 model is raised to 10 (opset-raise.ts); when it cannot be, the main graph gets int8
+  // weights with float compute, as subgraphs do.
+  const cannotRaise = opset < 10 ? raiseOpsetTo10(model) : undefined;
+  const weightOnlyMain = cannotRaise !== undefined;
+  const opsetRaised = opset < 10 && !weightOnlyMain ? { from: opset, to: 10 } : undefined;
   const visits = allGraphs(model);
-  const changedAt10 = visits.some((v) => v.graph.node.some((n) => (n.domain ?? '') === '' && OPSET10_CHANGED.has(n.opType ?? '')));
-  const weightOnlyMain = opset < 10 && changedAt10;
-  const opsetRaised = opset < 10 && !changedAt10 ? { from: opset, to: 10 } : undefined;
-  if (opsetRaised) ensureOpset(model, '', 10);
   const domain = opset >= 13 ? '' : 'com.microsoft';
   const qMax = opts.reduceRange === false ? 127 : 63;
   const method = opts.method ?? 'minmax';
   const unsigned = opts.activations !== 'int8';
   const main = visits[0] as (typeof visits)[number];
+  const name = modelNamer(model);
+  if (!weightOnlyMain) divToMul(main.graph, main.scope, name);
   const mainSkipped: SkippedLayer[] = [];
   const plan = weightOnlyMain ? emptyPlan() : planStatic(main, { only: opts.only }, mainSkipped);
   const report: StaticReport = {
@@ -121,11 +148,10 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
   };
   for (const l of folded.left) report.skipped.push({ name: l.name, op: 'BatchNormalization', reason: `not folded: ${l.reason}`, graph: l.path });
   for (const op of plan.quantizedOps) report.quantizedOps[op] = (report.quantizedOps[op] ?? 0) + 1;
-  const name = modelNamer(model);
   // Weight-only int8 inside subgraphs (and in the main graph of an opset < 10 model that cannot be raised).
   for (const v of weightOnlyMain ? visits : visits.slice(1)) {
     const extra: NodeProto[] = [];
-    const why = v.depth === 0 ? `opset ${opset} < 10 with ${[...OPSET10_CHANGED].join('/')} present: activations stay float` : 'activations inside If/Loop/Scan bodies cannot be calibrated as graph outputs: they stay float';
+    const why = v.depth === 0 ? `${cannotRaise ?? ''}: activations stay float (onnxruntime's QLinear ops need opset 10)` : 'activations inside If/Loop/Scan bodies cannot be calibrated as graph outputs: they stay float';
     for (const n of v.graph.node) {
       const l = weightedLayer(n, v.scope);
       if (l === undefined) continue;
@@ -137,8 +163,13 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
     }
     v.graph.node.unshift(...extra);
   }
-  let ranges = new Map<string, Range>();
-  if (plan.tensors.length > 0) ranges = await calibrateRanges(model, plan.tensors, opts.runner, { method, ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}) });
+  const cache = opts.rangeCache ?? new Map<string, Range>();
+  const missing = plan.tensors.filter((t) => !cache.has(t));
+  if (missing.length > 0) {
+    const measured = await calibrateRanges(model, missing, opts.runner, { method, ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}) });
+    for (const [t, r] of measured) cache.set(t, r);
+  }
+  const ranges = cache;
   const params = new Map<string, QParams>();
   for (const t of plan.tensors) {
     const same = plan.sameParams.get(t);
@@ -146,14 +177,14 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
     const r = ranges.get(t) as Range;
     params.set(t, p ?? activationParams(r.min, r.max, unsigned));
   }
-  applyPlan(model.graph, plan, params, qMax, name, domain, report);
+  applyPlan(model.graph, plan, params, qMax, name, domain, unsigned, report);
   if (report.quantized.length === 0) throw new EdgeError('EDGE_ERR_QUANTIZE_UNSUPPORTED', 'no Conv, ConvTranspose, MatMul or Gemm with a constant float weight was quantized', { details: { skipped: report.skipped } });
   if (domain !== '') ensureOpset(model, 'com.microsoft', 1);
   dropUnusedInitializersDeep(model);
   return { model, report };
 }
 
-function applyPlan(g: GraphProto, plan: StaticPlan, params: Map<string, QParams>, qMax: number, name: (b: string) => string, domain: string, report: StaticReport): void {
+function applyPlan(g: GraphProto, plan: StaticPlan, params: Map<string, QParams>, qMax: number, name: (b: string) => string, domain: string, unsigned: boolean, report: StaticReport): void {
   // Fused activations: the layer writes the activation's output directly.
   const removed = new Set<NodeProto>();
   for (const f of plan.fused) { f.producer.output[0] = f.activation.output[0] ?? ''; removed.add(f.activation); }
@@ -162,6 +193,16 @@ function applyPlan(g: GraphProto, plan: StaticPlan, params: Map<string, QParams>
     const p = params.get(l.node.input[0] ?? '');
     before.set(l.node, quantizeLayerWeights(g, l, p?.scale, qMax, name, domain));
     report.quantized.push({ name: l.name, op: l.op, graph: 'main', activations: params.get(l.node.input[0] ?? '')?.unsigned === false ? 'int8' : 'uint8', weights: l.axis >= 0 ? 'int8 per-channel' : 'int8 per-tensor' });
+  }
+  for (const c of plan.constants) {
+    const t = lookupInitializer([g], c.input);
+    if (t === undefined) continue;
+    const data = tensorToFloat32(t);
+    const p = activationParams(data.reduce((a, b) => Math.min(a, b), 0), data.reduce((a, b) => Math.max(a, b), 0), unsigned);
+    const { q, out } = quantizeConstant(c.input, data, t.dims, p, name, domain);
+    g.initializer.push(...q.inits);
+    before.set(c.node, [...(before.get(c.node) ?? []), ...q.nodes]);
+    c.node.input = c.node.input.map((i) => (i === c.input ? out : i));
   }
   const producers = new Map<string, NodeProto>();
   for (const n of g.node) if (!removed.has(n)) for (const o of n.output) producers.set(o, n);
@@ -172,11 +213,11 @@ function applyPlan(g: GraphProto, plan: StaticPlan, params: Map<string, QParams>
     g.initializer.push(...pi.inits);
     const producer = producers.get(t);
     if (producer !== undefined) {
-      const floatName = name(`${t}_float`);
+      const floatName = name(`${t}_f`);
       producer.output = producer.output.map((o) => (o === t ? floatName : o));
       after.set(producer, [...(after.get(producer) ?? []), ...qdqPair(floatName, t, pi, name, domain)]);
     } else {
-      const dq = name(`${t}_dequantized`);
+      const dq = name(`${t}_dq`);
       atStart.push(...qdqPair(t, dq, pi, name, domain));
       renameReadsDeep(g, t, dq);
     }
@@ -187,6 +228,17 @@ function applyPlan(g: GraphProto, plan: StaticPlan, params: Map<string, QParams>
     nodes.push(...(before.get(n) ?? []), n, ...(after.get(n) ?? []));
   }
   g.node = nodes;
+}
+
+/** A float constant as an 8-bit tensor + DequantizeLinear with its own parameters. */
+function quantizeConstant(base: string, data: Float32Array, dims: readonly number[], p: QParams, name: (b: string) => string, domain: string): { q: Built; out: string } {
+  const qn = name(`${base}_cq`);
+  const pi = paramInits(`${base}_c`, p, name);
+  const lo = p.unsigned ? 0 : -128;
+  const values = data.map((x) => Math.max(lo, Math.min(lo + 255, Math.round(x / p.scale) + p.zeroPoint)));
+  const tensor = p.unsigned ? makeUint8Tensor(qn, dims, Uint8Array.from(values)) : makeInt8Tensor(qn, dims, Int8Array.from(values));
+  const out = name(`${base}_cdq`);
+  return { q: { nodes: [makeNode('DequantizeLinear', [qn, pi.scale, pi.zp], [out], '', [], domain || undefined)], inits: [tensor, ...pi.inits] }, out };
 }
 
 /** Every read of `from` (in this graph's nodes, Q / DQ excluded, and its subgraphs) reads `to`. */

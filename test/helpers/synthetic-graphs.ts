@@ -135,3 +135,47 @@ export function buildLstmModel(opset = 14): OnnxModel {
   ];
   return wrapModel(graph('lstm_model', nodes, inits, [floatValueInfo('x', ['batch', 'time', 8])], [floatValueInfo('y', ['batch', 4])]), opset);
 }
+
+/**
+ * A residual block with a depthwise conv inside, for pruning:
+ * x[N,4,8,8] -> conv0(8) -> BN -> Relu = h -> conv_a(16) -> BN -> Relu -> depthwise(16) -> Relu
+ * -> conv_b(8) -> Add(h) -> Relu -> GlobalAveragePool -> Flatten -> Gemm(10) -> y.
+ * With `weakHalf`, the odd channels of conv_a (and their reads in conv_b) are scaled by 1e-3, so a
+ * 50% prune removes exactly them and the output barely moves.
+ */
+export function buildResidualBlock(weakHalf = false, seed = 3): OnnxModel {
+  const r = signedUniform(seed);
+  const w = (n: number, fan: number): Float32Array => rand(n, r, Math.sqrt(6 / fan));
+  const wa = w(16 * 8 * 9, 72);
+  const wb = w(8 * 16, 16);
+  if (weakHalf) {
+    for (let i = 0; i < wa.length; i++) if (Math.floor(i / 72) % 2 === 1) wa[i] = (wa[i] as number) * 1e-3;
+    for (let i = 0; i < wb.length; i++) if ((i % 16) % 2 === 1) wb[i] = (wb[i] as number) * 1e-3;
+  }
+  const bn = (p: string, c: number): TensorProto[] => [makeFloatTensor(`${p}_s`, [c], positive(c, r, 0.5, 1.5)), makeFloatTensor(`${p}_b`, [c], rand(c, r, 0.2)), makeFloatTensor(`${p}_m`, [c], rand(c, r, 0.2)), makeFloatTensor(`${p}_v`, [c], positive(c, r, 0.5, 2))];
+  const inits = [
+    makeFloatTensor('w0', [8, 4, 3, 3], w(288, 36)), ...bn('bn0', 8),
+    makeFloatTensor('wa', [16, 8, 3, 3], wa), ...bn('bna', 16),
+    makeFloatTensor('wdw', [16, 1, 3, 3], w(144, 9)), makeFloatTensor('bdw', [16], rand(16, r, 0.1)),
+    makeFloatTensor('wb', [8, 16, 1, 1], wb), makeFloatTensor('bb', [8], rand(8, r, 0.1)),
+    makeFloatTensor('wfc', [10, 8], w(80, 8)), makeFloatTensor('bfc', [10], rand(10, r, 0.1)),
+  ];
+  const pads = intsAttr('pads', [1, 1, 1, 1]);
+  const nodes = [
+    makeNode('Conv', ['x', 'w0'], ['c0'], 'conv0', [pads]),
+    makeNode('BatchNormalization', ['c0', 'bn0_s', 'bn0_b', 'bn0_m', 'bn0_v'], ['n0'], 'bn0'),
+    makeNode('Relu', ['n0'], ['h'], 'relu0'),
+    makeNode('Conv', ['h', 'wa'], ['ca'], 'conv_a', [pads]),
+    makeNode('BatchNormalization', ['ca', 'bna_s', 'bna_b', 'bna_m', 'bna_v'], ['na'], 'bna'),
+    makeNode('Relu', ['na'], ['ra'], 'relu_a'),
+    makeNode('Conv', ['ra', 'wdw', 'bdw'], ['dw'], 'conv_dw', [pads, intAttr('group', 16)]),
+    makeNode('Relu', ['dw'], ['rdw'], 'relu_dw'),
+    makeNode('Conv', ['rdw', 'wb', 'bb'], ['cb'], 'conv_b'),
+    makeNode('Add', ['cb', 'h'], ['sum'], 'residual_add'),
+    makeNode('Relu', ['sum'], ['rs'], 'relu_sum'),
+    makeNode('GlobalAveragePool', ['rs'], ['gap'], 'gap'),
+    makeNode('Flatten', ['gap'], ['flat'], 'flatten'),
+    makeNode('Gemm', ['flat', 'wfc', 'bfc'], ['y'], 'fc', [intAttr('transB', 1)]),
+  ];
+  return wrapModel(graph('residual', nodes, inits, [floatValueInfo('x', ['batch', 4, 8, 8])], [floatValueInfo('y', ['batch', 10])]), 13);
+}

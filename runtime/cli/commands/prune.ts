@@ -8,7 +8,7 @@ import { pruneModel } from '../../optimize/prune.js';
 import type { Command } from '../command.js';
 import { onePositional, str } from '../values.js';
 import { formatBytes } from './inspect.js';
-import { compareOnEval, formatComparison, readModelFile } from './quantize.js';
+import { compareOnEval, formatComparison, formatLeftAlone, readModelFile } from './quantize.js';
 
 export const command: Command = {
   name: 'prune',
@@ -39,8 +39,8 @@ export const command: Command = {
       return 0;
     }
     let text = `${file} -> ${out}: ${formatBytes(bytes.byteLength)} -> ${formatBytes(written.byteLength)}, params ${paramsBefore} -> ${paramsAfter}\n`;
-    for (const l of report.layers) text += `  pruned  ${l.name} (${l.op}): ${l.unitsBefore} -> ${l.unitsAfter} units\n`;
-    for (const k of report.skipped) text += `  kept    ${k.name} (${k.op}): ${k.reason}\n`;
+    for (const l of report.layers) text += `  pruned  ${l.name} (${l.op}${l.graph ? ` in ${l.graph}` : ''}): ${l.unitsBefore} -> ${l.unitsAfter} units${l.through ? ` (with depthwise ${l.through.join(', ')})` : ''}\n`;
+    text += formatLeftAlone(report.skipped);
     if (comparison) text += formatComparison(comparison);
     ctx.out(text);
     return 0;

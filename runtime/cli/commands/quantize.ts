@@ -15,6 +15,7 @@ import { quantizeInt4 } from '../../optimize/quantize-int4.js';
 import { quantizeInt8 } from '../../optimize/quantize-int8.js';
 import { quantizeMixed, type MixedReport } from '../../optimize/quantize-mixed.js';
 import { quantizeStatic, type StaticReport } from '../../optimize/quantize-static.js';
+import { quantizeStaticMixed, type StaticMixedReport } from '../../optimize/quantize-static-mixed.js';
 import type { Command } from '../command.js';
 import { onePositional, positiveInt, str } from '../values.js';
 import { formatBytes } from './inspect.js';
@@ -81,7 +82,7 @@ export const command: Command = {
     'accuracy-level': { type: 'string', help: 'MatMulNBits accuracy_level 0..4 (default 4: int8 compute)' },
     'max-drop': { type: 'string', help: 'mixed: largest accepted accuracy drop, e.g. 0.5% (default 0.5%)' },
     eval: { type: 'string', help: 'labelled eval set {"inputs","labels"} (file or folder with eval.json): mixed measures sensitivity on it; all print accuracy and agreement' },
-    calibrate: { type: 'string', help: 'int8: static QDQ int8 (Conv, ConvTranspose, MatMul, Gemm, BN folded) with activation ranges measured on this set {"inputs"[, "labels", "shape"]}; without it int8 is dynamic (MatMul/Gemm only)' },
+    calibrate: { type: 'string', help: 'int8 / mixed: static QDQ int8 (Conv, ConvTranspose, MatMul, Gemm, BN folded) with activation ranges measured on this set {"inputs"[, "labels", "shape"]}; without it int8 is dynamic (MatMul/Gemm only)' },
     'calibration-method': { type: 'string', help: 'minmax | percentile | entropy (default minmax)' },
     activations: { type: 'string', help: 'static int8: uint8 (default, U8S8: what onnxruntime fuses fully on x86) | int8 (S8S8, ARM-native)' },
     percentile: { type: 'string', help: 'percentile method: share of values kept, in percent (default 99.99)' },
@@ -102,16 +103,21 @@ export const command: Command = {
     const { bytes, model } = await readModelFile(file);
     const progress = (m: string): void => { process.stderr.write(`quantize: ${m}\n`); };
     const calRef = str(ctx.values, 'calibrate');
-    if (calRef !== undefined && to !== 'int8') throw new EdgeError('EDGE_ERR_USAGE', '--calibrate goes with --to int8');
+    if (calRef !== undefined && to === 'int4') throw new EdgeError('EDGE_ERR_USAGE', '--calibrate goes with --to int8 or --to mixed');
+    if (calRef !== undefined && to === 'mixed' && evalSet === undefined) throw new EdgeError('EDGE_ERR_USAGE', '--to mixed --calibrate needs --eval <set> to measure each layer\'s sensitivity');
     const calSet = calRef === undefined ? undefined : await readCalibrationSet(calRef);
     const method = parseMethod(str(ctx.values, 'calibration-method'));
     const pct = str(ctx.values, 'percentile');
     let result: { model: OnnxModel; report: QuantizeReport | MixedReport | StaticReport };
-    if (to === 'int8' && calSet !== undefined) {
-      const acts = str(ctx.values, 'activations') ?? 'uint8';
-      if (acts !== 'uint8' && acts !== 'int8') throw new EdgeError('EDGE_ERR_USAGE', `--activations must be uint8 or int8 (got "${acts}")`);
-      progress(`static int8 (QDQ, ${acts === 'uint8' ? 'U8S8' : 'S8S8'}, per-channel int8 weights), ${method} calibration on ${calSet.inputs.length} samples`);
-      result = await quantizeStatic(model, { runner: setRunner(calSet), method, activations: acts, reduceRange: ctx.values['full-range'] !== true, ...(pct !== undefined ? { percentile: Number(pct) } : {}) });
+    const acts = str(ctx.values, 'activations') ?? 'uint8';
+    if (acts !== 'uint8' && acts !== 'int8') throw new EdgeError('EDGE_ERR_USAGE', `--activations must be uint8 or int8 (got "${acts}")`);
+    const staticOpts = calSet === undefined ? undefined : { runner: setRunner(calSet), method, activations: acts, reduceRange: ctx.values['full-range'] !== true, ...(pct !== undefined ? { percentile: Number(pct) } : {}) } as const;
+    if (staticOpts !== undefined && calSet !== undefined) progress(`static int8 (QDQ, ${acts === 'uint8' ? 'U8S8' : 'S8S8'}, per-channel int8 weights), ${method} calibration on ${calSet.inputs.length} samples`);
+    if (to === 'int8' && staticOpts !== undefined) {
+      result = await quantizeStatic(model, staticOpts);
+    } else if (to === 'mixed' && staticOpts !== undefined && evalSet !== undefined) {
+      const evaluate = async (b: Uint8Array): Promise<number> => (await evaluateAccuracy(b, evalSet)).accuracy;
+      result = await quantizeStaticMixed(model, { ...staticOpts, evaluate, maxDrop, onProgress: progress });
     } else if (to === 'int8') {
       progress('dynamic int8 (no --calibrate): MatMul / Gemm weights int8, activations quantized at run time');
       result = quantizeInt8(model, { reduceRange: ctx.values['full-range'] !== true });
@@ -141,6 +147,10 @@ export const command: Command = {
     }
     text += formatLeftAlone(r.skipped);
     if ('layerBits' in r) text += `layer bits (${r.method}): ${JSON.stringify(r.layerBits)}\n`;
+    if ('mixed' in r) {
+      const m = (r as StaticMixedReport).mixed;
+      text += `mixed (${m.method}, ${m.evaluations} evaluations): accuracy ${(m.baselineAccuracy * 100).toFixed(2)}% -> ${(m.finalAccuracy * 100).toFixed(2)}%; float layers: ${Object.entries(m.layerBits).filter(([, b]) => b === 32).map(([n]) => n).join(', ') || 'none'}\n`;
+    }
     if (comparison) text += formatComparison(comparison);
     ctx.out(text);
     return 0;
