@@ -45,7 +45,8 @@ t.test('--to int8 --calibrate takes the static path, says so, and keeps the fp32
   t.equal(res.code, 0);
   t.equal(doc.path, 'static');
   t.equal(doc.method, 'percentile');
-  t.equal(doc.quantized.length, 5);
+  t.equal(doc.quantized.length, 4);
+  t.equal(doc.skipped.length, 1, 'the stem conv, with its reason');
   t.ok(doc.eval.agreement >= 0.95, `agreement ${doc.eval.agreement}`);
   const text = await run(inspect, [out], {}, false);
   t.match(text.out, /conv_dw\s+Conv\s+\d+\s+\d+\s+\d+/, 'inspect sees the QDQ conv with its params and MACs');
@@ -62,13 +63,13 @@ t.test('--to mixed --calibrate --eval reports the plan it measured', async (t) =
   t.match(res.out, /mixed \((all-int8-within-budget|sensitivity), \d+ evaluations\)/);
 });
 
-t.test('the LSTM is listed as left alone with its reason', async (t) => {
+t.test('the LSTM is quantized with DynamicQuantizeLSTM and the report says so', async (t) => {
   const lstm = join(dir, 'lstm.onnx');
   await writeFile(lstm, writeOnnx(buildLstmModel()));
   const lcal = join(dir, 'lcal.json');
   await writeFile(lcal, JSON.stringify({ shape: [5, 8], inputs: rows.slice(0, 8).map((row) => row.slice(0, 40)) }));
   const res = await run(quantize, [lstm], { to: 'int8', output: join(dir, 'l8.onnx'), calibrate: lcal }, false);
-  t.match(res.out, /lstm \(LSTM\): LSTM weights are kept float/);
+  t.match(res.out, /quantized lstm \(LSTM\): weights int8 per-direction, activations float/);
 });
 
 t.test('a calibration set whose shape does not fit the model fails with a stable code', async (t) => {

@@ -54,9 +54,13 @@ for (const [title, opts] of [
     const fp32 = writeOnnx(model);
     const { model: q, report } = await quantizeStatic(model, { runner: runner(cal, [1, 16, 16]) });
     const int8 = writeOnnx(q);
-    t.equal(report.quantized.length, 5, 'four Conv (incl. depthwise) and the Gemm');
+    t.same(report.quantized.map((l) => l.name), ['conv_dw', 'conv_pw', 'conv3', 'fc'], 'Convs (depthwise too) and the Gemm');
+    t.match(report.skipped.find((s) => s.name === 'conv1')?.reason ?? '', /stem Conv/, 'the 1-channel stem stays float');
     t.equal(report.foldedBatchNorms, 1);
     t.ok(report.fusedActivations >= 3, `fused ${report.fusedActivations} Relu`);
+    const stem = await quantizeStatic(model, { runner: runner(cal, [1, 16, 16]), int8Stem: true });
+    t.equal(stem.report.quantized.length, 5, '--int8-stem takes the stem too');
+    t.ok(relError(await run(fp32, { x }), await run(writeOnnx(stem.model), { x })) < 0.08);
     t.notOk(inspectModel(q).ops.includes('BatchNormalization'), 'BN folded away');
     const a = await run(fp32, { x });
     const b = await run(int8, { x });
@@ -80,13 +84,38 @@ t.test('static int8 inside If branches: weights int8, activations float, both br
   }
 });
 
-t.test('LSTM weights are kept float with the reason; the MatMul head still goes int8', async (t) => {
+t.test('LSTM weights go int8 through DynamicQuantizeLSTM and the MatMul head static int8', async (t) => {
   const model = buildLstmModel();
   const rows = samples(128, 5 * 8, 4);
   const { model: q, report } = await quantizeStatic(model, { runner: (bytes, outputs, visit) => runRowsBatched(bytes, { inputs: rows, shape: [5, 8] }, 32, outputs, visit) });
-  t.match(report.skipped.find((s) => s.op === 'LSTM')?.reason ?? '', /kept float/);
-  t.same(report.quantized.map((l) => l.op), ['MatMul']);
+  t.same(report.quantized.map((l) => [l.op, l.weights]).sort(), [['LSTM', 'int8 per-direction'], ['MatMul', 'int8 per-channel']]);
+  t.ok(q.graph.node.some((n) => n.opType === 'DynamicQuantizeLSTM' && n.domain === 'com.microsoft'));
   const xs = new ort.Tensor('float32', Float32Array.from(samples(16, 40, 9).flat()), [16, 5, 8]);
   const err = relError(await run(writeOnnx(model), { x: xs }), await run(writeOnnx(q), { x: xs }));
   t.ok(err < 0.08, `error ${err.toFixed(4)} (unseen samples; the 16-wide head clips a little outside the calibrated range)`);
+});
+
+t.test('without calibration, int8 stays dynamic but walks If branches and LSTMs too', async (t) => {
+  const { quantizeInt8 } = await import('../runtime/optimize/quantize-int8.js');
+  const ifq = quantizeInt8(buildIfModel());
+  t.same(ifq.report.quantized.map((l) => l.graph), ['main/branch_if.then_branch', 'main/branch_if.else_branch'], 'the MatMul of each branch');
+  t.ok(ifq.report.skipped.some((s) => s.op === 'Conv' && s.graph === 'main/branch_if.then_branch' && /--calibrate/.test(s.reason)));
+  const xs = new ort.Tensor('float32', Float32Array.from(samples(4, 64, 3).flat()), [4, 1, 8, 8]);
+  const f = new ort.Tensor('bool', [true], []);
+  const err = relError(await run(writeOnnx(buildIfModel()), { x: xs, flag: f }), await run(writeOnnx(ifq.model), { x: xs, flag: f }));
+  t.ok(err < 0.05, `error ${err.toFixed(4)}`);
+  const lq = quantizeInt8(buildLstmModel());
+  t.same(lq.report.quantized.map((l) => l.op).sort(), ['LSTM', 'MatMul']);
+});
+
+t.test('ConvTranspose with a BatchNormalization after it: folded, per-channel int8, output close', async (t) => {
+  const { buildDecoder } = await import('./helpers/synthetic-graphs.js');
+  const model = buildDecoder();
+  const rows = samples(64, 128, 21);
+  const { model: q, report } = await quantizeStatic(model, { runner: runner(rows, [8, 4, 4]) });
+  t.same(report.quantized.map((l) => [l.name, l.op]), [['conv0', 'Conv'], ['up', 'ConvTranspose'], ['conv1', 'Conv']]);
+  t.equal(report.foldedBatchNorms, 1);
+  const xs = new ort.Tensor('float32', Float32Array.from(samples(8, 128, 22).flat()), [8, 8, 4, 4]);
+  const err = relError(await run(writeOnnx(model), { x: xs }), await run(writeOnnx(q), { x: xs }));
+  t.ok(err < 0.05, `error ${err.toFixed(4)}`);
 });

@@ -135,7 +135,10 @@ export async function calibrateRanges(model: OnnxModel, tensors: readonly string
       const r = ranges.get(t) as Range;
       const h = hists.get(t) as Float64Array;
       if (method === 'entropy') {
-        const th = entropyThreshold(h, Math.max(-r.min, r.max) || 1);
+        // A non-negative tensor (after Relu) spends all 256 levels on [0, t]; a signed one 128 per side.
+        // Exact zeros (a Relu's negative half) are exact at any threshold: they do not vote.
+        if (r.min >= 0) h[0] = 0;
+        const th = entropyThreshold(h, Math.max(-r.min, r.max) || 1, r.min >= 0 ? 256 : 128);
         ranges.set(t, { min: Math.max(r.min, -th), max: Math.min(r.max, th) });
       } else {
         const q = percentile / 100;

@@ -127,8 +127,13 @@ function renameReads(g: GraphProto, from: string, to: string): void {
 
 export interface HoistReport { constants: number; identities: number; casts: number }
 
-/** See the module contract. Mutates `model`. */
-export function hoistConstants(model: OnnxModel): HoistReport {
+/**
+ * See the module contract. Mutates `model`. `minElements` (default 0) keeps Constant nodes holding
+ * fewer elements (inspect passes 2: scalar Constants are op parameters such as epsilons, not weights,
+ * and counting them would change every manifest's measured params).
+ */
+export function hoistConstants(model: OnnxModel, opts: { minElements?: number } = {}): HoistReport {
+  const minElements = opts.minElements ?? 0;
   const report: HoistReport = { constants: 0, identities: 0, casts: 0 };
   for (const v of allGraphs(model)) {
     const g = v.graph;
@@ -138,7 +143,7 @@ export function hoistConstants(model: OnnxModel): HoistReport {
       const out = n.output[0] ?? '';
       if (n.opType === 'Constant' && (n.domain ?? '') === '' && !outputs.has(out)) {
         const t = constantValue(n, out);
-        if (t) { g.initializer.push(t); report.constants++; continue; }
+        if (t && t.dims.reduce((a, b) => a * b, 1) >= minElements) { g.initializer.push(t); report.constants++; continue; }
       }
       const src = lookupInitializer(v.scope, n.input[0]);
       if (src && n.opType === 'Identity' && !outputs.has(out)) { renameReads(g, out, n.input[0] as string); report.identities++; continue; }

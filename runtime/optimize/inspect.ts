@@ -177,7 +177,7 @@ function layerReports(g: GraphProto, scope: readonly GraphProto[], outerShapes: 
 export function inspectModel(input: OnnxModel, fileBytes?: number): InspectReport {
   // Weights kept in Constant nodes (paddle2onnx) count like initializers: inspect a hoisted copy.
   const model = cloneModel(input);
-  hoistConstants(model);
+  hoistConstants(model, { minElements: 2 });
   const g = model.graph;
   const opCounts: Record<string, number> = {};
   const layers: LayerReport[] = [];
@@ -234,7 +234,7 @@ function countConstants(model: OnnxModel): Record<string, number> {
   const before: Record<string, number> = {};
   for (const v of allGraphs(model)) for (const n of v.graph.node) if (n.opType === 'Constant' || n.opType === 'Identity' || n.opType === 'Cast') before[n.opType] = (before[n.opType] ?? 0) + 1;
   const copy = cloneModel(model);
-  hoistConstants(copy);
+  hoistConstants(copy, { minElements: 2 });
   for (const v of allGraphs(copy)) for (const n of v.graph.node) if (before[n.opType ?? ''] !== undefined) before[n.opType ?? ''] = (before[n.opType ?? ''] as number) - 1;
   return Object.fromEntries(Object.entries(before).filter(([, n]) => n > 0));
 }

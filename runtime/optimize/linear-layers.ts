@@ -27,6 +27,8 @@ export interface SkippedLayer {
   name: string;
   op: string;
   reason: string;
+  /** The subgraph holding it (absent for the main graph). */
+  graph?: string;
 }
 
 export function layerName(node: NodeProto): string {
@@ -42,7 +44,7 @@ export function findLinearLayers(g: GraphProto): { layers: LinearLayer[]; skippe
     const op = node.opType ?? '';
     const name = layerName(node);
     if ((node.domain ?? '') !== '' && node.domain !== 'ai.onnx') continue;
-    if (op === 'Conv') { skipped.push({ name, op, reason: 'Conv weights are left in float (dynamic ConvInteger runs slower than float Conv in onnxruntime on CPU)' }); continue; }
+    if (op === 'Conv') { skipped.push({ name, op, reason: 'Conv weights are left in float on the dynamic path (dynamic ConvInteger runs slower than float Conv in onnxruntime on CPU); --calibrate <set> makes it static int8' }); continue; }
     if (op !== 'MatMul' && op !== 'Gemm') continue;
     const a = node.input[0] ?? '';
     const w = idx.initializers.get(node.input[1] ?? '');

@@ -57,7 +57,7 @@ export function weightDq(base: string, w: Float32Array, dims: readonly number[],
   const perChannel = axis >= 0;
   const inits = [makeInt8Tensor(qn, dims, q), makeFloatTensor(sn, perChannel ? [scale.length] : [], scale), makeInt8Tensor(zn, perChannel ? [scale.length] : [], new Int8Array(scale.length))];
   const attrs = perChannel ? [intAttr('axis', axis)] : [];
-  return { nodes: [makeNode('DequantizeLinear', [qn, sn, zn], [out], "", attrs, domain || undefined)], inits, scale };
+  return { nodes: [makeNode('DequantizeLinear', [qn, sn, zn], [out], '', attrs, domain || undefined)], inits, scale };
 }
 
 /** DequantizeLinear of an int32 bias quantized with scale inputScale * weightScale[c]. */
@@ -67,7 +67,7 @@ export function biasDq(base: string, b: Float32Array, inputScale: number, weight
   const q = Int32Array.from(b, (v, c) => Math.max(-2147483647, Math.min(2147483647, Math.round(v / (scale[c] as number)))));
   const qn = name(`${base}_q`);
   const sn = name(`${base}_s`);
-  return { nodes: [makeNode('DequantizeLinear', [qn, sn], [out], "", [intAttr('axis', 0)], domain || undefined)], inits: [int32Tensor(qn, [n], q), makeFloatTensor(sn, [n], scale)] };
+  return { nodes: [makeNode('DequantizeLinear', [qn, sn], [out], '', [intAttr('axis', 0)], domain || undefined)], inits: [int32Tensor(qn, [n], q), makeFloatTensor(sn, [n], scale)] };
 }
 
 /** Scale and zero-point initializers of one activation's parameters. */
@@ -82,7 +82,7 @@ export function paramInits(base: string, p: QParams, name: (b: string) => string
 export function qdqPair(x: string, out: string, params: { scale: string; zp: string }, name: (b: string) => string, domain: string): NodeProto[] {
   const q = name(`${x}_q`);
   return [
-    makeNode('QuantizeLinear', [x, params.scale, params.zp], [q], "", [], domain || undefined),
-    makeNode('DequantizeLinear', [q, params.scale, params.zp], [out], "", [], domain || undefined),
+    makeNode('QuantizeLinear', [x, params.scale, params.zp], [q], '', [], domain || undefined),
+    makeNode('DequantizeLinear', [q, params.scale, params.zp], [out], '', [], domain || undefined),
   ];
 }

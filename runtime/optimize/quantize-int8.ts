@@ -70,5 +70,5 @@ export function int8Layer(layer: LinearLayer, dq: { q: string; scale: string; zp
 }
 
 export function quantizeInt8(input: OnnxModel, opts: QuantizeInt8Options = {}): { model: OnnxModel; report: QuantizeReport } {
-  return quantizeLayers(input, () => 8, { int8ReduceRange: opts.reduceRange !== false, ...(opts.layers ? { only: opts.layers } : {}) });
+  return quantizeLayers(input, () => 8, { int8ReduceRange: opts.reduceRange !== false, lstm: true, ...(opts.layers ? { only: opts.layers } : {}) });
 }

@@ -24,6 +24,7 @@ import type { SkippedLayer } from './linear-layers.js';
 import type { GraphProto, NodeProto, OnnxModel } from './onnx-types.js';
 import { activationParams, biasDq, paramInits, qdqPair, weightDq, type Built, type QParams } from './qdq-build.js';
 import { raiseOpsetTo10 } from './opset-raise.js';
+import { lstmQuantizable, quantizeLstm } from './quantize-lstm.js';
 import { planStatic, weightedLayer, type StaticPlan, type WeightedLayer } from './qdq-plan.js';
 import { tensorToFloat32 } from './tensor-util.js';
 
@@ -48,6 +49,8 @@ export interface StaticOptions {
    * S8 against all with U8). 'int8': S8S8, the ARM-native form.
    */
   activations?: 'uint8' | 'int8';
+  /** Quantize a stem Conv over the model input too (default false: measured slower, see qdq-plan.ts). */
+  int8Stem?: boolean;
   /** Default true: 7-bit weights (|q| <= 63), see qdq-build.ts; false on ARM / VNNI for full 8-bit. */
   reduceRange?: boolean;
 }
@@ -55,7 +58,7 @@ export interface StaticOptions {
 export interface StaticLayer {
   name: string; op: string; graph: string;
   activations: 'uint8' | 'int8' | 'float';
-  weights: 'int8 per-channel' | 'int8 per-tensor';
+  weights: 'int8 per-channel' | 'int8 per-tensor' | 'int8 per-direction';
   /** Why activations stay float, when they do. */
   note?: string;
 }
@@ -140,7 +143,7 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
   const name = modelNamer(model);
   if (!weightOnlyMain) divToMul(main.graph, main.scope, name);
   const mainSkipped: SkippedLayer[] = [];
-  const plan = weightOnlyMain ? emptyPlan() : planStatic(main, { only: opts.only }, mainSkipped);
+  const plan = weightOnlyMain ? emptyPlan() : planStatic(main, { only: opts.only, int8Stem: opts.int8Stem === true }, mainSkipped);
   const report: StaticReport = {
     path: 'static', method, quantized: [], skipped: mainSkipped.map((s) => ({ ...s, graph: 'main' })), quantizedOps: {},
     foldedBatchNorms: folded.folded.length, fusedActivations: plan.fused.length, hoisted, qdqDomain: domain || 'ai.onnx',
@@ -178,6 +181,18 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
     params.set(t, p ?? activationParams(r.min, r.max, unsigned));
   }
   applyPlan(model.graph, plan, params, qMax, name, domain, unsigned, report);
+  for (const v of allGraphs(model)) {
+    for (const n of [...v.graph.node]) {
+      if (n.opType !== 'LSTM' || (n.domain ?? '') !== '') continue;
+      const lname = n.name || (n.output[0] ?? '');
+      if (opts.only !== undefined && !opts.only.has(lname)) { report.skipped.push({ name: lname, op: 'LSTM', reason: 'kept float by the mixed plan (measured too sensitive)', graph: v.path }); continue; }
+      const why = lstmQuantizable(n, v.scope);
+      if (why !== undefined) { report.skipped.push({ name: lname, op: 'LSTM', reason: why, graph: v.path }); continue; }
+      quantizeLstm(v.graph, n, v.scope, qMax, name);
+      report.quantized.push({ name: lname, op: 'LSTM', graph: v.path, activations: 'float', weights: 'int8 per-direction', note: 'com.microsoft.DynamicQuantizeLSTM: the input is quantized per run inside the op' });
+    }
+  }
+  if (report.quantized.length > 0 && report.quantized.some((l) => l.op === 'LSTM')) ensureOpset(model, 'com.microsoft', 1);
   if (report.quantized.length === 0) throw new EdgeError('EDGE_ERR_QUANTIZE_UNSUPPORTED', 'no Conv, ConvTranspose, MatMul or Gemm with a constant float weight was quantized', { details: { skipped: report.skipped } });
   if (domain !== '') ensureOpset(model, 'com.microsoft', 1);
   dropUnusedInitializersDeep(model);

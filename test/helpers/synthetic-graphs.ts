@@ -179,3 +179,24 @@ export function buildResidualBlock(weakHalf = false, seed = 3): OnnxModel {
   ];
   return wrapModel(graph('residual', nodes, inits, [floatValueInfo('x', ['batch', 4, 8, 8])], [floatValueInfo('y', ['batch', 10])]), 13);
 }
+
+/** x[N,8,4,4] -> Conv(8) -> Relu -> ConvTranspose(4, k2 s2) -> BN -> Relu -> Conv1x1(4) -> y[N,4,8,8] (a decoder step). */
+export function buildDecoder(seed = 13): OnnxModel {
+  const r = signedUniform(seed);
+  const inits = [
+    makeFloatTensor('w0', [8, 8, 3, 3], rand(576, r, 0.3)), makeFloatTensor('b0', [8], rand(8, r, 0.1)),
+    makeFloatTensor('wt', [8, 4, 2, 2], rand(128, r, 0.5)), makeFloatTensor('bt', [4], rand(4, r, 0.1)),
+    makeFloatTensor('bn_s', [4], positive(4, r, 0.5, 1.5)), makeFloatTensor('bn_b', [4], rand(4, r, 0.2)),
+    makeFloatTensor('bn_m', [4], rand(4, r, 0.2)), makeFloatTensor('bn_v', [4], positive(4, r, 0.5, 2)),
+    makeFloatTensor('w1', [4, 4, 1, 1], rand(16, r, 0.8)), makeFloatTensor('b1', [4], rand(4, r, 0.1)),
+  ];
+  const nodes = [
+    makeNode('Conv', ['x', 'w0', 'b0'], ['c0'], 'conv0', [intsAttr('pads', [1, 1, 1, 1])]),
+    makeNode('Relu', ['c0'], ['r0'], 'relu0'),
+    makeNode('ConvTranspose', ['r0', 'wt', 'bt'], ['up'], 'up', [intsAttr('kernel_shape', [2, 2]), intsAttr('strides', [2, 2])]),
+    makeNode('BatchNormalization', ['up', 'bn_s', 'bn_b', 'bn_m', 'bn_v'], ['upn'], 'bn_up'),
+    makeNode('Relu', ['upn'], ['r1'], 'relu1'),
+    makeNode('Conv', ['r1', 'w1', 'b1'], ['y'], 'conv1'),
+  ];
+  return wrapModel(graph('decoder', nodes, inits, [floatValueInfo('x', ['batch', 8, 4, 4])], [floatValueInfo('y', ['batch', 4, 8, 8])]), 13);
+}
