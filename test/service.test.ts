@@ -3,7 +3,8 @@
  * embedded broker (MQTT 3.1.1), the real digits model in onnxruntime, real signals.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sendRequest } from '../runtime/transport/client.js';
 import { freePort, startMosquitto } from './helpers/mosquitto.js';
@@ -64,8 +65,12 @@ t.test('serves digits over MQTT 5 with correlation data, reports telemetry and s
 
 t.test('with no broker configured it starts the embedded MQTT 3.1.1 broker and answers on the result topic', async (t) => {
   const port = await freePort();
-  const svc = startService({ deviceId: 'embedded', embeddedBroker: { mode: 'auto', port } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  // Only digits: this test is about the broker, and the broker starts after every model has loaded
+  // (the zoo's CNNs and VAD would add seconds on a loaded machine; the test above serves them all).
+  const modelsDir = mkdtempSync(path.join(tmpdir(), 'edge-embedded-models-'));
+  cpSync(path.join(ROOT, 'models', 'digits'), path.join(modelsDir, 'digits'), { recursive: true });
+  const svc = startService({ deviceId: 'embedded', modelsDir, embeddedBroker: { mode: 'auto', port } });
+  t.teardown(() => { svc.child.kill('SIGKILL'); rmSync(modelsDir, { recursive: true, force: true }); });
   await svc.waitLog('broker.embedded');
   await svc.waitLog('mqtt.connected');
   const url = `mqtt://127.0.0.1:${port}`;
