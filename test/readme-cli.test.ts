@@ -5,7 +5,7 @@
  * request and the models `run` serves) match what the commands print.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -104,7 +104,7 @@ t.test('the documented error for 63 values is the real one', async (t) => {
   t.equal(hint, ERROR_DEFS.EDGE_ERR_BAD_TENSOR.hint, 'the MQTT answer carries the registry hint');
 });
 
-t.test('the quick start: run serves digits and spam, and request prints what the README shows', async (t) => {
+t.test('the quick start: run serves every bundled model, and request prints what the README shows', async (t) => {
   const broker = await startMosquitto();
   t.teardown(() => broker.stop());
   const watcher = await Watcher.open(broker.url, ['edge/readme/status']);
@@ -115,8 +115,10 @@ t.test('the quick start: run serves digits and spam, and request prints what the
     watcher.on('edge/readme/status').map((m) => m.json as { state?: string; models?: { model: string; state: string }[] }).find((s) => s.state === 'online');
   await watcher.until(() => online() !== undefined, 30_000, 'status online');
   const serving = (online()?.models ?? []).filter((m) => m.state === 'ready').map((m) => m.model).sort();
-  t.same(serving, ['digits', 'spam'], 'the bundled models are served');
-  t.match(README, /serves the bundled models \(digits and spam\)/);
+  const bundled = readdirSync(path.join(ROOT, 'models'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(ROOT, 'models', d.name, 'model.json'))).map((d) => d.name).sort();
+  t.same(serving, bundled, 'the bundled models are served');
+  t.ok(README.includes(`serves the bundled models (models/: ${bundled.join(', ')})`), 'the quick start names every bundled model');
 
   const doc = blockAfter('In a second terminal:');
   const cmd = words(doc[0] ?? '');

@@ -49,6 +49,10 @@ export const command: Command = {
   name: 'doctor',
   summary: 'check this board can run the service (Node, backend, profile, budget, broker, state dir, clock, temperature, systemd); a fix for each failure',
   usage: '[--config <file>] [--profile <id|file>] [--models <dir>] [--state-dir <dir>] [--timeout-ms N] [--only <checks>] [--json]',
+  examples: [
+    'edge-infer doctor',
+    'edge-infer doctor --config /etc/edge-infer/config.json --json',
+  ],
   options: {
     config: { type: 'string', help: `service config file (default: ${PACKAGED_CONFIG} when it exists, else the defaults)` },
     profile: { type: 'string', help: 'device profile id or file (default: the config\'s, else detected from the host)' },

@@ -72,9 +72,10 @@ export function parseDrop(v: string | undefined): number | undefined {
 export const command: Command = {
   name: 'quantize',
   summary: 'make an int8, int4 (MatMulNBits) or mixed-bit variant of an ONNX model',
-  usage: '<in.onnx> --to int8|int4|mixed -o <out.onnx> [--calibrate <set.json|dir>] [--calibration-method minmax|percentile|entropy] [--block-size 32] [--accuracy-level 4] [--max-drop 0.5%] [--eval <eval.json|dir>] [--full-range] [--json]',
+  usage: '<in.onnx> --to int8|int4|mixed -o <out.onnx> [--calibrate <set.json|dir>] [--calibration-method minmax|percentile|entropy] [--percentile 99.99] [--activations uint8|int8] [--int8-stem] [--block-size 32] [--accuracy-level 4] [--max-drop 0.5%] [--eval <eval.json|dir>] [--full-range] [--json]',
   examples: [
     'edge-infer quantize model.onnx --to int8 -o model-int8.onnx --eval eval.json',
+    'edge-infer quantize cnn.onnx --to int8 --calibrate calib.json --calibration-method percentile -o cnn-int8.onnx',
     'edge-infer quantize model.onnx --to mixed --max-drop 0.5% --eval eval.json -o model-mixed.onnx',
   ],
   options: {

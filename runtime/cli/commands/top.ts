@@ -26,7 +26,11 @@ const DRAW_EVERY_MS = 250;
 export const command: Command = {
   name: 'top',
   summary: 'live view over MQTT of a device or a fleet: state, budget, temperature, outbox, per-model variant, req/s, latency',
-  usage: '[--broker URL] [--device ID | --prefix P | --group NAME] [--root edge] [--once [--json]] [--timeout-ms N]',
+  usage: '[--broker URL] [--username U] [--device ID | --prefix P | --group NAME] [--root edge] [--once [--json]] [--timeout-ms N]',
+  examples: [
+    'edge-infer top --broker mqtt://broker.local:1883',
+    'edge-infer top --device pi-kitchen --once --json',
+  ],
   options: {
     broker: { type: 'string', help: 'broker URL (default mqtt://localhost:1883)' },
     device: { type: 'string', help: 'only this device id (topics edge/<ID>/...); default: every device under --root' },
