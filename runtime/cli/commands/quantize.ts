@@ -82,7 +82,7 @@ export const command: Command = {
     'accuracy-level': { type: 'string', help: 'MatMulNBits accuracy_level 0..4 (default 4: int8 compute)' },
     'max-drop': { type: 'string', help: 'mixed: largest accepted accuracy drop, e.g. 0.5% (default 0.5%)' },
     eval: { type: 'string', help: 'labelled eval set {"inputs","labels"} (file or folder with eval.json): mixed measures sensitivity on it; all print accuracy and agreement' },
-    calibrate: { type: 'string', help: 'int8 / mixed: static QDQ int8 (Conv, ConvTranspose, MatMul, Gemm, BN folded) with activation ranges measured on this set {"inputs"[, "labels", "shape"]}; without it int8 is dynamic (MatMul/Gemm only)' },
+    calibrate: { type: 'string', help: 'int8 / mixed: static QDQ int8 (Conv, ConvTranspose, MatMul, Gemm, BN folded) with activation ranges measured on this set {"inputs"[, "labels", "shape"]}; without it int8 is dynamic (MatMul / Gemm / LSTM)' },
     'calibration-method': { type: 'string', help: 'minmax | percentile | entropy (default minmax)' },
     'int8-stem': { type: 'boolean', help: 'static int8: quantize the stem Conv over the model input too (default float: measured faster)' },
     activations: { type: 'string', help: 'static int8: uint8 (default, U8S8: what onnxruntime fuses fully on x86) | int8 (S8S8, ARM-native)' },
