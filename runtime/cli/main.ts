@@ -26,6 +26,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   prune: { summary: 'remove hidden units / channels by weight norm (structured pruning)', load: () => import('./commands/prune.js') },
   eval: { summary: 'measure accuracy, agreement, size and latency of a model or variant', load: () => import('./commands/eval.js') },
   top: { summary: 'live view over MQTT of a device or a fleet (variants, req/s, latency, budget, temperature)', load: () => import('./commands/top.js') },
+  deploy: { summary: 'send a signed model bundle to devices over MQTT (install, health window, commit or roll back)', load: () => import('./commands/deploy.js') },
 };
 
 const COMMON: Record<string, OptionSpec> = {
