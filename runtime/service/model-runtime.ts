@@ -69,7 +69,16 @@ export const SWITCH_HISTORY = 20;
 export type { ModelState } from '../telemetry/payload.js';
 export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './model-slot.js';
 
+/** Runtimes made in this process; engine keys of the second and later carry it (see #load). */
+let generations = 0;
+
 export class ModelRuntime implements InferenceHandler {
+  /**
+   * A reload builds a new runtime on the same engine while the old one still holds its sessions:
+   * its keys must differ, or the engine refuses the load ("already loaded") when a variant is
+   * kept across the reload (found by issue 15's deploy swap).
+   */
+  readonly #generation = ++generations;
   readonly #preprocessors = new Map<string, Preprocessor>();
   readonly #opts: ModelRuntimeOptions;
   readonly #slots = new Map<string, Slot>();
@@ -346,7 +355,7 @@ export class ModelRuntime implements InferenceHandler {
   async #load(slot: Slot, variant: VariantManifest, plannedMB: number): Promise<EdgeError | null> {
     const o = this.#opts;
     const m = slot.loaded.manifest;
-    const key = `${m.id}@${variant.id}`;
+    const key = this.#generation === 1 ? `${m.id}@${variant.id}` : `${m.id}@${variant.id}~${this.#generation}`;
     const log = o.log.child({ model: m.id, variant: variant.id });
     try {
       const othersMB = [...this.#slots.values()]
