@@ -52,6 +52,8 @@ export interface SendBundleOptions {
   username?: string;
   password?: string;
   onState?: (topic: string, s: DeviceDeployState) => void;
+  /** Aborting ends the wait at once (EDGE_ERR_DEPLOY_FAILED). */
+  signal?: AbortSignal;
 }
 
 export interface SendBundleResult {
@@ -88,12 +90,14 @@ export async function sendBundle(o: SendBundleOptions): Promise<SendBundleResult
   const waitFor = async (done: () => boolean, what: string): Promise<void> => {
     const end = Date.now() + timeoutMs;
     while (!done()) {
+      if (o.signal?.aborted) throw new EdgeError('EDGE_ERR_DEPLOY_FAILED', `bundle ${b.id}: aborted while waiting (${what})`);
       const left = end - Date.now();
       if (left <= 0) throw new EdgeError('EDGE_ERR_DEPLOY_FAILED', `bundle ${b.id}: ${what} within ${timeoutMs} ms (${fresh.size}/${o.expect} devices answered)`, { details: { bundleId: b.id, states: Object.fromEntries(fresh) } });
       await new Promise<void>((r) => { const t = setTimeout(r, left); wake = () => { clearTimeout(t); r(); }; });
       wake = null;
     }
   };
+  o.signal?.addEventListener('abort', () => wake?.(), { once: true });
   let chunksSent = 0;
   let rounds = 0;
   try {
