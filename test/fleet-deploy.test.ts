@@ -156,6 +156,7 @@ t.test('a deploy whose health window fails rolls back by itself', async (t) => {
     onState: (_t, s) => { if (s.step === 'health') for (let i = 0; i < 3; i++) load.push(answers(r.broker.url, 'sick', `h${i}`)); },
   });
   t.match(Object.values(res.states)[0], { step: 'rolled-back', ok: false, code: 'EDGE_ERR_DEPLOY_HEALTH' });
+  t.comment(JSON.stringify(Object.values(res.states)[0]));
   t.same(await Promise.all(load), ['student-fp32', 'student-fp32', 'student-fp32'], 'the new model answered during the window');
   t.same(await variantsNow(r.broker.url, 'sick'), OLD, 'the previous model is back');
   svc.child.kill('SIGTERM');
@@ -191,4 +192,19 @@ t.test('SIGKILL at each deploy step, then a restart: the old model or the new on
     back.child.kill('SIGTERM');
     t.equal(await back.exited, 0);
   }
+});
+
+t.test('a group deploy reaches every member, each reporting on its own state topic', async (t) => {
+  const r = await rig(t);
+  const members = ['ga', 'gb'].map((id) => startService({ ...r.config(id), group: 'ota' }));
+  t.teardown(() => { for (const m of members) m.child.kill('SIGKILL'); });
+  for (const m of members) await started(m);
+  const deployed = await runCli(['deploy', r.newModelDir, '--to', 'group:ota', '--expect', '2', '--key', r.keyFile, '--broker', r.broker.url, '--chunk-kb', '16', '--timeout-ms', '30000', '--json']);
+  t.equal(deployed.code, 0, deployed.stderr + deployed.stdout.slice(0, 2000));
+  const doc = JSON.parse(deployed.stdout) as { states: Record<string, DeviceDeployState> };
+  t.same(Object.keys(doc.states).sort(), ['edge/ga/deploy/state', 'edge/gb/deploy/state']);
+  for (const s of Object.values(doc.states)) t.match(s, { step: 'committed', ok: true, model: 'digits' });
+  t.comment(JSON.stringify(doc.states['edge/ga/deploy/state']));
+  for (const id of ['ga', 'gb']) t.same(await variantsNow(r.broker.url, id), NEW, `${id} serves the new variant set`);
+  for (const m of members) { m.child.kill('SIGTERM'); t.equal(await m.exited, 0); }
 });
