@@ -47,8 +47,8 @@ export interface DeployHost {
   preflight(modelDir: string): Promise<void>;
   /** Re-reads manifests (with the overlay) and swaps the runtime. */
   apply(): Promise<void>;
-  /** At the end of the health window: null when `model` is healthy, else the reason. */
-  health(model: string): EdgeError | null;
+  /** At the end of the health window: null when `model` is served from `modelDir` and healthy, else the reason. */
+  health(model: string, modelDir: string): EdgeError | null;
 }
 
 export interface DeployDeviceOptions {
@@ -335,7 +335,7 @@ export class DeployDevice {
     this.#report({ bundleId: id, model, step: 'health', ok: true, message: `watching ${this.#o.healthWindowS} s` });
     await this.#hold('health');
     await new Promise((r) => setTimeout(r, this.#o.healthWindowS * 1000));
-    const bad = this.#o.host.health(model);
+    const bad = this.#o.host.health(model, dir);
     if (bad !== null) {
       await restore(sd, model, previous);
       await this.#o.host.apply();

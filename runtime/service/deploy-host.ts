@@ -4,7 +4,7 @@
  *   manifest has an eval set and one float32 input) its top-1 accuracy on the first
  *   `preflightSamples` eval rows is at least the manifest's accuracy minus `preflightTolerance`;
  *   the smallest variant's file fits the memory budget. Sessions are unloaded afterwards.
- * - health: at the end of the window, the model is `ready` in the current runtime, answered at most
+ * - health: at the end of the window, the model is served from the deployed folder, `ready` in the current runtime, answered at most
  *   `healthMaxErrors` requests with an error and, when `healthMaxP95Ms` is set, its p95 latency is
  *   within it. The runtime was rebuilt by the swap, so its counters cover the window only.
  * Errors: preflight throws EDGE_ERR_DEPLOY_PREFLIGHT (details: variant, reason); health returns
@@ -78,9 +78,11 @@ export function createDeployHost(o: DeployHostOptions): DeployHost {
         }
       }
     },
-    health(model) {
+    health(model, modelDir) {
       const t = o.runtime().telemetry().find((x) => x.model === model);
       const bad = (why: string): EdgeError => new EdgeError('EDGE_ERR_DEPLOY_HEALTH', `${model}: ${why}`, { details: { model } });
+      // A reload that failed (logged) leaves the previous files serving: that is no success.
+      if (o.runtime().manifest(model)?.dir !== path.resolve(modelDir)) return bad('the swap did not take: the previous model is still served (see reload.failed in the log)');
       if (t === undefined) return bad('not served after the swap');
       if (t.state !== 'ready') return bad(`state "${t.state}" after the swap`);
       if (t.errors > o.deploy.healthMaxErrors) return bad(`${t.errors} error answers in the health window (at most ${o.deploy.healthMaxErrors})`);
