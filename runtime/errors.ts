@@ -80,6 +80,14 @@ export const ERROR_DEFS = {
   // issue 15: fleet and Home Assistant
   EDGE_ERR_UNKNOWN_COMMAND: { exit: EX_USAGE, hint: 'commands on <prefix>/cmd/<name>: status, reload, pin, unpin, calibrate' },
   EDGE_ERR_GROUP_UNSUPPORTED: { exit: EX_CONFIG, hint: 'shared work needs an MQTT 5 broker with shared subscriptions (mosquitto 2); the embedded broker has none' },
+  // issue 15 OTA: signed model updates
+  EDGE_ERR_BUNDLE_SIGNATURE: { exit: 1, hint: 'sign the bundle with a key the device trusts (deploy.trustedKeys in its config); unsigned bundles are refused' },
+  EDGE_ERR_BUNDLE_INVALID: { exit: 1, hint: 'a file of the bundle is missing, malformed or differs from the signed manifest; rebuild it with `edge-infer deploy` and send it again' },
+  EDGE_ERR_DEPLOY_KEY: { exit: EX_CONFIG, hint: 'deploy keys are ed25519 PEM files: `edge-infer deploy --gen-key <file>` writes a pair (or `openssl genpkey -algorithm ed25519`)' },
+  EDGE_ERR_DEPLOY_PREFLIGHT: { exit: 1, hint: 'the bundled model did not load, missed its eval accuracy or does not fit the budget on this device; the old model keeps serving' },
+  EDGE_ERR_DEPLOY_HEALTH: { exit: 1, hint: 'the new model failed its health window (errors or latency over deploy.health*); the device rolled back to the previous model' },
+  EDGE_ERR_DEPLOY_INTERRUPTED: { exit: EX_SOFTWARE, hint: 'the service stopped in the middle of a deploy; it restored the previous model at start: deploy again' },
+  EDGE_ERR_DEPLOY_FAILED: { exit: EX_UNAVAILABLE, hint: 'the device did not take the bundle (see its deploy state); check that it is online, has deploy.trustedKeys set, and retry' },
   EDGE_ERR_INTERNAL: { exit: EX_SOFTWARE, hint: 'this is a bug; please report it with the log line' },
   // --- issue 10: static int8 calibration ---
   EDGE_ERR_CALIBRATION_FAILED: { exit: EX_CONFIG, hint: 'the calibration set did not run through the model (check its "shape" and that it matches the model input); see `edge-infer quantize --help`' },

@@ -128,6 +128,23 @@ export interface ServiceConfigFile {
     /** Default true. */
     enabled: boolean;
   };
+  /** Signed model updates (issue 15 OTA). Off while trustedKeys is empty. */
+  deploy: {
+    /** ed25519 public keys (PEM text, or a path to a PEM file) whose bundles this device installs. Default [] (deploys off). */
+    trustedKeys: string[];
+    /** After a swap, how long the new model must stay healthy before it is committed, s. Default 10. */
+    healthWindowS: number;
+    /** Requests answered with an error during the health window that trigger a rollback (more than this). Default 0. */
+    healthMaxErrors: number;
+    /** p95 latency (queue + inference) over the health window above which the deploy rolls back, ms. Default: none. */
+    healthMaxP95Ms?: number;
+    /** Eval samples run per variant in preflight. Default 32. */
+    preflightSamples: number;
+    /** Preflight accuracy may be this far (0..1) below the variant's manifest accuracy. Default 0.1. */
+    preflightTolerance: number;
+    /** Largest bundle accepted, MB. Default 512. */
+    maxBundleMB: number;
+  };
   log: {
     /** Default "info". */
     level: LogLevel;
@@ -329,6 +346,22 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       description: 'Remote commands on <prefix>/cmd/<name> (reload, status, pin, unpin, calibrate), MQTT 5 request/response.',
       properties: {
         enabled: { type: 'boolean', default: true, description: 'Default true.' },
+      },
+    },
+    deploy: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: { trustedKeys: [], healthWindowS: 10, healthMaxErrors: 0, preflightSamples: 32, preflightTolerance: 0.1, maxBundleMB: 512 },
+      description: 'Signed model updates over MQTT (edge-infer deploy). Off while trustedKeys is empty.',
+      properties: {
+        trustedKeys: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 4096 }, maxItems: 32, default: [], description: 'ed25519 public keys: PEM text or a PEM file path. Default [] (deploys off).' },
+        healthWindowS: { type: 'number', minimum: 0, maximum: 3600, default: 10, description: 'Health window after a swap, s. Default 10.' },
+        healthMaxErrors: { type: 'integer', minimum: 0, default: 0, description: 'Error answers tolerated in the health window. Default 0.' },
+        healthMaxP95Ms: optional({ type: 'number', exclusiveMinimum: 0, description: 'p95 latency over the health window above which the deploy rolls back, ms. Default: none.' }),
+        preflightSamples: { type: 'integer', minimum: 0, maximum: 10000, default: 32, description: 'Eval samples per variant in preflight. Default 32.' },
+        preflightTolerance: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'Allowed accuracy shortfall against the manifest in preflight. Default 0.1.' },
+        maxBundleMB: { type: 'number', exclusiveMinimum: 0, default: 512, description: 'Largest bundle accepted, MB. Default 512.' },
       },
     },
     log: {

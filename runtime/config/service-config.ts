@@ -171,6 +171,8 @@ function build(raw: ServiceConfigFile, r: Resolved): ServiceConfig {
     source: { file: r.file === '<defaults>' ? undefined : r.file, topicPrefixTemplate: raw.topicPrefix, clientIdTemplate: raw.broker.clientId },
   };
   if (r.profile !== undefined) config.profile = r.profile;
+  // Issue 15 OTA: a trusted key given as a file path is resolved like the other paths.
+  config.deploy = { ...raw.deploy, trustedKeys: raw.deploy.trustedKeys.map((k) => (k.includes('-----BEGIN') ? k : r.rel(k))) };
   return config;
 }
 

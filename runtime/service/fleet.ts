@@ -11,9 +11,12 @@
  *   it held in flight when it died is redelivered by mosquitto only if the member comes back, so
  *   requesters retry unanswered requests (duplicates are matched by id; README "Shared work").
  *
+ * - Signed model updates (config `deploy.trustedKeys`, issue 15 OTA): deploy-device.ts behind the
+ *   fleet link's `<prefix>/deploy/+` topics (and the group's); `recovered` is reported first.
  * Errors: `startFleet` throws only what MqttService/FleetLink.start throw for bad config; a group
  * on the embedded broker (no shared subscriptions) is logged as EDGE_ERR_GROUP_UNSUPPORTED and skipped.
  */
+import type { KeyObject } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ServiceConfig } from '../config/service-config.js';
@@ -21,6 +24,7 @@ import { EdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LoadedManifest } from '../repository/types.js';
 import { declaredEventTypes, haDiscoveryMessage, haDiscoveryTopic } from '../fleet/ha-discovery.js';
+import { DeployDevice, type DeployHost, type DeployState } from '../fleet/deploy-device.js';
 import { FleetLink } from '../transport/fleet-link.js';
 import type { ConnectionOptions } from '../transport/mqtt-options.js';
 import { MqttService } from '../transport/mqtt-service.js';
@@ -49,6 +53,8 @@ export interface FleetOptions {
   log: Logger;
   /** Default 1000. */
   stateEveryMs?: number;
+  /** Deploys: the trusted keys (empty: deploys off), what they may do, what start-up recovered. */
+  deploy?: { trusted: readonly KeyObject[]; host: DeployHost; recovered: DeployState | null; holdAt?: string };
 }
 
 const MARKER = 'ha-discovery.json';
@@ -88,11 +94,26 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       default: throw new EdgeError('EDGE_ERR_UNKNOWN_COMMAND', `no command "${name}"; commands: status, reload, pin, unpin, calibrate`);
     }
   } : null;
-  const needLink = ha.discovery || onCommand !== null || typeof announced === 'string';
+  const deployOn = o.deploy !== undefined && o.deploy.trusted.length > 0;
+  let device: DeployDevice | null = null;
+  const needLink = ha.discovery || onCommand !== null || typeof announced === 'string' || deployOn;
   const link = needLink ? FleetLink.start({
     ...o.connection, prefix: c.topicPrefix, discovery: discoveryFor(o.manifests), haPrefix: ha.prefix, onCommand,
     replyPolicy: c.replyTopics, log: o.log.child({ layer: 'fleet' }),
+    onDeploy: deployOn ? (kind, payload) => device?.handle(kind, payload) : null,
+    deployPrefixes: c.group !== undefined ? [`edge/group/${c.group}`] : [],
   }) : null;
+  if (deployOn && o.deploy !== undefined && link !== null) {
+    device = new DeployDevice({
+      stateDir: o.stateDir, trusted: o.deploy.trusted, host: o.deploy.host, publish: (s) => link.publishDeployState(s),
+      healthWindowS: c.deploy.healthWindowS, maxBundleBytes: Math.round(c.deploy.maxBundleMB * 1048576),
+      log: o.log.child({ layer: 'deploy' }), ...(o.deploy.holdAt !== undefined ? { holdAt: o.deploy.holdAt } : {}),
+    });
+    if (o.deploy.recovered !== null) link.publishDeployState(o.deploy.recovered);
+    o.log.info('deploy.enabled', { topics: `${c.topicPrefix}/deploy/{begin,chunk,end}`, trustedKeys: o.deploy.trusted.length });
+  } else if (o.deploy?.recovered) {
+    o.log.warn('deploy.recovered_unreported', { note: 'deploys are off (no deploy.trustedKeys): the recovery is only logged' });
+  }
   if (ha.discovery) {
     const topic = haDiscoveryTopic(ha.prefix, c.deviceId);
     if (typeof announced === 'string' && announced !== topic) void link?.remove(announced);

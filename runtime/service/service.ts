@@ -47,10 +47,15 @@ import { startFleet, type CommandHost, type Fleet } from './fleet.js';
 import { cacheDir, usableStateDir } from './state-dir.js';
 
 export { usableStateDir } from './state-dir.js';
+import { recoverDeploy } from '../fleet/deploy-device.js';
+import { overlayModelDirs } from '../fleet/deploy-store.js';
+import { createDeployHost, readTrustedKeys } from './deploy-host.js';
 
 export const DEFAULT_BROKER_URL = 'mqtt://localhost:1883';
 /** Test/diagnostic hook: the probes read /proc and /sys under this folder instead of "/". */
 export const SYSFS_ROOT_ENV = 'EDGE_INFER_SYSFS_ROOT';
+/** Test hook (issue 15 OTA): a deploy stops forever after reporting this step, so a test can SIGKILL there. */
+export const DEPLOY_HOLD_ENV = 'EDGE_INFER_DEPLOY_HOLD';
 
 /** The policy's limits from the profile and the service config. */
 export function adaptiveLimits(profile: Setup['profile'], a: ServiceConfig['adaptive']): AdaptiveLimits {
@@ -140,6 +145,9 @@ export class EdgeService {
   async #start(): Promise<void> {
     const c = this.#config;
     this.#stateDir = await usableStateDir(c.stateDir, this.#log);
+    // Issue 15 OTA: finish or undo a deploy a crash interrupted, before the manifests are read.
+    const trusted = await readTrustedKeys(c.deploy.trustedKeys);
+    const recovered = await recoverDeploy(this.#stateDir, this.#log.child({ layer: 'deploy' }));
     this.#setup = await this.#resolve(c);
     this.#engine = createEngine(this.#setup.backend, {
       onWorkerCrash: (key, err) => {
@@ -186,6 +194,11 @@ export class EdgeService {
       },
       board: this.#setup.profile.board, version: this.#o.version, manifests: this.#setup.manifests,
       handler: this.#switch, commands: this.#commandHost(), log: this.#log,
+      deploy: {
+        trusted, recovered,
+        host: createDeployHost({ engine: this.#engine, deploy: c.deploy, budgetMB: () => this.#setup.budget.budgetMB, runtime: () => this.#switch.current, apply: () => this.reload(this.#config) }),
+        ...(process.env[DEPLOY_HOLD_ENV] ? { holdAt: process.env[DEPLOY_HOLD_ENV] } : {}),
+      },
     });
     if (c.homeAssistant.discovery) this.#switch.observer = (model, outcome) => this.#fleet?.noteResult(model, outcome);
 
@@ -222,7 +235,7 @@ export class EdgeService {
   }
 
   async #resolve(c: ServiceConfig): Promise<Setup> {
-    const setup = await resolveSetup({ packageRoot: this.#o.packageRoot, profile: c.profile, modelsDir: c.modelsDir });
+    const setup = await resolveSetup({ packageRoot: this.#o.packageRoot, profile: c.profile, modelsDir: c.modelsDir, overlay: await overlayModelDirs(this.#stateDir) });
     this.#log.info('profile', { profile: setup.profile.id, source: setup.profileSource, backend: setup.backend, budgetMB: setup.budget.budgetMB, limitedBy: setup.budget.limitedBy });
     for (const e of setup.manifestErrors) this.#log.error('manifest.refused', { code: e.code, message: e.message, hint: e.hint });
     return setup;

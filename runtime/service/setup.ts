@@ -9,11 +9,11 @@ import path from 'node:path';
 import type { BackendKind, BackendPref, DeviceProfile } from '../config/types.js';
 import { detectProfile, readHostFacts, type DetectionResult } from '../config/detect.js';
 import { listProfiles, loadProfile } from '../config/profile.js';
-import { EdgeError } from '../errors.js';
+import { EdgeError, asEdgeError } from '../errors.js';
 import { resolveBackend } from '../backend/select-engine.js';
 import { defaultBackendCaps } from '../planner/backend-caps.js';
 import type { BackendCaps } from '../planner/types.js';
-import { loadManifests } from '../repository/manifest.js';
+import { loadManifest, loadManifests, MANIFEST_FILE } from '../repository/manifest.js';
 import type { LoadedManifest } from '../repository/types.js';
 import { effectiveBudgetMB, type EffectiveBudget } from '../budget/budget.js';
 import { cgroupMemoryLimitMB, memAvailableMB, processRssMB } from '../budget/probes.js';
@@ -24,6 +24,12 @@ export interface SetupOptions {
   profile?: string | undefined;
   /** Default <packageRoot>/models. */
   modelsDir?: string | undefined;
+  /**
+   * Deployed models (issue 15 OTA, fleet/deploy-store.ts): model id -> folder holding its model.json.
+   * Each replaces the models folder's model of that id (or adds it); a bad one is reported and the
+   * bundled model, if any, serves instead.
+   */
+  overlay?: ReadonlyMap<string, string>;
   /** Overrides the computed budget (a ceiling for `plan` experiments). */
   budgetMB?: number | undefined;
   /** Overrides the profile's backend preference. */
@@ -84,6 +90,17 @@ export async function resolveSetup(o: SetupOptions): Promise<Setup> {
   }
   const modelsDir = path.resolve(o.modelsDir ?? path.join(o.packageRoot, 'models'));
   const { loaded, errors } = await loadManifests(modelsDir);
+  for (const [id, dir] of o.overlay ?? []) {
+    try {
+      const one = await loadManifest(path.join(dir, MANIFEST_FILE));
+      if (one.manifest.id !== id) throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `deployed model ${dir} says id "${one.manifest.id}", expected "${id}"`);
+      const at = loaded.findIndex((m) => m.manifest.id === id);
+      if (at >= 0) loaded[at] = one; else loaded.push(one);
+    } catch (e) {
+      errors.push(asEdgeError(e));
+    }
+  }
+  loaded.sort((a, b) => (a.manifest.id < b.manifest.id ? -1 : a.manifest.id > b.manifest.id ? 1 : 0));
   const pref = o.backend ?? profile.inference.backend;
   const backend = o.backendFor === 'profile'
     ? resolveBackend(pref, { platform: 'linux', arch: NODE_ARCH[profile.cpu.arch] })

@@ -11,6 +11,9 @@
  *   check as inference replies (transport/reply-topic.ts).
  * - Model state for Home Assistant sensors: `<prefix>/models/<model>/state` (latest top-1 label,
  *   score, variant), retained, QoS 0.
+ * - Signed model updates (issue 15 OTA): `<p>/deploy/begin|chunk|end` for the own prefix and each
+ *   of `deployPrefixes` (a group's `edge/group/<name>`) go to `onDeploy` as raw payloads; the
+ *   device's progress goes out retained on `<prefix>/deploy/state` (QoS 1, queued while offline).
  * Why a second connection: its subscriptions must not live in the request session (a persistent
  * session would queue commands for hours while the device is off), and it keeps the hot request
  * path free of this traffic.
@@ -40,6 +43,10 @@ export interface FleetLinkOptions extends ConnectionOptions {
   /** Run command `name` with its JSON body; resolve with the result or throw an EdgeError. Null: commands off. */
   onCommand: ((name: string, body: Record<string, unknown>) => Promise<unknown>) | null;
   replyPolicy?: ReplyTopicPolicy;
+  /** Deploy messages (`kind` = begin | chunk | end); null: deploys off. */
+  onDeploy?: ((kind: string, payload: Buffer) => void) | null;
+  /** Further prefixes whose `/deploy/+` topics are taken (a group's). */
+  deployPrefixes?: readonly string[];
   /** Reconnect period, ms. Default 2000. */
   reconnectMs?: number;
   log?: Logger;
@@ -94,6 +101,7 @@ export class FleetLink {
     const filters = [
       ...(this.#o.discovery !== null ? [`${this.#o.haPrefix}/status`] : []),
       ...(this.#o.onCommand !== null ? [this.#cmdFilter] : []),
+      ...(this.#o.onDeploy ? [this.#o.prefix, ...(this.#o.deployPrefixes ?? [])].map((p) => `${p}/deploy/+`) : []),
     ];
     if (filters.length > 0) this.#client.subscribe(filters, { qos: 1 });
     this.#publishDiscovery();
@@ -126,6 +134,12 @@ export class FleetLink {
     this.#client.publish(`${this.#o.prefix}/models/${model}/state`, JSON.stringify(state), { qos: 0, retain: true });
   }
 
+  /** The device's deploy progress, retained on `<prefix>/deploy/state`; QoS 1, queued by mqtt.js while offline. */
+  publishDeployState(state: object): void {
+    if (this.#closed) return;
+    this.#client.publish(`${this.#o.prefix}/deploy/state`, JSON.stringify(state), { qos: 1, retain: true });
+  }
+
   async #waitConnected(timeoutMs: number): Promise<boolean> {
     if (this.#client.connected) return true;
     return new Promise((resolve) => {
@@ -141,6 +155,12 @@ export class FleetLink {
         this.#log.info('fleet.ha_online', { note: 'Home Assistant (re)started: discovery republished' });
         this.#publishDiscovery();
       }
+      return;
+    }
+    if (this.#o.onDeploy && topic.includes('/deploy/')) {
+      const kind = topic.slice(topic.lastIndexOf('/') + 1);
+      const base = topic.slice(0, -`/deploy/${kind}`.length);
+      if (kind !== 'state' && (base === this.#o.prefix || (this.#o.deployPrefixes ?? []).includes(base))) this.#o.onDeploy(kind, payload);
       return;
     }
     const head = `${this.#o.prefix}/cmd/`;
