@@ -16,7 +16,12 @@ import { positiveInt, str } from '../values.js';
 export const command: Command = {
   name: 'deploy',
   summary: 'send a signed model bundle to a device or group over MQTT; it installs, watches health, commits or rolls back',
-  usage: '<model dir> --to <device id | group:<name>> --key <private key PEM> [--broker URL] | --gen-key <file>',
+  usage: '<model dir> --to <device id | group:<name>> --key <private key PEM> [--broker URL] [--username U] [--prefix P] [--expect N] [--chunk-kb 64] [--timeout-ms N] [--json] | --gen-key <file>',
+  examples: [
+    'edge-infer deploy --gen-key ops-key.pem',
+    'edge-infer deploy models/digits --to pi-kitchen --key ops-key.pem --broker mqtt://broker.local:1883',
+    'edge-infer deploy models/digits --to group:kitchen --expect 3 --key ops-key.pem',
+  ],
   options: {
     to: { type: 'string', help: 'a device id (topics edge/<id>/deploy/...) or group:<name> (edge/group/<name>/deploy/...)' },
     key: { type: 'string', help: 'ed25519 private key, PEM file (make one with --gen-key)' },
