@@ -76,7 +76,9 @@ export async function stageDeb(o: StageOptions): Promise<void> {
   await writeFile(path.join(lib, 'package.json'), runtimePackageJson(pkg), { mode: 0o644 });
   await copyOne(path.join(root, 'bin/edge-infer.js'), path.join(lib, 'bin/edge-infer.js'), true);
   await copyTree(path.join(root, 'dist/runtime'), path.join(lib, 'dist/runtime'), (rel) => !rel.endsWith('.map'));
-  for (const dir of ['device-profiles', 'models', 'deploy']) await copyTree(path.join(root, dir), path.join(lib, dir));
+  for (const dir of ['device-profiles', 'deploy']) await copyTree(path.join(root, dir), path.join(lib, dir));
+  // A model's recipe/ (training and fetch scripts, Python) makes the files; the device only serves them.
+  await copyTree(path.join(root, 'models'), path.join(lib, 'models'), (rel) => !/(^|\/)recipe\//.test(rel));
 
   const lock = JSON.parse(await readFile(path.join(root, 'package-lock.json'), 'utf8')) as LockFile;
   for (const dep of productionPackageDirs(lock)) {
