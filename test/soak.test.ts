@@ -1,5 +1,5 @@
 /**
- * Soak in CI (issue 6): ~45 s at a high request rate to the real service over mosquitto (persistence
+ * Soak in CI (issue 6): ~25 s (60 s in CI) at a high request rate to the real service over mosquitto (persistence
  * on), the broker restarted twice mid-run. No answer lost (every id answered), no error answers,
  * and bounded RSS, fds, outbox and queue depth (back to 0 after the drain). The hour-long version:
  * node dist/bench/soak.js --minutes 60.
@@ -7,12 +7,13 @@
 import t from 'tap';
 import { runSoak } from '../bench/soak.js';
 
-const SECONDS = Number(process.env['SOAK_SECONDS'] ?? 45);
+// npm test runs 25 s (test time budget); CI runs 60 s (.ci/run), the hour is bench/soak.ts.
+const SECONDS = Number(process.env['SOAK_SECONDS'] ?? 25);
 const WINDOW = 64;
 const RSS_BOUND_MB = 40;
 const FD_BOUND = 8;
 
-t.test('45 s of requests with two broker restarts loses no answer and grows nothing beyond a bound', { timeout: 240_000 }, async (t) => {
+t.test(`${SECONDS} s of requests with two broker restarts loses no answer and grows nothing beyond a bound`, { timeout: 240_000 }, async (t) => {
   const f = await runSoak({ seconds: SECONDS, restarts: 2, window: WINDOW, baseDir: '/dev/shm', sampleMs: 5000 });
   const { samples, ...figures } = f;
   t.comment(`soak ${f.seconds} s: sent ${f.sent}, answered ${f.answered}, lost ${f.lost}, duplicates ${f.duplicates}, broker restarts ${f.restarts}, service reconnects ${f.serviceReconnectsLogged}`);
