@@ -124,7 +124,9 @@ export class ModelRuntime implements InferenceHandler {
       if (pre !== null) this.#preprocessors.set(id, pre);
     }
     // Image models: the decode thread starts while the sessions load (not on the first image).
-    const warming = this.#media.warm([...this.#slots.values()].map((s) => s.loaded.manifest));
+    // Not on WASM (the Zero's 512 MB): the pool's worker costs ~19 MB of RSS there (measured with
+    // bench/zero-service-rss.ts: 167.9 -> 149.0 MB); it starts with the first image instead.
+    const warming = this.#opts.engine.kind === 'wasm' ? Promise.resolve() : this.#media.warm([...this.#slots.values()].map((s) => s.loaded.manifest));
     if (this.#slots.size === 0) {
       // A device with no models yet still runs: it reports itself and answers EDGE_ERR_UNKNOWN_MODEL.
       this.#opts.log.warn('models.none', { hint: 'no enabled models: add models/<id>/model.json (or enable one in the config) and send SIGHUP' });
