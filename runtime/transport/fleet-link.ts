@@ -28,7 +28,7 @@ import { createMqttClient } from './connect.js';
 import { connectionError } from './connection-errors.js';
 import { tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { checkReplyTopic, DEFAULT_REPLY_TOPIC_POLICY, type ReplyTopicPolicy } from './reply-topic.js';
-import { createTopics } from './topics.js';
+import { createTopics, type Topics } from './topics.js';
 
 export interface RetainedMessage {
   topic: string;
@@ -60,6 +60,8 @@ export class FleetLink {
   readonly #client: MqttClient;
   readonly #log: Logger;
   readonly #cmdFilter: string;
+  /** The device's topic tree, for the reply-topic check of every command. */
+  readonly #topics: Topics;
   #lastError = '';
   #closed = false;
 
@@ -67,6 +69,7 @@ export class FleetLink {
     this.#o = o;
     this.#log = o.log ?? silentLogger;
     this.#cmdFilter = `${o.prefix}/cmd/+`;
+    this.#topics = createTopics(o.prefix);
     const v5 = (o.protocolVersion ?? 5) === 5;
     this.#client = createMqttClient(o.url, {
       protocolVersion: v5 ? 5 : 4,
@@ -186,7 +189,7 @@ export class FleetLink {
       outcome = { ok: false, error: toErrorPayload(err) };
     }
     if (reply === undefined) return;
-    const refused = checkReplyTopic(reply, undefined, createTopics(this.#o.prefix), this.#o.replyPolicy ?? DEFAULT_REPLY_TOPIC_POLICY);
+    const refused = checkReplyTopic(reply, undefined, this.#topics, this.#o.replyPolicy ?? DEFAULT_REPLY_TOPIC_POLICY);
     if (refused !== null) {
       this.#log.warn('fleet.reply_refused', { command: name, code: refused.code, message: refused.message });
       return;
