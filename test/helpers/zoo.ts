@@ -64,3 +64,15 @@ export async function measureZoo(id: string): Promise<Zoo> {
     },
   };
 }
+
+/** The figures every zoo manifest must reproduce: eval count, and per variant accuracy, agreement, params, ops and (when inspect can count them) MACs. */
+export function checkManifestFigures(t: { equal(a: unknown, b: unknown, message: string): unknown; same(a: unknown, b: unknown, message: string): unknown }, zoo: Zoo): void {
+  t.equal(zoo.set.labels.length, zoo.loaded.manifest.eval?.count, 'eval count');
+  for (const [id, z] of zoo.variants) {
+    t.equal(z.accuracy, z.variant.quality.accuracy, `${id} accuracy`);
+    t.equal(z.agreement, z.variant.quality.agreement, `${id} agreement`);
+    t.equal(z.variant.quality.evalCount, zoo.set.labels.length, `${id} evalCount`);
+    t.same([z.inspect.params, z.inspect.ops], [z.variant.params, z.variant.ops], `${id} params, ops`);
+    if (z.inspect.macsUnknown.length === 0) t.equal(z.inspect.macs, z.variant.macs, `${id} MACs`);
+  }
+}
