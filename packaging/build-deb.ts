@@ -44,6 +44,13 @@ export const REQUIRED_PATHS = [
   'lib/systemd/system/edge-infer.service', CONFIG_FILE, 'usr/share/doc/edge-infer/copyright', 'usr/share/man/man1/edge-infer.1.gz',
 ];
 
+/**
+ * The armhf package's systemd drop-in: every armhf board (Zero 2 W, Pi 3 on 32-bit Pi OS) runs the
+ * WASM backend, whose freed start and load buffers glibc keeps without a fixed trim threshold
+ * (deploy/systemd/rpi-zero-2w.conf says what it measured). arm64 (native backend) ships none.
+ */
+export const ARMHF_DROP_IN = 'lib/systemd/system/edge-infer.service.d/wasm-malloc.conf';
+
 /** Problems with a package's file list (relative paths), empty when it is fine. Pure. */
 export function contentProblems(files: readonly string[], arch: DebArch): string[] {
   const problems = files.filter((f) => foreignBinary(f, arch)).map((f) => `foreign binary: ${f}`);
@@ -53,6 +60,8 @@ export function contentProblems(files: readonly string[], arch: DebArch): string
   const wasm = files.some((f) => f.endsWith('/ort-wasm-simd-threaded.wasm'));
   if (arch === 'arm64' && !native) problems.push('missing: the linux/arm64 onnxruntime-node binding');
   if (arch === 'armhf' && !wasm) problems.push('missing: onnxruntime-web ort-wasm-simd-threaded.wasm');
+  if (arch === 'armhf' && !have.has(ARMHF_DROP_IN)) problems.push(`missing: ${ARMHF_DROP_IN}`);
+  if (arch !== 'armhf' && have.has(ARMHF_DROP_IN)) problems.push(`not for ${arch}: ${ARMHF_DROP_IN}`);
   return problems;
 }
 

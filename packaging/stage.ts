@@ -17,6 +17,7 @@ import { keepDependencyDir, keepDependencyFile, type DebArch } from './arch-rule
 import {
   CONFIG_FILE, LIB_DIR, LINTIAN_OVERRIDES, MIT_TEXT, PACKAGED_CONFIG, changelogFile, copyrightFile, packagedUnit,
 } from './debian-files.js';
+import { ARMHF_DROP_IN } from './build-deb.js';
 import { manPage } from './man-page.js';
 import { productionPackageDirs, type LockFile } from './prod-deps.js';
 import { copyOne, listFiles, normaliseDirModes } from './tree.js';
@@ -94,6 +95,13 @@ export async function stageDeb(o: StageOptions): Promise<void> {
   const unit = packagedUnit(await readFile(path.join(root, 'deploy/systemd/edge-infer.service'), 'utf8'));
   await mkdir(path.join(stage, 'lib/systemd/system'), { recursive: true });
   await writeFile(path.join(stage, 'lib/systemd/system/edge-infer.service'), unit, { mode: 0o644 });
+  if (o.arch === 'armhf') {
+    // Installed active: on armhf the backend is always WASM (see ARMHF_DROP_IN). The repo's file
+    // starts with manual install steps that do not apply to a packaged drop-in.
+    const dropIn = (await readFile(path.join(root, 'deploy/systemd/rpi-zero-2w.conf'), 'utf8')).replace(/^(#.*\n)*?(?=\[Service\])/, '# Installed by the armhf package (WASM backend on every 32-bit Pi OS board); override in /etc/systemd/system/edge-infer.service.d/.\n');
+    await mkdir(path.dirname(path.join(stage, ARMHF_DROP_IN)), { recursive: true });
+    await writeFile(path.join(stage, ARMHF_DROP_IN), dropIn, { mode: 0o644 });
+  }
   await mkdir(path.dirname(path.join(stage, CONFIG_FILE)), { recursive: true });
   await writeFile(path.join(stage, CONFIG_FILE), PACKAGED_CONFIG, { mode: 0o644 });
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { foreignBinary, keepDependencyDir, keepDependencyFile } from '../packaging/arch-rules.js';
-import { REQUIRED_PATHS, buildDeb, contentProblems } from '../packaging/build-deb.js';
+import { ARMHF_DROP_IN, REQUIRED_PATHS, buildDeb, contentProblems } from '../packaging/build-deb.js';
 import { CONFFILES, PACKAGED_CONFIG, POSTINST, POSTRM, PRERM, controlFile, packagedUnit } from '../packaging/debian-files.js';
 import { productionPackageDirs, type LockFile } from '../packaging/prod-deps.js';
 import { SIZE_LIMIT_MB, installedSizeKiB, partOf, partSizes } from '../packaging/sizes.js';
@@ -86,6 +86,9 @@ t.test('sizes: parts and Installed-Size', async (t) => {
   t.same(partSizes(sizes), [{ part: 'compiled runtime (dist/)', bytes: 5000, files: 1 }, { part: 'model a', bytes: 3010, files: 2 }]);
   t.same(contentProblems(['usr/lib/edge-infer/node_modules/x/linux/x64/a.node'], 'arm64').slice(0, 1), ['foreign binary: usr/lib/edge-infer/node_modules/x/linux/x64/a.node']);
   t.ok(contentProblems([], 'armhf').includes('missing: usr/bin/edge-infer'));
+  t.ok(contentProblems([], 'armhf').includes(`missing: ${ARMHF_DROP_IN}`), 'armhf (WASM) needs the malloc drop-in');
+  t.ok(contentProblems([ARMHF_DROP_IN], 'arm64').includes(`not for arm64: ${ARMHF_DROP_IN}`), 'arm64 (native) must not carry it');
+  t.notOk(contentProblems([], 'arm64').some((p) => p.includes(ARMHF_DROP_IN)));
 });
 
 const work = mkdtempSync(path.join(tmpdir(), 'pkg-test-'));

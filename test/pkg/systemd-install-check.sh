@@ -3,7 +3,8 @@
 # (systemd-nspawn, systemd 252 as PID 1) and inside it installs the armhf .deb: it holds no native code
 # (JS + WASM), so its service really runs on this x86 host (dpkg --force-architecture; --force-depends
 # because bookworm's nodejs is 18: the host's Node 20 is bind-mounted as /usr/local/bin/node). Checks:
-#   install: unit enabled and active (Type=notify: READY came), `edge-infer doctor` inside passes (its
+#   install: unit enabled and active (Type=notify: READY came), the package's WASM drop-in in the
+#   service's environment (MALLOC_TRIM_THRESHOLD_), `edge-infer doctor` inside passes (its
 #   broker check warns: the service's embedded MQTT 3.1.1 broker answers on localhost:1883)
 #   edit the conffile, remove: unit stopped, config (with the edit) and state kept
 #   reinstall: the edited config survives; purge: config and state gone
@@ -38,6 +39,8 @@ wait_active() { i=0; while [ $i -lt 90 ]; do s=$(systemctl is-active edge-infer)
 dpkg --force-architecture --force-depends -i /var/tmp/edge-infer.deb > /out/dpkg-install.log 2>&1; r install_rc $?
 r enabled "$(systemctl is-enabled edge-infer)"
 r active_after_install "$(wait_active)"
+pid=$(systemctl show -p MainPID --value edge-infer)
+r malloc_trim "$(tr '\0' '\n' < /proc/$pid/environ | grep -qx MALLOC_TRIM_THRESHOLD_=131072 && echo set || echo unset)"
 edge-infer doctor --json > /out/doctor.json 2>/out/doctor.err; r doctor_rc $?
 journalctl -u edge-infer --no-pager -n 40 > /out/journal-install.log
 sed -i 's/"level": "info"/"level": "debug"/' /etc/edge-infer/config.json
@@ -74,7 +77,7 @@ timeout 400 systemd-nspawn -q -D "$work/root" --boot --console=pipe --register=n
 echo "systemd-check: container ran $((SECONDS - t0)) s"
 touch "$work/out/result"
 sed 's/^/systemd-check: /' "$work/out/result"
-want="install_rc=0 enabled=enabled active_after_install=active doctor_rc=0 remove_rc=0 active_after_remove=inactive
+want="install_rc=0 enabled=enabled active_after_install=active malloc_trim=set doctor_rc=0 remove_rc=0 active_after_remove=inactive
 config_after_remove=kept-edited state_after_remove=kept command_after_remove=gone reinstall_rc=0 config_after_reinstall=kept-edited
 active_after_reinstall=active purge_rc=0 config_after_purge=gone state_after_purge=gone done=yes"
 rc=0
