@@ -47,6 +47,7 @@ t.test('under the shipped ACL over TLS the service answers, publishes status, te
     broker: { url: sb.url, username: SERVICE_USER, tls: clientTls },
     telemetry: { intervalS: 1 },
     log: { level: 'debug', format: 'json' },
+    group: 'kitchen',
   });
   delete process.env['EDGE_INFER_MQTT_PASSWORD'];
   t.teardown(() => { svc.child.kill('SIGKILL'); });
@@ -71,6 +72,16 @@ t.test('under the shipped ACL over TLS the service answers, publishes status, te
   // A request with no reply topic is answered on <prefix>/models/digits/result.
   await watcher.client.publishAsync(`${PREFIX}/models/digits/infer`, JSON.stringify({ id: 'plain-1', input: evalSet.inputs[2] }), { qos: 1 });
   await watcher.until(() => watcher.on(`${PREFIX}/models/digits/result`).some((m) => (m.json as { id?: string }).id === 'plain-1'), 10_000, 'result topic answer');
+
+  // The group's shared stream (issue 15) under the same ACL: a request to edge/group/kitchen is
+  // answered on the group's reply area, and a bad one copied to the group's errors topic.
+  await svc.waitLog('group.joined');
+  await svc.waitLog('"layer":"group"');
+  const grp = await sendRequest({ url: sb.url, prefix: 'edge/group/kitchen', model: 'digits', body: { id: 'grp-1', input: evalSet.inputs[3] }, username: APP_USER, password: APP_PASSWORD, tls: clientTls, timeoutMs: 10_000 });
+  t.equal(grp.kind, 'result', 'a group request is answered under the ACL');
+  if (grp.kind === 'result') t.equal(grp.body.top?.[0]?.label, String(evalSet.labels[3]));
+  const grpBad = await sendRequest({ url: sb.url, prefix: 'edge/group/kitchen', model: 'digits', body: { id: 'grp-bad', input: [1] }, username: APP_USER, password: APP_PASSWORD, tls: clientTls, timeoutMs: 10_000 });
+  t.equal(grpBad.kind, 'error', 'a bad group request gets its error answer');
 
   // Telemetry (QoS 0) arrives.
   await watcher.until(() => watcher.on(`${PREFIX}/telemetry`).length > 0, 10_000, 'telemetry');
