@@ -13,7 +13,8 @@
 import { performance } from 'node:perf_hooks';
 import { asEdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { realTimers, type Timers } from '../telemetry/collector.js';
+import { startLoop } from '../loop.js';
+import type { Timers } from '../timers.js';
 import type { ModelSwitch } from '../telemetry/payload.js';
 import type { SystemProbes } from '../telemetry/system-probes.js';
 import {
@@ -42,7 +43,7 @@ export interface AdaptiveLoopOptions {
   /** Models the loop must leave alone (pinned by an operator, issue 15). Default: none. */
   skip?: (model: string) => boolean;
   log: Logger;
-  /** Default realTimers (unref'd). */
+  /** Default unref'd real timers (runtime/loop.ts). */
   timers?: Timers;
   /** Monotonic ms. Default performance.now. */
   nowMs?: () => number;
@@ -70,14 +71,11 @@ export async function readSignals(p: AdaptiveProbes): Promise<SystemSignals> {
 }
 
 export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
-  const timers = o.timers ?? realTimers;
   const now = o.nowMs ?? (() => performance.now());
   let system: SystemState = INITIAL_SYSTEM_STATE;
   let states = new Map<string, ModelPolicyState>();
   let seen: AdaptiveRuntime | null = null;
-  let handle: unknown = null;
   let stopped = false;
-  let running: Promise<void> = Promise.resolve();
 
   const once = async (): Promise<void> => {
     const rt = o.runtime();
@@ -116,33 +114,18 @@ export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
     }
   };
 
-  const guarded = async (): Promise<void> => {
-    try {
-      await once();
-    } catch (e) {
-      o.log.warn('adaptive.tick_failed', { error: asEdgeError(e) });
-    }
-  };
-
-  const schedule = (): void => {
-    if (stopped) return;
-    handle = timers.setTimeout(() => {
-      handle = null;
-      running = running.then(guarded).then(schedule);
-    }, o.intervalMs);
-  };
-  schedule();
+  const loop = startLoop({
+    intervalMs: o.intervalMs,
+    tick: once,
+    onError: (e) => o.log.warn('adaptive.tick_failed', { error: asEdgeError(e) }),
+    ...(o.timers !== undefined ? { timers: o.timers } : {}),
+  });
 
   return {
-    tickNow() {
-      running = running.then(guarded);
-      return running;
-    },
-    async stop() {
+    tickNow: () => loop.tickNow(),
+    stop() {
       stopped = true;
-      if (handle !== null) timers.clearTimeout(handle);
-      handle = null;
-      await running;
+      return loop.stop();
     },
   };
 }

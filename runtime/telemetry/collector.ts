@@ -14,7 +14,8 @@ import { silentLogger } from '../log.js';
 import type { LatencySnapshot } from './histogram.js';
 import type { LatencyFigures, ModelTelemetry, OutboxTelemetry, TelemetryPayload } from './payload.js';
 import { TELEMETRY_SCHEMA_VERSION } from './payload.js';
-import type { Timers } from '../timers.js';
+import { startLoop } from '../loop.js';
+import { unrefTimers, type Timers } from '../timers.js';
 import type { SystemProbes } from './system-probes.js';
 import { isThrottledNow } from './system-probes.js';
 
@@ -103,18 +104,8 @@ export function createCollector(sources: TelemetrySources): () => Promise<Teleme
 }
 
 export type { Timers } from '../timers.js';
-
 /** Real timers, unref'd: a telemetry tick never keeps the process alive on its own. */
-export const realTimers: Timers = {
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
+export const realTimers: Timers = unrefTimers;
 
 export interface TelemetryLoopOptions {
   /** Seconds between the end of one publish and the next collection. Must be > 0. */
@@ -141,15 +132,10 @@ export interface TelemetryLoop {
   readonly failures: number;
 }
 
-/** Starts the telemetry loop. Throws RangeError for a non-positive interval (a caller mistake). */
+/** Starts the telemetry loop (runtime/loop.ts). Throws RangeError for a non-positive interval (a caller mistake). */
 export function startTelemetry(options: TelemetryLoopOptions): TelemetryLoop {
   if (!(options.intervalS > 0)) throw new RangeError(`intervalS must be > 0, got ${options.intervalS}`);
-  const timers = options.timers ?? realTimers;
   const log = options.log ?? silentLogger;
-  const intervalMs = options.intervalS * 1000;
-  let handle: unknown = null;
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
   let published = 0;
   let failures = 0;
 
@@ -171,30 +157,10 @@ export function startTelemetry(options: TelemetryLoopOptions): TelemetryLoop {
     }
   };
 
-  const schedule = (): void => {
-    if (stopped) return;
-    handle = timers.setTimeout(() => {
-      handle = null;
-      running = running.then(once).then(schedule);
-    }, intervalMs);
-  };
-
-  const tickNow = (): Promise<void> => {
-    running = running.then(once);
-    return running;
-  };
-
-  if (options.immediate ?? true) running = running.then(once).then(schedule);
-  else schedule();
-
+  const loop = startLoop({ intervalMs: options.intervalS * 1000, tick: once, immediate: options.immediate ?? true, timers: options.timers ?? realTimers });
   return {
-    tickNow,
-    async stop() {
-      stopped = true;
-      if (handle !== null) timers.clearTimeout(handle);
-      handle = null;
-      await running;
-    },
+    tickNow: () => loop.tickNow(),
+    stop: () => loop.stop(),
     get published() {
       return published;
     },
