@@ -1,23 +1,22 @@
 /**
  * The JSON Schema (draft 2020-12) of a device profile: the source of truth for validation and
- * defaults. Typed by `JSONSchemaType<DeviceProfile>`, so it cannot drift from types.ts.
+ * defaults. Typed by `SchemaOf<DeviceProfile>`, so it cannot drift from types.ts.
  * device-profiles/schema.json is this object written out (a unit test keeps the two equal).
  */
-import type { JSONSchemaType } from 'ajv';
 import {
   ARCHES, BACKEND_PREFS, CPU_FEATURES, GRAPH_OPT_LEVELS, PRECISIONS,
   type DeviceProfile, type Precision,
 } from './types.js';
-import { optional } from './schema-helpers.js';
+import type { DocumentSchemaOf } from './schema-type.js';
 
-const gmacs = (p: Precision) => optional({
+const gmacs = (p: Precision) => ({
   type: 'number', exclusiveMinimum: 0,
   description: `Estimated throughput of ${p} variants, giga-MACs per second at inference.threads (an estimate, not a measurement).`,
-} as const);
+}) as const;
 
 export const PROFILE_SCHEMA_ID = 'https://edge-infer.dev/schemas/device-profile.json';
 
-export const profileSchema: JSONSchemaType<DeviceProfile> = {
+export const profileSchema: DocumentSchemaOf<DeviceProfile> = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: PROFILE_SCHEMA_ID,
   title: 'edge-infer device profile',
@@ -26,13 +25,13 @@ export const profileSchema: JSONSchemaType<DeviceProfile> = {
   additionalProperties: false,
   required: ['id', 'board', 'cpu', 'memory', 'inference', 'thermal'],
   properties: {
-    $schema: optional({ type: 'string', description: 'Path or URL of this schema, for editors ("./schema.json").' }),
+    $schema: { type: 'string', description: 'Path or URL of this schema, for editors ("./schema.json").' },
     id: {
       type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$', maxLength: 64,
       description: 'Profile id: lower-case letters, digits and dashes; the file name without .json.',
     },
     board: { type: 'string', minLength: 1, description: 'Human name of the board, e.g. "Raspberry Pi 4 Model B (8 GB)".' },
-    description: optional({ type: 'string', description: 'Free text: assumptions (OS bitness) and where the figures come from.' }),
+    description: { type: 'string', description: 'Free text: assumptions (OS bitness) and where the figures come from.' },
     match: {
       type: 'object',
       additionalProperties: false,
@@ -40,11 +39,11 @@ export const profileSchema: JSONSchemaType<DeviceProfile> = {
       description: 'Rules host detection uses; every rule given must hold. No rules: matches any host of cpu.arch.',
       required: [],
       properties: {
-        deviceTreeModel: optional({
+        deviceTreeModel: {
           type: 'string', minLength: 1,
           description: 'Regular expression tested against /proc/device-tree/model, e.g. "^Raspberry Pi 4 Model B".',
-        }),
-        memoryMB: optional({
+        },
+        memoryMB: {
           type: 'object',
           additionalProperties: false,
           required: ['minMB', 'maxMB'],
@@ -53,7 +52,7 @@ export const profileSchema: JSONSchemaType<DeviceProfile> = {
             minMB: { type: 'integer', minimum: 0, description: 'Lowest MemTotal accepted, MB.' },
             maxMB: { type: 'integer', minimum: 0, description: 'Highest MemTotal accepted, MB.' },
           },
-        }),
+        },
       },
     },
     cpu: {
@@ -67,7 +66,7 @@ export const profileSchema: JSONSchemaType<DeviceProfile> = {
           description: 'Userland architecture: "armv7" for a 32-bit OS (Node process.arch "arm"), "arm64", "x64".',
         },
         cores: { type: 'integer', minimum: 1, maximum: 1024, description: 'Online CPU cores.' },
-        model: optional({ type: 'string', description: 'Human CPU name, e.g. "Cortex-A72".' }),
+        model: { type: 'string', description: 'Human CPU name, e.g. "Cortex-A72".' },
         features: {
           type: 'array', items: { type: 'string', enum: CPU_FEATURES }, uniqueItems: true, default: [],
           description: 'Features the planner cares about (dotprod makes 4-bit MatMulNBits fast). Default [].',

@@ -5,6 +5,13 @@
  * value's schema must match its property type, and `default`/`enum` values must be of that type.
  * Not checked by the type: that a non-optional property left out of `required` has a `default`
  * (the schema tests cover that by validating minimal documents).
+ *
+ * The one way this project types its schemas (issue 16: profiles, the service config, manifests,
+ * calibration). Chosen over ajv's `JSONSchemaType<T>`, which the profile and service config used
+ * before: that type demands `nullable: true` on every optional key, which either lets `null` through
+ * or needs a cast helper that makes the type say something the emitted schema does not; it cannot
+ * type a mixed union as `anyOf` branches; and it ties our types to ajv's typings. Here "may be
+ * absent" is simply "not in `required`", and the emitted JSON is exactly the literal.
  */
 
 interface Annotations<T> {
@@ -44,13 +51,16 @@ interface ArraySchema<E> {
   uniqueItems?: boolean;
 }
 
-/** Records keyed by any string (`Record<string, V>`). */
-interface MapSchema<V> {
+/**
+ * Records keyed by any string (`Record<string, V>`): every value by `additionalProperties`, or only
+ * keys matching a pattern (`patternProperties`, everything else refused).
+ */
+type MapSchema<V> = {
   type: 'object';
-  additionalProperties: SchemaOf<V>;
   propertyNames?: StringSchema<string>;
   minProperties?: number;
-}
+  required?: readonly never[];
+} & ({ additionalProperties: SchemaOf<V> } | { patternProperties: Readonly<Record<string, SchemaOf<V>>>; additionalProperties: false });
 
 interface ObjectSchema<T> {
   type: 'object';
@@ -84,3 +94,6 @@ type OnePrimitive<T> = [T] extends [string] ? true : [T] extends [number] ? true
 export type SchemaOf<T> = (true extends IsUnion<T>
   ? true extends OnePrimitive<T> ? Single<T> : { anyOf: readonly Branches<T>[] }
   : Single<T>) & Annotations<T>;
+
+/** A whole file format's schema: `SchemaOf<T>` plus the root-only keywords. */
+export type DocumentSchemaOf<T> = SchemaOf<T> & { $schema: string; $id?: string };
