@@ -55,12 +55,7 @@ interface ArraySchema<E> {
  * Records keyed by any string (`Record<string, V>`): every value by `additionalProperties`, or only
  * keys matching a pattern (`patternProperties`, everything else refused).
  */
-type MapSchema<V> = {
-  type: 'object';
-  propertyNames?: StringSchema<string>;
-  minProperties?: number;
-  required?: readonly never[];
-} & ({ additionalProperties: SchemaOf<V> } | { patternProperties: Readonly<Record<string, SchemaOf<V>>>; additionalProperties: false });
+type MapSchema<V> = { type: 'object'; propertyNames?: StringSchema<string>; minProperties?: number; required?: readonly never[] } & ({ additionalProperties: SchemaOf<V> } | { patternProperties: Readonly<Record<string, SchemaOf<V>>>; additionalProperties: false });
 
 interface ObjectSchema<T> {
   type: 'object';
@@ -69,19 +64,7 @@ interface ObjectSchema<T> {
   required: readonly RequiredKeys<T>[];
 }
 
-type Single<T> = [T] extends [string]
-  ? StringSchema<T>
-  : [T] extends [number]
-    ? NumberSchema<T>
-    : [T] extends [boolean]
-      ? { type: 'boolean' }
-      : [T] extends [readonly (infer E)[]]
-        ? ArraySchema<E>
-        : [T] extends [object]
-          ? string extends keyof T
-            ? MapSchema<T[string & keyof T]>
-            : ObjectSchema<T>
-          : never;
+type Single<T> = [T] extends [string] ? StringSchema<T> : [T] extends [number] ? NumberSchema<T> : [T] extends [boolean] ? { type: 'boolean' } : [T] extends [readonly (infer E)[]] ? ArraySchema<E> : [T] extends [object] ? (string extends keyof T ? MapSchema<T[string & keyof T]> : ObjectSchema<T>) : never;
 
 /** Distributes over a union: one branch schema per member, for `anyOf`. */
 type Branches<T> = T extends unknown ? Single<T> & Annotations<T> : never;
@@ -91,9 +74,7 @@ type IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : 
 /** Literal unions of one primitive ("a" | "b", 1 | 2, boolean) are one schema with `enum`; mixed unions need `anyOf`. */
 type OnePrimitive<T> = [T] extends [string] ? true : [T] extends [number] ? true : [T] extends [boolean] ? true : false;
 
-export type SchemaOf<T> = (true extends IsUnion<T>
-  ? true extends OnePrimitive<T> ? Single<T> : { anyOf: readonly Branches<T>[] }
-  : Single<T>) & Annotations<T>;
+export type SchemaOf<T> = (true extends IsUnion<T> ? (true extends OnePrimitive<T> ? Single<T> : { anyOf: readonly Branches<T>[] }) : Single<T>) & Annotations<T>;
 
 /** A whole file format's schema: `SchemaOf<T>` plus the root-only keywords. */
 export type DocumentSchemaOf<T> = SchemaOf<T> & { $schema: string; $id?: string };

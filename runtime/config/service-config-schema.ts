@@ -12,8 +12,7 @@ export { EMBEDDED_BROKER_MODES, LOG_LEVELS, LOG_FORMATS, DEVICE_ID_PATTERN, MODE
 export type { EmbeddedBrokerMode, BrokerTlsConfig, BrokerConfig, EmbeddedBrokerConfig, ModelServiceConfig, ServiceConfigFile } from './service-config-types.js';
 
 const pathString = (description: string) => ({ type: 'string', minLength: 1, description }) as const;
-const int = (minimum: number, def: number, description: string, maximum?: number) =>
-  ({ type: 'integer', minimum, ...(maximum === undefined ? {} : { maximum }), default: def, description }) as const;
+const int = (minimum: number, def: number, description: string, maximum?: number) => ({ type: 'integer', minimum, ...(maximum === undefined ? {} : { maximum }), default: def, description }) as const;
 
 const modelSchema: SchemaOf<ModelServiceConfig> = {
   type: 'object',
@@ -25,10 +24,7 @@ const modelSchema: SchemaOf<ModelServiceConfig> = {
     priority: { type: 'integer', default: 0, description: 'Higher keeps its preferred variant longer when the shared budget is short. Default 0.' },
     maxBatch: int(1, 1, 'Most requests batched into one run; at most limits.maxBatch. Default 1.'),
     maxQueueDelayMs: int(0, 0, 'Longest a request waits for a batch to fill, ms. Default 0.', 60_000),
-    preferredBatchSizes: {
-      type: 'array', items: { type: 'integer', minimum: 1 }, uniqueItems: true, default: [],
-      description: 'Batch sizes the scheduler prefers to form; each at most maxBatch. Default [].',
-    },
+    preferredBatchSizes: { type: 'array', items: { type: 'integer', minimum: 1 }, uniqueItems: true, default: [], description: 'Batch sizes the scheduler prefers to form; each at most maxBatch. Default [].' },
     queueLimit: int(1, 64, 'Requests queued beyond this are answered EDGE_ERR_OVERLOADED. Default 64.', 1_000_000),
   },
 };
@@ -37,45 +33,30 @@ export const serviceConfigSchema: DocumentSchemaOf<ServiceConfigFile> = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://edge-infer.dev/schemas/service-config.json',
   title: 'edge-infer service config',
-  description: 'Settings of `edge-infer run`. Relative paths are resolved against this file\'s folder.',
+  description: "Settings of `edge-infer run`. Relative paths are resolved against this file's folder.",
   type: 'object',
   additionalProperties: false,
   required: [],
   properties: {
     $schema: { type: 'string', description: 'Path or URL of this schema, for editors.' },
-    deviceId: { type: 'string', pattern: DEVICE_ID_PATTERN, description: 'This device\'s id in topics. Default: the host name.' },
-    topicPrefix: {
-      type: 'string', minLength: 1, maxLength: 200, pattern: '^[^#+]+$', default: 'edge/{deviceId}',
-      description: 'Prefix of every topic; {deviceId} is replaced. No + or #, no leading or trailing /. Default "edge/{deviceId}".',
-    },
+    deviceId: { type: 'string', pattern: DEVICE_ID_PATTERN, description: "This device's id in topics. Default: the host name." },
+    topicPrefix: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^#+]+$', default: 'edge/{deviceId}', description: 'Prefix of every topic; {deviceId} is replaced. No + or #, no leading or trailing /. Default "edge/{deviceId}".' },
     profile: { type: 'string', minLength: 1, description: 'Device profile id (device-profiles/<id>.json) or path. Default: detect from the host.' },
-    modelsDir: pathString('Folder of <id>/model.json manifests. Default: the package\'s models/.'),
+    modelsDir: pathString("Folder of <id>/model.json manifests. Default: the package's models/."),
     stateDir: pathString('Writable folder for the outbox. Default: $STATE_DIRECTORY (systemd StateDirectory=) or /var/lib/edge-infer.'),
     broker: {
       type: 'object',
       additionalProperties: false,
       required: [],
-      default: {
-        url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-{deviceId}', keepaliveS: 30,
-        passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30_000, readyWaitS: 10,
-      },
+      default: { url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-{deviceId}', keepaliveS: 30, passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30_000, readyWaitS: 10 },
       description: 'The MQTT broker to connect to.',
       properties: {
-        url: {
-          type: 'string', pattern: '^(mqtt|mqtts)://', default: 'mqtt://localhost:1883',
-          description: 'Broker URL: mqtt:// or mqtts:// (TLS). Default "mqtt://localhost:1883".',
-        },
+        url: { type: 'string', pattern: '^(mqtt|mqtts)://', default: 'mqtt://localhost:1883', description: 'Broker URL: mqtt:// or mqtts:// (TLS). Default "mqtt://localhost:1883".' },
         protocolVersion: { type: 'integer', enum: [4, 5], default: 5, description: '4 = MQTT 3.1.1, 5 = MQTT 5. Default 5.' },
-        clientId: {
-          type: 'string', minLength: 1, maxLength: 200, default: 'edge-infer-{deviceId}',
-          description: 'MQTT client id; {deviceId} is replaced. Default "edge-infer-{deviceId}".',
-        },
+        clientId: { type: 'string', minLength: 1, maxLength: 200, default: 'edge-infer-{deviceId}', description: 'MQTT client id; {deviceId} is replaced. Default "edge-infer-{deviceId}".' },
         keepaliveS: int(0, 30, 'MQTT keepalive, s. Default 30.', 65_535),
         username: { type: 'string', description: 'Broker user name.' },
-        passwordEnv: {
-          type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'EDGE_INFER_MQTT_PASSWORD',
-          description: 'Environment variable holding the password. Default "EDGE_INFER_MQTT_PASSWORD".',
-        },
+        passwordEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'EDGE_INFER_MQTT_PASSWORD', description: 'Environment variable holding the password. Default "EDGE_INFER_MQTT_PASSWORD".' },
         passwordFile: pathString('File holding the password (mode 600 or stricter); wins over passwordEnv.'),
         tls: {
           type: 'object',
@@ -83,7 +64,7 @@ export const serviceConfigSchema: DocumentSchemaOf<ServiceConfigFile> = {
           required: [],
           description: 'TLS settings for mqtts:// URLs.',
           properties: {
-            caFile: pathString('PEM CA bundle that signed the broker\'s certificate. Default: the system CAs.'),
+            caFile: pathString("PEM CA bundle that signed the broker's certificate. Default: the system CAs."),
             certFile: pathString('PEM client certificate (mutual TLS); needs keyFile.'),
             keyFile: pathString('PEM private key of certFile.'),
             rejectUnauthorized: { type: 'boolean', default: true, description: 'Refuse brokers whose certificate does not verify. Default true.' },
@@ -101,22 +82,12 @@ export const serviceConfigSchema: DocumentSchemaOf<ServiceConfigFile> = {
       default: { mode: 'auto', host: '127.0.0.1', port: 1883 },
       description: 'The in-process MQTT 3.1.1 broker (aedes) for a first run with nothing installed.',
       properties: {
-        mode: {
-          type: 'string', enum: EMBEDDED_BROKER_MODES, default: 'auto',
-          description: '"auto": start it when broker.url is this host:port and nothing listens there. Default "auto".',
-        },
+        mode: { type: 'string', enum: EMBEDDED_BROKER_MODES, default: 'auto', description: '"auto": start it when broker.url is this host:port and nothing listens there. Default "auto".' },
         host: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address it listens on. Default "127.0.0.1".' },
         port: int(1, 1883, 'TCP port. Default 1883.', 65_535),
       },
     },
-    models: {
-      type: 'object',
-      required: [],
-      default: {},
-      patternProperties: { [MODEL_ID_PATTERN]: modelSchema },
-      additionalProperties: false,
-      description: 'Per-model settings, keyed by model id; models not listed get the defaults.',
-    },
+    models: { type: 'object', required: [], default: {}, patternProperties: { [MODEL_ID_PATTERN]: modelSchema }, additionalProperties: false, description: 'Per-model settings, keyed by model id; models not listed get the defaults.' },
     limits: {
       type: 'object',
       additionalProperties: false,
@@ -134,10 +105,7 @@ export const serviceConfigSchema: DocumentSchemaOf<ServiceConfigFile> = {
       required: [],
       default: { maxMessages: 10_000, maxBytes: 67_108_864 },
       description: 'The durable queue of answers while the broker is away; when full, the oldest are dropped and counted.',
-      properties: {
-        maxMessages: int(1, 10_000, 'Default 10000.'),
-        maxBytes: int(1024, 67_108_864, 'Default 67108864 (64 MiB).'),
-      },
+      properties: { maxMessages: int(1, 10_000, 'Default 10000.'), maxBytes: int(1024, 67_108_864, 'Default 67108864 (64 MiB).') },
     },
     drainTimeoutMs: int(0, 5000, 'On SIGTERM, how long in-flight requests may take, ms. Default 5000.', 600_000),
     replyTopics: {
@@ -145,12 +113,9 @@ export const serviceConfigSchema: DocumentSchemaOf<ServiceConfigFile> = {
       additionalProperties: false,
       required: [],
       default: { allow: ['#'], homeAssistantPrefix: 'homeassistant' },
-      description: 'Reply topics requests may name (MQTT 5 response topic or replyTo). The service\'s own topics, $-topics, wildcards and the Home Assistant prefix are always refused.',
+      description: "Reply topics requests may name (MQTT 5 response topic or replyTo). The service's own topics, $-topics, wildcards and the Home Assistant prefix are always refused.",
       properties: {
-        allow: {
-          type: 'array', items: { type: 'string', minLength: 1, maxLength: 1024 }, maxItems: 64, default: ['#'],
-          description: 'MQTT topic filters (+ and #) a reply topic must match. Default ["#"].',
-        },
+        allow: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 1024 }, maxItems: 64, default: ['#'], description: 'MQTT topic filters (+ and #) a reply topic must match. Default ["#"].' },
         homeAssistantPrefix: { type: 'string', maxLength: 256, default: 'homeassistant', description: 'Home Assistant discovery prefix; "" to not refuse one. Default "homeassistant".' },
       },
     },
@@ -166,16 +131,7 @@ export const serviceConfigSchema: DocumentSchemaOf<ServiceConfigFile> = {
       },
     },
     group: { type: 'string', pattern: DEVICE_ID_PATTERN, description: 'Also take requests from edge/group/<group>/models/+/infer through an MQTT 5 shared subscription ($share/<group>/...). Needs an MQTT 5 broker.' },
-    commands: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: { enabled: true },
-      description: 'Remote commands on <prefix>/cmd/<name> (reload, status, pin, unpin, calibrate), MQTT 5 request/response.',
-      properties: {
-        enabled: { type: 'boolean', default: true, description: 'Default true.' },
-      },
-    },
+    commands: { type: 'object', additionalProperties: false, required: [], default: { enabled: true }, description: 'Remote commands on <prefix>/cmd/<name> (reload, status, pin, unpin, calibrate), MQTT 5 request/response.', properties: { enabled: { type: 'boolean', default: true, description: 'Default true.' } } },
     deploy: {
       type: 'object',
       additionalProperties: false,
@@ -198,21 +154,9 @@ export const serviceConfigSchema: DocumentSchemaOf<ServiceConfigFile> = {
       required: [],
       default: { level: 'info', format: 'auto' },
       description: 'Operator logs.',
-      properties: {
-        level: { type: 'string', enum: LOG_LEVELS, default: 'info', description: 'Default "info".' },
-        format: { type: 'string', enum: LOG_FORMATS, default: 'auto', description: '"auto": text on a TTY, JSON otherwise. Default "auto".' },
-      },
+      properties: { level: { type: 'string', enum: LOG_LEVELS, default: 'info', description: 'Default "info".' }, format: { type: 'string', enum: LOG_FORMATS, default: 'auto', description: '"auto": text on a TTY, JSON otherwise. Default "auto".' } },
     },
-    telemetry: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: {},
-      description: 'Telemetry publishing.',
-      properties: {
-        intervalS: { type: 'number', minimum: 1, maximum: 86_400, description: 'Overrides the profile\'s telemetry.intervalS.' },
-      },
-    },
+    telemetry: { type: 'object', additionalProperties: false, required: [], default: {}, description: 'Telemetry publishing.', properties: { intervalS: { type: 'number', minimum: 1, maximum: 86_400, description: "Overrides the profile's telemetry.intervalS." } } },
     calibration: {
       type: 'object',
       additionalProperties: false,

@@ -17,10 +17,7 @@ import { startLoop } from '../loop.js';
 import type { Timers } from '../timers.js';
 import type { ModelSwitch } from '../telemetry/payload.js';
 import type { SystemProbes } from '../telemetry/system-probes.js';
-import {
-  INITIAL_SYSTEM_STATE, assessSystem, decide, initialModelState,
-  type AdaptiveLimits, type ModelPolicyState, type Rung, type SwitchReason, type SystemSignals, type SystemState,
-} from './adaptive-policy.js';
+import { INITIAL_SYSTEM_STATE, assessSystem, decide, initialModelState, type AdaptiveLimits, type ModelPolicyState, type Rung, type SwitchReason, type SystemSignals, type SystemState } from './adaptive-policy.js';
 
 /** What the loop needs from ModelRuntime. */
 export interface AdaptiveRuntime {
@@ -58,16 +55,8 @@ export interface AdaptiveLoop {
 
 /** Reads the probes into the policy's signals. Probes never reject (SystemProbes contract). */
 export async function readSignals(p: AdaptiveProbes): Promise<SystemSignals> {
-  const [cpuTempC, throttled, memAvailableMB, psi, cgroup] = await Promise.all([
-    p.cpuTempC(), p.throttled(), p.memAvailableMB(), p.memoryPressure(), p.cgroupMemory(),
-  ]);
-  return {
-    cpuTempC,
-    throttledNow: throttled === null ? null : throttled.throttledNow || throttled.softTempLimitNow,
-    memAvailableMB,
-    psiSomeAvg10: psi?.someAvg10 ?? null,
-    cgroupEvents: cgroup?.events ? { high: cgroup.events.high, max: cgroup.events.max } : null,
-  };
+  const [cpuTempC, throttled, memAvailableMB, psi, cgroup] = await Promise.all([p.cpuTempC(), p.throttled(), p.memAvailableMB(), p.memoryPressure(), p.cgroupMemory()]);
+  return { cpuTempC, throttledNow: throttled === null ? null : throttled.throttledNow || throttled.softTempLimitNow, memAvailableMB, psiSomeAvg10: psi?.someAvg10 ?? null, cgroupEvents: cgroup?.events ? { high: cgroup.events.high, max: cgroup.events.max } : null };
 }
 
 export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
@@ -92,13 +81,7 @@ export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
       if (m.state !== 'ready' || m.variant === null || o.skip?.(m.model) === true) continue;
       let st = states.get(m.model);
       if (!st || st.current !== m.variant) st = initialModelState(m.variant, t);
-      const { state, decision } = decide(st, {
-        nowMs: t,
-        ladder: rt.ladder(m.model),
-        system: assessed.pressures,
-        model: rt.windowLatency(m.model, o.limits.downWindowMs / 1000),
-        limits: o.limits,
-      });
+      const { state, decision } = decide(st, { nowMs: t, ladder: rt.ladder(m.model), system: assessed.pressures, model: rt.windowLatency(m.model, o.limits.downWindowMs / 1000), limits: o.limits });
       if (decision.action === 'stay') {
         states.set(m.model, state);
         continue;
@@ -114,12 +97,7 @@ export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
     }
   };
 
-  const loop = startLoop({
-    intervalMs: o.intervalMs,
-    tick: once,
-    onError: (e) => o.log.warn('adaptive.tick_failed', { error: asEdgeError(e) }),
-    ...(o.timers !== undefined ? { timers: o.timers } : {}),
-  });
+  const loop = startLoop({ intervalMs: o.intervalMs, tick: once, onError: (e) => o.log.warn('adaptive.tick_failed', { error: asEdgeError(e) }), ...(o.timers !== undefined ? { timers: o.timers } : {}) });
 
   return {
     tickNow: () => loop.tickNow(),

@@ -115,12 +115,7 @@ export class SystemdNotifier {
           resolve(true);
           return;
         }
-        this.#log.warn('systemd.notify_failed', {
-          command: this.#command,
-          message: args.join(' '),
-          stderr: String(stderr).trim().slice(0, 200),
-          error: asEdgeError(err),
-        });
+        this.#log.warn('systemd.notify_failed', { command: this.#command, message: args.join(' '), stderr: String(stderr).trim().slice(0, 200), error: asEdgeError(err) });
         resolve(false);
       });
     });

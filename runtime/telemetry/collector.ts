@@ -20,10 +20,7 @@ import type { SystemProbes } from './system-probes.js';
 import { isThrottledNow } from './system-probes.js';
 
 /** The probes the collector reads (SystemProbes satisfies it; tests may pass a fixture-backed one). */
-export type TelemetryProbes = Pick<
-  SystemProbes,
-  'cpuTempC' | 'throttled' | 'loadAvg' | 'processMemory' | 'processUptimeS' | 'memAvailableMB' | 'cgroupMemory' | 'memoryPressure' | 'openFds'
->;
+export type TelemetryProbes = Pick<SystemProbes, 'cpuTempC' | 'throttled' | 'loadAvg' | 'processMemory' | 'processUptimeS' | 'memAvailableMB' | 'cgroupMemory' | 'memoryPressure' | 'openFds'>;
 
 export interface TelemetryClock {
   /** Wall time, ms since the epoch. Default Date.now. */
@@ -61,14 +58,7 @@ export function createCollector(sources: TelemetrySources): () => Promise<Teleme
   const p = sources.probes;
 
   return async () => {
-    const [cpuTempC, throttled, availableMB, cgroup, pressure, fds] = await Promise.all([
-      p.cpuTempC(),
-      p.throttled(),
-      p.memAvailableMB(),
-      p.cgroupMemory(),
-      p.memoryPressure(),
-      p.openFds(),
-    ]);
+    const [cpuTempC, throttled, availableMB, cgroup, pressure, fds] = await Promise.all([p.cpuTempC(), p.throttled(), p.memAvailableMB(), p.cgroupMemory(), p.memoryPressure(), p.openFds()]);
     const mem = p.processMemory();
     const load = p.loadAvg();
     const budget = sources.budget();
@@ -84,20 +74,10 @@ export function createCollector(sources: TelemetrySources): () => Promise<Teleme
         availableMB: roundOrNull(availableMB, 1),
         cgroupCurrentMB: cgroup === null ? null : round(cgroup.currentMB, 1),
         cgroupLimitMB: cgroup === null ? null : roundOrNull(cgroup.maxMB, 1),
-        cgroupEvents:
-          cgroup?.events == null
-            ? null
-            : { high: cgroup.events.high, max: cgroup.events.max, oom: cgroup.events.oom, oomKill: cgroup.events.oomKill },
+        cgroupEvents: cgroup?.events == null ? null : { high: cgroup.events.high, max: cgroup.events.max, oom: cgroup.events.oom, oomKill: cgroup.events.oomKill },
         pressureSomeAvg10: pressure === null ? null : pressure.someAvg10,
       },
-      system: {
-        cpuTempC: roundOrNull(cpuTempC, 1),
-        throttled,
-        throttledNow: throttled === null ? null : isThrottledNow(throttled),
-        loadAvg1: round(load.loadAvg1, 2),
-        loadAvg5: round(load.loadAvg5, 2),
-        loadAvg15: round(load.loadAvg15, 2),
-      },
+      system: { cpuTempC: roundOrNull(cpuTempC, 1), throttled, throttledNow: throttled === null ? null : isThrottledNow(throttled), loadAvg1: round(load.loadAvg1, 2), loadAvg5: round(load.loadAvg5, 2), loadAvg15: round(load.loadAvg15, 2) },
       outbox: { ...sources.outbox() },
     };
   };

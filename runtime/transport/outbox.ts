@@ -191,7 +191,9 @@ export class Outbox {
     this.#running = true;
     const loop = this.#commitLoop();
     this.#loop = loop;
-    void loop.finally(() => { if (this.#loop === loop) this.#loop = undefined; });
+    void loop.finally(() => {
+      if (this.#loop === loop) this.#loop = undefined;
+    });
   }
 
   /** Writes pending groups and ACKs one write at a time until none is left; one runner at a time. */
@@ -216,7 +218,10 @@ export class Outbox {
       }
       const acks = this.#acks.splice(0);
       const waiters = this.#ackWaiters.splice(0);
-      const error = await this.#disk.append(group.map((p) => p.entry), acks);
+      const error = await this.#disk.append(
+        group.map((p) => p.entry),
+        acks,
+      );
       if (error !== undefined) {
         this.#acks.unshift(...acks);
         this.#degrade(error, 'write');
@@ -231,10 +236,15 @@ export class Outbox {
   #relocatePinned(): void {
     for (const seq of this.#disk.pinned()) {
       const i = findBySeq(this.#entries, seq);
-      const e = i >= 0 ? this.#entries[i] as Entry : undefined;
+      const e = i >= 0 ? (this.#entries[i] as Entry) : undefined;
       if (e === undefined || e.removing || e.relocating || e.written !== undefined) continue;
       e.relocating = true;
-      this.#pending.push({ entry: e, done: () => { e.relocating = false; } });
+      this.#pending.push({
+        entry: e,
+        done: () => {
+          e.relocating = false;
+        },
+      });
     }
   }
 
@@ -247,7 +257,9 @@ export class Outbox {
     if (!this.#degraded) return;
     if (!force && this.#nowMs() - this.#degradedAtMs < this.#retryMs) return;
     if (this.#retrying !== undefined) return this.#retrying;
-    this.#retrying = this.#tryRecover().finally(() => { this.#retrying = undefined; });
+    this.#retrying = this.#tryRecover().finally(() => {
+      this.#retrying = undefined;
+    });
     return this.#retrying;
   }
 
@@ -312,7 +324,14 @@ export class Outbox {
     const e = this.#entry(this.#nextSeq++, message, false);
     if (!this.#degraded) {
       e.written = new Promise<void>((resolve) => {
-        this.#pending.push({ entry: e, done: (ok) => { e.onDisk = ok; e.written = undefined; resolve(); } });
+        this.#pending.push({
+          entry: e,
+          done: (ok) => {
+            e.onDisk = ok;
+            e.written = undefined;
+            resolve();
+          },
+        });
       });
     }
     const written = e.written;
@@ -368,5 +387,4 @@ export class Outbox {
   stats(): OutboxStats {
     return statsOf(this.#entries, { bytes: this.#bytes, dropped: this.#dropped, degraded: this.#degraded, nowMs: this.#nowMs() });
   }
-
 }

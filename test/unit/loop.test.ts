@@ -78,10 +78,22 @@ t.test('a tick that throws or rejects is reported and the loop goes on', async (
   });
   await timers.advance(30);
   t.equal(n, 3, 'the loop kept ticking after two failures');
-  t.same(errors.map((e) => (e as Error).message), ['sync-ish', 'async']);
+  t.same(
+    errors.map((e) => (e as Error).message),
+    ['sync-ish', 'async'],
+  );
   await loop.stop();
 
-  const quiet = startLoop({ intervalMs: 10, timers, tick: () => { throw new Error('no reporter'); }, onError: () => { throw new Error('reporter throws too'); } });
+  const quiet = startLoop({
+    intervalMs: 10,
+    timers,
+    tick: () => {
+      throw new Error('no reporter');
+    },
+    onError: () => {
+      throw new Error('reporter throws too');
+    },
+  });
   await timers.advance(30);
   t.equal(quiet.ticks, 3, 'a throwing reporter does not stop the loop');
   await quiet.stop();
@@ -91,7 +103,14 @@ t.test('stop() waits for the tick in progress, is idempotent, and no tick starts
   const timers = new FakeTimers();
   const g = gate();
   let finished = 0;
-  const loop = startLoop({ intervalMs: 10, timers, tick: async () => { await g.promise; finished += 1; } });
+  const loop = startLoop({
+    intervalMs: 10,
+    timers,
+    tick: async () => {
+      await g.promise;
+      finished += 1;
+    },
+  });
   await timers.advance(10);
   let stopped = false;
   const s1 = loop.stop().then(() => (stopped = true));
@@ -113,7 +132,17 @@ t.test('tickNow runs after a tick in progress and leaves the schedule alone', as
   const order: string[] = [];
   const g = gate();
   let n = 0;
-  const loop = startLoop({ intervalMs: 50, timers, tick: async () => { n += 1; const me = n; order.push(`start ${me}`); if (me === 1) await g.promise; order.push(`end ${me}`); } });
+  const loop = startLoop({
+    intervalMs: 50,
+    timers,
+    tick: async () => {
+      n += 1;
+      const me = n;
+      order.push(`start ${me}`);
+      if (me === 1) await g.promise;
+      order.push(`end ${me}`);
+    },
+  });
   await timers.advance(50);
   const now = loop.tickNow();
   await timers.advance(0);
@@ -130,7 +159,7 @@ t.test('rejects a non-positive or non-finite interval', async (t) => {
   for (const intervalMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) t.throws(() => startLoop({ intervalMs, tick: () => undefined }), RangeError);
 });
 
-t.test('real timers are unref\'d: a pending tick does not keep the process alive', async (t) => {
+t.test("real timers are unref'd: a pending tick does not keep the process alive", async (t) => {
   const { unrefTimers } = await import('../../runtime/timers.js');
   const handle = unrefTimers.setTimeout(() => undefined, 60_000) as NodeJS.Timeout;
   t.equal(handle.hasRef(), false);

@@ -7,7 +7,7 @@ import { listProfiles } from '../../../runtime/config/profile.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const profilesDir = path.resolve(here, '../../../../device-profiles');
 
-t.test('native sessions run on the cpu provider with the spec\'s threads, level, arena and pattern', async (t) => {
+t.test("native sessions run on the cpu provider with the spec's threads, level, arena and pattern", async (t) => {
   t.same(sessionOptions({ backend: 'native', intraOpThreads: 4, graphOptimization: 'extended', memArena: false, memPattern: true }), {
     executionProviders: ['cpu'],
     intraOpNumThreads: 4,
@@ -29,7 +29,7 @@ t.test('WASM sessions run on the wasm provider; the optimized-model path is pass
   t.equal(cached.graphOptimizationLevel, 'disabled');
 });
 
-t.test('the tool spec is one thread with onnxruntime\'s own defaults', async (t) => {
+t.test("the tool spec is one thread with onnxruntime's own defaults", async (t) => {
   t.same(TOOL_SESSION, { intraOpThreads: 1, graphOptimization: 'all', memArena: true, memPattern: true });
 });
 

@@ -7,7 +7,10 @@ const entry = (seq: number): Entry => ({ seq, message: { topic: 't', payload: ne
 t.test('insertBySeq keeps the entries sorted by seq, whatever order they come in', async (t) => {
   const entries: Entry[] = [];
   for (const seq of [3, 5, 1, 4, 2, 9]) insertBySeq(entries, entry(seq));
-  t.same(entries.map((e) => e.seq), [1, 2, 3, 4, 5, 9]);
+  t.same(
+    entries.map((e) => e.seq),
+    [1, 2, 3, 4, 5, 9],
+  );
 });
 
 t.test('findBySeq finds every seq present and answers -1 for the rest', async (t) => {
