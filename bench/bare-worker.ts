@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { sessionOptions, TOOL_SESSION } from '../runtime/backend/session-options.js';
 import type { NamedTensors } from '../runtime/tensor.js';
 
 const ORT = createRequire(import.meta.url).resolve('onnxruntime-node');
@@ -13,7 +14,7 @@ const ORT = createRequire(import.meta.url).resolve('onnxruntime-node');
 const SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ort);
-ort.InferenceSession.create(workerData.file, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 }).then((s) => {
+ort.InferenceSession.create(workerData.file, workerData.options).then((s) => {
   parentPort.on('message', async (inputs) => {
     const feeds = {};
     for (const [k, t] of Object.entries(inputs)) feeds[k] = new ort.Tensor(t.dtype, t.data, t.dims);
@@ -30,7 +31,7 @@ export interface BareWorker {
 }
 
 export async function startBareWorker(file: string): Promise<BareWorker> {
-  const w = new Worker(SOURCE, { eval: true, workerData: { ort: ORT, file } });
+  const w = new Worker(SOURCE, { eval: true, workerData: { ort: ORT, file, options: sessionOptions({ ...TOOL_SESSION, backend: 'native' }) } });
   await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
   return {
     run: (inputs) => new Promise((resolve) => {

@@ -34,7 +34,6 @@ import { fmt, median, printTable, quantile } from './stats.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const arg = (k: string): string | undefined => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
 const GREY28: ImageSpec = { kind: 'image', input: 'x', width: 28, height: 28, resize: 'stretch', colour: 'grey', layout: 'NCHW', dtype: 'float32', scale: 1 / 255 };
 const RGB224: ImageSpec = { kind: 'image', input: 'x', width: 224, height: 224, resize: 'centre-crop', colour: 'rgb', layout: 'NCHW', dtype: 'float32', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 const photo = halfPicture(640, 480, 'left');

@@ -17,12 +17,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { runRowsBatched } from '../runtime/backend/run-once.js';
+import { sessionOptions, TOOL_SESSION } from '../runtime/backend/session-options.js';
 import { readOnnx, writeOnnx } from '../runtime/optimize/onnx-io.js';
 import { quantizeStatic } from '../runtime/optimize/quantize-static.js';
 import { mulberry32 } from '../test/helpers/prng.js';
 import { buildCnn } from '../test/helpers/synthetic-graphs.js';
 
-const OPTS = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 } as const;
+const OPTS = sessionOptions({ ...TOOL_SESSION, backend: 'native' });
 
 async function models(): Promise<{ fp32: Uint8Array; int8: Uint8Array; label: string }> {
   const [a, b] = process.argv.slice(2);

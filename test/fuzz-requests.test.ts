@@ -9,7 +9,6 @@
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import { decodeRequest } from '../runtime/transport/request-codec.js';
@@ -27,7 +26,6 @@ const PREFIX = 'edge/fuzz';
 const MAX_PAYLOAD = 65_536;
 const MAX_BATCH = 8;
 const KNOWN_MODELS = new Set(['digits', 'two-inputs']);
-const REQUEST_CODES = new Set(['EDGE_ERR_BAD_JSON', 'EDGE_ERR_BAD_REQUEST', 'EDGE_ERR_UNKNOWN_MODEL', 'EDGE_ERR_BAD_TENSOR', 'EDGE_ERR_TOO_LARGE', 'EDGE_ERR_INFERENCE_FAILED']);
 /** RSS may grow by this much between the warm-up and the end (MB). */
 const RSS_BOUND_MB = 48;
 

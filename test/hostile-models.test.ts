@@ -83,8 +83,8 @@ t.test('infer refuses bad models at load with their code, and the good models an
     t.ok(refused?.code !== undefined, `${m}: refused with a code (${refused?.code})`);
     t.equal(refused?.code, expected, `${m}: ${expected}`);
   }
-  const escape = await runCli(['infer', 'escape', '--models', MODELS, '--profile', 'generic-x64', '--input', SAMPLE, '--json']);
-  t.equal(escape.code, 64, 'the escaping model is not served at all (unknown model)');
+  const escaped = await runCli(['infer', 'escape', '--models', MODELS, '--profile', 'generic-x64', '--input', SAMPLE, '--json']);
+  t.equal(escaped.code, 64, 'the escaping model is not served at all (unknown model)');
 });
 
 t.test('the service serves the good models next to every hostile one and answers the bad ones with a coded error', async (t) => {

@@ -4,10 +4,10 @@
  * starts (item 8). Real mosquitto, the built CLI as a child process.
  */
 import t from 'tap';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, startMosquitto } from './helpers/mosquitto.js';
+import { startMosquitto } from './helpers/mosquitto.js';
 import { Watcher } from './helpers/mqtt-watch.js';
 import { ROOT, startService } from './helpers/service-process.js';
 import { onlyBundled } from './helpers/digits-copy.js';

@@ -12,6 +12,7 @@ import { EdgeError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 import { errorMessage, loadErrorCode } from './ort-errors.js';
 import { runSession } from './run-once.js';
+import { sessionOptions } from './session-options.js';
 import type { SessionSpec } from './types.js';
 
 const ort = ortNode as unknown as typeof OrtApi;
@@ -26,16 +27,7 @@ export interface DirectSession {
 /** Opens `model` (path or bytes) with onnxruntime-node on this thread, with the engine's session options. */
 export async function openDirectSession(model: string | Uint8Array, spec: SessionSpec): Promise<DirectSession> {
   let session: OrtApi.InferenceSession;
-  const options: OrtApi.InferenceSession.SessionOptions = {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: spec.intraOpThreads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: spec.graphOptimization,
-    enableCpuMemArena: spec.memArena,
-    enableMemPattern: spec.memPattern,
-    executionMode: 'sequential',
-    logSeverityLevel: 3,
-  };
+  const options = sessionOptions({ backend: 'native', ...spec });
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (e) {

@@ -13,6 +13,7 @@ import { EdgeError } from '../errors.js';
 import { isTensorDtype, type NamedTensors, type Tensor, type TensorData } from '../tensor.js';
 import { nativeAvailable } from './native-binary.js';
 import { errorMessage, loadErrorCode } from './ort-errors.js';
+import { sessionOptions, TOOL_SESSION } from './session-options.js';
 import { wasmDistUrl } from './wasm-engine.js';
 
 type Ort = typeof OrtApi;
@@ -33,7 +34,7 @@ async function withSession<T>(modelBytes: Uint8Array, use: (s: OrtApi.InferenceS
   const o = await ort();
   let session: OrtApi.InferenceSession;
   try {
-    session = await o.InferenceSession.create(modelBytes, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+    session = await o.InferenceSession.create(modelBytes, sessionOptions({ ...TOOL_SESSION, backend: nativeAvailable() ? 'native' : 'wasm' }));
   } catch (e) {
     const message = errorMessage(e);
     throw new EdgeError(loadErrorCode(message), message);

@@ -1,193 +1,20 @@
 /**
- * The service config file (`edge-infer run --config <file>`): its type as written in the file and its
- * JSON Schema (draft 2020-12, defaults in the schema, typed by `JSONSchemaType` so they cannot drift).
- * Values that depend on the host (deviceId = hostname, modelsDir = the package's models/, stateDir)
- * are filled by service-config.ts, not here.
+ * The JSON Schema (draft 2020-12) of the service config file (`edge-infer run --config <file>`):
+ * validation and defaults. Typed by `SchemaOf` (schema-type.ts) against the file's type in
+ * service-config-types.ts, so the two cannot drift. Values that depend on the host (deviceId =
+ * hostname, modelsDir = the package's models/, stateDir) are filled by service-config.ts, not here.
  */
-import type { JSONSchemaType } from 'ajv';
-import type { LogFormat, LogLevel } from '../log.js';
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES_CEILING } from './limits.js';
-import { optional } from './schema-helpers.js';
+import type { DocumentSchemaOf, SchemaOf } from './schema-type.js';
+import { EMBEDDED_BROKER_MODES, LOG_LEVELS, LOG_FORMATS, DEVICE_ID_PATTERN, MODEL_ID_PATTERN, type ModelServiceConfig, type ServiceConfigFile } from './service-config-types.js';
 
-export const EMBEDDED_BROKER_MODES = ['auto', 'always', 'never'] as const;
-export type EmbeddedBrokerMode = (typeof EMBEDDED_BROKER_MODES)[number];
+export { EMBEDDED_BROKER_MODES, LOG_LEVELS, LOG_FORMATS, DEVICE_ID_PATTERN, MODEL_ID_PATTERN } from './service-config-types.js';
+export type { EmbeddedBrokerMode, BrokerTlsConfig, BrokerConfig, EmbeddedBrokerConfig, ModelServiceConfig, ServiceConfigFile } from './service-config-types.js';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
-export const LOG_FORMATS = ['auto', 'json', 'text'] as const satisfies readonly LogFormat[];
+const pathString = (description: string) => ({ type: 'string', minLength: 1, description }) as const;
+const int = (minimum: number, def: number, description: string, maximum?: number) => ({ type: 'integer', minimum, ...(maximum === undefined ? {} : { maximum }), default: def, description }) as const;
 
-/** Device ids and model ids: safe in MQTT topic levels and file names. */
-export const DEVICE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
-export const MODEL_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
-
-export interface BrokerTlsConfig {
-  /** PEM CA bundle that signed the broker's certificate. Default: the system CAs. */
-  caFile?: string;
-  /** PEM client certificate (mutual TLS); needs keyFile. */
-  certFile?: string;
-  /** PEM private key of certFile. */
-  keyFile?: string;
-  /** Refuse brokers whose certificate does not verify. Default true. */
-  rejectUnauthorized: boolean;
-}
-
-export interface BrokerConfig {
-  /** mqtt:// or mqtts:// URL. Default "mqtt://localhost:1883". */
-  url: string;
-  /** 4 = MQTT 3.1.1, 5 = MQTT 5. Default 5. */
-  protocolVersion: 4 | 5;
-  /** Default "edge-infer-{deviceId}"; {deviceId} is replaced. Fixed so the broker keeps the session. */
-  clientId: string;
-  /** Default 30. */
-  keepaliveS: number;
-  username?: string;
-  /** Environment variable holding the password. Default "EDGE_INFER_MQTT_PASSWORD". */
-  passwordEnv: string;
-  /** File holding the password (mode 600 or stricter); wins over passwordEnv. */
-  passwordFile?: string;
-  tls?: BrokerTlsConfig;
-  /** First reconnect delay, ms. Default 500. */
-  reconnectMinMs: number;
-  /** Longest reconnect delay (backoff cap), ms. Default 30000. */
-  reconnectMaxMs: number;
-  /** How long READY=1 waits for the broker once the models are loaded, s; then READY anyway, saying so (issue 12). Default 10. */
-  readyWaitS: number;
-}
-
-export interface EmbeddedBrokerConfig {
-  /** "auto": start an in-process MQTT 3.1.1 broker when broker.url is this host:port and nothing listens there. Default "auto". */
-  mode: EmbeddedBrokerMode;
-  /** Default "127.0.0.1". */
-  host: string;
-  /** Default 1883. */
-  port: number;
-}
-
-export interface ModelServiceConfig {
-  /** Default true. */
-  enabled: boolean;
-  /** Higher keeps its preferred variant longer when the shared budget is short. Default 0. */
-  priority: number;
-  /** Most requests batched into one run. Default 1 (no batching). */
-  maxBatch: number;
-  /** Longest a request waits for a batch to fill, ms. Default 0. */
-  maxQueueDelayMs: number;
-  /** Batch sizes the scheduler prefers to form. Default []. */
-  preferredBatchSizes: number[];
-  /** Requests queued beyond this are answered EDGE_ERR_OVERLOADED. Default 64. */
-  queueLimit: number;
-}
-
-export interface ServiceConfigFile {
-  $schema?: string;
-  /** Default: the host name. */
-  deviceId?: string;
-  /** Default "edge/{deviceId}"; {deviceId} is replaced. */
-  topicPrefix: string;
-  /** Profile id or path. Default: detect from the host. */
-  profile?: string;
-  /** Default: the package's models/. */
-  modelsDir?: string;
-  /** Default: $STATE_DIRECTORY (systemd) or /var/lib/edge-infer. */
-  stateDir?: string;
-  broker: BrokerConfig;
-  embeddedBroker: EmbeddedBrokerConfig;
-  /** Per-model settings; models not listed get the defaults. */
-  models: Record<string, ModelServiceConfig>;
-  limits: {
-    /** Largest request payload accepted, bytes. Default 1048576. */
-    maxPayloadBytes: number;
-    /** Largest batch a request may carry. Default 64. */
-    maxBatch: number;
-  };
-  outbox: {
-    /** Default 10000. */
-    maxMessages: number;
-    /** Default 67108864 (64 MiB). */
-    maxBytes: number;
-  };
-  /** On SIGTERM, how long in-flight requests may take before they are answered EDGE_ERR_SHUTTING_DOWN, ms. Default 5000. */
-  drainTimeoutMs: number;
-  /** Which reply topics requests may name (issue 12); own topics, $-topics and the HA prefix are always refused. */
-  replyTopics: {
-    /** MQTT topic filters a reply topic must match. Default ["#"] (anything not refused). */
-    allow: string[];
-    /** Home Assistant discovery prefix, refused as a reply topic. Default "homeassistant". */
-    homeAssistantPrefix: string;
-  };
-  /** Home Assistant MQTT discovery (issue 15). */
-  homeAssistant: {
-    /** Publish the retained device discovery message; false removes one published before. Default false. */
-    discovery: boolean;
-    /** Discovery prefix. Default "homeassistant". */
-    prefix: string;
-  };
-  /** Shared work (issue 15): also take requests from edge/group/<group>/models/+/infer through an MQTT 5 shared subscription. Default: none. */
-  group?: string;
-  /** Remote commands on <prefix>/cmd/<name> (issue 15). */
-  commands: {
-    /** Default true. */
-    enabled: boolean;
-  };
-  /** Signed model updates (issue 15 OTA). Off while trustedKeys is empty. */
-  deploy: {
-    /** ed25519 public keys (PEM text, or a path to a PEM file) whose bundles this device installs. Default [] (deploys off). */
-    trustedKeys: string[];
-    /** After a swap, how long the new model must stay healthy before it is committed, s. Default 10. */
-    healthWindowS: number;
-    /** Requests answered with an error during the health window that trigger a rollback (more than this). Default 0. */
-    healthMaxErrors: number;
-    /** p95 latency (queue + inference) over the health window above which the deploy rolls back, ms. Default: none. */
-    healthMaxP95Ms?: number;
-    /** Eval samples run per variant in preflight. Default 32. */
-    preflightSamples: number;
-    /** Preflight accuracy may be this far (0..1) below the variant's manifest accuracy. Default 0.1. */
-    preflightTolerance: number;
-    /** Largest bundle accepted, MB. Default 512. */
-    maxBundleMB: number;
-  };
-  log: {
-    /** Default "info". */
-    level: LogLevel;
-    /** Default "auto": text on a TTY, JSON otherwise. */
-    format: LogFormat;
-  };
-  telemetry: {
-    /** Overrides the profile's telemetry.intervalS. */
-    intervalS?: number;
-  };
-  /** On-device calibration (issue 7). */
-  calibration: {
-    /** Run `bench --calibrate` at start when no calibration file exists for this profile and backend. Default false. */
-    atFirstStart: boolean;
-    /** Stop measuring new variants after this long, s. Default 60. */
-    timeLimitS: number;
-  };
-  /** Variant switching under heat, throttling, memory pressure and slow p95 (issue 7). */
-  adaptive: {
-    /** Default true. */
-    enabled: boolean;
-    /** Seconds between probe reads and decisions. Default 5. */
-    intervalS: number;
-    /** A pressure must last this long before a step down to a cheaper variant, s. Default 10. */
-    downWindowS: number;
-    /** No pressure for this long before a step back up, s. Default 60. */
-    upWindowS: number;
-    /** Thermal pressure ends below the profile's softLimitC minus this, °C. Default 5. */
-    thermalHysteresisC: number;
-    /** Memory pressure below this MemAvailable, MB. Default 64. */
-    memAvailableMinMB: number;
-    /** Memory pressure above this PSI some avg10, percent. Default 10. */
-    psiSomeAvg10Max: number;
-    /** Requests in the latency window before its p95 counts. Default 20. */
-    minLatencySamples: number;
-  };
-}
-
-const pathString = (description: string) => optional({ type: 'string', minLength: 1, description } as const);
-const int = (minimum: number, def: number, description: string, maximum?: number) =>
-  ({ type: 'integer', minimum, ...(maximum === undefined ? {} : { maximum }), default: def, description }) as const;
-
-const modelSchema: JSONSchemaType<ModelServiceConfig> = {
+const modelSchema: SchemaOf<ModelServiceConfig> = {
   type: 'object',
   additionalProperties: false,
   required: [],
@@ -197,70 +24,52 @@ const modelSchema: JSONSchemaType<ModelServiceConfig> = {
     priority: { type: 'integer', default: 0, description: 'Higher keeps its preferred variant longer when the shared budget is short. Default 0.' },
     maxBatch: int(1, 1, 'Most requests batched into one run; at most limits.maxBatch. Default 1.'),
     maxQueueDelayMs: int(0, 0, 'Longest a request waits for a batch to fill, ms. Default 0.', 60_000),
-    preferredBatchSizes: {
-      type: 'array', items: { type: 'integer', minimum: 1 }, uniqueItems: true, default: [],
-      description: 'Batch sizes the scheduler prefers to form; each at most maxBatch. Default [].',
-    },
+    preferredBatchSizes: { type: 'array', items: { type: 'integer', minimum: 1 }, uniqueItems: true, default: [], description: 'Batch sizes the scheduler prefers to form; each at most maxBatch. Default [].' },
     queueLimit: int(1, 64, 'Requests queued beyond this are answered EDGE_ERR_OVERLOADED. Default 64.', 1_000_000),
   },
 };
 
-export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
+export const serviceConfigSchema: DocumentSchemaOf<ServiceConfigFile> = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://edge-infer.dev/schemas/service-config.json',
   title: 'edge-infer service config',
-  description: 'Settings of `edge-infer run`. Relative paths are resolved against this file\'s folder.',
+  description: "Settings of `edge-infer run`. Relative paths are resolved against this file's folder.",
   type: 'object',
   additionalProperties: false,
   required: [],
   properties: {
-    $schema: optional({ type: 'string', description: 'Path or URL of this schema, for editors.' }),
-    deviceId: optional({ type: 'string', pattern: DEVICE_ID_PATTERN, description: 'This device\'s id in topics. Default: the host name.' }),
-    topicPrefix: {
-      type: 'string', minLength: 1, maxLength: 200, pattern: '^[^#+]+$', default: 'edge/{deviceId}',
-      description: 'Prefix of every topic; {deviceId} is replaced. No + or #, no leading or trailing /. Default "edge/{deviceId}".',
-    },
-    profile: optional({ type: 'string', minLength: 1, description: 'Device profile id (device-profiles/<id>.json) or path. Default: detect from the host.' }),
-    modelsDir: pathString('Folder of <id>/model.json manifests. Default: the package\'s models/.'),
+    $schema: { type: 'string', description: 'Path or URL of this schema, for editors.' },
+    deviceId: { type: 'string', pattern: DEVICE_ID_PATTERN, description: "This device's id in topics. Default: the host name." },
+    topicPrefix: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^#+]+$', default: 'edge/{deviceId}', description: 'Prefix of every topic; {deviceId} is replaced. No + or #, no leading or trailing /. Default "edge/{deviceId}".' },
+    profile: { type: 'string', minLength: 1, description: 'Device profile id (device-profiles/<id>.json) or path. Default: detect from the host.' },
+    modelsDir: pathString("Folder of <id>/model.json manifests. Default: the package's models/."),
     stateDir: pathString('Writable folder for the outbox. Default: $STATE_DIRECTORY (systemd StateDirectory=) or /var/lib/edge-infer.'),
     broker: {
       type: 'object',
       additionalProperties: false,
       required: [],
-      default: {
-        url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-{deviceId}', keepaliveS: 30,
-        passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30_000, readyWaitS: 10,
-      },
+      default: { url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-{deviceId}', keepaliveS: 30, passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30_000, readyWaitS: 10 },
       description: 'The MQTT broker to connect to.',
       properties: {
-        url: {
-          type: 'string', pattern: '^(mqtt|mqtts)://', default: 'mqtt://localhost:1883',
-          description: 'Broker URL: mqtt:// or mqtts:// (TLS). Default "mqtt://localhost:1883".',
-        },
+        url: { type: 'string', pattern: '^(mqtt|mqtts)://', default: 'mqtt://localhost:1883', description: 'Broker URL: mqtt:// or mqtts:// (TLS). Default "mqtt://localhost:1883".' },
         protocolVersion: { type: 'integer', enum: [4, 5], default: 5, description: '4 = MQTT 3.1.1, 5 = MQTT 5. Default 5.' },
-        clientId: {
-          type: 'string', minLength: 1, maxLength: 200, default: 'edge-infer-{deviceId}',
-          description: 'MQTT client id; {deviceId} is replaced. Default "edge-infer-{deviceId}".',
-        },
+        clientId: { type: 'string', minLength: 1, maxLength: 200, default: 'edge-infer-{deviceId}', description: 'MQTT client id; {deviceId} is replaced. Default "edge-infer-{deviceId}".' },
         keepaliveS: int(0, 30, 'MQTT keepalive, s. Default 30.', 65_535),
-        username: optional({ type: 'string', description: 'Broker user name.' }),
-        passwordEnv: {
-          type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'EDGE_INFER_MQTT_PASSWORD',
-          description: 'Environment variable holding the password. Default "EDGE_INFER_MQTT_PASSWORD".',
-        },
+        username: { type: 'string', description: 'Broker user name.' },
+        passwordEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'EDGE_INFER_MQTT_PASSWORD', description: 'Environment variable holding the password. Default "EDGE_INFER_MQTT_PASSWORD".' },
         passwordFile: pathString('File holding the password (mode 600 or stricter); wins over passwordEnv.'),
-        tls: optional({
+        tls: {
           type: 'object',
           additionalProperties: false,
           required: [],
           description: 'TLS settings for mqtts:// URLs.',
           properties: {
-            caFile: pathString('PEM CA bundle that signed the broker\'s certificate. Default: the system CAs.'),
+            caFile: pathString("PEM CA bundle that signed the broker's certificate. Default: the system CAs."),
             certFile: pathString('PEM client certificate (mutual TLS); needs keyFile.'),
             keyFile: pathString('PEM private key of certFile.'),
             rejectUnauthorized: { type: 'boolean', default: true, description: 'Refuse brokers whose certificate does not verify. Default true.' },
           },
-        }),
+        },
         reconnectMinMs: int(10, 500, 'First reconnect delay, ms. Default 500.', 3_600_000),
         reconnectMaxMs: int(10, 30_000, 'Longest reconnect delay, ms. Default 30000.', 3_600_000),
         readyWaitS: { type: 'number', minimum: 0, maximum: 3600, default: 10, description: 'READY=1 waits this long for the broker once the models are loaded, then is sent anyway with STATUS saying the broker is unreachable, s. Default 10.' },
@@ -273,22 +82,12 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       default: { mode: 'auto', host: '127.0.0.1', port: 1883 },
       description: 'The in-process MQTT 3.1.1 broker (aedes) for a first run with nothing installed.',
       properties: {
-        mode: {
-          type: 'string', enum: EMBEDDED_BROKER_MODES, default: 'auto',
-          description: '"auto": start it when broker.url is this host:port and nothing listens there. Default "auto".',
-        },
+        mode: { type: 'string', enum: EMBEDDED_BROKER_MODES, default: 'auto', description: '"auto": start it when broker.url is this host:port and nothing listens there. Default "auto".' },
         host: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address it listens on. Default "127.0.0.1".' },
         port: int(1, 1883, 'TCP port. Default 1883.', 65_535),
       },
     },
-    models: {
-      type: 'object',
-      required: [],
-      default: {},
-      patternProperties: { [MODEL_ID_PATTERN]: modelSchema },
-      additionalProperties: false,
-      description: 'Per-model settings, keyed by model id; models not listed get the defaults.',
-    },
+    models: { type: 'object', required: [], default: {}, patternProperties: { [MODEL_ID_PATTERN]: modelSchema }, additionalProperties: false, description: 'Per-model settings, keyed by model id; models not listed get the defaults.' },
     limits: {
       type: 'object',
       additionalProperties: false,
@@ -306,10 +105,7 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       required: [],
       default: { maxMessages: 10_000, maxBytes: 67_108_864 },
       description: 'The durable queue of answers while the broker is away; when full, the oldest are dropped and counted.',
-      properties: {
-        maxMessages: int(1, 10_000, 'Default 10000.'),
-        maxBytes: int(1024, 67_108_864, 'Default 67108864 (64 MiB).'),
-      },
+      properties: { maxMessages: int(1, 10_000, 'Default 10000.'), maxBytes: int(1024, 67_108_864, 'Default 67108864 (64 MiB).') },
     },
     drainTimeoutMs: int(0, 5000, 'On SIGTERM, how long in-flight requests may take, ms. Default 5000.', 600_000),
     replyTopics: {
@@ -317,12 +113,9 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       additionalProperties: false,
       required: [],
       default: { allow: ['#'], homeAssistantPrefix: 'homeassistant' },
-      description: 'Reply topics requests may name (MQTT 5 response topic or replyTo). The service\'s own topics, $-topics, wildcards and the Home Assistant prefix are always refused.',
+      description: "Reply topics requests may name (MQTT 5 response topic or replyTo). The service's own topics, $-topics, wildcards and the Home Assistant prefix are always refused.",
       properties: {
-        allow: {
-          type: 'array', items: { type: 'string', minLength: 1, maxLength: 1024 }, maxItems: 64, default: ['#'],
-          description: 'MQTT topic filters (+ and #) a reply topic must match. Default ["#"].',
-        },
+        allow: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 1024 }, maxItems: 64, default: ['#'], description: 'MQTT topic filters (+ and #) a reply topic must match. Default ["#"].' },
         homeAssistantPrefix: { type: 'string', maxLength: 256, default: 'homeassistant', description: 'Home Assistant discovery prefix; "" to not refuse one. Default "homeassistant".' },
       },
     },
@@ -337,17 +130,8 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
         prefix: { type: 'string', pattern: '^[^+#$/\\u0000][^+#\\u0000]{0,127}$', default: 'homeassistant', description: 'Discovery prefix. Default "homeassistant".' },
       },
     },
-    group: optional({ type: 'string', pattern: DEVICE_ID_PATTERN, description: 'Also take requests from edge/group/<group>/models/+/infer through an MQTT 5 shared subscription ($share/<group>/...). Needs an MQTT 5 broker.' }),
-    commands: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: { enabled: true },
-      description: 'Remote commands on <prefix>/cmd/<name> (reload, status, pin, unpin, calibrate), MQTT 5 request/response.',
-      properties: {
-        enabled: { type: 'boolean', default: true, description: 'Default true.' },
-      },
-    },
+    group: { type: 'string', pattern: DEVICE_ID_PATTERN, description: 'Also take requests from edge/group/<group>/models/+/infer through an MQTT 5 shared subscription ($share/<group>/...). Needs an MQTT 5 broker.' },
+    commands: { type: 'object', additionalProperties: false, required: [], default: { enabled: true }, description: 'Remote commands on <prefix>/cmd/<name> (reload, status, pin, unpin, calibrate), MQTT 5 request/response.', properties: { enabled: { type: 'boolean', default: true, description: 'Default true.' } } },
     deploy: {
       type: 'object',
       additionalProperties: false,
@@ -358,7 +142,7 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
         trustedKeys: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 4096 }, maxItems: 32, default: [], description: 'ed25519 public keys: PEM text or a PEM file path. Default [] (deploys off).' },
         healthWindowS: { type: 'number', minimum: 0, maximum: 3600, default: 10, description: 'Health window after a swap, s. Default 10.' },
         healthMaxErrors: { type: 'integer', minimum: 0, default: 0, description: 'Error answers tolerated in the health window. Default 0.' },
-        healthMaxP95Ms: optional({ type: 'number', exclusiveMinimum: 0, description: 'p95 latency over the health window above which the deploy rolls back, ms. Default: none.' }),
+        healthMaxP95Ms: { type: 'number', exclusiveMinimum: 0, description: 'p95 latency over the health window above which the deploy rolls back, ms. Default: none.' },
         preflightSamples: { type: 'integer', minimum: 0, maximum: 10000, default: 32, description: 'Eval samples per variant in preflight. Default 32.' },
         preflightTolerance: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'Allowed accuracy shortfall against the manifest in preflight. Default 0.1.' },
         maxBundleMB: { type: 'number', exclusiveMinimum: 0, default: 512, description: 'Largest bundle accepted, MB. Default 512.' },
@@ -370,21 +154,9 @@ export const serviceConfigSchema: JSONSchemaType<ServiceConfigFile> = {
       required: [],
       default: { level: 'info', format: 'auto' },
       description: 'Operator logs.',
-      properties: {
-        level: { type: 'string', enum: LOG_LEVELS, default: 'info', description: 'Default "info".' },
-        format: { type: 'string', enum: LOG_FORMATS, default: 'auto', description: '"auto": text on a TTY, JSON otherwise. Default "auto".' },
-      },
+      properties: { level: { type: 'string', enum: LOG_LEVELS, default: 'info', description: 'Default "info".' }, format: { type: 'string', enum: LOG_FORMATS, default: 'auto', description: '"auto": text on a TTY, JSON otherwise. Default "auto".' } },
     },
-    telemetry: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: {},
-      description: 'Telemetry publishing.',
-      properties: {
-        intervalS: optional({ type: 'number', minimum: 1, maximum: 86_400, description: 'Overrides the profile\'s telemetry.intervalS.' }),
-      },
-    },
+    telemetry: { type: 'object', additionalProperties: false, required: [], default: {}, description: 'Telemetry publishing.', properties: { intervalS: { type: 'number', minimum: 1, maximum: 86_400, description: "Overrides the profile's telemetry.intervalS." } } },
     calibration: {
       type: 'object',
       additionalProperties: false,

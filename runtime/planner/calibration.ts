@@ -5,7 +5,7 @@
 import { BACKEND_PREFS } from '../config/types.js';
 import { compileSchema, formatProblems, type SchemaProblem } from '../config/schema-check.js';
 import { EdgeError } from '../errors.js';
-import type { SchemaOf } from '../repository/schema-type.js';
+import type { SchemaOf } from '../config/schema-type.js';
 import type { Calibration, CalibrationEntry, RuntimeCalibration } from './types.js';
 
 const BACKENDS = BACKEND_PREFS.filter((b): b is Exclude<typeof b, 'auto'> => b !== 'auto');

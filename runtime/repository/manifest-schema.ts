@@ -8,7 +8,7 @@
  */
 import { PRECISIONS } from '../config/types.js';
 import { TENSOR_DTYPES } from '../tensor.js';
-import type { SchemaOf } from './schema-type.js';
+import type { SchemaOf } from '../config/schema-type.js';
 import { TASKS, type ModelManifest, type TensorSpec, type VariantManifest } from './types.js';
 import type { AudioSpec, EventSpec, ImageSpec, StreamsSpec, TextTokensSpec, ThresholdEventSpec, TopChangeEventSpec } from '../preprocess/types.js';
 

@@ -13,13 +13,11 @@
 import { performance } from 'node:perf_hooks';
 import { asEdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { realTimers, type Timers } from '../telemetry/collector.js';
+import { startLoop } from '../loop.js';
+import type { Timers } from '../timers.js';
 import type { ModelSwitch } from '../telemetry/payload.js';
 import type { SystemProbes } from '../telemetry/system-probes.js';
-import {
-  INITIAL_SYSTEM_STATE, assessSystem, decide, initialModelState,
-  type AdaptiveLimits, type ModelPolicyState, type Rung, type SwitchReason, type SystemSignals, type SystemState,
-} from './adaptive-policy.js';
+import { INITIAL_SYSTEM_STATE, assessSystem, decide, initialModelState, type AdaptiveLimits, type ModelPolicyState, type Rung, type SwitchReason, type SystemSignals, type SystemState } from './adaptive-policy.js';
 
 /** What the loop needs from ModelRuntime. */
 export interface AdaptiveRuntime {
@@ -42,7 +40,7 @@ export interface AdaptiveLoopOptions {
   /** Models the loop must leave alone (pinned by an operator, issue 15). Default: none. */
   skip?: (model: string) => boolean;
   log: Logger;
-  /** Default realTimers (unref'd). */
+  /** Default unref'd real timers (runtime/loop.ts). */
   timers?: Timers;
   /** Monotonic ms. Default performance.now. */
   nowMs?: () => number;
@@ -57,27 +55,16 @@ export interface AdaptiveLoop {
 
 /** Reads the probes into the policy's signals. Probes never reject (SystemProbes contract). */
 export async function readSignals(p: AdaptiveProbes): Promise<SystemSignals> {
-  const [cpuTempC, throttled, memAvailableMB, psi, cgroup] = await Promise.all([
-    p.cpuTempC(), p.throttled(), p.memAvailableMB(), p.memoryPressure(), p.cgroupMemory(),
-  ]);
-  return {
-    cpuTempC,
-    throttledNow: throttled === null ? null : throttled.throttledNow || throttled.softTempLimitNow,
-    memAvailableMB,
-    psiSomeAvg10: psi?.someAvg10 ?? null,
-    cgroupEvents: cgroup?.events ? { high: cgroup.events.high, max: cgroup.events.max } : null,
-  };
+  const [cpuTempC, throttled, memAvailableMB, psi, cgroup] = await Promise.all([p.cpuTempC(), p.throttled(), p.memAvailableMB(), p.memoryPressure(), p.cgroupMemory()]);
+  return { cpuTempC, throttledNow: throttled === null ? null : throttled.throttledNow || throttled.softTempLimitNow, memAvailableMB, psiSomeAvg10: psi?.someAvg10 ?? null, cgroupEvents: cgroup?.events ? { high: cgroup.events.high, max: cgroup.events.max } : null };
 }
 
 export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
-  const timers = o.timers ?? realTimers;
   const now = o.nowMs ?? (() => performance.now());
   let system: SystemState = INITIAL_SYSTEM_STATE;
   let states = new Map<string, ModelPolicyState>();
   let seen: AdaptiveRuntime | null = null;
-  let handle: unknown = null;
   let stopped = false;
-  let running: Promise<void> = Promise.resolve();
 
   const once = async (): Promise<void> => {
     const rt = o.runtime();
@@ -94,13 +81,7 @@ export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
       if (m.state !== 'ready' || m.variant === null || o.skip?.(m.model) === true) continue;
       let st = states.get(m.model);
       if (!st || st.current !== m.variant) st = initialModelState(m.variant, t);
-      const { state, decision } = decide(st, {
-        nowMs: t,
-        ladder: rt.ladder(m.model),
-        system: assessed.pressures,
-        model: rt.windowLatency(m.model, o.limits.downWindowMs / 1000),
-        limits: o.limits,
-      });
+      const { state, decision } = decide(st, { nowMs: t, ladder: rt.ladder(m.model), system: assessed.pressures, model: rt.windowLatency(m.model, o.limits.downWindowMs / 1000), limits: o.limits });
       if (decision.action === 'stay') {
         states.set(m.model, state);
         continue;
@@ -116,33 +97,13 @@ export function startAdaptiveLoop(o: AdaptiveLoopOptions): AdaptiveLoop {
     }
   };
 
-  const guarded = async (): Promise<void> => {
-    try {
-      await once();
-    } catch (e) {
-      o.log.warn('adaptive.tick_failed', { error: asEdgeError(e) });
-    }
-  };
-
-  const schedule = (): void => {
-    if (stopped) return;
-    handle = timers.setTimeout(() => {
-      handle = null;
-      running = running.then(guarded).then(schedule);
-    }, o.intervalMs);
-  };
-  schedule();
+  const loop = startLoop({ intervalMs: o.intervalMs, tick: once, onError: (e) => o.log.warn('adaptive.tick_failed', { error: asEdgeError(e) }), ...(o.timers !== undefined ? { timers: o.timers } : {}) });
 
   return {
-    tickNow() {
-      running = running.then(guarded);
-      return running;
-    },
-    async stop() {
+    tickNow: () => loop.tickNow(),
+    stop() {
       stopped = true;
-      if (handle !== null) timers.clearTimeout(handle);
-      handle = null;
-      await running;
+      return loop.stop();
     },
   };
 }

@@ -34,7 +34,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DeviceProfile } from '../config/types.js';
-import { ERROR_DEFS, EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
+import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';

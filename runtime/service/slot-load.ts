@@ -119,9 +119,10 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
 /**
  * Lets every request already on `queue` finish (nothing new reaches it: the slot points at the
  * new queue), up to `timeoutMs`, then drains (anything left is answered EDGE_ERR_SHUTTING_DOWN)
- * and unloads the session.
+ * and unloads the session. Waits on `queue.onIdle()` (no polling): the unload starts as soon as
+ * the last in-flight request settles (test/unit/service/swap-idle.test.ts).
  */
-export async function retire(c: SlotLoadContext, queue: ModelQueue, key: string, timeoutMs: number): Promise<void> {
+export async function retire(c: Pick<SlotLoadContext, 'log' | 'monotonic'> & { engine: Pick<InferenceEngine, 'unload'> }, queue: ModelQueue, key: string, timeoutMs: number): Promise<void> {
   const end = c.monotonic() + timeoutMs;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([queue.onIdle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);

@@ -24,7 +24,8 @@
  */
 import { execFile } from 'node:child_process';
 import { asEdgeError } from '../errors.js';
-import type { Timers } from '../timers.js';
+import { startLoop } from '../loop.js';
+import { refTimers, type Timers } from '../timers.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 
@@ -114,12 +115,7 @@ export class SystemdNotifier {
           resolve(true);
           return;
         }
-        this.#log.warn('systemd.notify_failed', {
-          command: this.#command,
-          message: args.join(' '),
-          stderr: String(stderr).trim().slice(0, 200),
-          error: asEdgeError(err),
-        });
+        this.#log.warn('systemd.notify_failed', { command: this.#command, message: args.join(' '), stderr: String(stderr).trim().slice(0, 200), error: asEdgeError(err) });
         resolve(false);
       });
     });
@@ -144,14 +140,7 @@ export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env, pid: nu
 /** The watchdog's timers (not unref'd: the watchdog lives as long as the service). */
 export type WatchdogTimers = Timers;
 
-const realTimers: WatchdogTimers = {
-  setTimeout(fn, ms) {
-    return setTimeout(fn, ms);
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
+const realTimers: WatchdogTimers = refTimers;
 
 export interface WatchdogOptions {
   /** Where pings go; a SystemdNotifier in the service. */
@@ -186,9 +175,6 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   const timers = options.timers ?? realTimers;
   const log = options.log ?? silentLogger;
   const healthTimeoutMs = options.healthTimeoutMs ?? options.intervalMs / 2;
-  let handle: unknown = null;
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
   let pings = 0;
   let skipped = 0;
 
@@ -221,24 +207,11 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
     }
   };
 
-  const schedule = (): void => {
-    if (stopped) return;
-    handle = timers.setTimeout(() => {
-      handle = null;
-      running = running.then(tick).then(schedule);
-    }, options.intervalMs);
-  };
-
   // First ping right away: systemd arms the watchdog when the service starts, not when it is ready.
-  running = running.then(tick).then(schedule);
+  const loop = startLoop({ intervalMs: options.intervalMs, tick, immediate: true, timers, onError: (e) => log.warn('systemd.watchdog_failed', { error: asEdgeError(e) }) });
 
   return {
-    async stop() {
-      stopped = true;
-      if (handle !== null) timers.clearTimeout(handle);
-      handle = null;
-      await running;
-    },
+    stop: () => loop.stop(),
     get pings() {
       return pings;
     },

@@ -9,6 +9,7 @@
  * EDGE_ERR_MODEL_MISMATCH (I/O differs from model.json), EDGE_ERR_BUDGET_EXCEEDED.
  */
 import path from 'node:path';
+import { sessionSpecFor } from '../backend/session-options.js';
 import type { InferenceEngine, LoadedModel } from '../backend/types.js';
 import type { DeviceProfile } from '../config/types.js';
 import { EdgeError } from '../errors.js';
@@ -46,10 +47,7 @@ export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
     file,
     bytes,
     session: {
-      intraOpThreads: o.profile.inference.threads,
-      graphOptimization: o.profile.inference.graphOptimization,
-      memArena: o.budgetMB >= 256,
-      memPattern: true,
+      ...sessionSpecFor(o.profile, o.budgetMB),
       ...(o.cacheDir ? { optimizedModelPath: path.join(o.cacheDir, `${m.id}-${v.id}-${v.sha256.slice(0, 12)}-${o.engine.kind}.ort.onnx`) } : {}),
     },
   };

@@ -14,15 +14,13 @@ import { silentLogger } from '../log.js';
 import type { LatencySnapshot } from './histogram.js';
 import type { LatencyFigures, ModelTelemetry, OutboxTelemetry, TelemetryPayload } from './payload.js';
 import { TELEMETRY_SCHEMA_VERSION } from './payload.js';
-import type { Timers } from '../timers.js';
+import { startLoop } from '../loop.js';
+import { unrefTimers, type Timers } from '../timers.js';
 import type { SystemProbes } from './system-probes.js';
 import { isThrottledNow } from './system-probes.js';
 
 /** The probes the collector reads (SystemProbes satisfies it; tests may pass a fixture-backed one). */
-export type TelemetryProbes = Pick<
-  SystemProbes,
-  'cpuTempC' | 'throttled' | 'loadAvg' | 'processMemory' | 'processUptimeS' | 'memAvailableMB' | 'cgroupMemory' | 'memoryPressure' | 'openFds'
->;
+export type TelemetryProbes = Pick<SystemProbes, 'cpuTempC' | 'throttled' | 'loadAvg' | 'processMemory' | 'processUptimeS' | 'memAvailableMB' | 'cgroupMemory' | 'memoryPressure' | 'openFds'>;
 
 export interface TelemetryClock {
   /** Wall time, ms since the epoch. Default Date.now. */
@@ -60,14 +58,7 @@ export function createCollector(sources: TelemetrySources): () => Promise<Teleme
   const p = sources.probes;
 
   return async () => {
-    const [cpuTempC, throttled, availableMB, cgroup, pressure, fds] = await Promise.all([
-      p.cpuTempC(),
-      p.throttled(),
-      p.memAvailableMB(),
-      p.cgroupMemory(),
-      p.memoryPressure(),
-      p.openFds(),
-    ]);
+    const [cpuTempC, throttled, availableMB, cgroup, pressure, fds] = await Promise.all([p.cpuTempC(), p.throttled(), p.memAvailableMB(), p.cgroupMemory(), p.memoryPressure(), p.openFds()]);
     const mem = p.processMemory();
     const load = p.loadAvg();
     const budget = sources.budget();
@@ -83,38 +74,18 @@ export function createCollector(sources: TelemetrySources): () => Promise<Teleme
         availableMB: roundOrNull(availableMB, 1),
         cgroupCurrentMB: cgroup === null ? null : round(cgroup.currentMB, 1),
         cgroupLimitMB: cgroup === null ? null : roundOrNull(cgroup.maxMB, 1),
-        cgroupEvents:
-          cgroup?.events == null
-            ? null
-            : { high: cgroup.events.high, max: cgroup.events.max, oom: cgroup.events.oom, oomKill: cgroup.events.oomKill },
+        cgroupEvents: cgroup?.events == null ? null : { high: cgroup.events.high, max: cgroup.events.max, oom: cgroup.events.oom, oomKill: cgroup.events.oomKill },
         pressureSomeAvg10: pressure === null ? null : pressure.someAvg10,
       },
-      system: {
-        cpuTempC: roundOrNull(cpuTempC, 1),
-        throttled,
-        throttledNow: throttled === null ? null : isThrottledNow(throttled),
-        loadAvg1: round(load.loadAvg1, 2),
-        loadAvg5: round(load.loadAvg5, 2),
-        loadAvg15: round(load.loadAvg15, 2),
-      },
+      system: { cpuTempC: roundOrNull(cpuTempC, 1), throttled, throttledNow: throttled === null ? null : isThrottledNow(throttled), loadAvg1: round(load.loadAvg1, 2), loadAvg5: round(load.loadAvg5, 2), loadAvg15: round(load.loadAvg15, 2) },
       outbox: { ...sources.outbox() },
     };
   };
 }
 
 export type { Timers } from '../timers.js';
-
 /** Real timers, unref'd: a telemetry tick never keeps the process alive on its own. */
-export const realTimers: Timers = {
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
+export const realTimers: Timers = unrefTimers;
 
 export interface TelemetryLoopOptions {
   /** Seconds between the end of one publish and the next collection. Must be > 0. */
@@ -141,15 +112,10 @@ export interface TelemetryLoop {
   readonly failures: number;
 }
 
-/** Starts the telemetry loop. Throws RangeError for a non-positive interval (a caller mistake). */
+/** Starts the telemetry loop (runtime/loop.ts). Throws RangeError for a non-positive interval (a caller mistake). */
 export function startTelemetry(options: TelemetryLoopOptions): TelemetryLoop {
   if (!(options.intervalS > 0)) throw new RangeError(`intervalS must be > 0, got ${options.intervalS}`);
-  const timers = options.timers ?? realTimers;
   const log = options.log ?? silentLogger;
-  const intervalMs = options.intervalS * 1000;
-  let handle: unknown = null;
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
   let published = 0;
   let failures = 0;
 
@@ -171,30 +137,10 @@ export function startTelemetry(options: TelemetryLoopOptions): TelemetryLoop {
     }
   };
 
-  const schedule = (): void => {
-    if (stopped) return;
-    handle = timers.setTimeout(() => {
-      handle = null;
-      running = running.then(once).then(schedule);
-    }, intervalMs);
-  };
-
-  const tickNow = (): Promise<void> => {
-    running = running.then(once);
-    return running;
-  };
-
-  if (options.immediate ?? true) running = running.then(once).then(schedule);
-  else schedule();
-
+  const loop = startLoop({ intervalMs: options.intervalS * 1000, tick: once, immediate: options.immediate ?? true, timers: options.timers ?? realTimers });
   return {
-    tickNow,
-    async stop() {
-      stopped = true;
-      if (handle !== null) timers.clearTimeout(handle);
-      handle = null;
-      await running;
-    },
+    tickNow: () => loop.tickNow(),
+    stop: () => loop.stop(),
     get published() {
       return published;
     },

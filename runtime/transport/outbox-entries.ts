@@ -61,3 +61,24 @@ export function statsOf(entries: readonly Entry[], o: { bytes: number; dropped: 
   }
   return { depth, bytes: o.bytes, inFlight, writing, dropped: o.dropped, degraded: o.degraded, oldestAgeMs: first === undefined ? 0 : Math.max(0, o.nowMs - first.enqueuedMs) };
 }
+
+/** Inserts `e` into `entries`, keeping them sorted by seq (a new seq is the largest: scans from the end). */
+export function insertBySeq(entries: Entry[], e: Entry): void {
+  let i = entries.length;
+  while (i > 0 && (entries[i - 1] as Entry).seq > e.seq) i--;
+  entries.splice(i, 0, e);
+}
+
+/** The index of the entry with `seq` in `entries` (sorted by seq), -1 when none. Binary search. */
+export function findBySeq(entries: readonly Entry[], seq: number): number {
+  let lo = 0;
+  let hi = entries.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = (entries[mid] as Entry).seq;
+    if (s === seq) return mid;
+    if (s < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}

@@ -37,34 +37,17 @@
  * message is counted before its PUT is written, so the converse holds only once `enqueue` resolved).
  * Contract: no method throws or rejects.
  */
-import { performance } from 'node:perf_hooks';
 import { EdgeError } from '../errors.js';
-import { silentLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { sizeOf } from './outbox-file.js';
 import { OutboxLog, type FsyncPolicy } from './outbox-log.js';
 import type { OutgoingMessage } from './types.js';
-import { GROUP_MAX, statsOf, type Entry, type OutboxEntry, type OutboxStats, type Pending } from './outbox-entries.js';
+import { findBySeq, GROUP_MAX, insertBySeq, statsOf, type Entry, type OutboxEntry, type OutboxStats, type Pending } from './outbox-entries.js';
+import { withDefaults, type OutboxOptions } from './outbox-options.js';
 
 export type { FsyncPolicy } from './outbox-log.js';
 export type { OutboxEntry, OutboxStats } from './outbox-entries.js';
-
-export interface OutboxOptions {
-  /** Directory of the log (created). Usually `<stateDir>/outbox`. */
-  dir: string;
-  /** Most messages kept. Default 10000. */
-  maxMessages?: number;
-  /** Most payload + topic bytes kept. Default 32 MiB. */
-  maxBytes?: number;
-  /** Default 'always'. */
-  fsync?: FsyncPolicy;
-  log?: Logger;
-  /** Monotonic milliseconds (ages, disk retry). Default performance.now. */
-  nowMs?: () => number;
-  /** When degraded, how often to try the disk again, ms. Default 30000. */
-  retryMs?: number;
-  /** A log segment takes appends until it holds this many bytes; space comes back a segment at a time. Default 256 KiB. */
-  segmentBytes?: number;
-}
+export type { OutboxOptions } from './outbox-options.js';
 
 export class Outbox {
   readonly #dir: string;
@@ -99,14 +82,15 @@ export class Outbox {
   #disk: OutboxLog;
 
   private constructor(options: OutboxOptions) {
-    this.#dir = options.dir;
-    this.#maxMessages = options.maxMessages ?? 10_000;
-    this.#maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
-    this.#log = options.log ?? silentLogger;
-    this.#nowMs = options.nowMs ?? (() => performance.now());
-    this.#retryMs = options.retryMs ?? 30_000;
-    this.#fsync = options.fsync ?? 'always';
-    this.#segmentBytes = options.segmentBytes ?? 256 * 1024;
+    const o = withDefaults(options);
+    this.#dir = o.dir;
+    this.#maxMessages = o.maxMessages;
+    this.#maxBytes = o.maxBytes;
+    this.#log = o.log;
+    this.#nowMs = o.nowMs;
+    this.#retryMs = o.retryMs;
+    this.#fsync = o.fsync;
+    this.#segmentBytes = o.segmentBytes;
     this.#disk = this.#newDisk();
   }
 
@@ -163,9 +147,7 @@ export class Outbox {
    * written. Synchronous up to that wait, so concurrent inserts cannot overshoot the bounds.
    */
   async #insert(e: Entry): Promise<void> {
-    let i = this.#entries.length;
-    while (i > 0 && (this.#entries[i - 1] as Entry).seq > e.seq) i--;
-    this.#entries.splice(i, 0, e);
+    insertBySeq(this.#entries, e);
     this.#bytes += e.bytes;
     this.#live++;
     const victims: Entry[] = [];
@@ -190,7 +172,7 @@ export class Outbox {
   async #finishRemoving(e: Entry): Promise<void> {
     if (e.written !== undefined) await e.written;
     if (e.onDisk) await this.#recordAck(e.seq);
-    const i = this.#find(e.seq);
+    const i = findBySeq(this.#entries, e.seq);
     if (i >= 0 && this.#entries[i] === e) this.#entries.splice(i, 1);
   }
 
@@ -209,7 +191,9 @@ export class Outbox {
     this.#running = true;
     const loop = this.#commitLoop();
     this.#loop = loop;
-    void loop.finally(() => { if (this.#loop === loop) this.#loop = undefined; });
+    void loop.finally(() => {
+      if (this.#loop === loop) this.#loop = undefined;
+    });
   }
 
   /** Writes pending groups and ACKs one write at a time until none is left; one runner at a time. */
@@ -234,7 +218,10 @@ export class Outbox {
       }
       const acks = this.#acks.splice(0);
       const waiters = this.#ackWaiters.splice(0);
-      const error = await this.#disk.append(group.map((p) => p.entry), acks);
+      const error = await this.#disk.append(
+        group.map((p) => p.entry),
+        acks,
+      );
       if (error !== undefined) {
         this.#acks.unshift(...acks);
         this.#degrade(error, 'write');
@@ -248,11 +235,16 @@ export class Outbox {
   /** Re-appends the live messages of a segment that pins the log (outbox-log.ts `pinned`). */
   #relocatePinned(): void {
     for (const seq of this.#disk.pinned()) {
-      const i = this.#find(seq);
-      const e = i >= 0 ? this.#entries[i] as Entry : undefined;
+      const i = findBySeq(this.#entries, seq);
+      const e = i >= 0 ? (this.#entries[i] as Entry) : undefined;
       if (e === undefined || e.removing || e.relocating || e.written !== undefined) continue;
       e.relocating = true;
-      this.#pending.push({ entry: e, done: () => { e.relocating = false; } });
+      this.#pending.push({
+        entry: e,
+        done: () => {
+          e.relocating = false;
+        },
+      });
     }
   }
 
@@ -265,7 +257,9 @@ export class Outbox {
     if (!this.#degraded) return;
     if (!force && this.#nowMs() - this.#degradedAtMs < this.#retryMs) return;
     if (this.#retrying !== undefined) return this.#retrying;
-    this.#retrying = this.#tryRecover().finally(() => { this.#retrying = undefined; });
+    this.#retrying = this.#tryRecover().finally(() => {
+      this.#retrying = undefined;
+    });
     return this.#retrying;
   }
 
@@ -330,7 +324,14 @@ export class Outbox {
     const e = this.#entry(this.#nextSeq++, message, false);
     if (!this.#degraded) {
       e.written = new Promise<void>((resolve) => {
-        this.#pending.push({ entry: e, done: (ok) => { e.onDisk = ok; e.written = undefined; resolve(); } });
+        this.#pending.push({
+          entry: e,
+          done: (ok) => {
+            e.onDisk = ok;
+            e.written = undefined;
+            resolve();
+          },
+        });
       });
     }
     const written = e.written;
@@ -350,24 +351,12 @@ export class Outbox {
     return undefined;
   }
 
-  #find(seq: number): number {
-    let lo = 0;
-    let hi = this.#entries.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = (this.#entries[mid] as Entry).seq;
-      if (s === seq) return mid;
-      if (s < seq) lo = mid + 1; else hi = mid - 1;
-    }
-    return -1;
-  }
-
   /**
    * The broker acknowledged `seq`: forget it. Its ACK record is written before it leaves `depth`
    * (see the invariant above). Unknown seqs (evicted, already acknowledged) are ignored.
    */
   async ack(seq: number): Promise<void> {
-    const i = this.#find(seq);
+    const i = findBySeq(this.#entries, seq);
     if (i < 0) return;
     const e = this.#entries[i] as Entry;
     if (e.removing) return;
@@ -377,7 +366,7 @@ export class Outbox {
 
   /** Puts an in-flight message back in line (the publish failed); it keeps its place by seq. */
   release(seq: number): void {
-    const i = this.#find(seq);
+    const i = findBySeq(this.#entries, seq);
     if (i >= 0) (this.#entries[i] as Entry).inFlight = false;
   }
 
@@ -398,5 +387,4 @@ export class Outbox {
   stats(): OutboxStats {
     return statsOf(this.#entries, { bytes: this.#bytes, dropped: this.#dropped, degraded: this.#degraded, nowMs: this.#nowMs() });
   }
-
 }

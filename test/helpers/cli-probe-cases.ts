@@ -147,7 +147,6 @@ function generate(spec: Spec, rnd: () => number): Probe {
   for (const [name, slot] of Object.entries(spec.flags)) if (slot.good !== undefined) flags.set(name, { v: slot.good, bad: false });
   const tail: Value[] = [];
   let closeStdout = false;
-  let isBad: boolean;
   const count = rnd() < 0.7 ? 1 : 2;
   for (let i = 0; i < count; i++) {
     const m = pick(rnd, MUTATIONS);
@@ -175,7 +174,7 @@ function generate(spec: Spec, rnd: () => number): Probe {
   }
   args.push(...tail.map((t) => t.v));
   const missingRequired = Object.entries(spec.flags).some(([n, s]) => s.required === true && !flags.has(n));
-  isBad = missingRequired || positional?.bad === true || [...flags.values(), ...tail].some((x) => x.bad);
+  const isBad = missingRequired || positional?.bad === true || [...flags.values(), ...tail].some((x) => x.bad);
   return {
     name: args.map((a) => (a === '' ? "''" : a.length > 60 ? `${a.slice(0, 20)}...(${a.length})` : a)).join(' ') + (closeStdout ? ' | (closed)' : ''),
     args, bad: isBad, closeStdout,

@@ -17,6 +17,7 @@ import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { isTensorDtype, type NamedTensors, type TensorData } from '../../tensor.js';
 import { commitCache, readCache, sha256, tempCachePath, type CacheIdentity } from '../optimized-cache.js';
 import { errorMessage, loadErrorCode } from '../ort-errors.js';
+import { sessionOptions } from '../session-options.js';
 import { prepareTransfer } from '../transfer.js';
 import type { IoSpec } from '../types.js';
 import { collectGarbage } from '../wasm-v8-flags.js';
@@ -73,18 +74,8 @@ function ioSpecs(meta: readonly InferenceSession.ValueMetadata[]): IoSpec[] {
     : { name: m.name, dtype: 'non-tensor', shape: [] }));
 }
 
-function sessionOptions(spec: WorkerLoadSpec, level: WorkerLoadSpec['graphOptimization'], optimizedModelFilePath?: string): InferenceSession.SessionOptions {
-  return {
-    executionProviders: [boot.kind === 'native' ? 'cpu' : 'wasm'],
-    intraOpNumThreads: spec.intraOpThreads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: level,
-    enableCpuMemArena: spec.memArena,
-    enableMemPattern: spec.memPattern,
-    executionMode: 'sequential',
-    logSeverityLevel: 3,
-    ...(optimizedModelFilePath === undefined ? {} : { optimizedModelFilePath }),
-  };
+function optionsFor(spec: WorkerLoadSpec, level: WorkerLoadSpec['graphOptimization'], optimizedModelFilePath?: string): InferenceSession.SessionOptions {
+  return sessionOptions({ ...spec, backend: boot.kind, graphOptimization: level, optimizedModelFilePath });
 }
 
 function readSource(spec: WorkerLoadSpec): Uint8Array {
@@ -119,14 +110,14 @@ async function load(name: string, spec: WorkerLoadSpec): Promise<LoadReply> {
   // The optimized-model cache is native only: ORT-web writes into its in-memory file system.
   const cachePath = boot.kind === 'native' ? spec.optimizedModelPath : undefined;
   if (cachePath === undefined) {
-    session = await create(source, sessionOptions(spec, spec.graphOptimization));
+    session = await create(source, optionsFor(spec, spec.graphOptimization));
   } else {
     const id: CacheIdentity = { ortVersion: ortVersion(ort, boot), graphOptimization: spec.graphOptimization };
     const sourceSha = sha256(source);
     const cached = readCache(cachePath, sourceSha, spec.bytes === undefined ? spec.file : null, id);
     if (cached !== null) {
       try {
-        session = await create(cached, sessionOptions(spec, 'disabled'));
+        session = await create(cached, optionsFor(spec, 'disabled'));
         fromCache = true;
       } catch {
         session = null; // a cache ORT refuses is a miss: fall through to the source
@@ -138,11 +129,11 @@ async function load(name: string, spec: WorkerLoadSpec): Promise<LoadReply> {
       // A model ORT refuses fails the second create too, with ORT's own message.
       const tmp = tempCachePath(cachePath);
       try {
-        session = await create(source, sessionOptions(spec, spec.graphOptimization, tmp));
+        session = await create(source, optionsFor(spec, spec.graphOptimization, tmp));
         cacheError = commitCache(tmp, cachePath, sourceSha, id) ?? undefined;
       } catch (e) {
         rmSync(tmp, { force: true });
-        session = await create(source, sessionOptions(spec, spec.graphOptimization));
+        session = await create(source, optionsFor(spec, spec.graphOptimization));
         cacheError = errorMessage(e);
       }
     }

@@ -8,6 +8,7 @@ import type { SchemaProblem } from '../../../runtime/config/schema-check.js';
 import { PROFILES_DIR } from './helpers.js';
 
 // Test documents are edited freely, so their nested values are untyped.
+// biome-ignore lint/suspicious/noExplicitAny: test documents are edited freely (see above)
 type Doc = Record<string, any>;
 
 const valid = async (): Promise<Doc> => JSON.parse(await readFile(join(PROFILES_DIR, 'rpi4-2gb.json'), 'utf8')) as Doc;
