@@ -255,6 +255,11 @@ export class ModelRuntime implements InferenceHandler {
     }
   }
 
+  /** The model's queueLimit (the transport's inbound bound, issue 12 item 15); the default for an unknown model. */
+  queueLimit(model: string): number {
+    return this.#slots.get(model)?.settings.queueLimit ?? DEFAULT_MODEL_SETTINGS.queueLimit;
+  }
+
   /** A request refused before infer() (bad input, refused reply topic): counted in the model's `errors` (issue 12 item 13). */
   noteRefused(model: string, _code: ErrorCode): void {
     const slot = this.#slots.get(model);

@@ -34,14 +34,14 @@ import type { ModelSwitch } from '../telemetry/payload.js';
 import { SystemProbes, createProbeFs } from '../telemetry/system-probes.js';
 // The embedded broker (aedes, ~12 MB of RSS) is imported only when it is started.
 import type { EmbeddedBroker } from '../transport/embedded-broker.js';
-import { MqttService } from '../transport/mqtt-service.js';
+import { InboundWindow, MqttService } from '../transport/mqtt-service.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
 import type { NamedTensors } from '../tensor.js';
 import type { RequestExtras } from '../media/types.js';
 import { startAdaptiveLoop, type AdaptiveLoop } from './adaptive-loop.js';
 import { DEFAULT_ADAPTIVE_LIMITS, type AdaptiveLimits } from './adaptive-policy.js';
 import { calibrate } from './calibrate.js';
-import { ModelRuntime, type ModelSettings } from './model-runtime.js';
+import { DEFAULT_MODEL_SETTINGS, ModelRuntime, type ModelSettings } from './model-runtime.js';
 import { resolveSetup, type Setup } from './setup.js';
 import { startFleet, type CommandHost, type Fleet } from './fleet.js';
 import { cacheDir, usableStateDir } from './state-dir.js';
@@ -98,6 +98,7 @@ class RuntimeSwitch implements InferenceHandler {
     return observer === null ? p : p.then((o) => { observer(model, o); return o; });
   }
   noteRefused(model: string, code: ErrorCode): void { this.current.noteRefused(model, code); }
+  queueLimit(model: string): number { return this.current.queueLimit(model); }
 }
 
 export class EdgeService {
@@ -118,6 +119,7 @@ export class EdgeService {
   #startedAt = new Date();
   #stopping: Promise<void> | null = null;
   #brokerUrl = '';
+  readonly #inbound = new InboundWindow((model) => this.#switch.queueLimit(model));
 
   private constructor(o: ServiceOptions) {
     this.#o = o;
@@ -181,6 +183,9 @@ export class EdgeService {
       limits: { maxPayloadBytes: c.limits.maxPayloadBytes, maxBatch: c.limits.maxBatch },
       replyTopics: c.replyTopics,
       reconnect: { minMs: c.broker.reconnectMinMs, maxMs: c.broker.reconnectMaxMs },
+      // Issue 12 item 15: one inbound window for this connection and the group's (fleet.ts).
+      inbound: this.#inbound,
+      receiveMaximum: Math.max(DEFAULT_MODEL_SETTINGS.queueLimit, ...Object.values(c.models).map((m) => m.queueLimit ?? 0)),
       log: this.#log.child({ layer: 'transport' }),
     });
     this.#publishStatus();
@@ -193,7 +198,7 @@ export class EdgeService {
         ...(c.broker.tls ? { tls: stripUndefined({ caFile: c.broker.tls.caFile, certFile: c.broker.tls.certFile, keyFile: c.broker.tls.keyFile, rejectUnauthorized: c.broker.tls.rejectUnauthorized }) } : {}),
       },
       board: this.#setup.profile.board, version: this.#o.version, manifests: this.#setup.manifests,
-      handler: this.#switch, commands: this.#commandHost(), log: this.#log,
+      handler: this.#switch, inbound: this.#inbound, commands: this.#commandHost(), log: this.#log,
       deploy: {
         trusted, recovered,
         host: createDeployHost({ engine: this.#engine, deploy: c.deploy, budgetMB: () => this.#setup.budget.budgetMB, runtime: () => this.#switch.current, apply: () => this.reload(this.#config) }),
