@@ -45,6 +45,7 @@ import { DEFAULT_MODEL_SETTINGS, ModelRuntime, type ModelSettings } from './mode
 import { resolveSetup, type Setup } from './setup.js';
 import { startFleet, type CommandHost, type Fleet } from './fleet.js';
 import { cacheDir, usableStateDir } from './state-dir.js';
+import { PoisonJournal } from './poison-journal.js';
 
 export { usableStateDir } from './state-dir.js';
 import { recoverDeploy } from '../fleet/deploy-device.js';
@@ -119,6 +120,7 @@ export class EdgeService {
   #startedAt = new Date();
   #stopping: Promise<void> | null = null;
   #brokerUrl = '';
+  #poison: PoisonJournal | null = null;
   readonly #inbound = new InboundWindow((model) => this.#switch.queueLimit(model));
 
   private constructor(o: ServiceOptions) {
@@ -147,6 +149,8 @@ export class EdgeService {
   async #start(): Promise<void> {
     const c = this.#config;
     this.#stateDir = await usableStateDir(c.stateDir, this.#log);
+    // Before anything runs: counts a crash for the inputs that were running when the last run died.
+    this.#poison = PoisonJournal.open({ stateDir: this.#stateDir, log: this.#log.child({ layer: 'poison' }) });
     // Issue 15 OTA: finish or undo a deploy a crash interrupted, before the manifests are read.
     const trusted = await readTrustedKeys(c.deploy.trustedKeys);
     const recovered = await recoverDeploy(this.#stateDir, this.#log.child({ layer: 'deploy' }));
@@ -289,6 +293,7 @@ export class EdgeService {
       settings,
       ...(calibration ? { calibration } : {}),
       ...(cacheDir !== null ? { cacheDir } : {}),
+      ...(this.#poison !== null ? { poison: this.#poison } : {}),
       log: this.#log.child({ layer: 'runtime' }),
       onChange: () => this.#publishStatus(),
     });
@@ -472,6 +477,7 @@ export class EdgeService {
     await this.#switch.current.close(left());
     await bounded(this.#engine.close(), 250);
     if (this.#broker) await bounded(this.#broker.close(), 250);
+    this.#poison?.close();
     this.#log.info('service.stopped', { outboxDepth: this.#transport?.stats().outboxDepth ?? 0 });
   }
 }
