@@ -20,7 +20,10 @@
  * most `maxRun` requests (the model's maxBatch), so the running ones are its oldest `maxRun` open
  * entries: only those count a crash (a queued request did nothing wrong). A worker-thread crash
  * (`workerCrashed`) counts the requests of the run that crashed, which the engine names exactly.
- * A clean stop leaves no open entries (every request settles, answered or shut down).
+ * A clean stop leaves no open entries (every request settles, answered or shut down). An input
+ * that runs to the end is cleared (`succeeded`): only deaths with no success of that input in
+ * between add up, so inputs that recur (a sensor's silence, a blank frame) are not made poison by
+ * unrelated power cuts over the months, and a poison input, which never completes, is.
  *
  * The key is the sha1 of the model id and the input tensors (names, dtypes, dims, bytes): the
  * input is what crashes, whoever sends it and under whatever request id.
@@ -132,6 +135,16 @@ export class PoisonJournal {
         this.#write(`E ${seq}\n`);
       },
     };
+  }
+
+  /** The input ran to the end: it is no suspect any more (see the module comment). */
+  succeeded(model: string, key: string): void {
+    if (this.#suspects.size === 0 || !this.#suspects.delete(`${model}\0${key}`)) return;
+    try {
+      this.#writeSuspects();
+    } catch (e) {
+      this.#off(e);
+    }
   }
 
   /** The worker running this input died (EDGE_ERR_WORKER_CRASHED): counts a crash for it. */
@@ -266,7 +279,9 @@ export async function journaled<T>(journal: PoisonJournal | undefined, model: st
   }
   const entry = journal.start(model, key, maxRun);
   try {
-    return await run();
+    const r = await run();
+    journal.succeeded(model, key);
+    return r;
   } catch (e) {
     if (asEdgeError(e).code === 'EDGE_ERR_WORKER_CRASHED') journal.workerCrashed(model, key);
     throw e;
