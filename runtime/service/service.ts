@@ -205,7 +205,7 @@ export class EdgeService {
       handler: this.#switch, inbound: this.#inbound, commands: this.#commandHost(), log: this.#log,
       deploy: {
         trusted, recovered,
-        host: createDeployHost({ engine: this.#engine, deploy: c.deploy, budgetMB: () => this.#setup.budget.budgetMB, runtime: () => this.#switch.current, apply: () => this.reload(this.#config) }),
+        host: createDeployHost({ engine: this.#engine, deploy: c.deploy, budgetMB: () => this.#setup.budget.budgetMB, runtime: () => this.#switch.current, apply: async () => { await this.reload(this.#config); } }),
         ...(process.env[DEPLOY_HOLD_ENV] ? { holdAt: process.env[DEPLOY_HOLD_ENV] } : {}),
       },
     });
@@ -398,8 +398,8 @@ export class EdgeService {
     };
   }
 
-  /** SIGHUP: re-read config, profiles and manifests; build and load a new runtime; swap; drain the old one. */
-  async reload(config: ServiceConfig): Promise<void> {
+  /** SIGHUP: re-read config, profiles and manifests; build and load a new runtime; swap; drain the old one. Resolves true when reloaded, false when it kept the previous configuration (logged). */
+  async reload(config: ServiceConfig): Promise<boolean> {
     this.#log.info('service.reloading', {});
     try {
       const setup = await this.#resolve(config);
@@ -421,9 +421,11 @@ export class EdgeService {
       this.#publishStatus();
       await old.close(config.drainTimeoutMs);
       this.#log.info('service.reloaded', {});
+      return true;
     } catch (e) {
       const err = asEdgeError(e);
       this.#log.error('reload.failed', { code: err.code, message: err.message, hint: err.hint, note: 'kept running with the previous configuration' });
+      return false;
     }
   }
 
