@@ -103,7 +103,8 @@ export type PublishPacket = Parameters<MqttClient['handleMessage']>[0];
 
 /**
  * Acknowledges one incoming publish: writes its PUBACK when it is QoS 1 and its connection is still
- * the client's current, connected one; otherwise (QoS 0, connection gone) does nothing. Idempotent.
+ * the client's current, connected one; otherwise (QoS 0, connection gone) does nothing. Either way
+ * it frees the publish's place in the InboundWindow (point 5). Idempotent.
  */
 export type AckFn = () => void;
 
