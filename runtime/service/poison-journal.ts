@@ -11,7 +11,9 @@
  * - `journal`: append-only lines `S <seq> <maxRun> <model> <key>` written (write(2), no fsync) just
  *   before a request is submitted to its model's queue, and `E <seq>` when it settles. Without
  *   fsync a line survives a process death (it is in the page cache), not a power cut: a power cut
- *   is not the request's fault anyway. Compacted to its open lines past 64 KiB.
+ *   is not the request's fault anyway. Compacted to its open lines past 64 KiB. The file is open
+ *   only while some request is journaled (closed when the last one settles), so an idle service
+ *   holds no file of the state directory open for writing (a read-only remount is not refused).
  * - `suspects.json`: { model, key, crashes } of inputs that were running at a death, newest last,
  *   at most `maxSuspects` (older ones are forgotten). Written (tmp + rename) only after a death.
  *
@@ -72,7 +74,10 @@ export class PoisonJournal {
   readonly #suspects = new Map<string, Suspect>();
   readonly #open = new Map<number, OpenLine>();
   #fd: number | null = null;
+  /** False once the journal could not be written (see #off). */
+  #on = false;
   #bytes = 0;
+  #warned = false;
   #seq = 0;
 
   private constructor(o: PoisonJournalOptions) {
@@ -94,7 +99,8 @@ export class PoisonJournal {
         j.#writeSuspects();
         j.#log.warn('poison.crash_counted', { running: running.map((r) => ({ model: r.model, key: r.key, crashes: j.#suspects.get(`${r.model}\0${r.key}`)?.crashes })), hint: 'the service died while these inputs were running; an input running at ' + j.#n + ' deaths is refused with EDGE_ERR_POISON_REQUEST' });
       }
-      j.#fd = openSync(path.join(j.#dir, 'journal'), 'w');
+      closeSync(openSync(path.join(j.#dir, 'journal'), 'w'));
+      j.#on = true;
     } catch (e) {
       j.#off(e);
     }
@@ -121,7 +127,15 @@ export class PoisonJournal {
 
   /** Journals a request about to be submitted to `model`'s queue (runs of at most `maxRun` requests). */
   start(model: string, key: string, maxRun: number): JournalEntry {
-    if (this.#fd === null) return NO_ENTRY;
+    if (!this.#on) return NO_ENTRY;
+    if (this.#fd === null) {
+      try {
+        this.#fd = openSync(path.join(this.#dir, 'journal'), 'a');
+      } catch (e) {
+        this.#off(e);
+        return NO_ENTRY;
+      }
+    }
     const seq = ++this.#seq;
     const line = `S ${seq} ${maxRun} ${model} ${key}\n`;
     this.#open.set(seq, { seq, maxRun, model, key, line });
@@ -133,6 +147,10 @@ export class PoisonJournal {
         done = true;
         this.#open.delete(seq);
         this.#write(`E ${seq}\n`);
+        if (this.#open.size === 0 && this.#fd !== null) {
+          try { closeSync(this.#fd); } catch { /* nothing left to lose */ }
+          this.#fd = null;
+        }
       },
     };
   }
@@ -165,6 +183,7 @@ export class PoisonJournal {
   close(): void {
     if (this.#fd !== null) closeSync(this.#fd);
     this.#fd = null;
+    this.#on = false;
   }
 
   #count(model: string, key: string): void {
@@ -241,10 +260,13 @@ export class PoisonJournal {
   }
 
   #off(e: unknown): void {
+    this.#on = false;
     if (this.#fd !== null) {
       try { closeSync(this.#fd); } catch { /* already unusable */ }
     }
     this.#fd = null;
+    if (this.#warned) return;
+    this.#warned = true;
     this.#log.warn('poison.journal_off', { dir: this.#dir, error: asEdgeError(e), hint: 'the poison-request journal cannot be written; requests that crash the service are not recognised until the state directory is writable again (restart)' });
   }
 }

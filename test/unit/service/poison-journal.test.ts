@@ -5,7 +5,7 @@
  * unusable state directory turns the journal off without stopping requests.
  */
 import t from 'tap';
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EdgeError } from '../../../runtime/errors.js';
@@ -126,5 +126,20 @@ t.test('an unusable state directory turns the journal off and requests still run
   const j = PoisonJournal.open({ stateDir: dir, log });
   t.same(warnings, ['poison.journal_off']);
   t.equal(await journaled(j, 'm', 'v', input(1), 1, async () => 'ran'), 'ran');
+  j.close();
+});
+
+t.test('the journal file is open only while a request is journaled (an idle service holds no state-dir file open for writing)', async (t) => {
+  const dir = stateDir();
+  const j = open(dir);
+  const fds = (): number => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === path.join(dir, 'poison', 'journal'); } catch { return false; } }).length;
+  t.equal(fds(), 0, 'closed after open()');
+  const a = j.start('m', 'k1', 1);
+  const b = j.start('m', 'k2', 1);
+  t.equal(fds(), 1, 'open while requests are journaled');
+  a.settled();
+  t.equal(fds(), 1);
+  b.settled();
+  t.equal(fds(), 0, 'closed when the last one settles');
   j.close();
 });
