@@ -97,6 +97,9 @@ export const ERROR_DEFS = {
   // --- issue 14: Node version, doctor ---
   EDGE_ERR_NODE_UNSUPPORTED: { exit: EX_CONFIG, hint: 'install Node.js 20 or later: Raspberry Pi OS trixie\'s apt nodejs, or NodeSource\'s apt repository on bookworm (README "Node.js on a Pi")' },
   EDGE_ERR_DOCTOR_FAILED: { exit: 1, hint: 'each failed check above says how to fix it; rerun `edge-infer doctor` after' },
+  // --- issue 12: poison requests ---
+  EDGE_ERR_RELOAD_FAILED: { exit: 1, hint: 'the service kept its previous configuration: its log line reload.failed says why; fix that and reload again' },
+  EDGE_ERR_POISON_REQUEST: { exit: EX_SOFTWARE, hint: 'this exact input was being run when the inference worker (or the service) died, more than once: it is not run again; report it with the model and variant (details) or fix the model' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERROR_DEFS;

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { createMqttClient } from '../runtime/transport/connect.js';
-import { deferAcks, MQTTJS_PINNED, mqttjsVersion, type AckFn, type PublishPacket } from '../runtime/transport/mqtt-session.js';
+import { deferAcks, InboundWindow, MQTTJS_PINNED, mqttjsVersion, type AckFn, type LeaveFn, type PublishPacket } from '../runtime/transport/mqtt-session.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -141,4 +141,68 @@ t.test('an ack after its connection is gone writes nothing on the new one', asyn
   t.same(bodies, ['s1', 's1'], 'the broker redelivered it: the stale ack was not written on the new connection');
   acks[1]?.();
   await end(a);
+});
+
+t.test('with an InboundWindow, a full key holds the reading: at most limitOf(key) open, the next message waits behind it, and comes once one settles', async (t) => {
+  const sub = createMqttClient(broker.url, { clientId: 'contract-window', clean: true, protocolVersion: 5, reconnectPeriod: 0 });
+  const pub = createMqttClient(broker.url, { clientId: 'contract-window-pub', clean: true, reconnectPeriod: 0 });
+  t.teardown(async () => { await end(sub); await end(pub); });
+  const window = new InboundWindow((key) => (key === 'a' ? 2 : 10));
+  const open: { body: string; ack: AckFn; leave: LeaveFn }[] = [];
+  const seen: string[] = [];
+  deferAcks(sub, (packet, ack, leave) => { seen.push(String(packet.payload)); open.push({ body: String(packet.payload), ack, leave }); }, {
+    window, keyOf: (p) => p.topic.split('/').pop() ?? '',
+  });
+  await Promise.all([connected(sub), connected(pub)]);
+  await new Promise<void>((resolve) => sub.subscribe('contract/window/+', { qos: 1 }, () => resolve()));
+  for (const b of ['a1', 'a2', 'a3', 'a4']) pub.publish('contract/window/a', b, { qos: 1 });
+  pub.publish('contract/window/b', 'b1', { qos: 1 });
+  await until(() => seen.length >= 2, 5000, 'two messages');
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(seen, ['a1', 'a2'], 'key a is full at 2: a3 is parked and b1 waits behind it');
+  t.equal(window.open('a'), 2);
+  t.equal(window.parked, 1, 'one parked message holds the connection');
+  open[0]?.ack();
+  await until(() => seen.length >= 3, 5000, 'a3');
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(seen, ['a1', 'a2', 'a3'], 'an ack makes room for exactly one more');
+  open[1]?.leave();
+  open[1]?.leave();
+  await until(() => seen.length >= 5, 5000, 'a4 and b1');
+  t.same(seen, ['a1', 'a2', 'a3', 'a4', 'b1'], 'a leave (idempotent) makes room too; b1 follows a4 in order');
+  t.equal(window.holds, 2, 'reading was held twice (a3, a4)');
+  for (const o of open) o.ack();
+  t.equal(window.open('a') + window.open('b'), 0, 'nothing open once all settled');
+});
+
+t.test('a backlog queued while a persistent session was away comes no faster than the window, whatever the broker makes of Receive Maximum', async (t) => {
+  // Measured with mosquitto 2.0.11 (mqtt-session.ts point 5): it may send the whole backlog at once
+  // on reconnect, beyond the client's Receive Maximum. The window bounds what is open anyway.
+  const opts = { clientId: 'contract-backlog', clean: false, protocolVersion: 5 as const, reconnectPeriod: 0, properties: { sessionExpiryInterval: 300, receiveMaximum: 8 } };
+  const pub = createMqttClient(broker.url, { clientId: 'contract-backlog-pub', clean: true, reconnectPeriod: 0 });
+  t.teardown(() => end(pub));
+  await connected(pub);
+  const first = createMqttClient(broker.url, opts);
+  deferAcks(first, () => undefined);
+  await connected(first);
+  await new Promise<void>((resolve) => first.subscribe('contract/backlog', { qos: 1 }, () => resolve()));
+  await end(first);
+  const N = 150;
+  for (let i = 0; i < N; i++) pub.publish('contract/backlog', `m${i}`, { qos: 1 });
+  await new Promise((r) => setTimeout(r, 500));
+  const window = new InboundWindow(() => 8);
+  const seen: string[] = [];
+  let maxOpen = 0;
+  const c = createMqttClient(broker.url, opts);
+  deferAcks(c, (packet, ack) => {
+    seen.push(String(packet.payload));
+    maxOpen = Math.max(maxOpen, window.open(''));
+    setTimeout(ack, 2);
+  }, { window, keyOf: () => '' });
+  await connected(c);
+  await until(() => seen.length >= N, 20_000, `all ${N} queued messages`);
+  t.comment(`reading held ${window.holds} times`);
+  t.ok(maxOpen <= 8, `at most 8 open at once (saw ${maxOpen})`);
+  t.same(seen, Array.from({ length: N }, (_, i) => `m${i}`), 'every queued message once, in order');
+  await end(c);
 });

@@ -35,6 +35,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   eval: { summary: 'measure accuracy, agreement, size and latency of a model or variant', load: () => import('./commands/eval.js') },
   top: { summary: 'live view over MQTT of a device or a fleet (variants, req/s, latency, budget, temperature)', load: () => import('./commands/top.js') },
   doctor: { summary: 'check this board can run the service, with a fix for each failure', load: () => import('./commands/doctor.js') },
+  reload: { summary: 'reload a running service (SIGHUP) and wait until its re-plan is done (systemd ExecReload)', load: () => import('./commands/reload.js') },
   deploy: { summary: 'send a signed model bundle to devices over MQTT (install, health window, commit or roll back)', load: () => import('./commands/deploy.js') },
 };
 

@@ -27,7 +27,7 @@ import { declaredEventTypes, haDiscoveryMessage, haDiscoveryTopic } from '../fle
 import { DeployDevice, type DeployHost, type DeployState } from '../fleet/deploy-device.js';
 import { FleetLink } from '../transport/fleet-link.js';
 import type { ConnectionOptions } from '../transport/mqtt-options.js';
-import { MqttService } from '../transport/mqtt-service.js';
+import { MqttService, type InboundWindow } from '../transport/mqtt-service.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
 
 /** What remote commands may do to the service. Each throws EdgeError for a caller mistake. */
@@ -49,6 +49,8 @@ export interface FleetOptions {
   version: string;
   manifests: readonly LoadedManifest[];
   handler: InferenceHandler;
+  /** The device connection's inbound window, shared by the group connection (issue 12 item 15). */
+  inbound?: InboundWindow;
   commands: CommandHost;
   log: Logger;
   /** Default 1000. */
@@ -142,6 +144,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
         requestFilter: `$share/${c.group}/${prefix}/models/+/infer`,
         announce: false,
         handler: o.handler,
+        ...(o.inbound !== undefined ? { inbound: o.inbound } : {}),
         outbox: { dir: path.join(o.stateDir, 'outbox-group'), maxMessages: c.outbox.maxMessages, maxBytes: c.outbox.maxBytes },
         limits: { maxPayloadBytes: c.limits.maxPayloadBytes, maxBatch: c.limits.maxBatch },
         replyTopics: c.replyTopics,

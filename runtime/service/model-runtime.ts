@@ -11,7 +11,8 @@
  *   failed; with no models at all it logs a warning and serves none.
  * - `infer()` never throws synchronously; it rejects with EdgeError codes
  *   EDGE_ERR_UNKNOWN_MODEL, EDGE_ERR_MODEL_UNAVAILABLE, EDGE_ERR_OVERLOADED, EDGE_ERR_SHUTTING_DOWN,
- *   EDGE_ERR_INFERENCE_FAILED, EDGE_ERR_WORKER_CRASHED.
+ *   EDGE_ERR_INFERENCE_FAILED, EDGE_ERR_WORKER_CRASHED, EDGE_ERR_POISON_REQUEST (with `poison`: an
+ *   input that was running when the worker or service died twice is not run again; poison-journal.ts).
  * - `swap(model, variant, reason)` (the adaptive loop) loads the new variant (verify, I/O check,
  *   budget) while the old one keeps serving, then routes new requests to the new queue; requests
  *   already queued or running on the old queue finish there, then the old session is unloaded. No
@@ -55,6 +56,7 @@ import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import type { RequestExtras } from '../media/types.js';
 import { requestInputs } from './stream-runner.js';
 import { MediaRunners } from './media-runners.js';
+import { journaled, type PoisonJournal } from './poison-journal.js';
 
 export interface ModelRuntimeOptions {
   profile: DeviceProfile;
@@ -79,6 +81,8 @@ export interface ModelRuntimeOptions {
   loadWaitMs?: number;
   /** Reload backoff and fall-back after worker crashes. Default DEFAULT_CRASH_POLICY. */
   crashPolicy?: CrashPolicy;
+  /** Poison-request journal (issue 12), shared by the runtimes a reload swaps. Default none. */
+  poison?: PoisonJournal;
   /** Called after a model's state changed outside start()/swap() (a crash recovery), e.g. to republish the status. */
   onChange?: () => void;
 }
@@ -255,6 +259,11 @@ export class ModelRuntime implements InferenceHandler {
     }
   }
 
+  /** The model's queueLimit (the transport's inbound bound, issue 12 item 15); the default for an unknown model. */
+  queueLimit(model: string): number {
+    return this.#slots.get(model)?.settings.queueLimit ?? DEFAULT_MODEL_SETTINGS.queueLimit;
+  }
+
   /** A request refused before infer() (bad input, refused reply topic): counted in the model's `errors` (issue 12 item 13). */
   noteRefused(model: string, _code: ErrorCode): void {
     const slot = this.#slots.get(model);
@@ -279,7 +288,9 @@ export class ModelRuntime implements InferenceHandler {
       throw new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${model}" is ${slot.life.state}${slot.error ? `: ${slot.error.message}` : ''}`, { details: { model, state: slot.life.state } });
     }
     const variant = slot.variant.id;
-    const r = await slot.queue.submit(inputs, firstInputRows(inputs));
+    const queue = slot.queue;
+    // Poison requests (issue 12): refused once they were running at `crashesToPoison` deaths.
+    const r = await journaled(this.#opts.poison, model, variant, inputs, slot.settings.maxBatch, () => queue.submit(inputs, firstInputRows(inputs)));
     return inferOutcome(slot.loaded.manifest, variant, r);
   }
 

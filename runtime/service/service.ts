@@ -34,17 +34,18 @@ import type { ModelSwitch } from '../telemetry/payload.js';
 import { SystemProbes, createProbeFs } from '../telemetry/system-probes.js';
 // The embedded broker (aedes, ~12 MB of RSS) is imported only when it is started.
 import type { EmbeddedBroker } from '../transport/embedded-broker.js';
-import { MqttService } from '../transport/mqtt-service.js';
+import { InboundWindow, MqttService } from '../transport/mqtt-service.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
 import type { NamedTensors } from '../tensor.js';
 import type { RequestExtras } from '../media/types.js';
 import { startAdaptiveLoop, type AdaptiveLoop } from './adaptive-loop.js';
 import { DEFAULT_ADAPTIVE_LIMITS, type AdaptiveLimits } from './adaptive-policy.js';
 import { calibrate } from './calibrate.js';
-import { ModelRuntime, type ModelSettings } from './model-runtime.js';
+import { DEFAULT_MODEL_SETTINGS, ModelRuntime, type ModelSettings } from './model-runtime.js';
 import { resolveSetup, type Setup } from './setup.js';
 import { startFleet, type CommandHost, type Fleet } from './fleet.js';
 import { cacheDir, usableStateDir } from './state-dir.js';
+import { PoisonJournal } from './poison-journal.js';
 
 export { usableStateDir } from './state-dir.js';
 import { recoverDeploy } from '../fleet/deploy-device.js';
@@ -98,6 +99,7 @@ class RuntimeSwitch implements InferenceHandler {
     return observer === null ? p : p.then((o) => { observer(model, o); return o; });
   }
   noteRefused(model: string, code: ErrorCode): void { this.current.noteRefused(model, code); }
+  queueLimit(model: string): number { return this.current.queueLimit(model); }
 }
 
 export class EdgeService {
@@ -118,6 +120,8 @@ export class EdgeService {
   #startedAt = new Date();
   #stopping: Promise<void> | null = null;
   #brokerUrl = '';
+  #poison: PoisonJournal | null = null;
+  readonly #inbound = new InboundWindow((model) => this.#switch.queueLimit(model));
 
   private constructor(o: ServiceOptions) {
     this.#o = o;
@@ -145,6 +149,8 @@ export class EdgeService {
   async #start(): Promise<void> {
     const c = this.#config;
     this.#stateDir = await usableStateDir(c.stateDir, this.#log);
+    // Before anything runs: counts a crash for the inputs that were running when the last run died.
+    this.#poison = PoisonJournal.open({ stateDir: this.#stateDir, log: this.#log.child({ layer: 'poison' }) });
     // Issue 15 OTA: finish or undo a deploy a crash interrupted, before the manifests are read.
     const trusted = await readTrustedKeys(c.deploy.trustedKeys);
     const recovered = await recoverDeploy(this.#stateDir, this.#log.child({ layer: 'deploy' }));
@@ -181,6 +187,9 @@ export class EdgeService {
       limits: { maxPayloadBytes: c.limits.maxPayloadBytes, maxBatch: c.limits.maxBatch },
       replyTopics: c.replyTopics,
       reconnect: { minMs: c.broker.reconnectMinMs, maxMs: c.broker.reconnectMaxMs },
+      // Issue 12 item 15: one inbound window for this connection and the group's (fleet.ts).
+      inbound: this.#inbound,
+      receiveMaximum: Math.max(DEFAULT_MODEL_SETTINGS.queueLimit, ...Object.values(c.models).map((m) => m.queueLimit ?? 0)),
       log: this.#log.child({ layer: 'transport' }),
     });
     this.#publishStatus();
@@ -193,10 +202,10 @@ export class EdgeService {
         ...(c.broker.tls ? { tls: stripUndefined({ caFile: c.broker.tls.caFile, certFile: c.broker.tls.certFile, keyFile: c.broker.tls.keyFile, rejectUnauthorized: c.broker.tls.rejectUnauthorized }) } : {}),
       },
       board: this.#setup.profile.board, version: this.#o.version, manifests: this.#setup.manifests,
-      handler: this.#switch, commands: this.#commandHost(), log: this.#log,
+      handler: this.#switch, inbound: this.#inbound, commands: this.#commandHost(), log: this.#log,
       deploy: {
         trusted, recovered,
-        host: createDeployHost({ engine: this.#engine, deploy: c.deploy, budgetMB: () => this.#setup.budget.budgetMB, runtime: () => this.#switch.current, apply: () => this.reload(this.#config) }),
+        host: createDeployHost({ engine: this.#engine, deploy: c.deploy, budgetMB: () => this.#setup.budget.budgetMB, runtime: () => this.#switch.current, apply: async () => { await this.reload(this.#config); } }),
         ...(process.env[DEPLOY_HOLD_ENV] ? { holdAt: process.env[DEPLOY_HOLD_ENV] } : {}),
       },
     });
@@ -284,6 +293,7 @@ export class EdgeService {
       settings,
       ...(calibration ? { calibration } : {}),
       ...(cacheDir !== null ? { cacheDir } : {}),
+      ...(this.#poison !== null ? { poison: this.#poison } : {}),
       log: this.#log.child({ layer: 'runtime' }),
       onChange: () => this.#publishStatus(),
     });
@@ -388,8 +398,8 @@ export class EdgeService {
     };
   }
 
-  /** SIGHUP: re-read config, profiles and manifests; build and load a new runtime; swap; drain the old one. */
-  async reload(config: ServiceConfig): Promise<void> {
+  /** SIGHUP: re-read config, profiles and manifests; build and load a new runtime; swap; drain the old one. Resolves true when reloaded, false when it kept the previous configuration (logged). */
+  async reload(config: ServiceConfig): Promise<boolean> {
     this.#log.info('service.reloading', {});
     try {
       const setup = await this.#resolve(config);
@@ -411,9 +421,11 @@ export class EdgeService {
       this.#publishStatus();
       await old.close(config.drainTimeoutMs);
       this.#log.info('service.reloaded', {});
+      return true;
     } catch (e) {
       const err = asEdgeError(e);
       this.#log.error('reload.failed', { code: err.code, message: err.message, hint: err.hint, note: 'kept running with the previous configuration' });
+      return false;
     }
   }
 
@@ -467,6 +479,7 @@ export class EdgeService {
     await this.#switch.current.close(left());
     await bounded(this.#engine.close(), 250);
     if (this.#broker) await bounded(this.#broker.close(), 250);
+    this.#poison?.close();
     this.#log.info('service.stopped', { outboxDepth: this.#transport?.stats().outboxDepth ?? 0 });
   }
 }

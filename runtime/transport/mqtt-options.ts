@@ -37,6 +37,12 @@ export interface ConnectionOptions {
   cleanSession?: boolean;
   /** CONNECT -> CONNACK timeout, ms. Default 10000. */
   connectTimeoutMs?: number;
+  /**
+   * MQTT 5 Receive Maximum: most unacknowledged QoS 1 requests the broker may send at once (the
+   * service passes its largest model queueLimit; mqtt-session.ts point 5 enforces the per-model
+   * bound whatever the broker does). Default 64, at most 65535.
+   */
+  receiveMaximum?: number;
 }
 
 function readPem(path: string, what: string): Buffer {
@@ -63,7 +69,12 @@ export function clientOptions(o: ConnectionOptions, will: { topic: string; paylo
     queueQoSZero: false,
   };
   if (will !== null) opts.will = { topic: will.topic, payload: will.payload, qos: 1, retain: true };
-  if (v5) opts.properties = { sessionExpiryInterval: o.cleanSession === true ? 0 : (o.sessionExpiryS ?? 3600) };
+  if (v5) {
+    opts.properties = {
+      sessionExpiryInterval: o.cleanSession === true ? 0 : (o.sessionExpiryS ?? 3600),
+      receiveMaximum: Math.min(65_535, Math.max(1, Math.round(o.receiveMaximum ?? 64))),
+    };
+  }
   if (o.username !== undefined) opts.username = o.username;
   if (o.password !== undefined) opts.password = o.password;
   return opts;

@@ -18,14 +18,16 @@ import { silentLogger, type Logger } from '../log.js';
 import { answerMessages, type Answer } from './answers.js';
 import { backoffDelayMs, connectionError, type BackoffOptions } from './connection-errors.js';
 import { createMqttClient, parseBrokerUrl, type TlsSocketOptions } from './connect.js';
-import { createStore, deferAcks, dropConnection, setNoDelay, type AckFn, type PublishPacket } from './mqtt-session.js';
+import { createStore, deferAcks, dropConnection, InboundWindow, setNoDelay, type AckFn, type LeaveFn, type PublishPacket } from './mqtt-session.js';
 import { clientOptions, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 import { checkReplyTopic, DEFAULT_REPLY_TOPIC_POLICY, type ReplyTopicPolicy } from './reply-topic.js';
 import { decodeRequest, type ReplyRoute } from './request-codec.js';
 import { TimeSlicer } from './time-slicer.js';
 import { createTopics, type Topics } from './topics.js';
-import { DEFAULT_LIMITS, type InferenceHandler, type OutgoingMessage, type RequestLimits, type RequestProperties } from './types.js';
+import { DEFAULT_INBOUND_LIMIT, DEFAULT_LIMITS, type InferenceHandler, type OutgoingMessage, type RequestLimits, type RequestProperties } from './types.js';
+
+export { InboundWindow } from './mqtt-session.js';
 
 export interface MqttServiceOptions extends ConnectionOptions {
   /** Topic prefix, e.g. `edge/<deviceId>` (see topics.ts defaultPrefix). */
@@ -46,6 +48,12 @@ export interface MqttServiceOptions extends ConnectionOptions {
    * uses `$share/<group>/edge/group/<group>/models/+/infer` with `prefix` edge/group/<group>.
    */
   requestFilter?: string;
+  /**
+   * Inbound flow control (issue 12 item 15, mqtt-session.ts point 5): at most `handler.queueLimit(model)`
+   * requests of a model open at once; pass one window to every connection feeding the same models.
+   * Default: a window of this connection's own.
+   */
+  inbound?: InboundWindow;
   /** Publish a retained status and set the will (default true); false for a group connection, whose prefix is shared. */
   announce?: boolean;
   log?: Logger;
@@ -73,6 +81,8 @@ export interface TransportStats {
   retainedIgnored: number;
   /** QoS 1 requests left unacknowledged during a stop, for the broker to redeliver after the restart. */
   leftForRestart: number;
+  /** Times reading from the broker was held because a model had `queueLimit` requests open (issue 12 item 15). */
+  inboundHolds: number;
 }
 
 export interface StopOptions {
@@ -111,6 +121,7 @@ export class MqttService {
   readonly #slicer = new TimeSlicer({ sliceMs: 4 });
   #connectWaiters: (() => void)[] = [];
   #subscribed = false;
+  readonly #inbound: InboundWindow;
 
   private constructor(o: MqttServiceOptions, outbox: Outbox, tls: TlsSocketOptions) {
     this.#o = o;
@@ -126,7 +137,11 @@ export class MqttService {
     opts.incomingStore = this.#incomingStore;
     opts.outgoingStore = this.#outgoingStore;
     this.#client = createMqttClient(o.url, opts, tls);
-    deferAcks(this.#client, (packet, ack) => this.#onPublish(packet, ack));
+    this.#inbound = o.inbound ?? new InboundWindow((model) => o.handler.queueLimit?.(model) ?? DEFAULT_INBOUND_LIMIT);
+    deferAcks(this.#client, (packet, ack, leave) => this.#onPublish(packet, ack, leave), {
+      window: this.#inbound,
+      keyOf: (packet) => this.topics.modelOfInferTopic(packet.topic) ?? '',
+    });
     setNoDelay(this.#client);
     this.#client.on('connect', () => this.#onConnect());
     this.#client.on('error', (e) => this.#onError(e));
@@ -184,6 +199,7 @@ export class MqttService {
       reconnects: this.#reconnects,
       retainedIgnored: this.#retainedIgnored,
       leftForRestart: this.#leftForRestart,
+      inboundHolds: this.#inbound.holds,
     };
   }
 
@@ -274,7 +290,7 @@ export class MqttService {
     }
   }
 
-  #onPublish(packet: PublishPacket, ack: AckFn): void {
+  #onPublish(packet: PublishPacket, ack: AckFn, leave: LeaveFn): void {
     if (packet.retain) {
       // A retained request is replayed by the broker on every subscribe: never answer it (issue 12
       // item 12). Acknowledged so it is not redelivered either.
@@ -287,6 +303,7 @@ export class MqttService {
       // request that arrives now is neither answered nor acknowledged, so the broker delivers it
       // again when the service is back.
       this.#leftForRestart++;
+      leave();
       return;
     }
     this.#requests++;
@@ -427,6 +444,6 @@ export class MqttService {
       this.#client.end(false, {}, () => { clearTimeout(t); resolve(); });
     });
     await this.#outbox.close();
-    this.#log.info('mqtt.stopped', { outboxDepth: this.#outbox.stats().depth });
+    this.#log.info('mqtt.stopped', { outboxDepth: this.#outbox.stats().depth, inboundHolds: this.#inbound.holds });
   }
 }

@@ -30,7 +30,16 @@ export interface InferenceHandler {
   preprocessor?(model: string): Preprocessor | undefined;
   /** A request on `model` was answered with an error before reaching infer() (bad JSON, bad tensor, refused reply topic...): count it. Optional. */
   noteRefused?(model: string, code: ErrorCode): void;
+  /**
+   * Most requests of `model` the transport may have open at once (issue 12 item 15: its queue's
+   * capacity, so a broker backlog waits at the broker instead of overflowing the queue). Optional;
+   * default DEFAULT_INBOUND_LIMIT.
+   */
+  queueLimit?(model: string): number;
 }
+
+/** Open requests per model when the handler names no queue limit (the default model queueLimit). */
+export const DEFAULT_INBOUND_LIMIT = 64;
 
 /** Request limits, checked before any inference work. */
 export interface RequestLimits {

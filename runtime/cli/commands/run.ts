@@ -10,6 +10,7 @@ import { SystemdNotifier, startWatchdog, watchdogIntervalMs } from '../../servic
 import type { Command } from '../command.js';
 import { noPositionals, str } from '../values.js';
 import { warnUnknownModels } from '../config-models.js';
+import { writeReloadMarker } from '../../service/reload-marker.js';
 
 export const command: Command = {
   name: 'run',
@@ -106,15 +107,19 @@ export const command: Command = {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      let reloads = 0;
       process.on('SIGHUP', () => {
         log.info('signal', { signal: 'SIGHUP' });
         void (async () => {
           await notifier.reloading();
+          let ok = false;
           try {
-            await service.reload(await load());
+            ok = await service.reload(await load());
           } catch (e) {
             log.error('reload.failed', { error: e });
           }
+          // What `edge-infer reload` (the unit's ExecReload) waits for (issue 12).
+          if (!(await writeReloadMarker(service.stateDir, { pid: process.pid, generation: ++reloads, ok }))) log.warn('reload.marker_failed', { stateDir: service.stateDir, hint: '`edge-infer reload` (systemctl reload) will time out: the state directory is not writable' });
           await notifier.ready();
         })();
       });
