@@ -135,6 +135,23 @@ export class LoadClient {
     return res;
   }
 
+  /** Sequential: `n` requests one after the other, each sent when the previous answer arrived (issue 16's measure). */
+  async sequential(o: { n: number; make: RequestMaker; timeoutMs?: number }): Promise<SaturateResult> {
+    const res: SaturateResult = { answered: 0, errors: 0, answersPerS: 0, latencies: [] };
+    const start = performance.now();
+    for (let i = 0; i < o.n; i++) {
+      const r = await new Promise<{ ok: boolean; ms: number } | null>((resolve) => {
+        const t = setTimeout(() => resolve(null), o.timeoutMs ?? 5000);
+        this.#send(i, o.make, performance.now(), (ok, ms) => { clearTimeout(t); resolve({ ok, ms }); });
+      });
+      if (r === null) break;
+      if (r.ok) { res.answered++; res.latencies.push(r.ms); } else res.errors++;
+    }
+    res.answersPerS = res.answered / ((performance.now() - start) / 1000);
+    this.#pending.clear();
+    return res;
+  }
+
   /** Closed loop: keeps `window` requests in flight for `durationMs`; counts answers in that time. */
   async saturate(o: { window: number; durationMs: number; make: RequestMaker }): Promise<SaturateResult> {
     const res: SaturateResult = { answered: 0, errors: 0, answersPerS: 0, latencies: [] };
