@@ -40,17 +40,18 @@ import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
 import { planModels } from '../planner/plan.js';
 import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, Plan, PlanInput } from '../planner/types.js';
-import type { LoadedManifest, TensorSpec } from '../repository/types.js';
+import type { LoadedManifest } from '../repository/types.js';
 import type { ModelQueue } from '../scheduler/model-queue.js';
 import type { NamedTensors } from '../tensor.js';
-import type { InferOutcome, InferenceHandler } from '../transport/types.js';
+import type { InferenceHandler, ModelFacts } from '../transport/types.js';
+import type { InferResult } from '../result.js';
 import { WindowedHistogram } from '../telemetry/histogram.js';
 import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
 import { DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
 import { DEFAULT_CRASH_POLICY, type CrashPolicy } from './model-lifecycle.js';
 import { heldMB, loadIntoSlot, release, type SlotLoadContext } from './slot-load.js';
-import { adoptSlot, inferOutcome, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
+import { addTop, adoptSlot, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import type { RequestExtras } from '../media/types.js';
 import { requestInputs } from './stream-runner.js';
@@ -91,6 +92,9 @@ export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './
 
 export class ModelRuntime implements InferenceHandler {
   readonly #preprocessors = new Map<string, Preprocessor>();
+  /** Facts given to the transport, built once per model; dropped (and watchers told) when a variant changes. */
+  readonly #facts = new Map<string, ModelFacts>();
+  readonly #factWatchers = new Set<() => void>();
   /** Models with image/audio preprocessing, streams or events (issue 11). */
   readonly #media: MediaRunners;
   readonly #opts: ModelRuntimeOptions;
@@ -151,6 +155,15 @@ export class ModelRuntime implements InferenceHandler {
    * Returns false when the load was refused (the variant is excluded now: plan again).
    */
   async #settle(slot: Slot, variant: string | null, memoryMB: number, planError?: { code: ErrorCode; message: string }): Promise<boolean> {
+    const before = slot.variant?.id ?? null;
+    try {
+      return await this.#settleNow(slot, variant, memoryMB, planError);
+    } finally {
+      if ((slot.variant?.id ?? null) !== before || !slot.life.serving) this.#factsChanged();
+    }
+  }
+
+  async #settleNow(slot: Slot, variant: string | null, memoryMB: number, planError?: { code: ErrorCode; message: string }): Promise<boolean> {
     if (variant === null) {
       await release(this.#ctx(), slot);
       if (slot.life.state !== 'unavailable' && slot.life.serving) slot.life.to('unloading');
@@ -210,15 +223,31 @@ export class ModelRuntime implements InferenceHandler {
     this.#opts.onChange?.();
   }
 
-  /** The text preprocessor a model's manifest declares ("text"/"texts" requests), if any. */
-  preprocessor(model: string): Preprocessor | undefined {
-    return this.#preprocessors.get(model);
+  /**
+   * What the transport needs to decode a model's requests (issue 16): its request inputs (the
+   * manifest's, less those the runtime feeds: stream state, audio rate), its text preprocessor and
+   * labels. Built once per model and kept until a variant of some model changes (`watchFacts`).
+   */
+  modelFacts(model: string): ModelFacts | undefined {
+    let f = this.#facts.get(model);
+    if (f !== undefined) return f;
+    const slot = this.#slots.get(model);
+    if (slot === undefined) return undefined;
+    const m = slot.loaded.manifest;
+    f = { specs: requestInputs(m), preprocess: this.#preprocessors.get(model), labels: m.labels };
+    this.#facts.set(model, f);
+    return f;
   }
 
-  /** The inputs a request carries: the manifest's, less those the runtime feeds (stream state, audio rate). */
-  inputSpecs(model: string): readonly TensorSpec[] | undefined {
-    const m = this.#slots.get(model)?.loaded.manifest;
-    return m === undefined ? undefined : requestInputs(m);
+  /** Calls `onChange` after a variant changed (load, swap, crash recovery, unavailable); returns the unsubscribe. */
+  watchFacts(onChange: () => void): () => void {
+    this.#factWatchers.add(onChange);
+    return () => { this.#factWatchers.delete(onChange); };
+  }
+
+  #factsChanged(): void {
+    this.#facts.clear();
+    for (const w of this.#factWatchers) w();
   }
 
   /** Live streams of a model (0 for models without streams). */
@@ -236,17 +265,23 @@ export class ModelRuntime implements InferenceHandler {
     return this.#slots.get(model)?.loaded;
   }
 
-  async infer(model: string, _requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome> {
+  /**
+   * Latency (issue 16): a plain request's time is the queue's own figures (enqueue -> result back,
+   * `queueMs + serviceMs`), recorded without another clock; a stream or media request takes several
+   * runs (or none), so the runtime times it around the whole request.
+   */
+  async infer(model: string, _requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferResult> {
     const slot = this.#slots.get(model);
     if (!slot) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `unknown model "${model}"`, { details: { model, known: [...this.#slots.keys()] } });
-    const t0 = this.#now();
+    const media = extras !== undefined || this.#media.has(model);
+    const t0 = media ? this.#now() : 0;
     try {
-      const outcome = await this.#media.handle(model, inputs, extras, () => this.#infer(slot, inputs));
+      const r = media ? await this.#media.handle(model, inputs, extras, () => this.#infer(slot, inputs)) : await this.#infer(slot, inputs);
       slot.requests += 1;
-      const ms = this.#now() - t0;
+      const ms = media || r.serviceMs === undefined ? this.#now() - t0 : r.queueMs + r.serviceMs;
       slot.latency.record(ms);
-      if (outcome.variant === slot.variant?.id) slot.window.record(ms);
-      return outcome;
+      if (r.variant === slot.variant?.id) slot.window.record(ms);
+      return r;
     } catch (e) {
       const err = asEdgeError(e);
       if (err.code === 'EDGE_ERR_OVERLOADED' || err.code === 'EDGE_ERR_SHUTTING_DOWN') slot.rejected += 1;
@@ -261,7 +296,7 @@ export class ModelRuntime implements InferenceHandler {
     if (slot) slot.errors += 1;
   }
 
-  async #infer(slot: Slot, inputs: NamedTensors): Promise<InferOutcome> {
+  async #infer(slot: Slot, inputs: NamedTensors): Promise<InferResult> {
     const model = slot.loaded.manifest.id;
     if (this.#closing) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
     if (!slot.life.serving && !slot.life.idle) {
@@ -278,9 +313,8 @@ export class ModelRuntime implements InferenceHandler {
     if (!slot.life.serving || !slot.queue || !slot.variant) {
       throw new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${model}" is ${slot.life.state}${slot.error ? `: ${slot.error.message}` : ''}`, { details: { model, state: slot.life.state } });
     }
-    const variant = slot.variant.id;
     const r = await slot.queue.submit(inputs, firstInputRows(inputs));
-    return inferOutcome(slot.loaded.manifest, variant, r);
+    return addTop(slot.loaded.manifest, r);
   }
 
   /** Per-model figures for the telemetry payload. */
@@ -336,6 +370,7 @@ export class ModelRuntime implements InferenceHandler {
     const rung = this.ladder(slot.loaded.manifest.id).find((r) => r.variant === to);
     slot.life.to('swapping');
     const err = await loadIntoSlot(this.#ctx(), slot, v, rung?.memoryMB ?? 0);
+    if (slot.variant?.id !== from) this.#factsChanged();
     // The state is read again: a crash during the load may have moved it on.
     const after: string = slot.life.state;
     if (after === 'swapping') slot.life.to('ready');

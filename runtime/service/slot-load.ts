@@ -86,6 +86,7 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
     slot.queue = new ModelQueue({
       engine: c.engine,
       key,
+      variant: variant.id,
       queueLimit: slot.settings.queueLimit,
       // Stream state is per request (not stacked by rows): no batching for stateful models (issue 11).
       batching: batchable(m.inputs) && (m.streams?.state?.length ?? 0) === 0 && slot.settings.maxBatch > 1
