@@ -12,7 +12,8 @@
  *
  *   node dist/bench/service-child.js <config.json>
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
@@ -69,6 +70,21 @@ process.on('message', (m) => {
   if (m === 'report-reset') { h.reset(); gcMaxMs = 0; gcTotalMs = 0; nv0 = nonvoluntary(); acc = { heapB: 0, externalB: 0, requests0: requests() }; }
   process.send?.(figures);
 });
+// EDGE_BENCH_HEAP_SAMPLE=<file> (bench/burst-profile.ts heap): V8's sampling heap profiler over every
+// allocation, collected ones included (--heap-prof keeps only what is still live at exit), written at SIGTERM.
+const heapSample = process.env['EDGE_BENCH_HEAP_SAMPLE'];
+const inspector = heapSample === undefined ? null : new Session();
+if (inspector !== null) {
+  inspector.connect();
+  await inspector.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 process.once('SIGTERM', () => {
-  void service.stop().then(() => process.exit(0));
+  void (async () => {
+    if (inspector !== null && heapSample !== undefined) {
+      const { profile } = await inspector.post('HeapProfiler.stopSampling');
+      writeFileSync(heapSample, JSON.stringify(profile));
+    }
+    await service.stop();
+    process.exit(0);
+  })();
 });

@@ -49,6 +49,8 @@ function readPem(path: string, what: string): Buffer {
 }
 
 /** MQTT-level options for createMqttClient (TLS goes separately: tlsOptions). */
+const noLog = (): void => undefined;
+
 export function clientOptions(o: ConnectionOptions, will: { topic: string; payload: Buffer } | null): IClientOptions {
   const v5 = (o.protocolVersion ?? 5) === 5;
   const opts: IClientOptions = {
@@ -63,6 +65,10 @@ export function clientOptions(o: ConnectionOptions, will: { topic: string; paylo
     // QoS 0 publishes made while offline are dropped, not queued without bound (DESIGN.md).
     queueQoSZero: false,
   };
+  // mqtt.js logs each packet through `debug`, whose rest-args array is allocated even when it is
+  // off: 9% of the bytes the service allocated per request under a burst (issue 16,
+  // bench/burst-profile.js heap). Its documented `log` option takes a no-op unless DEBUG asks for it.
+  if (!/mqttjs/.test(process.env['DEBUG'] ?? '')) opts.log = noLog;
   if (will !== null) opts.will = { topic: will.topic, payload: will.payload, qos: 1, retain: true };
   if (v5) opts.properties = { sessionExpiryInterval: o.cleanSession === true ? 0 : (o.sessionExpiryS ?? 3600) };
   if (o.username !== undefined) opts.username = o.username;
