@@ -53,6 +53,8 @@ export interface SequentialFigures {
   rawSpacedP50Ms: number;
   /** Gap used for rawSpacedP50Ms, ms. */
   gapMs: number;
+  /** p50 of the answers' own latencyMs.total (receipt by the service -> encoding done): the part spent inside the service process. */
+  insideP50Ms: number;
   errors: number;
 }
 
@@ -149,15 +151,17 @@ async function latencyRun(broker: Mosquitto, nodelay: boolean, o: { quick: boole
       await svcClient.sequential({ n: 20, make });
       const sf: number[] = [];
       const ss: number[] = [];
+      const inside: number[] = [];
       let serr = 0;
       // Four interleaved quarters each, so a shift in the machine's load falls on both.
       for (let h = 0; h < 4; h++) {
         sf.push(...(await floorClient.sequential({ n: quarter, make })).latencies);
         const r = await svcClient.sequential({ n: quarter, make });
         ss.push(...r.latencies);
+        inside.push(...r.serviceTotals);
         serr += r.errors;
       }
-      sequential = { n: ss.length, floorP50Ms: median(sf), floorP99Ms: quantile(sf, 0.99), serviceP50Ms: median(ss), serviceP99Ms: quantile(ss, 0.99), rawSpacedP50Ms: NaN, gapMs: median(ss), errors: serr };
+      sequential = { n: ss.length, floorP50Ms: median(sf), floorP99Ms: quantile(sf, 0.99), serviceP50Ms: median(ss), serviceP99Ms: quantile(ss, 0.99), rawSpacedP50Ms: NaN, gapMs: median(ss), insideP50Ms: median(inside), errors: serr };
     }
     if (memory !== null) {
       // A burst at saturation for the peak RSS (VmHWM) of the real CLI process.
@@ -242,22 +246,25 @@ async function saturationRuns(broker: Mosquitto, o: { quick: boolean; tmp: strin
   return out;
 }
 
-export async function runMqttSections(o: { quick: boolean; tmp: string; digitRow: number[] }): Promise<MqttFigures> {
+/** `nagle: false` skips the run on mosquitto's default broker (bench/path-ab.ts). */
+export async function runMqttSections(o: { quick: boolean; tmp: string; digitRow: number[]; nagle?: boolean }): Promise<MqttFigures> {
   const nodelay = await startMosquitto({ tcpNoDelay: true });
   const memory = { idleWithDigitsRssMB: NaN, peakRssMB: NaN, budgetMB: NaN, statusRssDeltaMB: null as number | null };
   const latency: LatencyFigures[] = [];
   latency.push(await latencyRun(nodelay, true, o, memory));
-  const nagle = await startMosquitto({ tcpNoDelay: false });
-  try {
-    latency.push(await latencyRun(nagle, false, o, null));
-  } finally {
-    await nagle.stop();
+  if (o.nagle !== false) {
+    const nagle = await startMosquitto({ tcpNoDelay: false });
+    try {
+      latency.push(await latencyRun(nagle, false, o, null));
+    } finally {
+      await nagle.stop();
+    }
   }
   printTable('2. MQTT round trip at a steady 200 req/s (open loop, window 64), QoS 1 both ways, digits JSON, ms', ['broker', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced / back to back)', 'overhead p50', 'overhead p99', 'samples', 'errors', 'lost', 'variant'],
     latency.map((l) => [l.broker, fmt(l.floorP50Ms), fmt(l.floorP99Ms), fmt(l.serviceP50Ms), fmt(l.serviceP99Ms), `${fmt(l.rawInferenceP50Ms)} / ${fmt(l.rawBackToBackP50Ms)}`, fmt(l.overheadP50Ms), fmt(l.overheadP99Ms), String(l.samples), String(l.serviceErrors), String(l.serviceLost), l.variant]));
   const seq = latency.flatMap((l) => (l.sequential !== undefined ? [l.sequential] : []));
-  printTable('2b. MQTT round trip, sequential requests (each sent on the previous answer), QoS 1 both ways, nodelay broker, digits JSON, ms', ['requests', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced one round trip)', 'added p50', 'added p99', 'errors'],
-    seq.map((q) => [String(q.n), fmt(q.floorP50Ms), fmt(q.floorP99Ms), fmt(q.serviceP50Ms), fmt(q.serviceP99Ms), fmt(q.rawSpacedP50Ms), fmt(q.serviceP50Ms - q.floorP50Ms - q.rawSpacedP50Ms), fmt(q.serviceP99Ms - q.floorP99Ms), String(q.errors)]));
+  printTable('2b. MQTT round trip, sequential requests (each sent on the previous answer), QoS 1 both ways, nodelay broker, digits JSON, ms', ['requests', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced one round trip)', 'added p50', 'added p99', 'inside the service p50 (answer latencyMs.total)', 'errors'],
+    seq.map((q) => [String(q.n), fmt(q.floorP50Ms), fmt(q.floorP99Ms), fmt(q.serviceP50Ms), fmt(q.serviceP99Ms), fmt(q.rawSpacedP50Ms), fmt(q.serviceP50Ms - q.floorP50Ms - q.rawSpacedP50Ms), fmt(q.serviceP99Ms - q.floorP99Ms), fmt(q.insideP50Ms), String(q.errors)]));
   const saturation = await saturationRuns(nodelay, o);
   const bareAnswersPerS = await bareBurst(nodelay, o);
   const svcBurst = saturation.find((s) => s.window === BURST)?.answersPerS ?? NaN;

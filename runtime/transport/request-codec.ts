@@ -206,7 +206,8 @@ export const MAX_ECHOED_ID = 256;
 function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(args.payload.buffer, args.payload.byteOffset, args.payload.byteLength).toString('utf8'));
+    const p = args.payload;
+    doc = JSON.parse((Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength)).toString('utf8'));
   } catch {
     throw new EdgeError('EDGE_ERR_BAD_JSON', 'the payload is not valid JSON');
   }
@@ -330,9 +331,12 @@ function decodeMedia(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
 
 export function decodeRequest(args: DecodeArgs): DecodeResult {
   const props = args.properties;
-  const media = isMediaContentType(props?.contentType);
+  const ct = props?.contentType;
+  // The common case (no content type, or exactly application/json) skips the parsing of the type.
+  const plain = ct === undefined || ct === 'application/json';
+  const media = !plain && isMediaContentType(ct);
   // Media requests are answered in JSON.
-  const form: RequestForm = isBinaryContentType(props?.contentType) ? 'binary' : 'json';
+  const form: RequestForm = !plain && isBinaryContentType(ct) ? 'binary' : 'json';
   const route: ReplyRoute = args.route ?? { form };
   route.form = form;
   if (props?.responseTopic !== undefined && isValidPublishTopic(props.responseTopic)) route.replyTo = props.responseTopic;
