@@ -10,10 +10,12 @@
  *     ResultBody with per-output arrays and shape copies; EncodedAnswer; OutgoingMessage (its
  *     properties spread again); the publish options with the properties copied field by field,
  *     the correlation data copied into a new Buffer and the payload re-wrapped.
- *   after: 6 — the mqtt.js packet (its properties read as they are); this InferRequest;
+ *   after: 8 — the mqtt.js packet (its properties read as they are); this InferRequest;
  *     DecodeResult (a two-field envelope); InferResult (runtime/result.ts, from the queue to the
- *     codec); the encoded payload and its OutgoingMessage (properties made once); the publish
- *     options mqtt.js takes (properties and payload passed through).
+ *     codec, `top` added in place); the JSON text written directly (no body object, no number
+ *     arrays, no shape copies) in an EncodedAnswer; its properties, copied once only when the
+ *     request carried correlation data; the OutgoingMessage; the publish options mqtt.js takes
+ *     (properties and payload passed through, no copy).
  * Calls from the transport up into the runtime per request: before 3 (inputSpecs, preprocessor,
  * infer); after 1 (infer): the model's facts (input specs, preprocessor, labels) are fetched once
  * per model and kept until the handler reports a change (request-path.ts).
