@@ -34,7 +34,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DeviceProfile } from '../config/types.js';
-import { ERROR_DEFS, EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
+import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
@@ -48,13 +48,13 @@ import type { InferResult } from '../result.js';
 import { WindowedHistogram } from '../telemetry/histogram.js';
 import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
-import { DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
+import { DEFAULT_MODEL_SETTINGS, firstInputRows, planInput, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
 import { DEFAULT_CRASH_POLICY, type CrashPolicy } from './model-lifecycle.js';
-import { heldMB, loadIntoSlot, release, type SlotLoadContext } from './slot-load.js';
+import { heldMB, loadIntoSlot, release, swapSlot, type SlotLoadContext } from './slot-load.js';
 import { addTop, adoptSlot, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import type { RequestExtras } from '../media/types.js';
-import { requestInputs } from './stream-runner.js';
+import { FactsBook } from './model-facts.js';
 import { MediaRunners } from './media-runners.js';
 
 export interface ModelRuntimeOptions {
@@ -93,8 +93,7 @@ export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './
 export class ModelRuntime implements InferenceHandler {
   readonly #preprocessors = new Map<string, Preprocessor>();
   /** Facts given to the transport, built once per model; dropped (and watchers told) when a variant changes. */
-  readonly #facts = new Map<string, ModelFacts>();
-  readonly #factWatchers = new Set<() => void>();
+  readonly #facts = new FactsBook();
   /** Models with image/audio preprocessing, streams or events (issue 11). */
   readonly #media: MediaRunners;
   readonly #opts: ModelRuntimeOptions;
@@ -159,7 +158,7 @@ export class ModelRuntime implements InferenceHandler {
     try {
       return await this.#settleNow(slot, variant, memoryMB, planError);
     } finally {
-      if ((slot.variant?.id ?? null) !== before || !slot.life.serving) this.#factsChanged();
+      if ((slot.variant?.id ?? null) !== before || !slot.life.serving) this.#facts.changed();
     }
   }
 
@@ -229,25 +228,12 @@ export class ModelRuntime implements InferenceHandler {
    * labels. Built once per model and kept until a variant of some model changes (`watchFacts`).
    */
   modelFacts(model: string): ModelFacts | undefined {
-    let f = this.#facts.get(model);
-    if (f !== undefined) return f;
-    const slot = this.#slots.get(model);
-    if (slot === undefined) return undefined;
-    const m = slot.loaded.manifest;
-    f = { specs: requestInputs(m), preprocess: this.#preprocessors.get(model), labels: m.labels };
-    this.#facts.set(model, f);
-    return f;
+    return this.#facts.get(model, this.#slots.get(model)?.loaded.manifest, this.#preprocessors.get(model));
   }
 
   /** Calls `onChange` after a variant changed (load, swap, crash recovery, unavailable); returns the unsubscribe. */
   watchFacts(onChange: () => void): () => void {
-    this.#factWatchers.add(onChange);
-    return () => { this.#factWatchers.delete(onChange); };
-  }
-
-  #factsChanged(): void {
-    this.#facts.clear();
-    for (const w of this.#factWatchers) w();
+    return this.#facts.watch(onChange);
   }
 
   /** Live streams of a model (0 for models without streams). */
@@ -365,21 +351,9 @@ export class ModelRuntime implements InferenceHandler {
 
   async #swap(slot: Slot, to: string, reason: SwitchReason): Promise<ModelSwitch | null> {
     const v = slot.loaded.manifest.variants.find((x) => x.id === to);
-    const from = slot.variant?.id ?? null;
-    if (this.#closing || slot.life.state !== 'ready' || slot.handedOver || !v || from === null || from === to) return null;
+    if (this.#closing || slot.life.state !== 'ready' || slot.handedOver || !v || slot.variant === null || slot.variant.id === to) return null;
     const rung = this.ladder(slot.loaded.manifest.id).find((r) => r.variant === to);
-    slot.life.to('swapping');
-    const err = await loadIntoSlot(this.#ctx(), slot, v, rung?.memoryMB ?? 0);
-    if (slot.variant?.id !== from) this.#factsChanged();
-    // The state is read again: a crash during the load may have moved it on.
-    const after: string = slot.life.state;
-    if (after === 'swapping') slot.life.to('ready');
-    if (err) return null;
-    const record: ModelSwitch = { from, to, reason, at: new Date(this.#opts.wallNow ? this.#opts.wallNow() : Date.now()).toISOString() };
-    slot.switches.push(record);
-    if (slot.switches.length > SWITCH_HISTORY) slot.switches.splice(0, slot.switches.length - SWITCH_HISTORY);
-    this.#opts.log.info('model.switched', { model: slot.loaded.manifest.id, ...record });
-    return record;
+    return swapSlot(this.#ctx(), slot, v, rung?.memoryMB ?? 0, reason, { wallNow: this.#opts.wallNow ?? Date.now, history: SWITCH_HISTORY, variantChanged: () => this.#facts.changed() });
   }
 
   /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger; plus the plan's shared runtime (WASM). */
@@ -424,21 +398,7 @@ export class ModelRuntime implements InferenceHandler {
   }
 
   #planInput(): PlanInput {
-    const o = this.#opts;
-    const priorities: Record<string, number> = {};
-    for (const [id, s] of this.#slots) priorities[id] = s.settings.priority;
-    const calibration: Calibration | undefined = o.calibration
-      ? { ...o.calibration, entries: mergeEntries(o.calibration.entries, this.#measured) }
-      : undefined;
-    return {
-      profile: o.profile,
-      manifests: [...this.#slots.values()].map((s) => s.loaded.manifest),
-      budgetMB: o.budgetMB,
-      backend: o.caps,
-      priorities,
-      exclusions: this.#exclusions,
-      ...(calibration ? { calibration } : {}),
-    };
+    return planInput(this.#opts, this.#slots, this.#exclusions, this.#measured);
   }
 
   #replan(): Plan {
