@@ -136,8 +136,8 @@ export class LoadClient {
   }
 
   /** Sequential: `n` requests one after the other, each sent when the previous answer arrived (issue 16's measure). */
-  async sequential(o: { n: number; make: RequestMaker; timeoutMs?: number }): Promise<SaturateResult & { serviceTotals: number[] }> {
-    const res = { answered: 0, errors: 0, answersPerS: 0, latencies: [] as number[], serviceTotals: [] as number[] };
+  async sequential(o: { n: number; make: RequestMaker; timeoutMs?: number }): Promise<SaturateResult & { serviceTotals: number[]; serviceInferences: number[]; serviceQueues: number[] }> {
+    const res = { answered: 0, errors: 0, answersPerS: 0, latencies: [] as number[], serviceTotals: [] as number[], serviceInferences: [] as number[], serviceQueues: [] as number[] };
     const start = performance.now();
     for (let i = 0; i < o.n; i++) {
       const r = await new Promise<{ ok: boolean; ms: number; payload: Buffer } | null>((resolve) => {
@@ -147,8 +147,12 @@ export class LoadClient {
       if (r === null) break;
       if (r.ok) { res.answered++; res.latencies.push(r.ms); } else res.errors++;
       // The service's own view of the request (edge-infer answers carry latencyMs.total: receipt -> encoding).
-      const total = r.ok && r.payload[0] === 0x7b ? (JSON.parse(r.payload.toString()) as { latencyMs?: { total?: number } }).latencyMs?.total : undefined;
-      if (typeof total === 'number') res.serviceTotals.push(total);
+      const l = r.ok && r.payload[0] === 0x7b ? (JSON.parse(r.payload.toString()) as { latencyMs?: { total?: number; inference?: number; queue?: number } }).latencyMs : undefined;
+      if (typeof l?.total === 'number' && typeof l.inference === 'number' && typeof l.queue === 'number') {
+        res.serviceTotals.push(l.total);
+        res.serviceInferences.push(l.inference);
+        res.serviceQueues.push(l.queue);
+      }
     }
     res.answersPerS = res.answered / ((performance.now() - start) / 1000);
     this.#pending.clear();

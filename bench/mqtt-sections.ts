@@ -55,6 +55,9 @@ export interface SequentialFigures {
   gapMs: number;
   /** p50 of the answers' own latencyMs.total (receipt by the service -> encoding done): the part spent inside the service process. */
   insideP50Ms: number;
+  /** p50 of the answers' latencyMs.inference (session.run in the worker) and latencyMs.queue. */
+  inferenceP50Ms: number;
+  queueP50Ms: number;
   errors: number;
 }
 
@@ -152,6 +155,8 @@ async function latencyRun(broker: Mosquitto, nodelay: boolean, o: { quick: boole
       const sf: number[] = [];
       const ss: number[] = [];
       const inside: number[] = [];
+      const inf: number[] = [];
+      const que: number[] = [];
       let serr = 0;
       // Four interleaved quarters each, so a shift in the machine's load falls on both.
       for (let h = 0; h < 4; h++) {
@@ -159,9 +164,11 @@ async function latencyRun(broker: Mosquitto, nodelay: boolean, o: { quick: boole
         const r = await svcClient.sequential({ n: quarter, make });
         ss.push(...r.latencies);
         inside.push(...r.serviceTotals);
+        inf.push(...r.serviceInferences);
+        que.push(...r.serviceQueues);
         serr += r.errors;
       }
-      sequential = { n: ss.length, floorP50Ms: median(sf), floorP99Ms: quantile(sf, 0.99), serviceP50Ms: median(ss), serviceP99Ms: quantile(ss, 0.99), rawSpacedP50Ms: NaN, gapMs: median(ss), insideP50Ms: median(inside), errors: serr };
+      sequential = { n: ss.length, floorP50Ms: median(sf), floorP99Ms: quantile(sf, 0.99), serviceP50Ms: median(ss), serviceP99Ms: quantile(ss, 0.99), rawSpacedP50Ms: NaN, gapMs: median(ss), insideP50Ms: median(inside), inferenceP50Ms: median(inf), queueP50Ms: median(que), errors: serr };
     }
     if (memory !== null) {
       // A burst at saturation for the peak RSS (VmHWM) of the real CLI process.
@@ -263,8 +270,8 @@ export async function runMqttSections(o: { quick: boolean; tmp: string; digitRow
   printTable('2. MQTT round trip at a steady 200 req/s (open loop, window 64), QoS 1 both ways, digits JSON, ms', ['broker', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced / back to back)', 'overhead p50', 'overhead p99', 'samples', 'errors', 'lost', 'variant'],
     latency.map((l) => [l.broker, fmt(l.floorP50Ms), fmt(l.floorP99Ms), fmt(l.serviceP50Ms), fmt(l.serviceP99Ms), `${fmt(l.rawInferenceP50Ms)} / ${fmt(l.rawBackToBackP50Ms)}`, fmt(l.overheadP50Ms), fmt(l.overheadP99Ms), String(l.samples), String(l.serviceErrors), String(l.serviceLost), l.variant]));
   const seq = latency.flatMap((l) => (l.sequential !== undefined ? [l.sequential] : []));
-  printTable('2b. MQTT round trip, sequential requests (each sent on the previous answer), QoS 1 both ways, nodelay broker, digits JSON, ms', ['requests', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced one round trip)', 'added p50', 'added p99', 'inside the service p50 (answer latencyMs.total)', 'errors'],
-    seq.map((q) => [String(q.n), fmt(q.floorP50Ms), fmt(q.floorP99Ms), fmt(q.serviceP50Ms), fmt(q.serviceP99Ms), fmt(q.rawSpacedP50Ms), fmt(q.serviceP50Ms - q.floorP50Ms - q.rawSpacedP50Ms), fmt(q.serviceP99Ms - q.floorP99Ms), fmt(q.insideP50Ms), String(q.errors)]));
+  printTable('2b. MQTT round trip, sequential requests (each sent on the previous answer), QoS 1 both ways, nodelay broker, digits JSON, ms', ['requests', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced one round trip)', 'added p50', 'added p99', 'inside the service p50 (answer latencyMs.total)', 'of it: queue / session.run p50', 'errors'],
+    seq.map((q) => [String(q.n), fmt(q.floorP50Ms), fmt(q.floorP99Ms), fmt(q.serviceP50Ms), fmt(q.serviceP99Ms), fmt(q.rawSpacedP50Ms), fmt(q.serviceP50Ms - q.floorP50Ms - q.rawSpacedP50Ms), fmt(q.serviceP99Ms - q.floorP99Ms), fmt(q.insideP50Ms), `${fmt(q.queueP50Ms)} / ${fmt(q.inferenceP50Ms)}`, String(q.errors)]));
   const saturation = await saturationRuns(nodelay, o);
   const bareAnswersPerS = await bareBurst(nodelay, o);
   const svcBurst = saturation.find((s) => s.window === BURST)?.answersPerS ?? NaN;
