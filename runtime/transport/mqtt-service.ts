@@ -17,7 +17,7 @@ import { asEdgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { backoffDelayMs, connectionError, type BackoffOptions } from './connection-errors.js';
 import { createMqttClient, parseBrokerUrl, type TlsSocketOptions } from './connect.js';
-import { coalesceWrites, createStore, deferAcks, dropConnection, setNoDelay, type AckFn, type PublishPacket } from './mqtt-session.js';
+import { createStore, deferAcks, dropConnection, setNoDelay, type AckFn, type PublishPacket } from './mqtt-session.js';
 import { clientOptions, publishOptions, publishPayload, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 import type { ReplyTopicPolicy } from './reply-topic.js';
@@ -248,7 +248,6 @@ export class MqttService {
       if (entry === undefined) break;
       this.#inFlightPublishes++;
       const m = entry.message;
-      coalesceWrites(this.#client);
       this.#client.publish(m.topic, publishPayload(m), publishOptions(m, v5), (err) => {
         this.#inFlightPublishes--;
         const reasonCode = (err as { code?: unknown } | undefined)?.code;

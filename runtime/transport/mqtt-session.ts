@@ -24,9 +24,8 @@
  *    3.4.2.1: reason code and properties omitted = Success), on the connection the publish came in
  *    on only. A request whose connection died first is redelivered by the broker (duplicates are
  *    allowed). PUBACKs may go out of order across requests; brokers match them by packet id.
- * 4. The client's current socket (`client.stream`): TCP_NODELAY on it, destroying it when a
- *    stop must not wait for a broker that is gone, and corking it for one event-loop turn
- *    (`coalesceWrites`, issue 16) so the PUBACKs and answers of a turn leave in one writev.
+ * 4. The client's current socket (`client.stream`): TCP_NODELAY on it, and destroying it when a
+ *    stop must not wait for a broker that is gone.
  */
 import { createRequire, Module } from 'node:module';
 import type { IClientOptions, MqttClient, Store } from 'mqtt';
@@ -107,10 +106,7 @@ export function deferAcks(client: MqttClient, onPublish: (packet: PublishPacket,
     onPublish(packet, () => {
       if (acked || messageId === undefined) return;
       acked = true;
-      if (client.stream === stream && client.connected) {
-        coalesceWrites(client);
-        stream.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
-      }
+      if (client.stream === stream && client.connected) stream.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
     });
   };
 }
@@ -119,23 +115,6 @@ export function deferAcks(client: MqttClient, onPublish: (packet: PublishPacket,
 export function setNoDelay(client: MqttClient): void {
   const s = client.stream as unknown as { setNoDelay?: (v: boolean) => void } | undefined;
   if (typeof s?.setNoDelay === 'function') s.setNoDelay(true);
-}
-
-const corked = new WeakSet<object>();
-
-/**
- * Corks the client's current socket until this event-loop turn's check phase (setImmediate), once
- * per turn (see point 4): what is written meanwhile (PUBACKs, answers; mqtt-packet corks each packet
- * only until nextTick) goes out in one writev. Under a burst this was one syscall per packet
- * (bench/burst-profile.js cpu, one run each: writev 15.4% of the service's samples before, 10.7%
- * after); a lone answer waits at most for the rest of its turn. No-op without a socket.
- */
-export function coalesceWrites(client: MqttClient): void {
-  const s = client.stream as unknown as { cork?: () => void; uncork?: () => void } | undefined;
-  if (s === undefined || typeof s.cork !== 'function' || corked.has(s)) return;
-  corked.add(s);
-  s.cork();
-  setImmediate(() => { corked.delete(s); s.uncork?.(); });
 }
 
 /** Destroys the client's current socket (mqtt.js then emits 'close'); for a stop that cannot wait for the broker. */
