@@ -55,7 +55,7 @@ export class LoadClient {
   readonly #c: MqttClient;
   readonly #reply: string;
   readonly #topic: string;
-  #pending = new Map<string, { at: number; done: (ok: boolean) => void }>();
+  #pending = new Map<string, { at: number; done: (ok: boolean, payload: Buffer) => void }>();
 
   private constructor(c: MqttClient, topic: string, reply: string) {
     this.#c = c;
@@ -68,7 +68,7 @@ export class LoadClient {
       const p = this.#pending.get(key);
       if (p === undefined) return;
       this.#pending.delete(key);
-      p.done(!isError(payload, packet.properties?.contentType));
+      p.done(!isError(payload, packet.properties?.contentType), payload);
     });
   }
 
@@ -84,10 +84,10 @@ export class LoadClient {
   }
 
   /** Sends request `i`; `done(ok, ms)` runs on its answer (ms from `scheduledAt`). */
-  #send(i: number, make: RequestMaker, scheduledAt: number, done: (ok: boolean, ms: number) => void): void {
+  #send(i: number, make: RequestMaker, scheduledAt: number, done: (ok: boolean, ms: number, payload: Buffer) => void): void {
     const key = `${i}-${randomUUID().slice(0, 8)}`;
     const r = make(i);
-    this.#pending.set(key, { at: scheduledAt, done: (ok) => done(ok, performance.now() - scheduledAt) });
+    this.#pending.set(key, { at: scheduledAt, done: (ok, payload) => done(ok, performance.now() - scheduledAt, payload) });
     this.#c.publish(this.#topic, r.payload, { qos: 1, properties: { ...r.properties, responseTopic: this.#reply, correlationData: Buffer.from(key) } });
   }
 
@@ -131,6 +131,30 @@ export class LoadClient {
     if (inFlight > 0) await Promise.race([finished, new Promise((r) => setTimeout(r, o.settleMs ?? 5000))]);
     res.achievedRate = res.sent / ((sentAt - start) / 1000);
     res.lost = res.sent - res.answered - res.errors;
+    this.#pending.clear();
+    return res;
+  }
+
+  /** Sequential: `n` requests one after the other, each sent when the previous answer arrived (issue 16's measure). */
+  async sequential(o: { n: number; make: RequestMaker; timeoutMs?: number }): Promise<SaturateResult & { serviceTotals: number[]; serviceInferences: number[]; serviceQueues: number[] }> {
+    const res = { answered: 0, errors: 0, answersPerS: 0, latencies: [] as number[], serviceTotals: [] as number[], serviceInferences: [] as number[], serviceQueues: [] as number[] };
+    const start = performance.now();
+    for (let i = 0; i < o.n; i++) {
+      const r = await new Promise<{ ok: boolean; ms: number; payload: Buffer } | null>((resolve) => {
+        const t = setTimeout(() => resolve(null), o.timeoutMs ?? 5000);
+        this.#send(i, o.make, performance.now(), (ok, ms, payload) => { clearTimeout(t); resolve({ ok, ms, payload }); });
+      });
+      if (r === null) break;
+      if (r.ok) { res.answered++; res.latencies.push(r.ms); } else res.errors++;
+      // The service's own view of the request (edge-infer answers carry latencyMs.total: receipt -> encoding).
+      const l = r.ok && r.payload[0] === 0x7b ? (JSON.parse(r.payload.toString()) as { latencyMs?: { total?: number; inference?: number; queue?: number } }).latencyMs : undefined;
+      if (typeof l?.total === 'number' && typeof l.inference === 'number' && typeof l.queue === 'number') {
+        res.serviceTotals.push(l.total);
+        res.serviceInferences.push(l.inference);
+        res.serviceQueues.push(l.queue);
+      }
+    }
+    res.answersPerS = res.answered / ((performance.now() - start) / 1000);
     this.#pending.clear();
     return res;
   }

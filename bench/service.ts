@@ -39,6 +39,8 @@ export interface EventLoopFigures {
   gcMaxMs: number; gcTotalMs: number;
   /** Involuntary context switches of the service process since the last reset. */
   preempted: number;
+  /** Requests the runtime counted since the last reset, and V8 heap / external bytes allocated per request on the main thread (service-child.ts says how). */
+  requests: number; heapBPerRequest: number; externalBPerRequest: number;
 }
 
 export interface BenchService {

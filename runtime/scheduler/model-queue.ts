@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { EdgeError, asEdgeError } from '../errors.js';
 import type { InferenceEngine } from '../backend/types.js';
 import type { NamedTensors } from '../tensor.js';
+import type { InferResult } from '../result.js';
 import type { Timers } from '../timers.js';
 import { decideBatch, type BatchingConfig, type QueuedItem } from './batch-policy.js';
 import { concatRows, signature, splitRows } from './batch-tensors.js';
@@ -38,20 +39,15 @@ export interface ModelQueueOptions {
   clock?: () => number;
   /** Default the global setTimeout/clearTimeout. */
   timers?: Timers;
+  /** The variant this queue's session runs, written into every result. Default ''. */
+  variant?: string;
 }
 
-export interface QueuedResult {
-  outputs: NamedTensors;
-  /** Enqueue -> dispatch, ms. */
-  queueMs: number;
-  /** Time inside session.run for the run this request was part of, ms. */
-  inferenceMs: number;
-  /** Dispatch -> result back on this thread, ms (inference plus thread hops and batching copies). */
-  serviceMs: number;
-  /** Rows and requests of the run this request was part of. */
-  batchRows: number;
-  batchRequests: number;
-}
+/**
+ * What `submit` resolves with: the one result type (result.ts), with every queue field set. The
+ * service adds `top` to this same object and the transport encodes it (issue 16).
+ */
+export type QueuedResult = InferResult & Required<Pick<InferResult, 'serviceMs' | 'batchRows' | 'batchRequests'>>;
 
 export interface QueueStats {
   depth: number;
@@ -90,6 +86,7 @@ export class ModelQueue {
   readonly #batching: BatchingConfig | null;
   readonly #clock: () => number;
   readonly #timers: Timers;
+  readonly #variant: string;
   readonly #queue: Pending[] = [];
   readonly #inFlight = new Set<Pending>();
   #runs = 0;
@@ -109,6 +106,7 @@ export class ModelQueue {
     this.#batching = options.batching ?? null;
     this.#clock = options.clock ?? (() => performance.now());
     this.#timers = options.timers ?? globalTimers;
+    this.#variant = options.variant ?? '';
     const b = this.#batching;
     const bad = !Number.isInteger(this.#limit) || this.#limit < 0 || !Number.isInteger(this.#concurrency) || this.#concurrency < 1
       || (b !== null && (!Number.isInteger(b.maxBatch) || b.maxBatch < 1 || !(b.maxQueueDelayMs >= 0)
@@ -220,6 +218,7 @@ export class ModelQueue {
       }
       batch.forEach((p, i) => {
         this.#settle(p, null, {
+          variant: this.#variant,
           outputs: parts[i] as NamedTensors,
           queueMs: dispatchedAt - p.enqueuedAtMs,
           inferenceMs: result.inferenceMs,

@@ -29,6 +29,9 @@ import { FleetLink } from '../transport/fleet-link.js';
 import type { ConnectionOptions } from '../transport/mqtt-options.js';
 import { MqttService, type InboundWindow } from '../transport/mqtt-service.js';
 import type { InferOutcome, InferenceHandler } from '../transport/types.js';
+import type { Calibration } from '../planner/types.js';
+import type { ModelSwitch } from '../telemetry/payload.js';
+import type { ModelRuntime } from './model-runtime.js';
 
 /** What remote commands may do to the service. Each throws EdgeError for a caller mistake. */
 export interface CommandHost {
@@ -37,6 +40,64 @@ export interface CommandHost {
   pin(model: string, variant: string): Promise<unknown>;
   unpin(model: string): Promise<unknown>;
   calibrate(): Promise<unknown>;
+}
+
+/** What the service lends the command host (service.ts). */
+export interface CommandDeps {
+  runtime: () => ModelRuntime;
+  /** Variants pinned by `pin`; the adaptive loop leaves these models alone. Owned by the service, changed here. */
+  pins: Map<string, string>;
+  /** The retained status' facts. */
+  status: () => Record<string, unknown>;
+  /** Re-reads the config (as SIGHUP does) and reloads. */
+  reload: () => Promise<void>;
+  /** Measures every variant, writes the calibration and reloads; null when nothing was measured (logged). */
+  calibrate: () => Promise<Calibration | null>;
+  onSwitch: (model: string, record: ModelSwitch) => void;
+  publishStatus: () => void;
+}
+
+/** Remote commands (issue 15): what `<prefix>/cmd/<name>` may do. Moved here from service.ts (issue 16). */
+export function commandHost(d: CommandDeps): CommandHost {
+  const modelOf = (model: string): ModelRuntime => {
+    const rt = d.runtime();
+    if (rt.manifest(model) === undefined) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${model}" is served here`, { details: { model } });
+    return rt;
+  };
+  return {
+    status: () => ({ state: 'online', ...d.status() }),
+    reload: async () => {
+      await d.reload();
+      return { plan: d.runtime().plan };
+    },
+    calibrate: async () => {
+      const cal = await d.calibrate();
+      if (cal === null) throw new EdgeError('EDGE_ERR_CALIBRATION_INVALID', 'calibration measured nothing (see the service log)');
+      return { measured: cal.entries.length, plan: d.runtime().plan };
+    },
+    pin: async (model, variant) => {
+      const rt = modelOf(model);
+      if (!rt.manifest(model)?.manifest.variants.some((v) => v.id === variant)) throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${model}" has no variant "${variant}"`, { details: { model, variant } });
+      const current = rt.status().find((s) => s.model === model)?.variant ?? null;
+      d.pins.set(model, variant);
+      const record = current === variant ? null : await rt.swap(model, variant, 'pinned');
+      if (current !== variant && record === null) {
+        d.pins.delete(model);
+        throw new EdgeError('EDGE_ERR_LOAD_FAILED', `could not switch ${model} to ${variant} (see the service log); nothing changed`, { details: { model, variant } });
+      }
+      if (record !== null) d.onSwitch(model, record); else d.publishStatus();
+      return { model, variant, pinned: true };
+    },
+    unpin: async (model) => {
+      const rt = modelOf(model);
+      d.pins.delete(model);
+      const planned = rt.plan.models.find((m) => m.model === model)?.chosen?.variant ?? null;
+      const current = rt.status().find((s) => s.model === model)?.variant ?? null;
+      const record = planned !== null && current !== planned ? await rt.swap(model, planned, 'unpinned') : null;
+      if (record !== null) d.onSwitch(model, record); else d.publishStatus();
+      return { model, variant: record?.to ?? current, pinned: false };
+    },
+  };
 }
 
 export interface FleetOptions {

@@ -37,6 +37,11 @@ export class MediaRunners {
     if (manifests.some((m) => this.#runners.has(m.id) && m.preprocess?.kind === 'image')) await this.#sharedPool().warm();
   }
 
+  /** True when `model` has a runner (its requests go through `handle` even without extras). */
+  has(model: string): boolean {
+    return this.#runners.has(model);
+  }
+
   /** Live streams of a model. */
   streams(model: string): number {
     return this.#runners.get(model)?.streams ?? 0;

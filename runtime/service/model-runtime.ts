@@ -41,20 +41,21 @@ import type { InferenceEngine } from '../backend/types.js';
 import { modelCandidates } from '../planner/candidates.js';
 import { planModels } from '../planner/plan.js';
 import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, Plan, PlanInput } from '../planner/types.js';
-import type { LoadedManifest, TensorSpec } from '../repository/types.js';
+import type { LoadedManifest } from '../repository/types.js';
 import type { ModelQueue } from '../scheduler/model-queue.js';
 import type { NamedTensors } from '../tensor.js';
-import type { InferOutcome, InferenceHandler } from '../transport/types.js';
+import type { InferenceHandler, ModelFacts } from '../transport/types.js';
+import type { InferResult } from '../result.js';
 import { WindowedHistogram } from '../telemetry/histogram.js';
 import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
-import { DEFAULT_MODEL_SETTINGS, firstInputRows, mergeEntries, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
+import { DEFAULT_MODEL_SETTINGS, firstInputRows, planInput, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
 import { DEFAULT_CRASH_POLICY, type CrashPolicy } from './model-lifecycle.js';
-import { heldMB, loadIntoSlot, release, type SlotLoadContext } from './slot-load.js';
-import { adoptSlot, inferOutcome, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
+import { heldMB, loadIntoSlot, release, swapSlot, type SlotLoadContext } from './slot-load.js';
+import { addTop, adoptSlot, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import type { RequestExtras } from '../media/types.js';
-import { requestInputs } from './stream-runner.js';
+import { FactsBook } from './model-facts.js';
 import { MediaRunners } from './media-runners.js';
 import { journaled, type PoisonJournal } from './poison-journal.js';
 
@@ -95,6 +96,8 @@ export { DEFAULT_MODEL_SETTINGS, type ModelSettings, type ModelStatus } from './
 
 export class ModelRuntime implements InferenceHandler {
   readonly #preprocessors = new Map<string, Preprocessor>();
+  /** Facts given to the transport, built once per model; dropped (and watchers told) when a variant changes. */
+  readonly #facts = new FactsBook();
   /** Models with image/audio preprocessing, streams or events (issue 11). */
   readonly #media: MediaRunners;
   readonly #opts: ModelRuntimeOptions;
@@ -155,6 +158,15 @@ export class ModelRuntime implements InferenceHandler {
    * Returns false when the load was refused (the variant is excluded now: plan again).
    */
   async #settle(slot: Slot, variant: string | null, memoryMB: number, planError?: { code: ErrorCode; message: string }): Promise<boolean> {
+    const before = slot.variant?.id ?? null;
+    try {
+      return await this.#settleNow(slot, variant, memoryMB, planError);
+    } finally {
+      if ((slot.variant?.id ?? null) !== before || !slot.life.serving) this.#facts.changed();
+    }
+  }
+
+  async #settleNow(slot: Slot, variant: string | null, memoryMB: number, planError?: { code: ErrorCode; message: string }): Promise<boolean> {
     if (variant === null) {
       await release(this.#ctx(), slot);
       if (slot.life.state !== 'unavailable' && slot.life.serving) slot.life.to('unloading');
@@ -214,15 +226,18 @@ export class ModelRuntime implements InferenceHandler {
     this.#opts.onChange?.();
   }
 
-  /** The text preprocessor a model's manifest declares ("text"/"texts" requests), if any. */
-  preprocessor(model: string): Preprocessor | undefined {
-    return this.#preprocessors.get(model);
+  /**
+   * What the transport needs to decode a model's requests (issue 16): its request inputs (the
+   * manifest's, less those the runtime feeds: stream state, audio rate), its text preprocessor and
+   * labels. Built once per model and kept until a variant of some model changes (`watchFacts`).
+   */
+  modelFacts(model: string): ModelFacts | undefined {
+    return this.#facts.get(model, this.#slots.get(model)?.loaded.manifest, this.#preprocessors.get(model));
   }
 
-  /** The inputs a request carries: the manifest's, less those the runtime feeds (stream state, audio rate). */
-  inputSpecs(model: string): readonly TensorSpec[] | undefined {
-    const m = this.#slots.get(model)?.loaded.manifest;
-    return m === undefined ? undefined : requestInputs(m);
+  /** Calls `onChange` after a variant changed (load, swap, crash recovery, unavailable); returns the unsubscribe. */
+  watchFacts(onChange: () => void): () => void {
+    return this.#facts.watch(onChange);
   }
 
   /** Live streams of a model (0 for models without streams). */
@@ -240,17 +255,23 @@ export class ModelRuntime implements InferenceHandler {
     return this.#slots.get(model)?.loaded;
   }
 
-  async infer(model: string, _requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome> {
+  /**
+   * Latency (issue 16): a plain request's time is the queue's own figures (enqueue -> result back,
+   * `queueMs + serviceMs`), recorded without another clock; a stream or media request takes several
+   * runs (or none), so the runtime times it around the whole request.
+   */
+  async infer(model: string, _requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferResult> {
     const slot = this.#slots.get(model);
     if (!slot) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `unknown model "${model}"`, { details: { model, known: [...this.#slots.keys()] } });
-    const t0 = this.#now();
+    const media = extras !== undefined || this.#media.has(model);
+    const t0 = media ? this.#now() : 0;
     try {
-      const outcome = await this.#media.handle(model, inputs, extras, () => this.#infer(slot, inputs));
+      const r = media ? await this.#media.handle(model, inputs, extras, () => this.#infer(slot, inputs)) : await this.#infer(slot, inputs);
       slot.requests += 1;
-      const ms = this.#now() - t0;
+      const ms = media || r.serviceMs === undefined ? this.#now() - t0 : r.queueMs + r.serviceMs;
       slot.latency.record(ms);
-      if (outcome.variant === slot.variant?.id) slot.window.record(ms);
-      return outcome;
+      if (r.variant === slot.variant?.id) slot.window.record(ms);
+      return r;
     } catch (e) {
       const err = asEdgeError(e);
       if (err.code === 'EDGE_ERR_OVERLOADED' || err.code === 'EDGE_ERR_SHUTTING_DOWN') slot.rejected += 1;
@@ -270,7 +291,7 @@ export class ModelRuntime implements InferenceHandler {
     if (slot) slot.errors += 1;
   }
 
-  async #infer(slot: Slot, inputs: NamedTensors): Promise<InferOutcome> {
+  async #infer(slot: Slot, inputs: NamedTensors): Promise<InferResult> {
     const model = slot.loaded.manifest.id;
     if (this.#closing) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
     if (!slot.life.serving && !slot.life.idle) {
@@ -287,11 +308,10 @@ export class ModelRuntime implements InferenceHandler {
     if (!slot.life.serving || !slot.queue || !slot.variant) {
       throw new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${model}" is ${slot.life.state}${slot.error ? `: ${slot.error.message}` : ''}`, { details: { model, state: slot.life.state } });
     }
-    const variant = slot.variant.id;
     const queue = slot.queue;
     // Poison requests (issue 12): refused once they were running at `crashesToPoison` deaths.
-    const r = await journaled(this.#opts.poison, model, variant, inputs, slot.settings.maxBatch, () => queue.submit(inputs, firstInputRows(inputs)));
-    return inferOutcome(slot.loaded.manifest, variant, r);
+    const r = await journaled(this.#opts.poison, model, slot.variant.id, inputs, slot.settings.maxBatch, () => queue.submit(inputs, firstInputRows(inputs)));
+    return addTop(slot.loaded.manifest, r);
   }
 
   /** Per-model figures for the telemetry payload. */
@@ -342,20 +362,9 @@ export class ModelRuntime implements InferenceHandler {
 
   async #swap(slot: Slot, to: string, reason: SwitchReason): Promise<ModelSwitch | null> {
     const v = slot.loaded.manifest.variants.find((x) => x.id === to);
-    const from = slot.variant?.id ?? null;
-    if (this.#closing || slot.life.state !== 'ready' || slot.handedOver || !v || from === null || from === to) return null;
+    if (this.#closing || slot.life.state !== 'ready' || slot.handedOver || !v || slot.variant === null || slot.variant.id === to) return null;
     const rung = this.ladder(slot.loaded.manifest.id).find((r) => r.variant === to);
-    slot.life.to('swapping');
-    const err = await loadIntoSlot(this.#ctx(), slot, v, rung?.memoryMB ?? 0);
-    // The state is read again: a crash during the load may have moved it on.
-    const after: string = slot.life.state;
-    if (after === 'swapping') slot.life.to('ready');
-    if (err) return null;
-    const record: ModelSwitch = { from, to, reason, at: new Date(this.#opts.wallNow ? this.#opts.wallNow() : Date.now()).toISOString() };
-    slot.switches.push(record);
-    if (slot.switches.length > SWITCH_HISTORY) slot.switches.splice(0, slot.switches.length - SWITCH_HISTORY);
-    this.#opts.log.info('model.switched', { model: slot.loaded.manifest.id, ...record });
-    return record;
+    return swapSlot(this.#ctx(), slot, v, rung?.memoryMB ?? 0, reason, { wallNow: this.#opts.wallNow ?? Date.now, history: SWITCH_HISTORY, variantChanged: () => this.#facts.changed() });
   }
 
   /** Memory the loaded sessions account for: measured at load, or the plan's estimate when larger; plus the plan's shared runtime (WASM). */
@@ -400,21 +409,7 @@ export class ModelRuntime implements InferenceHandler {
   }
 
   #planInput(): PlanInput {
-    const o = this.#opts;
-    const priorities: Record<string, number> = {};
-    for (const [id, s] of this.#slots) priorities[id] = s.settings.priority;
-    const calibration: Calibration | undefined = o.calibration
-      ? { ...o.calibration, entries: mergeEntries(o.calibration.entries, this.#measured) }
-      : undefined;
-    return {
-      profile: o.profile,
-      manifests: [...this.#slots.values()].map((s) => s.loaded.manifest),
-      budgetMB: o.budgetMB,
-      backend: o.caps,
-      priorities,
-      exclusions: this.#exclusions,
-      ...(calibration ? { calibration } : {}),
-    };
+    return planInput(this.#opts, this.#slots, this.#exclusions, this.#measured);
   }
 
   #replan(): Plan {

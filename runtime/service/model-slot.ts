@@ -3,7 +3,8 @@
  * Split out of model-runtime.ts; only the runtime mutates a Slot.
  */
 import type { ErrorCode } from '../errors.js';
-import type { CalibrationEntry } from '../planner/types.js';
+import type { DeviceProfile } from '../config/types.js';
+import type { BackendCaps, Calibration, CalibrationEntry, Exclusion, PlanInput } from '../planner/types.js';
 import type { LoadedManifest, TensorSpec, VariantManifest } from '../repository/types.js';
 import type { ModelQueue } from '../scheduler/model-queue.js';
 import type { LatencyHistogram, WindowedHistogram } from '../telemetry/histogram.js';
@@ -84,4 +85,20 @@ export function batchable(inputs: readonly TensorSpec[]): boolean {
 export function firstInputRows(inputs: NamedTensors): number {
   const first = Object.values(inputs)[0];
   return first?.dims[0] ?? 1;
+}
+
+/** The planner's input for a runtime's slots: priorities from settings, calibration with measured memory. */
+export function planInput(o: { profile: DeviceProfile; budgetMB: number; caps: BackendCaps; calibration?: Calibration | undefined }, slots: ReadonlyMap<string, Slot>, exclusions: Exclusion[], measured: CalibrationEntry[]): PlanInput {
+  const priorities: Record<string, number> = {};
+  for (const [id, s] of slots) priorities[id] = s.settings.priority;
+  const calibration: Calibration | undefined = o.calibration ? { ...o.calibration, entries: mergeEntries(o.calibration.entries, measured) } : undefined;
+  return {
+    profile: o.profile,
+    manifests: [...slots.values()].map((s) => s.loaded.manifest),
+    budgetMB: o.budgetMB,
+    backend: o.caps,
+    priorities,
+    exclusions,
+    ...(calibration ? { calibration } : {}),
+  };
 }

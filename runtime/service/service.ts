@@ -25,25 +25,23 @@ import { createEngine } from '../backend/select-engine.js';
 import type { InferenceEngine } from '../backend/types.js';
 import { readCalibration, writeCalibration } from '../budget/calibration-file.js';
 import { resolveBrokerPassword, type ServiceConfig } from '../config/service-config.js';
-import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
+import { asEdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatPlan } from '../planner/format-plan.js';
 import type { Calibration, Plan } from '../planner/types.js';
 import { createCollector, startTelemetry, type TelemetryLoop } from '../telemetry/collector.js';
 import type { ModelSwitch } from '../telemetry/payload.js';
 import { SystemProbes, createProbeFs } from '../telemetry/system-probes.js';
-// The embedded broker (aedes, ~12 MB of RSS) is imported only when it is started.
 import type { EmbeddedBroker } from '../transport/embedded-broker.js';
 import { InboundWindow, MqttService } from '../transport/mqtt-service.js';
-import type { InferOutcome, InferenceHandler } from '../transport/types.js';
-import type { NamedTensors } from '../tensor.js';
-import type { RequestExtras } from '../media/types.js';
 import { startAdaptiveLoop, type AdaptiveLoop } from './adaptive-loop.js';
 import { DEFAULT_ADAPTIVE_LIMITS, type AdaptiveLimits } from './adaptive-policy.js';
 import { calibrate } from './calibrate.js';
 import { DEFAULT_MODEL_SETTINGS, ModelRuntime, type ModelSettings } from './model-runtime.js';
 import { resolveSetup, type Setup } from './setup.js';
-import { startFleet, type CommandHost, type Fleet } from './fleet.js';
+import { commandHost, startFleet, type Fleet } from './fleet.js';
+import { RuntimeSwitch } from './runtime-switch.js';
+import { brokerEndpoint, connectionOptions } from './broker-link.js';
 import { cacheDir, usableStateDir } from './state-dir.js';
 import { PoisonJournal } from './poison-journal.js';
 
@@ -83,23 +81,6 @@ export interface ServiceOptions {
   brokerConfigured: boolean;
   /** Re-reads the config for a remote `reload` command (as SIGHUP does); default: reuse the current one. */
   loadConfig?: () => Promise<ServiceConfig>;
-}
-
-/** Routes requests to whichever runtime is current, so a reload swaps runtimes under the transport. */
-class RuntimeSwitch implements InferenceHandler {
-  current: ModelRuntime;
-  /** Sees every result (Home Assistant's state sensor); null costs nothing per request. */
-  observer: ((model: string, outcome: InferOutcome) => void) | null = null;
-  constructor(rt: ModelRuntime) { this.current = rt; }
-  inputSpecs(model: string) { return this.current.inputSpecs(model); }
-  preprocessor(model: string) { return this.current.preprocessor(model); }
-  infer(model: string, id: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome> {
-    const p = this.current.infer(model, id, inputs, extras);
-    const observer = this.observer;
-    return observer === null ? p : p.then((o) => { observer(model, o); return o; });
-  }
-  noteRefused(model: string, code: ErrorCode): void { this.current.noteRefused(model, code); }
-  queueLimit(model: string): number { return this.current.queueLimit(model); }
 }
 
 export class EdgeService {
@@ -170,17 +151,12 @@ export class EdgeService {
     await this.#engine.releaseSpare?.();
     this.#switch = new RuntimeSwitch(rt);
 
-    const broker = await this.#brokerEndpoint(c);
+    const broker = await brokerEndpoint(c, this.#o.brokerConfigured, this.#log);
+    this.#broker = broker.embedded;
     this.#brokerUrl = broker.url;
-    const password = await resolveBrokerPassword(c.broker);
+    const connection = connectionOptions(c, broker, await resolveBrokerPassword(c.broker));
     this.#transport = await MqttService.start({
-      url: broker.url,
-      protocolVersion: broker.protocolVersion,
-      clientId: c.broker.clientId,
-      keepaliveS: c.broker.keepaliveS,
-      ...(c.broker.username !== undefined ? { username: c.broker.username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...(c.broker.tls ? { tls: stripUndefined({ caFile: c.broker.tls.caFile, certFile: c.broker.tls.certFile, keyFile: c.broker.tls.keyFile, rejectUnauthorized: c.broker.tls.rejectUnauthorized }) } : {}),
+      ...connection,
       prefix: c.topicPrefix,
       handler: this.#switch,
       outbox: { dir: path.join(this.#stateDir, 'outbox'), maxMessages: c.outbox.maxMessages, maxBytes: c.outbox.maxBytes },
@@ -195,14 +171,19 @@ export class EdgeService {
     this.#publishStatus();
     this.#fleet = await startFleet({
       config: c, stateDir: this.#stateDir, embeddedBroker: this.#broker !== null,
-      connection: {
-        url: broker.url, protocolVersion: broker.protocolVersion, clientId: c.broker.clientId, keepaliveS: c.broker.keepaliveS,
-        ...(c.broker.username !== undefined ? { username: c.broker.username } : {}),
-        ...(password !== undefined ? { password } : {}),
-        ...(c.broker.tls ? { tls: stripUndefined({ caFile: c.broker.tls.caFile, certFile: c.broker.tls.certFile, keyFile: c.broker.tls.keyFile, rejectUnauthorized: c.broker.tls.rejectUnauthorized }) } : {}),
-      },
+      connection,
       board: this.#setup.profile.board, version: this.#o.version, manifests: this.#setup.manifests,
-      handler: this.#switch, inbound: this.#inbound, commands: this.#commandHost(), log: this.#log,
+      handler: this.#switch, inbound: this.#inbound, log: this.#log,
+      commands: commandHost({
+        runtime: () => this.#switch.current, pins: this.#pins, status: () => this.#statusFacts(),
+        reload: async () => { await this.reload(await (this.#o.loadConfig?.() ?? Promise.resolve(this.#config))); },
+        calibrate: async () => {
+          const cal = await this.#calibrateNow(this.#setup, this.#config);
+          if (cal !== null) await this.reload(this.#config);
+          return cal;
+        },
+        onSwitch: (model, record) => this.#onSwitch(model, record), publishStatus: () => this.#publishStatus(),
+      }),
       deploy: {
         trusted, recovered,
         host: createDeployHost({ engine: this.#engine, deploy: c.deploy, budgetMB: () => this.#setup.budget.budgetMB, runtime: () => this.#switch.current, apply: async () => { await this.reload(this.#config); } }),
@@ -311,24 +292,6 @@ export class EdgeService {
 
   #cacheSwept = false;
 
-  async #brokerEndpoint(c: ServiceConfig): Promise<{ url: string; protocolVersion: 4 | 5 }> {
-    const mode = c.embeddedBroker.mode;
-    let embed = mode === 'always';
-    if (mode === 'auto' && !this.#o.brokerConfigured) {
-      const { isPortListening } = await import('../transport/embedded-broker.js');
-      embed = !(await isPortListening(c.embeddedBroker.host, c.embeddedBroker.port));
-    }
-    if (!embed) return { url: c.broker.url, protocolVersion: c.broker.protocolVersion };
-    const { startEmbeddedBroker } = await import('../transport/embedded-broker.js');
-    this.#broker = await startEmbeddedBroker({ host: c.embeddedBroker.host, port: c.embeddedBroker.port });
-    this.#log.info('broker.embedded', {
-      url: this.#broker.url,
-      note: 'no broker configured and nothing listening: started the in-process aedes broker (MQTT 3.1.1); use mosquitto in production',
-    });
-    // aedes speaks MQTT 3.1.1 only.
-    return { url: this.#broker.url, protocolVersion: 4 };
-  }
-
   #publishStatus(): void {
     this.#transport?.setStatus(this.#statusFacts());
   }
@@ -351,50 +314,6 @@ export class EdgeService {
       pins: Object.fromEntries(this.#pins),
       group: this.#config.group ?? null,
       topics: { infer: `${this.#config.topicPrefix}/models/<model>/infer`, result: `${this.#config.topicPrefix}/models/<model>/result`, telemetry: `${this.#config.topicPrefix}/telemetry`, errors: `${this.#config.topicPrefix}/errors`, events: `${this.#config.topicPrefix}/models/<model>/events` },
-    };
-  }
-
-  /** Remote commands (issue 15): what `<prefix>/cmd/<name>` may do. */
-  #commandHost(): CommandHost {
-    const modelOf = (model: string): ModelRuntime => {
-      const rt = this.#switch.current;
-      if (rt.manifest(model) === undefined) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${model}" is served here`, { details: { model } });
-      return rt;
-    };
-    return {
-      status: () => ({ state: 'online', ...this.#statusFacts() }),
-      reload: async () => {
-        await this.reload(await (this.#o.loadConfig?.() ?? Promise.resolve(this.#config)));
-        return { plan: this.#switch.current.plan };
-      },
-      calibrate: async () => {
-        const cal = await this.#calibrateNow(this.#setup, this.#config);
-        if (cal === null) throw new EdgeError('EDGE_ERR_CALIBRATION_INVALID', 'calibration measured nothing (see the service log)');
-        await this.reload(this.#config);
-        return { measured: cal.entries.length, plan: this.#switch.current.plan };
-      },
-      pin: async (model, variant) => {
-        const rt = modelOf(model);
-        if (!rt.manifest(model)?.manifest.variants.some((v) => v.id === variant)) throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${model}" has no variant "${variant}"`, { details: { model, variant } });
-        const current = rt.status().find((s) => s.model === model)?.variant ?? null;
-        this.#pins.set(model, variant);
-        const record = current === variant ? null : await rt.swap(model, variant, 'pinned');
-        if (current !== variant && record === null) {
-          this.#pins.delete(model);
-          throw new EdgeError('EDGE_ERR_LOAD_FAILED', `could not switch ${model} to ${variant} (see the service log); nothing changed`, { details: { model, variant } });
-        }
-        if (record !== null) this.#onSwitch(model, record); else this.#publishStatus();
-        return { model, variant, pinned: true };
-      },
-      unpin: async (model) => {
-        const rt = modelOf(model);
-        this.#pins.delete(model);
-        const planned = rt.plan.models.find((m) => m.model === model)?.chosen?.variant ?? null;
-        const current = rt.status().find((s) => s.model === model)?.variant ?? null;
-        const record = planned !== null && current !== planned ? await rt.swap(model, planned, 'unpinned') : null;
-        if (record !== null) this.#onSwitch(model, record); else this.#publishStatus();
-        return { model, variant: record?.to ?? current, pinned: false };
-      },
     };
   }
 
@@ -490,8 +409,4 @@ function bounded(p: Promise<unknown>, ms: number): Promise<void> {
     const t = setTimeout(resolve, ms);
     p.then(() => { clearTimeout(t); resolve(); }, () => { clearTimeout(t); resolve(); });
   });
-}
-
-function stripUndefined<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }

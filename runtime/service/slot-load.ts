@@ -17,6 +17,8 @@ import type { CalibrationEntry, Exclusion } from '../planner/types.js';
 import type { VariantManifest } from '../repository/types.js';
 import { ModelQueue } from '../scheduler/model-queue.js';
 import type { WindowedHistogram } from '../telemetry/histogram.js';
+import type { ModelSwitch } from '../telemetry/payload.js';
+import type { SwitchReason } from './adaptive-policy.js';
 import { batchable, type Slot } from './model-slot.js';
 import { loadVariant } from './variant-loader.js';
 import { heldMB as budgetHeldMB } from '../budget/budget.js';
@@ -86,6 +88,7 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
     slot.queue = new ModelQueue({
       engine: c.engine,
       key,
+      variant: variant.id,
       queueLimit: slot.settings.queueLimit,
       // Stream state is per request (not stacked by rows): no batching for stateful models (issue 11).
       batching: batchable(m.inputs) && (m.streams?.state?.length ?? 0) === 0 && slot.settings.maxBatch > 1
@@ -143,4 +146,27 @@ export async function release(c: Pick<SlotLoadContext, 'engine'>, slot: Slot): P
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+/**
+ * ModelRuntime.swap's work (moved here, issue 16): the slot (state `ready`, serving another variant)
+ * goes `swapping`, loads `variant` while the old one serves, and returns to `ready`. Returns the
+ * switch record (kept in the slot's history, at most `o.history`), or null when the load was
+ * refused (excluded; the old variant keeps serving). `o.variantChanged` runs when the served
+ * variant changed. Never rejects.
+ */
+export async function swapSlot(c: SlotLoadContext, slot: Slot, variant: VariantManifest, plannedMB: number, reason: SwitchReason, o: { wallNow: () => number; history: number; variantChanged: () => void }): Promise<ModelSwitch | null> {
+  const from = slot.variant?.id ?? '';
+  slot.life.to('swapping');
+  const err = await loadIntoSlot(c, slot, variant, plannedMB);
+  if (slot.variant?.id !== from) o.variantChanged();
+  // The state is read again: a crash during the load may have moved it on.
+  const after: string = slot.life.state;
+  if (after === 'swapping') slot.life.to('ready');
+  if (err) return null;
+  const record: ModelSwitch = { from, to: variant.id, reason, at: new Date(o.wallNow()).toISOString() };
+  slot.switches.push(record);
+  if (slot.switches.length > o.history) slot.switches.splice(0, slot.switches.length - o.history);
+  c.log.info('model.switched', { model: slot.loaded.manifest.id, ...record });
+  return record;
 }

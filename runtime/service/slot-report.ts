@@ -4,11 +4,10 @@
  * of an unchanged model.
  */
 import type { LoadedManifest } from '../repository/types.js';
-import type { QueuedResult } from '../scheduler/model-queue.js';
 import { LatencyHistogram, type WindowedHistogram } from '../telemetry/histogram.js';
 import { latencyFigures } from '../telemetry/collector.js';
 import type { ModelTelemetry } from '../telemetry/payload.js';
-import type { InferOutcome } from '../transport/types.js';
+import type { InferResult } from '../result.js';
 import { ModelLifecycle } from './model-lifecycle.js';
 import type { ModelSettings, ModelStatus, Slot } from './model-slot.js';
 import { topClasses } from './top-classes.js';
@@ -22,19 +21,18 @@ export function newSlot(loaded: LoadedManifest, settings: ModelSettings, window:
   };
 }
 
-/** The outcome of one queued run; classification models get their best classes. */
-export function inferOutcome(m: LoadedManifest['manifest'], variant: string, r: Pick<QueuedResult, 'outputs' | 'queueMs' | 'inferenceMs'>): InferOutcome {
-  const outcome: InferOutcome = { variant, outputs: r.outputs, queueMs: r.queueMs, inferenceMs: r.inferenceMs };
+/** Adds a classification model's best classes to its result, in place (the one result type, issue 16). */
+export function addTop<R extends InferResult>(m: LoadedManifest['manifest'], r: R): R {
   if (m.task === 'classification') {
     const first = m.outputs[0];
     const logits = first ? r.outputs[first.name] : undefined;
     if (logits) {
       // One row: its three best classes. Several rows: the best class of each row, in row order.
       const rows = topClasses(logits, m.labels, 3);
-      outcome.top = rows.length === 1 ? (rows[0] ?? []) : rows.map((x) => x[0]).filter((c): c is NonNullable<typeof c> => c !== undefined);
+      r.top = rows.length === 1 ? (rows[0] ?? []) : rows.map((x) => x[0]).filter((c): c is NonNullable<typeof c> => c !== undefined);
     }
   }
-  return outcome;
+  return r;
 }
 
 export function slotStatus(model: string, s: Slot, preferred: string | null): ModelStatus {

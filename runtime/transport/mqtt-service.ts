@@ -11,21 +11,19 @@
  * afterwards nothing throws: connection problems are logged once per state change with
  * EDGE_ERR_BROKER_UNREACHABLE / EDGE_ERR_BROKER_AUTH / EDGE_ERR_TLS and retried with backoff.
  */
-import type { IClientPublishOptions, MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { performance } from 'node:perf_hooks';
-import { EdgeError, asEdgeError, type ErrorCode } from '../errors.js';
+import { asEdgeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { answerMessages, type Answer } from './answers.js';
 import { backoffDelayMs, connectionError, type BackoffOptions } from './connection-errors.js';
 import { createMqttClient, parseBrokerUrl, type TlsSocketOptions } from './connect.js';
 import { createStore, deferAcks, dropConnection, InboundWindow, setNoDelay, type AckFn, type LeaveFn, type PublishPacket } from './mqtt-session.js';
-import { clientOptions, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
+import { clientOptions, publishOptions, publishPayload, tlsOptions, type ConnectionOptions } from './mqtt-options.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
-import { checkReplyTopic, DEFAULT_REPLY_TOPIC_POLICY, type ReplyTopicPolicy } from './reply-topic.js';
-import { decodeRequest, type ReplyRoute } from './request-codec.js';
-import { TimeSlicer } from './time-slicer.js';
+import type { ReplyTopicPolicy } from './reply-topic.js';
+import { RequestPath } from './request-path.js';
 import { createTopics, type Topics } from './topics.js';
-import { DEFAULT_INBOUND_LIMIT, DEFAULT_LIMITS, type InferenceHandler, type OutgoingMessage, type RequestLimits, type RequestProperties } from './types.js';
+import { DEFAULT_INBOUND_LIMIT, DEFAULT_LIMITS, type InferenceHandler, type RequestLimits } from './types.js';
 
 export { InboundWindow } from './mqtt-session.js';
 
@@ -113,12 +111,11 @@ export class MqttService {
   #inFlightRequests = 0;
   #requests = 0;
   #published = 0;
-  #errors = 0;
   #reconnects = 0;
   #retainedIgnored = 0;
   #leftForRestart = 0;
   #idleWaiters: (() => void)[] = [];
-  readonly #slicer = new TimeSlicer({ sliceMs: 4 });
+  readonly #path: RequestPath;
   #connectWaiters: (() => void)[] = [];
   #subscribed = false;
   readonly #inbound: InboundWindow;
@@ -131,6 +128,10 @@ export class MqttService {
     this.#backoff = { minMs: o.reconnect?.minMs ?? 500, maxMs: o.reconnect?.maxMs ?? 30_000 };
     this.topics = createTopics(o.prefix);
     this.#outbox = outbox;
+    this.#path = new RequestPath({
+      topics: this.topics, handler: o.handler, limits: this.#limits, replyTopics: o.replyTopics, log: this.#log, nowMs: this.#nowMs,
+      enqueue: (m) => this.#outbox.enqueue(m), pump: () => this.#pump(), stopping: () => this.#stopping,
+    });
     this.#diskRetryTimer = setInterval(() => void this.#outbox.retryDisk(), Math.max(50, Math.min(o.outbox.retryMs ?? 5000, 5000)));
     this.#diskRetryTimer.unref();
     const opts = clientOptions(o, o.announce === false ? null : { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })) });
@@ -194,7 +195,7 @@ export class MqttService {
       outboxDegraded: ob.degraded,
       requestsReceived: this.#requests,
       answersPublished: this.#published,
-      errorsAnswered: this.#errors,
+      errorsAnswered: this.#path.errors,
       inFlightRequests: this.#inFlightRequests,
       reconnects: this.#reconnects,
       retainedIgnored: this.#retainedIgnored,
@@ -263,15 +264,7 @@ export class MqttService {
       if (entry === undefined) break;
       this.#inFlightPublishes++;
       const m = entry.message;
-      const opts: IClientPublishOptions = { qos: 1 };
-      if (v5 && m.properties !== undefined) {
-        const props: NonNullable<IClientPublishOptions['properties']> = {};
-        if (m.properties.contentType !== undefined) props.contentType = m.properties.contentType;
-        if (m.properties.userProperties !== undefined) props.userProperties = m.properties.userProperties;
-        if (m.properties.correlationData !== undefined) props.correlationData = Buffer.from(m.properties.correlationData);
-        opts.properties = props;
-      }
-      this.#client.publish(m.topic, Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength), opts, (err) => {
+      this.#client.publish(m.topic, publishPayload(m), publishOptions(m, v5), (err) => {
         this.#inFlightPublishes--;
         const reasonCode = (err as { code?: unknown } | undefined)?.code;
         if (err && typeof reasonCode === 'number' && reasonCode >= 0x80) {
@@ -308,96 +301,13 @@ export class MqttService {
     }
     this.#requests++;
     this.#inFlightRequests++;
-    const t0 = this.#nowMs();
-    // Decoding and submitting run in time slices (time-slicer.ts): a burst of requests in one TCP
-    // read no longer holds the event loop for its whole length. t0 is taken first, so the wait
-    // counts in the request's queue time.
-    this.#slicer.run(() => {
-      void this.#answer(packet, t0)
-        .catch((e: unknown) => this.#log.error('mqtt.answer_failed', { error: asEdgeError(e), topic: packet.topic }))
-        .finally(() => {
-          this.#inFlightRequests--;
-          ack();
-          this.#pump();
-          this.#checkIdle();
-        });
+    // Taken first, so the time slicer's wait counts in the request's total.
+    this.#path.take(packet, this.topics.modelOfInferTopic(packet.topic), this.#nowMs(), () => {
+      this.#inFlightRequests--;
+      ack();
+      this.#pump();
+      this.#checkIdle();
     });
-  }
-
-  /** Decodes, infers and queues the answer(s). Rejects only on a bug (caught by #onPublish). */
-  async #answer(packet: PublishPacket, t0: number): Promise<void> {
-    const model = this.topics.modelOfInferTopic(packet.topic);
-    const p = packet.properties;
-    const properties: RequestProperties = p === undefined ? {} : {
-      contentType: p.contentType,
-      userProperties: p.userProperties as RequestProperties['userProperties'],
-      responseTopic: p.responseTopic,
-      correlationData: p.correlationData,
-    };
-    let specs;
-    try {
-      specs = model === undefined ? undefined : this.#o.handler.inputSpecs(model);
-    } catch (e) {
-      return this.#queue(model, { form: 'json' }, { kind: 'error', error: e });
-    }
-    const preprocess = model === undefined || specs === undefined ? undefined : this.#o.handler.preprocessor?.(model);
-    const decoded = decodeRequest({ model: model ?? packet.topic, payload: packet.payload as Uint8Array, properties, specs, limits: this.#limits, preprocess });
-    const route = decoded.ok ? decoded.request : decoded.route;
-    if (route.replyTo !== undefined) {
-      const refused = checkReplyTopic(route.replyTo, model, this.topics, this.#o.replyTopics ?? DEFAULT_REPLY_TOPIC_POLICY);
-      if (refused !== null) {
-        // Answered once, with the refusal, where an answer goes without a reply topic (and on errors).
-        delete route.replyTo;
-        this.#badRequest(model, refused.code);
-        return this.#queue(model, route, { kind: 'error', error: refused });
-      }
-    }
-    if (!decoded.ok) {
-      this.#badRequest(model, decoded.error.code);
-      return this.#queue(model, decoded.route, { kind: 'error', error: decoded.error });
-    }
-    const req = decoded.request;
-    if (this.#stopping || model === undefined) {
-      const error = model === undefined
-        ? new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `topic ${packet.topic} names no model`)
-        : new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
-      return this.#queue(model, req, { kind: 'error', error });
-    }
-    let answer: Answer;
-    try {
-      const outcome = await this.#o.handler.infer(model, req.id, req.inputs, req.extras);
-      const total = this.#nowMs() - t0;
-      answer = { kind: 'result', id: req.id, outcome, latencyMs: { queue: outcome.queueMs, inference: outcome.inferenceMs, total } };
-    } catch (e) {
-      answer = { kind: 'error', error: e };
-    }
-    // The answers of one batched run all resume here in one macrotask: encode them in slices too.
-    await new Promise<void>((resolve) => this.#slicer.run(resolve));
-    return this.#queue(model, req, answer);
-  }
-
-  /** Counts a request refused before inference against its model (telemetry `errors`, issue 12 item 13). */
-  #badRequest(model: string | undefined, code: ErrorCode): void {
-    if (model !== undefined) this.#o.handler.noteRefused?.(model, code);
-  }
-
-  async #queue(model: string | undefined, route: ReplyRoute, answer: Answer): Promise<void> {
-    if (answer.kind === 'error') {
-      this.#errors++;
-      const err = asEdgeError(answer.error);
-      this.#log.debug('request.error', { model, id: route.id, code: err.code });
-    }
-    let messages: OutgoingMessage[];
-    try {
-      messages = answerMessages(this.topics, model, route, answer);
-    } catch (e) {
-      messages = answerMessages(this.topics, model, route, { kind: 'error', error: e });
-    }
-    // Listed at once and handed to the broker while the outbox makes them durable (publish-ahead);
-    // the request's PUBACK waits for `durable`: each answer on disk, or already taken by the broker.
-    const durable = messages.map((m) => this.#outbox.enqueue(m));
-    this.#pump();
-    await Promise.all(durable);
   }
 
   #checkIdle(): void {
@@ -437,6 +347,7 @@ export class MqttService {
     this.#stopped = true;
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     clearInterval(this.#diskRetryTimer);
+    this.#path.close();
     // end(false) waits for every unacknowledged publish: forever if the broker is gone. Bounded:
     // what it did not take stays in the outbox (answers) or is the will's business (status).
     await new Promise<void>((resolve) => {

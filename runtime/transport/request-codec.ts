@@ -15,6 +15,8 @@
  * reply routing could be read, so the error answer reaches the requester. Codes: EDGE_ERR_TOO_LARGE,
  * EDGE_ERR_BAD_JSON, EDGE_ERR_BAD_REQUEST, EDGE_ERR_UNKNOWN_MODEL, EDGE_ERR_BAD_TENSOR.
  * Binary inputs are views over `payload` (no copy unless misaligned): the caller must not reuse it.
+ * One object (issue 16): the route is filled in place and, decoded, IS the request (`args.route`,
+ * when given, is that object: the transport's InferRequest); no spread or copy of it is made.
  */
 import { EdgeError, asEdgeError } from '../errors.js';
 import { allocate, BYTES_PER_ELEMENT, isTensorDtype, viewBytes, type NamedTensors, type Tensor, type TensorData, type TensorDtype } from '../tensor.js';
@@ -58,6 +60,8 @@ export interface DecodeArgs {
   limits: RequestLimits;
   /** The model's text preprocessor (for "text" / "texts" requests), when its manifest declares one. */
   preprocess?: Preprocessor | undefined;
+  /** The object to fill (it becomes the request); default a new one. Its routing fields must be unset. */
+  route?: ReplyRoute;
 }
 
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -202,7 +206,8 @@ export const MAX_ECHOED_ID = 256;
 function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(args.payload.buffer, args.payload.byteOffset, args.payload.byteLength).toString('utf8'));
+    const p = args.payload;
+    doc = JSON.parse((Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength)).toString('utf8'));
   } catch {
     throw new EdgeError('EDGE_ERR_BAD_JSON', 'the payload is not valid JSON');
   }
@@ -223,11 +228,17 @@ function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   if (req.reset === true) extras.reset = true;
   if (req.image !== undefined) extras.media = { kind: 'image', bytes: Buffer.from(req.image, 'base64') };
   if (req.audio !== undefined) extras.media = { kind: 'wav', bytes: Buffer.from(req.audio, 'base64') };
-  const withExtras = (r: DecodedRequest): DecodedRequest => (Object.keys(extras).length > 0 ? { ...r, extras } : r);
+  const out = route as DecodedRequest;
+  out.id = req.id;
+  if (extras.stream !== undefined || extras.reset !== undefined || extras.media !== undefined) out.extras = extras;
   if (extras.media !== undefined || (req.reset === true && req.input === undefined && req.inputs === undefined && req.text === undefined && req.texts === undefined)) {
-    return { ...route, id: req.id, inputs: {}, extras };
+    out.inputs = {};
+    return out;
   }
-  if (req.text !== undefined || req.texts !== undefined) return withExtras({ ...route, id: req.id, inputs: textInputs(args, req.texts ?? [req.text ?? '']) });
+  if (req.text !== undefined || req.texts !== undefined) {
+    out.inputs = textInputs(args, req.texts ?? [req.text ?? '']);
+    return out;
+  }
   const inputs: NamedTensors = {};
   if (req.input !== undefined) {
     const spec = soleSpec(specs, '"input"');
@@ -244,7 +255,8 @@ function decodeJson(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
     }
     checkSymbolicDims(specs, inputs);
   }
-  return withExtras({ ...route, id: req.id, inputs });
+  out.inputs = inputs;
+  return out;
 }
 
 function decodeBinary(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
@@ -283,7 +295,8 @@ function decodeBinary(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
       if (!Number.isFinite(f[i] as number)) throw bad('EDGE_ERR_BAD_TENSOR', `input "${spec.name}" element ${i} is not a finite number`, { input: spec.name, index: i });
     }
   }
-  const decoded: DecodedRequest = { ...route, id: route.id, inputs: { [spec.name]: { dtype, dims, data } } };
+  const decoded = route as DecodedRequest;
+  decoded.inputs = { [spec.name]: { dtype, dims, data } };
   const stream = userProp(props, 'stream');
   const reset = userProp(props, 'reset');
   if (stream !== undefined || reset !== undefined) {
@@ -310,15 +323,22 @@ function decodeMedia(args: DecodeArgs, route: ReplyRoute): DecodedRequest {
   if (route.replyTo === undefined && replyTo !== undefined && isValidPublishTopic(replyTo)) route.replyTo = replyTo;
   if (route.id === undefined) throw bad('EDGE_ERR_BAD_REQUEST', 'an image or audio request needs a user property "id" (1..256 chars)');
   if (args.specs === undefined) throw new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `no model "${args.model}" on this device`, { details: { model: args.model } });
-  return { ...route, id: route.id, inputs: {}, extras: mediaExtras(args.payload, props, (k) => userProp(props, k)) };
+  const decoded = route as DecodedRequest;
+  decoded.inputs = {};
+  decoded.extras = mediaExtras(args.payload, props, (k) => userProp(props, k));
+  return decoded;
 }
 
 export function decodeRequest(args: DecodeArgs): DecodeResult {
   const props = args.properties;
-  const media = isMediaContentType(props?.contentType);
+  const ct = props?.contentType;
+  // The common case (no content type, or exactly application/json) skips the parsing of the type.
+  const plain = ct === undefined || ct === 'application/json';
+  const media = !plain && isMediaContentType(ct);
   // Media requests are answered in JSON.
-  const form: RequestForm = isBinaryContentType(props?.contentType) ? 'binary' : 'json';
-  const route: ReplyRoute = { form };
+  const form: RequestForm = !plain && isBinaryContentType(ct) ? 'binary' : 'json';
+  const route: ReplyRoute = args.route ?? { form };
+  route.form = form;
   if (props?.responseTopic !== undefined && isValidPublishTopic(props.responseTopic)) route.replyTo = props.responseTopic;
   if (props?.correlationData !== undefined) route.correlationData = props.correlationData;
   try {

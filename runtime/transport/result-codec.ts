@@ -10,8 +10,9 @@
  * Error: {"id","model","error":{"code","message","hint","details"?}}
  */
 import { toErrorPayload, type ErrorPayload } from '../errors.js';
+import type { InferResult } from '../result.js';
 import type { NamedTensors, Tensor } from '../tensor.js';
-import type { InferOutcome, PublishProperties } from './types.js';
+import type { PublishProperties } from './types.js';
 
 export interface LatencyMs {
   queue: number;
@@ -58,6 +59,8 @@ export interface BinaryOutputInfo {
 }
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
+/** A latency figure as JSON text (JSON.stringify's, null for a non-finite one). */
+const ms3 = (ms: number): string => (Number.isFinite(ms) ? String(round3(ms)) : 'null');
 
 function tensorToJson(t: Tensor): JsonTensorOut {
   const data: (number | string)[] = new Array<number | string>(t.data.length);
@@ -79,7 +82,7 @@ function latency(l: LatencyMs): LatencyMs {
   return { queue: round3(l.queue), inference: round3(l.inference), total: round3(l.total) };
 }
 
-export function resultBody(id: string, model: string, outcome: InferOutcome, latencyMs: LatencyMs): ResultBody {
+export function resultBody(id: string, model: string, outcome: InferResult, latencyMs: LatencyMs): ResultBody {
   const outputs: Record<string, JsonTensorOut> = {};
   for (const [name, t] of Object.entries(outcome.outputs)) outputs[name] = tensorToJson(t);
   const body: ResultBody = { id, model, variant: outcome.variant, outputs, latencyMs: latency(latencyMs) };
@@ -89,11 +92,44 @@ export function resultBody(id: string, model: string, outcome: InferOutcome, lat
   return body;
 }
 
-export function encodeJsonResult(id: string, model: string, outcome: InferOutcome, latencyMs: LatencyMs): EncodedAnswer {
-  return { payload: Buffer.from(JSON.stringify(resultBody(id, model, outcome, latencyMs))), properties: { contentType: 'application/json' } };
+/** `data` of a tensor as JSON text, the same text JSON.stringify gives for tensorToJson's array. */
+function dataJson(t: Tensor): string {
+  if (t.dtype === 'int64') return JSON.stringify(tensorToJson(t).data);
+  const a = t.data as Float32Array | Int32Array | Int8Array | Uint8Array;
+  if (t.dtype === 'float32') {
+    // JSON has no NaN / Infinity (JSON.stringify writes null): the rare non-finite output takes the slow path.
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i] as number)) return JSON.stringify(tensorToJson(t).data);
+  }
+  // TypedArray.join writes each element with Number::toString, as JSON.stringify does for finite numbers.
+  return `[${a.join(',')}]`;
 }
 
-export function encodeBinaryResult(id: string, model: string, outcome: InferOutcome, latencyMs: LatencyMs): EncodedAnswer {
+/**
+ * The JSON result as text, written directly (issue 16): byte for byte what
+ * JSON.stringify(resultBody(id, model, result, latency)) gives (test/unit/transport/result-codec.test.ts),
+ * without the intermediate body, number arrays and shape copies. `totalMs` is the request's total.
+ */
+export function resultJson(id: string, model: string, r: InferResult, totalMs: number): string {
+  let outputs = '';
+  for (const name in r.outputs) {
+    const t = r.outputs[name] as Tensor;
+    outputs += `${outputs === '' ? '' : ','}${JSON.stringify(name)}:{"dtype":"${t.dtype}","shape":${JSON.stringify(t.dims)},"data":${dataJson(t)}}`;
+  }
+  let tail = '';
+  if (r.top !== undefined) tail += `,"top":${JSON.stringify(r.top)}`;
+  if (r.frames !== undefined) tail += `,"frames":${r.frames}`;
+  if (r.events !== undefined && r.events.length > 0) tail += `,"events":${JSON.stringify(r.events)}`;
+  return `{"id":${JSON.stringify(id)},"model":${JSON.stringify(model)},"variant":${JSON.stringify(r.variant)},"outputs":{${outputs}},"latencyMs":{"queue":${ms3(r.queueMs)},"inference":${ms3(r.inferenceMs)},"total":${ms3(totalMs)}}${tail}}`;
+}
+
+const JSON_PROPERTIES: Readonly<PublishProperties> = Object.freeze({ contentType: 'application/json' });
+
+/** Content type only; answers.ts adds correlation data to a fresh copy when the request had some. */
+export function encodeJsonResult(id: string, model: string, r: InferResult, totalMs: number): EncodedAnswer {
+  return { payload: Buffer.from(resultJson(id, model, r, totalMs)), properties: JSON_PROPERTIES };
+}
+
+export function encodeBinaryResult(id: string, model: string, outcome: InferResult, totalMs: number): EncodedAnswer {
   const entries = Object.entries(outcome.outputs as NamedTensors);
   const infos: BinaryOutputInfo[] = [];
   let offset = 0;
@@ -110,7 +146,7 @@ export function encodeBinaryResult(id: string, model: string, outcome: InferOutc
     id,
     model,
     variant: outcome.variant,
-    latencyMs: JSON.stringify(latency(latencyMs)),
+    latencyMs: `{"queue":${ms3(outcome.queueMs)},"inference":${ms3(outcome.inferenceMs)},"total":${ms3(totalMs)}}`,
     outputs: JSON.stringify(infos),
   };
   const [only] = infos;
@@ -127,5 +163,5 @@ export function errorBody(id: string | undefined, model: string | undefined, err
 }
 
 export function encodeError(id: string | undefined, model: string | undefined, error: unknown): EncodedAnswer {
-  return { payload: Buffer.from(JSON.stringify(errorBody(id, model, error))), properties: { contentType: 'application/json' } };
+  return { payload: Buffer.from(JSON.stringify(errorBody(id, model, error))), properties: JSON_PROPERTIES };
 }

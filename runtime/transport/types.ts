@@ -7,27 +7,32 @@ import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PAYLOAD_BYTES } from '../config/limits.j
 import type { NamedTensors } from '../tensor.js';
 import type { TensorSpec } from '../repository/types.js';
 import type { Preprocessor } from '../preprocess/types.js';
-import type { ModelEvent, RequestExtras } from '../media/types.js';
+import type { RequestExtras } from '../media/types.js';
+import type { InferResult } from '../result.js';
 
-export interface InferOutcome {
-  variant: string;
-  outputs: NamedTensors;
-  top?: { index: number; label: string; score: number }[];
-  queueMs: number;
-  inferenceMs: number;
-  /** Inferences this request took (audio: one per frame; 0 when a chunk completed no frame). */
-  frames?: number;
-  /** Transitions this request completed (published on <prefix>/models/<model>/events). */
-  events?: ModelEvent[];
+/** The one result type (runtime/result.ts); the old name stays for the callers that use it. */
+export type InferOutcome = InferResult;
+
+/**
+ * What the transport needs from a model to decode its requests, fetched once per model (issue 16)
+ * and kept until the handler says it changed (`watchFacts`: a variant change, a reload).
+ */
+export interface ModelFacts {
+  /** The inputs a request carries (the manifest's, less those the runtime feeds). */
+  readonly specs: readonly TensorSpec[];
+  /** The text preprocessor ("text" / "texts" requests); undefined when the manifest declares none. */
+  readonly preprocess: Preprocessor | undefined;
+  /** Class labels (classification), or undefined. */
+  readonly labels: readonly string[] | undefined;
 }
 
 export interface InferenceHandler {
-  /** Input specs of a model this service serves, or undefined when unknown (-> EDGE_ERR_UNKNOWN_MODEL). */
-  inputSpecs(model: string): readonly TensorSpec[] | undefined;
-  /** Resolves with the outcome or rejects with an EdgeError (EDGE_ERR_OVERLOADED, ...). Never throws synchronously. */
-  infer(model: string, requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferOutcome>;
-  /** The model's text preprocessor ("text" / "texts" requests); undefined when it declares none. Optional. */
-  preprocessor?(model: string): Preprocessor | undefined;
+  /** Facts of a model this service serves, or undefined when unknown (-> EDGE_ERR_UNKNOWN_MODEL). May throw (-> an error answer). */
+  modelFacts(model: string): ModelFacts | undefined;
+  /** Calls `onChange` whenever facts given out before may be stale; returns the unsubscribe. */
+  watchFacts(onChange: () => void): () => void;
+  /** Resolves with the result or rejects with an EdgeError (EDGE_ERR_OVERLOADED, ...). Never throws synchronously. */
+  infer(model: string, requestId: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferResult>;
   /** A request on `model` was answered with an error before reaching infer() (bad JSON, bad tensor, refused reply topic...): count it. Optional. */
   noteRefused?(model: string, code: ErrorCode): void;
   /**

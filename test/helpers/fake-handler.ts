@@ -8,7 +8,7 @@
 import { EdgeError } from '../../runtime/errors.js';
 import type { NamedTensors } from '../../runtime/tensor.js';
 import type { TensorSpec } from '../../runtime/repository/types.js';
-import type { InferenceHandler, InferOutcome } from '../../runtime/transport/types.js';
+import type { InferenceHandler, InferOutcome, ModelFacts } from '../../runtime/transport/types.js';
 
 export interface FakeHandlerOptions {
   /** Delay before each answer, ms. Default 0. */
@@ -34,8 +34,24 @@ export class FakeHandler implements InferenceHandler {
     this.#o = options;
   }
 
-  inputSpecs(model: string): readonly TensorSpec[] | undefined {
-    return SPECS[model];
+  /** Calls of modelFacts, per model (the transport should ask once per model between changes). */
+  readonly factCalls = new Map<string, number>();
+  readonly #watchers = new Set<() => void>();
+
+  modelFacts(model: string): ModelFacts | undefined {
+    this.factCalls.set(model, (this.factCalls.get(model) ?? 0) + 1);
+    const specs = SPECS[model];
+    return specs === undefined ? undefined : { specs, preprocess: undefined, labels: undefined };
+  }
+
+  watchFacts(onChange: () => void): () => void {
+    this.#watchers.add(onChange);
+    return () => { this.#watchers.delete(onChange); };
+  }
+
+  /** Tells the watchers the facts changed (as a variant change does in the real runtime). */
+  factsChanged(): void {
+    for (const w of this.#watchers) w();
   }
 
   infer(model: string, requestId: string, inputs: NamedTensors): Promise<InferOutcome> {
