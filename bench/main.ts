@@ -22,6 +22,9 @@ import type { Tensor } from '../runtime/tensor.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+/** `--only 1`: sections 1 and 1b (in-process overhead, hop floor) and their target, nothing else. */
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
 const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
 const t0 = Date.now();
@@ -57,6 +60,13 @@ try {
 
   const hop = await hopFloors(quick ? 1000 : 3000);
   printTable('1b. Floor of the worker hop (wake-ups only), median ms', ['postMessage echo (today)', 'SharedArrayBuffer + Atomics (proposed)'], [[fmt(hop.postMessageMs, 4), fmt(hop.atomicsMs, 4)]]);
+  if (only === '1') {
+    const b = overhead[overhead.length - 1] as OverheadRow;
+    printTable('Target (issue 16, section 1 only)', ['target', 'measured', 'verdict'], [['in-process overhead <= 1.05x raw ORT at batch 1 (>= 1 ms model)', `${fmt(b.ratio, 3)}x (raw ${fmt(b.rawP50Ms)} ms; a bare worker ${fmt(b.bareRatio, 3)}x; edge over bare ${fmt(b.edgeOverBare, 3)}x)`, verdict(b.ratio <= 1.05)]]);
+    if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify({ machine, overhead, hop }, null, 2) + '\n');
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(0);
+  }
 
   // 2-6. The service over MQTT, cold start, memory, event loop.
   const mqtt: MqttFigures = await runMqttSections({ quick, tmp, digitRow });

@@ -40,7 +40,7 @@ import { EdgeError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferenceEngine, LoadedModel, LoadRequest, RunResult } from './types.js';
 import { discardEarlyWorker, takeEarlyWorker } from './early-worker.js';
-import { WorkerHost } from './worker-host.js';
+import { WorkerHost, type HopStats } from './worker-host.js';
 import type { WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
 
 export interface EngineOptions {
@@ -50,6 +50,12 @@ export interface EngineOptions {
   allowTestHooks?: boolean;
   /** Process RSS in bytes. Default () => process.memoryUsage().rss. */
   rssBytes?: () => number;
+  /**
+   * Payload bytes per shared-memory slot of each worker's ring (issue 16, worker-host.ts); runs whose
+   * inputs and outputs fit go through shared memory, others by postMessage. 0 turns the ring off.
+   * Default DEFAULT_RING_SLOT_BYTES (64 KB).
+   */
+  ringSlotBytes?: number;
 }
 
 interface Entry {
@@ -71,7 +77,7 @@ export class WorkerEngine implements InferenceEngine {
 
   constructor(kind: BackendKind, options: EngineOptions = {}, wasmPathsUrl?: string) {
     this.kind = kind;
-    this.#boot = { kind, allowTestHooks: options.allowTestHooks ?? false, ...(wasmPathsUrl === undefined ? {} : { wasmPathsUrl }) };
+    this.#boot = { kind, allowTestHooks: options.allowTestHooks ?? false, ...(wasmPathsUrl === undefined ? {} : { wasmPathsUrl }), ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }) };
     this.#onCrash = options.onWorkerCrash ?? (() => undefined);
     this.#rss = options.rssBytes ?? (() => process.memoryUsage().rss);
   }
@@ -95,6 +101,11 @@ export class WorkerEngine implements InferenceEngine {
   /** True when `key` is loaded and its worker is alive. */
   available(key: string): boolean {
     return this.#models.get(key)?.host.up ?? false;
+  }
+
+  /** Runs of `key`'s worker per hop path (ring or postMessage); undefined when not loaded. */
+  hopStats(key: string): HopStats | undefined {
+    return this.#models.get(key)?.host.hopStats();
   }
 
   /** Load figures of a loaded model. */

@@ -5,14 +5,41 @@
  * without being asked to stop, every pending request rejects with EDGE_ERR_WORKER_CRASHED and
  * `onCrash` is called once; later requests reject with EDGE_ERR_MODEL_UNAVAILABLE. `terminate()`
  * rejects what is pending with EDGE_ERR_MODEL_UNAVAILABLE and is not reported as a crash.
+ *
+ * The hop (issue 16): a run whose inputs fit a shared-memory slot goes through the ring
+ * (ring-client.ts: the worker blocked in Atomics.wait, the answer awaited with Atomics.waitAsync);
+ * larger inputs, dtypes the ring does not carry, or all slots busy go by postMessage with transfer,
+ * as does an answer too large for its slot. Both paths settle the same pending map, so crash,
+ * terminate and error codes are the same whichever path a run took; `hopStats` counts them.
  */
 import { Worker } from 'node:worker_threads';
 import { EdgeError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
-import { prepareTransfer } from './transfer.js';
+import { isErrorCode } from '../errors.js';
+import { createRing } from './ring.js';
+import { RingClient, type RingAnswer } from './ring-client.js';
+import { checkTensor, prepareTransfer } from './transfer.js';
 import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
 
 const WORKER_URL = new URL('./worker/session-worker.js', import.meta.url);
+
+/**
+ * Default payload bytes per ring slot: requests and answers up to this size go through shared
+ * memory. Picked by measurement (bench/hop-sizes.ts, README "The thread hop"): up to 64 KB the
+ * ring's round trip stays below postMessage's; past it the two copies cost more than the wake-up
+ * saved. 4 slots x 64 KB = 256 KB of shared memory per worker.
+ */
+export const DEFAULT_RING_SLOT_BYTES = 64 * 1024;
+
+/** Runs per path since the worker started (engine stats, tests). */
+export interface HopStats {
+  /** Runs whose request went through a shared-memory slot. */
+  ringRuns: number;
+  /** Runs sent by postMessage (too large, a dtype the ring does not carry, slots busy, or ring off). */
+  postedRuns: number;
+  /** Ring runs whose answer did not fit its slot and came back by postMessage. */
+  postedAnswers: number;
+}
 
 type Settle = { resolve: (v: LoadReply | RunReply | null) => void; reject: (e: EdgeError) => void };
 
@@ -24,10 +51,15 @@ export class WorkerHost {
   #state: 'up' | 'crashed' | 'stopped' = 'up';
   /** The worker has answered at least once, so its runtime library is loaded. */
   #heardFrom = false;
+  readonly #ring: RingClient | undefined;
+  readonly #stats: HopStats = { ringRuns: 0, postedRuns: 0, postedAnswers: 0 };
 
   constructor(boot: WorkerBoot, label: string, onCrash: (err: EdgeError) => void) {
     this.#onCrash = onCrash;
-    this.#worker = new Worker(WORKER_URL, { workerData: boot, name: `edge-infer:${label}` });
+    const slotBytes = boot.ringSlotBytes ?? DEFAULT_RING_SLOT_BYTES;
+    const sab = slotBytes > 0 ? createRing(slotBytes) : undefined;
+    this.#ring = sab === undefined ? undefined : new RingClient(sab, (id, a) => this.#ringAnswer(id, a));
+    this.#worker = new Worker(WORKER_URL, { workerData: { ...boot, ...(sab === undefined ? {} : { ring: sab }) }, name: `edge-infer:${label}` });
     this.#worker.on('message', (msg: FromWorker) => { this.#heardFrom = true; this.#settle(msg); });
     this.#worker.on('error', (e) => this.#crashed(`worker error: ${e.message}`));
     this.#worker.on('exit', (code) => this.#crashed(`worker exited with code ${code}`));
@@ -61,8 +93,30 @@ export class WorkerHost {
     return this.#request((id) => ({ type: 'load', id, spec, ...(session === undefined ? {} : { session }) }), transfer) as Promise<LoadReply>;
   }
 
-  /** Transfers the input buffers: the caller must not use `inputs` afterwards. */
+  /** Runs per path so far. */
+  hopStats(): HopStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Copies small inputs into the ring, transfers the buffers of others: either way the caller must
+   * not use `inputs` afterwards. Throws EDGE_ERR_BAD_TENSOR when a tensor's data does not match its dims.
+   */
   run(inputs: NamedTensors, session?: string): Promise<RunReply> {
+    const ring = this.#ring;
+    if (ring !== undefined && this.#state === 'up') {
+      for (const name in inputs) checkTensor(name, inputs[name] as NamedTensors[string]);
+      const id = this.#nextId++;
+      let settle: Settle | undefined;
+      const p = new Promise<LoadReply | RunReply | null>((resolve, reject) => { settle = { resolve, reject }; });
+      this.#pending.set(id, settle as Settle);
+      if (ring.send(id, session ?? '', inputs) >= 0) {
+        this.#stats.ringRuns++;
+        return p as Promise<RunReply>;
+      }
+      this.#pending.delete(id);
+    }
+    this.#stats.postedRuns++;
     const transfer = prepareTransfer(inputs);
     return this.#request((id) => ({ type: 'run', id, inputs, ...(session === undefined ? {} : { session }) }), transfer) as Promise<RunReply>;
   }
@@ -97,6 +151,7 @@ export class WorkerHost {
       clearTimeout(timer);
     }
     if (this.#state === 'up') this.#state = 'stopped';
+    this.#ring?.close();
     this.#rejectAll(new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', 'the model was unloaded'));
     await this.#worker.terminate();
   }
@@ -108,8 +163,23 @@ export class WorkerHost {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
+      this.#ring?.beforePost();
       this.#worker.postMessage(make(id), transfer);
+      this.#ring?.afterPost();
     });
+  }
+
+  #ringAnswer(id: number, a: RingAnswer): void {
+    this.#heardFrom = true;
+    if (a.kind === 'posted') {
+      this.#stats.postedAnswers++;
+      return; // settled by the `ran` message with this id
+    }
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    this.#pending.delete(id);
+    if (a.kind === 'done') p.resolve({ outputs: a.outputs, inferenceMs: a.inferenceMs });
+    else p.reject(new EdgeError(isErrorCode(a.code) ? a.code : 'EDGE_ERR_INTERNAL', a.message));
   }
 
   #settle(msg: FromWorker): void {
@@ -124,6 +194,7 @@ export class WorkerHost {
   #crashed(why: string): void {
     if (this.#state !== 'up') return;
     this.#state = 'crashed';
+    this.#ring?.close();
     const err = new EdgeError('EDGE_ERR_WORKER_CRASHED', why, { details: { pending: this.#pending.size } });
     this.#rejectAll(err);
     this.#onCrash(err);

@@ -27,6 +27,13 @@ export interface WorkerBoot {
   initRuntime?: boolean;
   /** WASM only: onnxruntime-web's `env.wasm.numThreads` (its own pthread workers). Default 1. */
   wasmThreads?: number;
+  /**
+   * Payload bytes of each shared-memory slot (ring.ts, issue 16); 0 turns the ring off (every run
+   * by postMessage). The host creates the ring from it and passes it as `ring`.
+   */
+  ringSlotBytes?: number;
+  /** The ring itself (set by WorkerHost, not by engines). */
+  ring?: SharedArrayBuffer;
 }
 
 export interface WorkerLoadSpec {
