@@ -14,6 +14,7 @@ import { SESSION, measureOverhead, type OverheadRow } from './overhead.js';
 import { runMqttSections, type MqttFigures } from './mqtt-sections.js';
 import { runLocalSections, type LocalFigures } from './local-sections.js';
 import { hopFloors } from './hop-floor.js';
+import { hopSizes } from './hop-sizes.js';
 import { measureOutbox } from './outbox-cost.js';
 import { fmt, printTable, verdict } from './stats.js';
 import { ROOT } from './service.js';
@@ -44,6 +45,7 @@ try {
   // 1. Overhead
   const big = writeBigMlp(tmp);
   const engine = new NativeEngine();
+  const postedEngine = new NativeEngine({ ringSlotBytes: 0 });
   await engine.load({ key: 'boot', file: join(ROOT, 'test/fixtures/models/add-one.onnx'), session: SESSION });
   await engine.unload('boot');
   const pathMs = quick ? 600 : 2500;
@@ -53,17 +55,20 @@ try {
     { name: 'big-mlp 1024-2048-2048-10 b1', file: big.file, input: () => ({ x: { dtype: 'float32', dims: [1, 1024], data: filled(1024) } as Tensor }) },
   ];
   const overhead: OverheadRow[] = [];
-  for (const c of cases) overhead.push(await measureOverhead(c, engine, pathMs));
-  await engine.close();
-  printTable('1. In-process overhead: ModelQueue + worker engine vs raw InferenceSession.run (and vs a bare worker holding a raw session: the floor of any worker design), batch 1, 1 intra-op thread', ['model', 'raw p50 ms', 'bare worker p50', 'edge p50 ms', 'added p50 ms', 'edge/raw', 'bare/raw', 'edge/bare', 'raw p10', 'edge p10', 'edge/raw p10', 'samples'],
-    overhead.map((r) => [r.model, fmt(r.rawP50Ms), fmt(r.bareWorkerP50Ms), fmt(r.edgeP50Ms), fmt(r.addedMs), `${fmt(r.ratio, 3)}x`, `${fmt(r.bareRatio, 3)}x`, `${fmt(r.edgeOverBare, 3)}x`, fmt(r.rawP10Ms), fmt(r.edgeP10Ms), `${fmt(r.ratioP10, 3)}x`, String(r.samples)]));
+  for (const c of cases) overhead.push(await measureOverhead(c, engine, pathMs, postedEngine));
+  await Promise.all([engine.close(), postedEngine.close()]);
+  printTable('1. In-process overhead: ModelQueue + worker engine vs raw InferenceSession.run (and vs a bare worker holding a raw session: the floor of any worker design; and vs the engine with the shared-memory ring off), batch 1, 1 intra-op thread', ['model', 'raw p50 ms', 'bare worker p50', 'edge p50 ms', 'ring off p50', 'added p50 ms', 'edge/raw', 'bare/raw', 'edge/bare', 'edge/ring off', 'raw p10', 'edge p10', 'edge/raw p10', 'samples'],
+    overhead.map((r) => [r.model, fmt(r.rawP50Ms), fmt(r.bareWorkerP50Ms), fmt(r.edgeP50Ms), fmt(r.postedP50Ms), fmt(r.addedMs), `${fmt(r.ratio, 3)}x`, `${fmt(r.bareRatio, 3)}x`, `${fmt(r.edgeOverBare, 3)}x`, `${fmt(r.edgeOverPosted, 3)}x`, fmt(r.rawP10Ms), fmt(r.edgeP10Ms), `${fmt(r.ratioP10, 3)}x`, String(r.samples)]));
 
   const hop = await hopFloors(quick ? 1000 : 3000);
   printTable('1b. Floor of the worker hop (wake-ups only), median ms', ['postMessage echo (today)', 'SharedArrayBuffer + Atomics (proposed)'], [[fmt(hop.postMessageMs, 4), fmt(hop.atomicsMs, 4)]]);
+  const sizes = await hopSizes(quick ? 10 : 30);
+  printTable('1c. Engine round trip by payload size (add-one.onnx, input = output bytes), shared-memory ring vs postMessage with transfer, median ms (picks the ring slot size, DEFAULT_RING_SLOT_BYTES)', ['bytes', 'ring', 'postMessage', 'ring/postMessage', 'samples'],
+    sizes.map((r) => [String(r.bytes), fmt(r.ringP50Ms, 4), fmt(r.postP50Ms, 4), `${fmt(r.ratio, 3)}x`, String(r.samples)]));
   if (only === '1') {
     const b = overhead[overhead.length - 1] as OverheadRow;
     printTable('Target (issue 16, section 1 only)', ['target', 'measured', 'verdict'], [['in-process overhead <= 1.05x raw ORT at batch 1 (>= 1 ms model)', `${fmt(b.ratio, 3)}x (raw ${fmt(b.rawP50Ms)} ms; a bare worker ${fmt(b.bareRatio, 3)}x; edge over bare ${fmt(b.edgeOverBare, 3)}x)`, verdict(b.ratio <= 1.05)]]);
-    if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify({ machine, overhead, hop }, null, 2) + '\n');
+    if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify({ machine, overhead, hop, sizes }, null, 2) + '\n');
     rmSync(tmp, { recursive: true, force: true });
     process.exit(0);
   }
@@ -95,7 +100,7 @@ try {
   ];
   printTable('Targets (issue 5)', ['target', 'measured', 'verdict'], targets.map((t) => [t.target, t.measured, verdict(t.ok)]));
   const elapsedS = (Date.now() - t0) / 1000;
-  const figures = { machine: { ...machine, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, elapsedS, bigModel: { bytes: big.bytes }, overhead, hop, mqtt: { latency: mqtt.latency, saturation: mqtt.saturation, memory: mqtt.memory }, local: { ...local }, outbox, targets };
+  const figures = { machine: { ...machine, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, elapsedS, bigModel: { bytes: big.bytes }, overhead, hop, sizes, mqtt: { latency: mqtt.latency, saturation: mqtt.saturation, memory: mqtt.memory }, local: { ...local }, outbox, targets };
   console.log(`\nfinished in ${fmt(elapsedS, 1)} s; load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   if (jsonFile !== undefined) {
     writeFileSync(jsonFile, JSON.stringify(figures, null, 2) + '\n');

@@ -20,6 +20,7 @@
  * length, name, u8 dtype code, u8 rank, u32 dims; then each tensor's bytes, 8-aligned.
  * Only edge-infer's own dtypes (runtime/tensor.ts) are encoded; anything else does not fit.
  */
+import { EdgeError } from '../errors.js';
 import { BYTES_PER_ELEMENT, TENSOR_DTYPES, elementCount, type NamedTensors, type TensorData, type TensorDtype } from '../tensor.js';
 
 /** Slots per worker: one model's queue keeps 1 run in flight by default; the shared WASM runtime serves several models. */
@@ -46,7 +47,14 @@ export interface Ring {
 
 /** Allocates a ring whose slots carry up to `slotBytes` each (rounded up to 8). */
 export function createRing(slotBytes: number): SharedArrayBuffer {
+  checkSlotBytes(slotBytes);
   return new SharedArrayBuffer(DATA_OFFSET + SLOTS * align8(slotBytes));
+}
+
+/** Throws EDGE_ERR_CONFIG_INVALID unless `slotBytes` is 0 (ring off) or an integer from 64 to 64 MB. */
+export function checkSlotBytes(slotBytes: number): void {
+  if (slotBytes === 0 || (Number.isInteger(slotBytes) && slotBytes >= 64 && slotBytes <= 64 * 1024 * 1024)) return;
+  throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `ringSlotBytes must be 0 (ring off) or an integer from 64 to 67108864, got ${slotBytes}`, { details: { ringSlotBytes: slotBytes } });
 }
 
 /** Views on a ring made by `createRing` (either thread). */
@@ -60,14 +68,20 @@ function align8(n: number): number {
 
 const slotBase = (ring: Ring, slot: number): number => DATA_OFFSET + slot * ring.slotBytes;
 
-/** Bytes the message would take in a slot, or -1 when a tensor's dtype is not one the ring carries. */
+const MAX_STRING = 0xffff;
+
+/** Bytes the message would take in a slot, or -1 when the ring cannot carry it (a dtype not in runtime/tensor.ts, a name over 64 KB, rank over 255). */
 export function messageBytes(head: string, tensors: NamedTensors): number {
-  let meta = 14 + Buffer.byteLength(head);
+  const headBytes = Buffer.byteLength(head);
+  if (headBytes > MAX_STRING) return -1;
+  let meta = 14 + headBytes;
   let data = 0;
   for (const name in tensors) {
     const t = tensors[name] as NamedTensors[string];
-    if (!TENSOR_DTYPES.includes(t.dtype)) return -1;
-    meta += 4 + Buffer.byteLength(name) + 4 * t.dims.length;
+    const nameBytes = Buffer.byteLength(name);
+    // Lengths and ranks are stored in u16 / u8 words, dims in u32.
+    if (!TENSOR_DTYPES.includes(t.dtype) || nameBytes > MAX_STRING || t.dims.length > 255 || t.dims.some((d) => d > 0xffffffff)) return -1;
+    meta += 4 + nameBytes + 4 * t.dims.length;
     data += align8(t.data.byteLength);
   }
   return align8(meta) + data;
@@ -162,10 +176,10 @@ function typedView(dtype: TensorDtype, sab: SharedArrayBuffer, offset: number, l
   }
 }
 
-/** Writes a failure ("code\nmessage", the message cut to fit) into `slot`. */
+/** Writes a failure ("code\nmessage", the message cut to fit; a slot holds at least 64 bytes) into `slot`. */
 export function writeFailure(ring: Ring, slot: number, code: string, message: string): void {
   let head = `${code}\n${message}`;
-  const room = ring.slotBytes - 14;
+  const room = Math.min(ring.slotBytes - 14, MAX_STRING);
   if (Buffer.byteLength(head) > room) head = Buffer.from(head).subarray(0, Math.max(0, room - 4)).toString('utf8');
   writeMessage(ring, slot, head, {});
 }

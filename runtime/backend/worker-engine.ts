@@ -40,6 +40,7 @@ import { EdgeError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferenceEngine, LoadedModel, LoadRequest, RunResult } from './types.js';
 import { discardEarlyWorker, takeEarlyWorker } from './early-worker.js';
+import { checkSlotBytes } from './ring.js';
 import { WorkerHost, type HopStats } from './worker-host.js';
 import type { WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
 
@@ -53,7 +54,7 @@ export interface EngineOptions {
   /**
    * Payload bytes per shared-memory slot of each worker's ring (issue 16, worker-host.ts); runs whose
    * inputs and outputs fit go through shared memory, others by postMessage. 0 turns the ring off.
-   * Default DEFAULT_RING_SLOT_BYTES (64 KB).
+   * Default DEFAULT_RING_SLOT_BYTES (64 KB); anything but 0 or 64..64 MB: EDGE_ERR_CONFIG_INVALID from the constructor.
    */
   ringSlotBytes?: number;
 }
@@ -78,6 +79,7 @@ export class WorkerEngine implements InferenceEngine {
   constructor(kind: BackendKind, options: EngineOptions = {}, wasmPathsUrl?: string) {
     this.kind = kind;
     this.#boot = { kind, allowTestHooks: options.allowTestHooks ?? false, ...(wasmPathsUrl === undefined ? {} : { wasmPathsUrl }), ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }) };
+    if (options.ringSlotBytes !== undefined) checkSlotBytes(options.ringSlotBytes);
     this.#onCrash = options.onWorkerCrash ?? (() => undefined);
     this.#rss = options.rssBytes ?? (() => process.memoryUsage().rss);
   }
