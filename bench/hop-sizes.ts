@@ -23,7 +23,7 @@ export interface HopSizeRow {
   samples: number;
 }
 
-export const HOP_SIZES = [64, 1024, 16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024, 256 * 1024, 1024 * 1024];
+export const HOP_SIZES = [64, 1024, 4096, 8192, 16 * 1024, 32 * 1024, 64 * 1024, 256 * 1024];
 
 /** `rounds` alternating blocks of 10 runs per size and path. */
 export async function hopSizes(rounds: number, sizes: readonly number[] = HOP_SIZES): Promise<HopSizeRow[]> {

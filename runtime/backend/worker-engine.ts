@@ -54,7 +54,7 @@ export interface EngineOptions {
   /**
    * Payload bytes per shared-memory slot of each worker's ring (issue 16, worker-host.ts); runs whose
    * inputs and outputs fit go through shared memory, others by postMessage. 0 turns the ring off.
-   * Default DEFAULT_RING_SLOT_BYTES (64 KB); anything but 0 or 64..64 MB: EDGE_ERR_CONFIG_INVALID from the constructor.
+   * Default DEFAULT_RING_SLOT_BYTES (16 KB); anything but 0 or 64..64 MB: EDGE_ERR_CONFIG_INVALID from the constructor.
    */
   ringSlotBytes?: number;
 }

@@ -24,12 +24,14 @@ import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerLoadS
 const WORKER_URL = new URL('./worker/session-worker.js', import.meta.url);
 
 /**
- * Default payload bytes per ring slot: requests and answers up to this size go through shared
- * memory. Picked by measurement (bench/hop-sizes.ts, README "The thread hop"): up to 64 KB the
- * ring's round trip stays below postMessage's; past it the two copies cost more than the wake-up
- * saved. 4 slots x 64 KB = 256 KB of shared memory per worker.
+ * Default bytes per ring slot: a run whose request and answer (tensor bytes plus a few dozen bytes
+ * of names and dims) fit goes through shared memory. Picked by measurement (bench 1c, add-one.onnx,
+ * ring vs postMessage round trip, x86 VM with 2 busy cores, two runs in opposite size orders): the
+ * ring was 0.75-0.95x postMessage's time from 1 KB to 8 KB, 0.95-1.10x at 16 KB, and 1.15-1.41x from
+ * 32 KB (its four copies, in and out of shared memory on both sides, cost more than the wake-up it
+ * saves). 4 slots x 16 KB = 64 KB of shared memory per worker.
  */
-export const DEFAULT_RING_SLOT_BYTES = 64 * 1024;
+export const DEFAULT_RING_SLOT_BYTES = 16 * 1024;
 
 /** Runs per path since the worker started (engine stats, tests). */
 export interface HopStats {
@@ -171,10 +173,7 @@ export class WorkerHost {
 
   #ringAnswer(id: number, a: RingAnswer): void {
     this.#heardFrom = true;
-    if (a.kind === 'posted') {
-      this.#stats.postedAnswers++;
-      return; // settled by the `ran` message with this id
-    }
+    if (a.kind === 'posted') return; // settled (and counted) by the `ran` message with this id
     const p = this.#pending.get(id);
     if (p === undefined) return;
     this.#pending.delete(id);
@@ -186,6 +185,7 @@ export class WorkerHost {
     const p = this.#pending.get(msg.id);
     if (p === undefined) return;
     this.#pending.delete(msg.id);
+    if (msg.type === 'ran' && msg.ring === true) this.#stats.postedAnswers++;
     if (msg.type === 'fail') p.reject(new EdgeError(msg.error.code, msg.error.message));
     else if (msg.type === 'pong') p.resolve(null);
     else p.resolve(msg.reply);

@@ -80,6 +80,7 @@ export interface WorkerFailure {
 
 export type FromWorker =
   | { type: 'loaded'; id: number; reply: LoadReply }
-  | { type: 'ran'; id: number; reply: RunReply }
+  /** `ring`: the request came through the shared-memory ring and this answer did not fit its slot. */
+  | { type: 'ran'; id: number; reply: RunReply; ring?: true }
   | { type: 'fail'; id: number; error: WorkerFailure }
   | { type: 'pong'; id: number };

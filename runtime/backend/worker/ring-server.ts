@@ -103,7 +103,7 @@ export class RingServer {
         writeMessage(ring, slot, '', reply.outputs, reply.inferenceMs);
         state = SlotState.DONE;
       } else {
-        this.#post({ type: 'ran', id: Atomics.load(ring.i32, idIndex(slot)), reply }, transfer);
+        this.#post({ type: 'ran', id: Atomics.load(ring.i32, idIndex(slot)), reply, ring: true }, transfer);
         state = SlotState.POSTED;
       }
     } catch (e) {

@@ -229,7 +229,9 @@ port.on('message', (msg: ToWorker) => {
       done();
       break;
     case 'crash':
-      if (boot.allowTestHooks) process.exit(70);
+      // process.exit in a worker stops the thread a little later, not at once: return without
+      // `done()` so the ring is not served again meanwhile.
+      if (boot.allowTestHooks) { process.exit(70); return; }
       fail(msg.id, new Failure({ code: 'EDGE_ERR_INTERNAL', message: 'test hooks are disabled in this engine' }));
       done();
       break;
