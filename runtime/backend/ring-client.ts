@@ -3,10 +3,10 @@
  * for an answer with `Atomics.waitAsync` (a promise), so the event loop keeps running.
  *
  * Contract:
- * - `send` puts a run into a free slot and returns its slot, or -1 when the inputs do not fit a
- *   slot (too large, or a dtype the ring does not carry) or every slot is busy: the caller then
- *   uses postMessage. Exactly one `onAnswer` call follows a successful `send`, unless `close()`
- *   came first (the host then settles the request itself: crash or terminate).
+ * - `freeSlotFor` finds a slot for a run, or -1 when the inputs do not fit a slot (too large, or a
+ *   dtype the ring does not carry) or every slot is busy: the caller then uses postMessage.
+ *   Exactly one `onAnswer` call follows `send`, unless `close()` came first (the host then settles
+ *   the request itself: crash or terminate).
  * - Every port message to the worker must be wrapped in `beforePost()` / `afterPost()`, so a worker
  *   blocked on the ring wakes and handles it (ring-server.ts).
  * - Inputs are copied into the slot (the caller's buffers are left as they were; the engine's
@@ -48,20 +48,25 @@ export class RingClient {
     this.#bell();
   }
 
-  /** Request `id` into a free slot; the slot, or -1 (see the contract). Inputs must be checked by the caller. */
-  send(id: number, session: string, inputs: NamedTensors): number {
+  /** A free slot that `inputs` (for `session`) fit, or -1: the caller then uses postMessage. */
+  freeSlotFor(session: string, inputs: NamedTensors): number {
     if (this.#closed || !fits(this.#ring, session, inputs)) return -1;
+    for (let s = 0; s < SLOTS; s++) if (Atomics.load(this.#ring.i32, stateIndex(s)) === SlotState.FREE) return s;
+    return -1;
+  }
+
+  /**
+   * Writes request `id` into `slot` (from `freeSlotFor`, in the same tick) and rings the worker.
+   * The answer may be read before this returns: register `id` first. Inputs must be checked by the caller.
+   */
+  send(slot: number, id: number, session: string, inputs: NamedTensors): void {
     const { i32 } = this.#ring;
-    let slot = -1;
-    for (let s = 0; s < SLOTS; s++) if (Atomics.load(i32, stateIndex(s)) === SlotState.FREE) { slot = s; break; }
-    if (slot < 0) return -1;
     writeMessage(this.#ring, slot, session, inputs);
     Atomics.store(i32, idIndex(slot), id);
     Atomics.store(i32, seqIndex(slot), (this.#seq = (this.#seq + 1) | 0));
     Atomics.store(i32, stateIndex(slot), SlotState.REQ);
     this.#bell();
     this.#watch(slot);
-    return slot;
   }
 
   /** Stops watching: pending slot waits are woken and answer nothing. */

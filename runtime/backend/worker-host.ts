@@ -106,17 +106,15 @@ export class WorkerHost {
    */
   run(inputs: NamedTensors, session?: string): Promise<RunReply> {
     const ring = this.#ring;
-    if (ring !== undefined && this.#state === 'up') {
+    const slot = ring !== undefined && this.#state === 'up' ? ring.freeSlotFor(session ?? '', inputs) : -1;
+    if (ring !== undefined && slot >= 0) {
       for (const name in inputs) checkTensor(name, inputs[name] as NamedTensors[string]);
       const id = this.#nextId++;
-      let settle: Settle | undefined;
-      const p = new Promise<LoadReply | RunReply | null>((resolve, reject) => { settle = { resolve, reject }; });
-      this.#pending.set(id, settle as Settle);
-      if (ring.send(id, session ?? '', inputs) >= 0) {
-        this.#stats.ringRuns++;
-        return p as Promise<RunReply>;
-      }
-      this.#pending.delete(id);
+      this.#stats.ringRuns++;
+      return new Promise<RunReply>((resolve, reject) => {
+        this.#pending.set(id, { resolve: resolve as Settle['resolve'], reject });
+        ring.send(slot, id, session ?? '', inputs);
+      });
     }
     this.#stats.postedRuns++;
     const transfer = prepareTransfer(inputs);
