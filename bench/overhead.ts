@@ -3,7 +3,8 @@
  * the worker-thread NativeEngine) vs raw InferenceSession.run on this thread (DirectSession), and
  * vs a bare worker holding a raw session (bare-worker.ts: the floor of any worker design), and vs
  * the same edge path with the shared-memory ring off (every run by postMessage, as before issue 16).
- * Blocks of iterations alternate between the paths so machine noise hits all of them alike.
+ * Blocks of iterations alternate between the paths (in an order that rotates every round) so
+ * machine noise hits all of them alike.
  */
 import { performance } from 'node:perf_hooks';
 import { openDirectSession } from '../runtime/backend/direct-session.js';
@@ -83,15 +84,17 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pat
   await timeBlock(block, (i) => queue.submit(warm[i] as NamedTensors, rows), null);
   const warmPosted = Array.from({ length: block }, () => copies(fixed));
   await timeBlock(block, (i) => postedQueue.submit(warmPosted[i] as NamedTensors, rows), null);
+  // Inputs are transferred or copied to the worker, so each call gets its own copy, made outside the timing.
+  const paths: (() => Promise<void>)[] = [
+    () => timeBlock(block, () => direct.run(fixed), raw),
+    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => queue.submit(pre[i] as NamedTensors, rows), edge); },
+    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => bare.run(pre[i] as NamedTensors), bareXs); },
+    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => postedQueue.submit(pre[i] as NamedTensors, rows), posted); },
+  ];
+  // The order rotates every round, so no path always runs right after the same other one (the
+  // previous path's session evicts this one's weights from the caches).
   for (let r = 0; r < rounds; r++) {
-    await timeBlock(block, () => direct.run(fixed), raw);
-    // Inputs are transferred to the worker, so each call gets its own copy, made outside the timing.
-    const pre = Array.from({ length: block }, () => copies(fixed));
-    await timeBlock(block, (i) => queue.submit(pre[i] as NamedTensors, rows), edge);
-    const preBare = Array.from({ length: block }, () => copies(fixed));
-    await timeBlock(block, (i) => bare.run(preBare[i] as NamedTensors), bareXs);
-    const prePosted = Array.from({ length: block }, () => copies(fixed));
-    await timeBlock(block, (i) => postedQueue.submit(prePosted[i] as NamedTensors, rows), posted);
+    for (let k = 0; k < paths.length; k++) await (paths[(r + k) % paths.length] as () => Promise<void>)();
   }
   await queue.drain(1000);
   await postedQueue.drain(1000);
