@@ -3,7 +3,7 @@
  * transfer (issue 16), to pick the ring's slot size. The model is test/fixtures/models/add-one.onnx
  * (`y = x + 1`, float32 [batch, 4]): the input and the output are both `batch * 16` bytes, and
  * onnxruntime's own work is an Add, the same on both paths. Two NativeEngines (ring slots large
- * enough for every size vs ring off) run in alternating blocks so machine noise hits both alike.
+ * enough for every size vs ring off), alternating call by call so machine noise hits both alike.
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,8 +25,8 @@ export interface HopSizeRow {
 
 export const HOP_SIZES = [64, 1024, 4096, 8192, 16 * 1024, 32 * 1024, 64 * 1024, 256 * 1024];
 
-/** `rounds` alternating blocks of 10 runs per size and path. */
-export async function hopSizes(rounds: number, sizes: readonly number[] = HOP_SIZES): Promise<HopSizeRow[]> {
+/** `runs` runs per size and path, the two paths alternating call by call. */
+export async function hopSizes(runs: number, sizes: readonly number[] = HOP_SIZES): Promise<HopSizeRow[]> {
   const file = join(ROOT, 'test/fixtures/models/add-one.onnx');
   const largest = Math.max(...sizes);
   const ring = new NativeEngine({ ringSlotBytes: largest + 1024 });
@@ -43,14 +43,15 @@ export async function hopSizes(rounds: number, sizes: readonly number[] = HOP_SI
       const batch = bytes / 16;
       const input = (): NamedTensors => ({ x: { dtype: 'float32', dims: [batch, 4], data: new Float32Array(batch * 4) } });
       const xs: Record<'ring' | 'post', number[]> = { ring: [], post: [] };
-      for (let r = 0; r < rounds + 2; r++) {
-        for (const [name, engine] of [['ring', ring], ['post', post]] as const) {
-          const pre = Array.from({ length: 10 }, input);
-          for (const inputs of pre) {
-            const t0 = performance.now();
-            await engine.run('add', inputs);
-            if (r >= 2) xs[name].push(performance.now() - t0);
-          }
+      // The paths alternate call by call (which goes first alternates too), so a burst of load from
+      // other processes hits both alike; the first 20 pairs per size are warm-up.
+      for (let r = 0; r < runs + 20; r++) {
+        const order = r % 2 === 0 ? ([['ring', ring], ['post', post]] as const) : ([['post', post], ['ring', ring]] as const);
+        for (const [name, engine] of order) {
+          const inputs = input();
+          const t0 = performance.now();
+          await engine.run('add', inputs);
+          if (r >= 20) xs[name].push(performance.now() - t0);
         }
       }
       const ringP50Ms = median(xs.ring);

@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --quick] [-- --json <file>]`: edge-infer's performance figures, every ratio
+ * `npm run bench [-- --quick] [-- --json <file>] [-- --only 1]`: edge-infer's performance figures, every ratio
  * measured side by side in this run (issue 5). Sections:
- *   1 overhead vs raw onnxruntime (in-process), 2 MQTT round trip vs the broker floor (real
+ *   1 overhead vs raw onnxruntime (in-process; 1b the hop floor, 1c ring vs postMessage by payload
+ *   size; `--only 1` stops after these, ~1 minute), 2 MQTT round trip vs the broker floor (real
  *   mosquitto, nodelay and default), 3 throughput at saturation (batching off/on, JSON/binary),
  *   4 cold start (first vs cached), 5 memory, 6 event-loop delay at saturation; then the targets.
  * Needs /usr/sbin/mosquitto. Writes a ~25 MB model into a temp dir (removed at the end).
@@ -62,7 +63,7 @@ try {
 
   const hop = await hopFloors(quick ? 1000 : 3000);
   printTable('1b. Floor of the worker hop (wake-ups only), median ms', ['postMessage echo (today)', 'SharedArrayBuffer + Atomics (proposed)'], [[fmt(hop.postMessageMs, 4), fmt(hop.atomicsMs, 4)]]);
-  const sizes = await hopSizes(quick ? 10 : 30);
+  const sizes = await hopSizes(quick ? 300 : 1000);
   printTable('1c. Engine round trip by payload size (add-one.onnx, input = output bytes), shared-memory ring vs postMessage with transfer, median ms (picks the ring slot size, DEFAULT_RING_SLOT_BYTES)', ['bytes', 'ring', 'postMessage', 'ring/postMessage', 'samples'],
     sizes.map((r) => [String(r.bytes), fmt(r.ringP50Ms, 4), fmt(r.postP50Ms, 4), `${fmt(r.ratio, 3)}x`, String(r.samples)]));
   if (only === '1') {
