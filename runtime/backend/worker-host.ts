@@ -25,11 +25,12 @@ const WORKER_URL = new URL('./worker/session-worker.js', import.meta.url);
 
 /**
  * Default bytes per ring slot: a run whose request and answer (tensor bytes plus a few dozen bytes
- * of names and dims) fit goes through shared memory. Picked by measurement (bench 1c, add-one.onnx,
- * ring vs postMessage round trip, x86 VM with 2 busy cores, two runs in opposite size orders): the
- * ring was 0.75-0.95x postMessage's time from 1 KB to 8 KB, 0.95-1.10x at 16 KB, and 1.15-1.41x from
- * 32 KB (its four copies, in and out of shared memory on both sides, cost more than the wake-up it
- * saves). 4 slots x 16 KB = 64 KB of shared memory per worker.
+ * of names and dims) fit goes through shared memory. Picked by measurement (bench 1c: add-one.onnx,
+ * input and answer of one size, ring vs postMessage alternating call by call; x86 VM, 2 cores
+ * shared with other builds; three runs): ring/postMessage 0.55-1.05x from 64 B to 16 KB (one 1.46x
+ * outlier at 8 KB), 0.55-1.30x at 32-64 KB, 1.13-3.1x from 128 KB (its four copies, in and out of
+ * shared memory on both sides, cost more than the wake-up it saves). 16 KB keeps to where the ring
+ * won in nearly every run: 4 slots x 16 KB = 64 KB of shared memory per worker.
  */
 export const DEFAULT_RING_SLOT_BYTES = 16 * 1024;
 
