@@ -13,9 +13,8 @@
  * terminate and error codes are the same whichever path a run took; `hopStats` counts them.
  */
 import { Worker } from 'node:worker_threads';
-import { EdgeError } from '../errors.js';
+import { EdgeError, isErrorCode } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
-import { isErrorCode } from '../errors.js';
 import { createRing } from './ring.js';
 import { RingClient, type RingAnswer } from './ring-client.js';
 import { checkTensor, prepareTransfer } from './transfer.js';
