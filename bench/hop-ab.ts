@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/hop-ab.js [digits|mlp-wide|big-mlp] [pairs]`: raw InferenceSession.run on this
+ * `node dist/bench/hop-ab.js [digits|mlp-wide|big-mlp|mlp:<h>] [pairs]`: raw InferenceSession.run on this
  * thread vs the engine with the shared-memory ring (issue 16) vs the same engine with the ring off,
  * one call each in an order that rotates every round (a paired comparison: a burst of load from
  * other processes hits all three alike). Unlike section 1's blocks, every call here follows another
@@ -13,18 +13,27 @@ import { performance } from 'node:perf_hooks';
 import { openDirectSession } from '../runtime/backend/direct-session.js';
 import { NativeEngine } from '../runtime/backend/native-engine.js';
 import type { NamedTensors } from '../runtime/tensor.js';
-import { writeBigMlp } from './big-model.js';
+import { buildMlp, writeBigMlp } from './big-model.js';
+import { writeOnnx } from '../runtime/optimize/onnx-io.js';
+import { writeFileSync } from 'node:fs';
 import { SESSION } from './overhead.js';
 import { ROOT } from './service.js';
 import { fmt, median, printTable, quantile } from './stats.js';
 
 const which = process.argv[2] ?? 'big-mlp';
+/** `mlp:<h>`: a 1024-h-h-10 MLP (run time grows with h: picks where the ring stops paying). */
+function writeMlp(dir: string, h: number): string {
+  const file = join(dir, `mlp-${h}.onnx`);
+  writeFileSync(file, writeOnnx(buildMlp([1024, h, h, 10])));
+  return file;
+}
 const pairs = Number(process.argv[3] ?? 1000);
 const tmp = mkdtempSync(join(tmpdir(), 'edge-hop-ab-'));
 try {
   const model = which === 'digits' ? { file: join(ROOT, 'models/digits/teacher-fp32.onnx'), name: 'input', width: 64 }
     : which === 'mlp-wide' ? { file: join(ROOT, 'test/fixtures/models/mlp-wide.onnx'), name: 'input', width: 256 }
-      : { file: writeBigMlp(tmp).file, name: 'x', width: 1024 };
+      : which.startsWith('mlp:') ? { file: writeMlp(tmp, Number(which.slice(4))), name: 'x', width: 1024 }
+        : { file: writeBigMlp(tmp).file, name: 'x', width: 1024 };
   const input = (): NamedTensors => ({ [model.name]: { dtype: 'float32', dims: [1, model.width], data: new Float32Array(model.width).fill(0.1) } });
   const direct = await openDirectSession(model.file, SESSION);
   const ring = new NativeEngine();

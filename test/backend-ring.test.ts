@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { NativeEngine } from '../runtime/backend/native-engine.js';
 import type { SessionSpec } from '../runtime/backend/types.js';
-import { DEFAULT_RING_SLOT_BYTES } from '../runtime/backend/worker-host.js';
+import { DEFAULT_RING_SLOT_BYTES, RING_MAX_RUN_MS } from '../runtime/backend/worker-host.js';
 import { floatValueInfo, intAttr, makeNode } from '../runtime/optimize/graph-util.js';
 import { writeOnnx } from '../runtime/optimize/onnx-io.js';
 import type { ValueInfoProto } from '../runtime/optimize/onnx-types.js';
@@ -70,8 +70,8 @@ t.test('answers through the ring equal answers through postMessage (digits eval 
   const [ta, tb] = await Promise.all([ring.run('two', two()), post.run('two', two())]);
   t.same(f32(ta.outputs, 'y'), [2, 4, 6, -4, -5, -6], 'an int64 input crosses the ring');
   t.same(f32(ta.outputs, 'y'), f32(tb.outputs, 'y'));
-  t.same(ring.hopStats('digits'), { ringRuns: 20, postedRuns: 0, postedAnswers: 0 }, 'every digits run took the ring');
-  t.same(post.hopStats('digits'), { ringRuns: 0, postedRuns: 20, postedAnswers: 0 }, 'with the ring off every run is posted');
+  t.same(ring.hopStats('digits'), { ringRuns: 20, postedRuns: 0, postedAnswers: 0, slowRuns: 0 }, 'every digits run took the ring');
+  t.same(post.hopStats('digits'), { ringRuns: 0, postedRuns: 20, postedAnswers: 0, slowRuns: 0 }, 'with the ring off every run is posted');
   t.equal(ring.hopStats('two')?.ringRuns, 1);
 });
 
@@ -87,14 +87,14 @@ t.test('inputs larger than a slot go by postMessage, answers larger than their s
   t.equal(big.input!.data.length, 0, 'the large input was transferred, not copied');
   const small = await engine.run('digits', batch(8));
   t.same(small.outputs.logits?.dims, [8, 10]);
-  t.same(engine.hopStats('digits'), { ringRuns: 1, postedRuns: 1, postedAnswers: 0 });
+  t.same(engine.hopStats('digits'), { ringRuns: 1, postedRuns: 1, postedAnswers: 0, slowRuns: 0 });
   const tile = (n: number): NamedTensors => ({ x: { dtype: 'float32', dims: [1, 4], data: new Float32Array([1, 2, 3, 4]) }, r: { dtype: 'int64', dims: [2], data: new BigInt64Array([BigInt(n), 1n]) } });
   const huge = await engine.run('tile', tile(8192)); // 128 KB answer to a 40-byte request
   t.same(huge.outputs.y?.dims, [8192, 4]);
   t.same(Array.from((huge.outputs.y?.data as Float32Array).slice(-4)), [1, 2, 3, 4]);
   const fitting = await engine.run('tile', tile(2));
   t.same(Array.from(fitting.outputs.y?.data as Float32Array), [1, 2, 3, 4, 1, 2, 3, 4]);
-  t.same(engine.hopStats('tile'), { ringRuns: 2, postedRuns: 0, postedAnswers: 1 }, 'the 128 KB answer came back by postMessage');
+  t.same(engine.hopStats('tile'), { ringRuns: 2, postedRuns: 0, postedAnswers: 1, slowRuns: 0 }, 'the 128 KB answer came back by postMessage');
 });
 
 t.test('failures keep their codes on the ring: a wrong shape, an output dtype edge-infer does not carry, a detached input', async (t) => {
@@ -112,7 +112,7 @@ t.test('failures keep their codes on the ring: a wrong shape, an output dtype ed
     const ok = await e.run('digits', row(0));
     t.same(ok.outputs.logits?.dims, [1, 10], 'the model keeps serving');
   }
-  t.same(ring.hopStats('digits'), { ringRuns: 2, postedRuns: 0, postedAnswers: 0 });
+  t.same(ring.hopStats('digits'), { ringRuns: 2, postedRuns: 0, postedAnswers: 0, slowRuns: 0 });
   t.throws(() => new NativeEngine({ ringSlotBytes: 10 }), { code: 'EDGE_ERR_CONFIG_INVALID' });
 });
 
@@ -153,7 +153,7 @@ t.test('a worker crashing while the main thread waits on the ring rejects every 
   const square = (n: number): NamedTensors => ({ x: { dtype: 'float32', dims: [n, n], data: new Float32Array(n * n).fill(0.01) } });
   const inputs = [square(512), square(16), square(16), square(16), square(16)];
   const runs = inputs.map((x) => code(engine.run('slow', x)));
-  t.same(engine.hopStats('slow'), { ringRuns: 4, postedRuns: 1, postedAnswers: 0 }, 'one run posted, four waiting in slots');
+  t.same(engine.hopStats('slow'), { ringRuns: 4, postedRuns: 1, postedAnswers: 0, slowRuns: 0 }, 'one run posted, four waiting in slots');
   engine.crashForTest('slow');
   const codes = await Promise.all(runs);
   t.ok(codes[0] === 'ok' || codes[0] === 'EDGE_ERR_WORKER_CRASHED', codes.join(' '));
@@ -198,4 +198,19 @@ t.test('control messages get through while the worker waits on the ring: load, u
   await engine.close();
   t.ok(Date.now() - t0 < 5000, 'close ends workers blocked in Atomics.wait');
   t.notOk(engine.available('a'));
+});
+
+t.test('runs of a session whose recent runs took RING_MAX_RUN_MS or more go by postMessage, short ones keep the ring', async (t) => {
+  const engine = new NativeEngine({ ringSlotBytes: 512 * 1024 });
+  t.teardown(() => engine.close());
+  await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
+  await engine.load({ key: 'digits', file: digits, session });
+  // n = 256: 256 KB each way (fits these slots), 12 x 256^3 multiply-adds: ~4 ms per run here.
+  const square = (): NamedTensors => ({ x: { dtype: 'float32', dims: [256, 256], data: new Float32Array(256 * 256).fill(0.01) } });
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) times.push((await engine.run('slow', square())).inferenceMs);
+  t.ok(Math.min(...times) >= RING_MAX_RUN_MS, `the runs are long (${times.map((x) => x.toFixed(1)).join(', ')} ms)`);
+  t.same(engine.hopStats('slow'), { ringRuns: 4, postedRuns: 3, postedAnswers: 0, slowRuns: 3 }, 'the first four runs (too few known) took the ring, the next ones postMessage');
+  for (let i = 0; i < 4; i++) await engine.run('digits', row(i));
+  t.same(engine.hopStats('digits'), { ringRuns: 4, postedRuns: 0, postedAnswers: 0, slowRuns: 0 }, 'a short model on another worker keeps the ring');
 });

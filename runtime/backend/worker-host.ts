@@ -9,7 +9,8 @@
  * The hop (issue 16): a run whose inputs fit a shared-memory slot goes through the ring
  * (ring-client.ts: the worker blocked in Atomics.wait, the answer awaited with Atomics.waitAsync);
  * larger inputs, dtypes the ring does not carry, or all slots busy go by postMessage with transfer,
- * as does an answer too large for its slot. Both paths settle the same pending map, so crash,
+ * as does an answer too large for its slot, and so do runs of a session whose recent runs took
+ * RING_MAX_RUN_MS or more (where the ring measured slower). Both paths settle the same pending map, so crash,
  * terminate and error codes are the same whichever path a run took; `hopStats` counts them.
  */
 import { Worker } from 'node:worker_threads';
@@ -33,6 +34,17 @@ const WORKER_URL = new URL('./worker/session-worker.js', import.meta.url);
  */
 export const DEFAULT_RING_SLOT_BYTES = 16 * 1024;
 
+/**
+ * Runs of a session whose recent inference took this long or more go by postMessage even when they
+ * fit a slot. Measured (bench/hop-ab.ts, 1024-h-h-10 MLPs, ring vs ring off, paired): the ring took
+ * 0.89-0.95x postMessage's time for 0.1-0.33 ms runs, 0.97-1.05x at 0.7-0.95 ms, 1.05-1.06x at
+ * 1.2-1.3 ms and 0.99-1.12x (up to +0.37 ms) at 1.8 ms: after a long wait both threads' futex /
+ * waitAsync wake-ups cost more here than the port's. "Recent" is the fastest of the session's last
+ * RECENT_RUNS runs (known once half of them ran), so a preempted run does not flip the path.
+ */
+export const RING_MAX_RUN_MS = 1;
+const RECENT_RUNS = 8;
+
 /** Runs per path since the worker started (engine stats, tests). */
 export interface HopStats {
   /** Runs whose request went through a shared-memory slot. */
@@ -41,9 +53,28 @@ export interface HopStats {
   postedRuns: number;
   /** Ring runs whose answer did not fit its slot and came back by postMessage. */
   postedAnswers: number;
+  /** Runs that fit a slot but went by postMessage because their session's recent runs took >= RING_MAX_RUN_MS. */
+  slowRuns: number;
 }
 
-type Settle = { resolve: (v: LoadReply | RunReply | null) => void; reject: (e: EdgeError) => void };
+/** The last RECENT_RUNS inference times of one session, ms. */
+class RecentRuns {
+  readonly #ms = new Float64Array(RECENT_RUNS).fill(Number.POSITIVE_INFINITY);
+  #count = 0;
+  add(ms: number): void {
+    this.#ms[this.#count % RECENT_RUNS] = ms;
+    this.#count++;
+  }
+  /** True when the fastest of the recent runs took RING_MAX_RUN_MS or more; false until half of RECENT_RUNS are known (a first run is often slow). */
+  slow(): boolean {
+    if (this.#count < RECENT_RUNS / 2) return false;
+    let m = Number.POSITIVE_INFINITY;
+    for (const x of this.#ms) if (x < m) m = x;
+    return m >= RING_MAX_RUN_MS;
+  }
+}
+
+type Settle = { resolve: (v: LoadReply | RunReply | null) => void; reject: (e: EdgeError) => void; recent?: RecentRuns };
 
 export class WorkerHost {
   readonly #worker: Worker;
@@ -54,7 +85,9 @@ export class WorkerHost {
   /** The worker has answered at least once, so its runtime library is loaded. */
   #heardFrom = false;
   readonly #ring: RingClient | undefined;
-  readonly #stats: HopStats = { ringRuns: 0, postedRuns: 0, postedAnswers: 0 };
+  readonly #stats: HopStats = { ringRuns: 0, postedRuns: 0, postedAnswers: 0, slowRuns: 0 };
+  /** Recent inference times per session name ("" for a native worker's one session). */
+  readonly #recent = new Map<string, RecentRuns>();
 
   constructor(boot: WorkerBoot, label: string, onCrash: (err: EdgeError) => void) {
     this.#onCrash = onCrash;
@@ -105,20 +138,28 @@ export class WorkerHost {
    * not use `inputs` afterwards. Throws EDGE_ERR_BAD_TENSOR when a tensor's data does not match its dims.
    */
   run(inputs: NamedTensors, session?: string): Promise<RunReply> {
+    const name = session ?? '';
+    let recent = this.#recent.get(name);
+    if (recent === undefined) this.#recent.set(name, (recent = new RecentRuns()));
     const ring = this.#ring;
-    const slot = ring !== undefined && this.#state === 'up' ? ring.freeSlotFor(session ?? '', inputs) : -1;
+    let slot = ring !== undefined && this.#state === 'up' ? ring.freeSlotFor(name, inputs) : -1;
+    if (slot >= 0 && recent.slow()) {
+      slot = -1;
+      this.#stats.slowRuns++;
+    }
     if (ring !== undefined && slot >= 0) {
-      for (const name in inputs) checkTensor(name, inputs[name] as NamedTensors[string]);
+      for (const n in inputs) checkTensor(n, inputs[n] as NamedTensors[string]);
       const id = this.#nextId++;
       this.#stats.ringRuns++;
+      const settle = recent;
       return new Promise<RunReply>((resolve, reject) => {
-        this.#pending.set(id, { resolve: resolve as Settle['resolve'], reject });
-        ring.send(slot, id, session ?? '', inputs);
+        this.#pending.set(id, { resolve: resolve as Settle['resolve'], reject, recent: settle });
+        ring.send(slot, id, name, inputs);
       });
     }
     this.#stats.postedRuns++;
     const transfer = prepareTransfer(inputs);
-    return this.#request((id) => ({ type: 'run', id, inputs, ...(session === undefined ? {} : { session }) }), transfer) as Promise<RunReply>;
+    return this.#request((id) => ({ type: 'run', id, inputs, ...(session === undefined ? {} : { session }) }), transfer, recent) as Promise<RunReply>;
   }
 
   /** Releases one named session and keeps the worker (the shared WASM runtime). */
@@ -156,13 +197,13 @@ export class WorkerHost {
     await this.#worker.terminate();
   }
 
-  #request(make: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<LoadReply | RunReply | null> {
+  #request(make: (id: number) => ToWorker, transfer: ArrayBuffer[], recent?: RecentRuns): Promise<LoadReply | RunReply | null> {
     if (this.#state !== 'up') {
       return Promise.reject(new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `the worker is ${this.#state}`));
     }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, recent === undefined ? { resolve, reject } : { resolve, reject, recent });
       this.#ring?.beforePost();
       this.#worker.postMessage(make(id), transfer);
       this.#ring?.afterPost();
@@ -175,7 +216,10 @@ export class WorkerHost {
     const p = this.#pending.get(id);
     if (p === undefined) return;
     this.#pending.delete(id);
-    if (a.kind === 'done') p.resolve({ outputs: a.outputs, inferenceMs: a.inferenceMs });
+    if (a.kind === 'done') {
+      p.recent?.add(a.inferenceMs);
+      p.resolve({ outputs: a.outputs, inferenceMs: a.inferenceMs });
+    }
     else p.reject(new EdgeError(isErrorCode(a.code) ? a.code : 'EDGE_ERR_INTERNAL', a.message));
   }
 
@@ -183,7 +227,10 @@ export class WorkerHost {
     const p = this.#pending.get(msg.id);
     if (p === undefined) return;
     this.#pending.delete(msg.id);
-    if (msg.type === 'ran' && msg.ring === true) this.#stats.postedAnswers++;
+    if (msg.type === 'ran') {
+      if (msg.ring === true) this.#stats.postedAnswers++;
+      p.recent?.add(msg.reply.inferenceMs);
+    }
     if (msg.type === 'fail') p.reject(new EdgeError(msg.error.code, msg.error.message));
     else if (msg.type === 'pong') p.resolve(null);
     else p.resolve(msg.reply);
