@@ -57,6 +57,12 @@ export function checkSlotBytes(slotBytes: number): void {
   throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `ringSlotBytes must be 0 (ring off) or an integer from 64 to 67108864, got ${slotBytes}`, { details: { ringSlotBytes: slotBytes } });
 }
 
+/** Throws EDGE_ERR_CONFIG_INVALID unless `ms` is a number >= 0 (Infinity allowed). */
+export function checkRingMaxRunMs(ms: number): void {
+  if (typeof ms === 'number' && ms >= 0) return;
+  throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `ringMaxRunMs must be a number >= 0 (Infinity: always the ring), got ${ms}`, { details: { ringMaxRunMs: ms } });
+}
+
 /** Views on a ring made by `createRing` (either thread). */
 export function openRing(sab: SharedArrayBuffer): Ring {
   return { sab, i32: new Int32Array(sab, 0, DATA_OFFSET / 4), bytes: Buffer.from(sab), view: new DataView(sab), slotBytes: (sab.byteLength - DATA_OFFSET) / SLOTS };

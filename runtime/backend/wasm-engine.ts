@@ -46,7 +46,7 @@ import { discardEarlyWorker } from './early-worker.js';
 import type { InferenceEngine, LoadedModel, LoadRequest, RunResult } from './types.js';
 import { applyWasmTiers, type WasmTiers } from './wasm-v8-flags.js';
 import type { EngineOptions } from './worker-engine.js';
-import { checkSlotBytes } from './ring.js';
+import { checkRingMaxRunMs, checkSlotBytes } from './ring.js';
 import { WorkerHost, type HopStats } from './worker-host.js';
 import type { WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
 
@@ -88,9 +88,10 @@ export class WasmEngine implements InferenceEngine {
   #closed = false;
 
   constructor(options: WasmEngineOptions = {}) {
-    this.#boot = { kind: 'wasm', allowTestHooks: options.allowTestHooks ?? false, wasmPathsUrl: wasmDistUrl(), initRuntime: true, wasmThreads: options.threads ?? 1, ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }) };
+    this.#boot = { kind: 'wasm', allowTestHooks: options.allowTestHooks ?? false, wasmPathsUrl: wasmDistUrl(), initRuntime: true, wasmThreads: options.threads ?? 1, ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }), ...(options.ringMaxRunMs === undefined ? {} : { ringMaxRunMs: options.ringMaxRunMs }) };
     this.#onCrash = options.onWorkerCrash ?? (() => undefined);
     if (options.ringSlotBytes !== undefined) checkSlotBytes(options.ringSlotBytes);
+    if (options.ringMaxRunMs !== undefined) checkRingMaxRunMs(options.ringMaxRunMs);
     this.#rss = options.rssBytes ?? (() => process.memoryUsage().rss);
     applyWasmTiers(options.tiers ?? 'liftoff-only');
   }

@@ -41,7 +41,7 @@ import { EdgeError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferenceEngine, LoadedModel, LoadRequest, RunResult } from './types.js';
 import { discardEarlyWorker, takeEarlyWorker } from './early-worker.js';
-import { checkSlotBytes } from './ring.js';
+import { checkRingMaxRunMs, checkSlotBytes } from './ring.js';
 import { WorkerHost, type HopStats } from './worker-host.js';
 import type { WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
 
@@ -58,6 +58,8 @@ export interface EngineOptions {
    * Default DEFAULT_RING_SLOT_BYTES (16 KB); anything but 0 or 64..64 MB: EDGE_ERR_CONFIG_INVALID from the constructor.
    */
   ringSlotBytes?: number;
+  /** Runs of a model whose recent runs took this long (ms) or more skip the ring (worker-host.ts). Default RING_MAX_RUN_MS (1); Infinity: always the ring when it fits. */
+  ringMaxRunMs?: number;
 }
 
 interface Entry {
@@ -79,8 +81,9 @@ export class WorkerEngine implements InferenceEngine {
 
   constructor(kind: BackendKind, options: EngineOptions = {}, wasmPathsUrl?: string) {
     this.kind = kind;
-    this.#boot = { kind, allowTestHooks: options.allowTestHooks ?? false, ...(wasmPathsUrl === undefined ? {} : { wasmPathsUrl }), ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }) };
+    this.#boot = { kind, allowTestHooks: options.allowTestHooks ?? false, ...(wasmPathsUrl === undefined ? {} : { wasmPathsUrl }), ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }), ...(options.ringMaxRunMs === undefined ? {} : { ringMaxRunMs: options.ringMaxRunMs }) };
     if (options.ringSlotBytes !== undefined) checkSlotBytes(options.ringSlotBytes);
+    if (options.ringMaxRunMs !== undefined) checkRingMaxRunMs(options.ringMaxRunMs);
     this.#onCrash = options.onWorkerCrash ?? (() => undefined);
     this.#rss = options.rssBytes ?? (() => process.memoryUsage().rss);
   }

@@ -65,12 +65,12 @@ class RecentRuns {
     this.#ms[this.#count % RECENT_RUNS] = ms;
     this.#count++;
   }
-  /** True when the fastest of the recent runs took RING_MAX_RUN_MS or more; false until half of RECENT_RUNS are known (a first run is often slow). */
-  slow(): boolean {
+  /** True when the fastest of the recent runs took `limitMs` or more; false until half of RECENT_RUNS are known (a first run is often slow). */
+  slow(limitMs: number): boolean {
     if (this.#count < RECENT_RUNS / 2) return false;
     let m = Number.POSITIVE_INFINITY;
     for (const x of this.#ms) if (x < m) m = x;
-    return m >= RING_MAX_RUN_MS;
+    return m >= limitMs;
   }
 }
 
@@ -86,12 +86,14 @@ export class WorkerHost {
   #heardFrom = false;
   readonly #ring: RingClient | undefined;
   readonly #stats: HopStats = { ringRuns: 0, postedRuns: 0, postedAnswers: 0, slowRuns: 0 };
+  readonly #ringMaxRunMs: number;
   /** Recent inference times per session name ("" for a native worker's one session). */
   readonly #recent = new Map<string, RecentRuns>();
 
   constructor(boot: WorkerBoot, label: string, onCrash: (err: EdgeError) => void) {
     this.#onCrash = onCrash;
     const slotBytes = boot.ringSlotBytes ?? DEFAULT_RING_SLOT_BYTES;
+    this.#ringMaxRunMs = boot.ringMaxRunMs ?? RING_MAX_RUN_MS;
     const sab = slotBytes > 0 ? createRing(slotBytes) : undefined;
     this.#ring = sab === undefined ? undefined : new RingClient(sab, (id, a) => this.#ringAnswer(id, a));
     this.#worker = new Worker(WORKER_URL, { workerData: { ...boot, ...(sab === undefined ? {} : { ring: sab }) }, name: `edge-infer:${label}` });
@@ -143,7 +145,7 @@ export class WorkerHost {
     if (recent === undefined) this.#recent.set(name, (recent = new RecentRuns()));
     const ring = this.#ring;
     let slot = ring !== undefined && this.#state === 'up' ? ring.freeSlotFor(name, inputs) : -1;
-    if (slot >= 0 && recent.slow()) {
+    if (slot >= 0 && recent.slow(this.#ringMaxRunMs)) {
       slot = -1;
       this.#stats.slowRuns++;
     }

@@ -32,6 +32,8 @@ export interface WorkerBoot {
    * by postMessage). The host creates the ring from it and passes it as `ring`.
    */
   ringSlotBytes?: number;
+  /** Main thread only: runs of a session whose recent runs took this long (ms) or more skip the ring. Default RING_MAX_RUN_MS (worker-host.ts). */
+  ringMaxRunMs?: number;
   /** The ring itself (set by WorkerHost, not by engines). */
   ring?: SharedArrayBuffer;
 }
