@@ -10,8 +10,9 @@
  * Figures behind the layout (x86, 2 busy cores, ORT 1.30; bench/engine-overhead.ts): the thread hop
  * costs about 0.1-0.15 ms per run (two postMessage wake-ups; a bare echo round trip is
  * 0.03-0.11 ms), so the ratio to raw session.run is ~3x for a 0.05 ms model and ~1.1-1.2x at
- * 1-1.6 ms. Since issue 16 small runs take a shared-memory ring instead (worker-host.ts, ring.ts):
- * 0.89-0.95x the postMessage path's time in bench section 1. A worker costs ~10 MB RSS and ~0.1-0.3 s to start (the first one in a process ~30 MB:
+ * 1-1.6 ms. Since issue 16 small, short runs take a shared-memory ring instead (worker-host.ts,
+ * ring.ts): 0.54-0.93x the postMessage path's time for the 0.015-0.08 ms models of bench section 1;
+ * models whose runs take >= 1 ms keep postMessage (the ring measured slower there). A worker costs ~10 MB RSS and ~0.1-0.3 s to start (the first one in a process ~30 MB:
  * it maps the ORT library). 30 load/unload cycles of mlp-wide left RSS flat (98.9 MB).
  *
  * `loadMs` is measured here, from the load request to the session being ready (worker start,

@@ -27,7 +27,7 @@ const WORKER_URL = new URL('./worker/session-worker.js', import.meta.url);
  * Default bytes per ring slot: a run whose request and answer (tensor bytes plus a few dozen bytes
  * of names and dims) fit goes through shared memory. Picked by measurement (bench 1c: add-one.onnx,
  * input and answer of one size, ring vs postMessage alternating call by call; x86 VM, 2 cores
- * shared with other builds; three runs): ring/postMessage 0.55-1.05x from 64 B to 16 KB (one 1.46x
+ * shared with other builds; seven runs): ring/postMessage 0.59-1.05x from 64 B to 16 KB (one 1.46x
  * outlier at 8 KB), 0.55-1.30x at 32-64 KB, 1.13-3.1x from 128 KB (its four copies, in and out of
  * shared memory on both sides, cost more than the wake-up it saves). 16 KB keeps to where the ring
  * won in nearly every run: 4 slots x 16 KB = 64 KB of shared memory per worker.
@@ -37,8 +37,8 @@ export const DEFAULT_RING_SLOT_BYTES = 16 * 1024;
 /**
  * Runs of a session whose recent inference took this long or more go by postMessage even when they
  * fit a slot. Measured (bench/hop-ab.ts, 1024-h-h-10 MLPs, ring vs ring off, paired): the ring took
- * 0.89-0.95x postMessage's time for 0.1-0.33 ms runs, 0.97-1.05x at 0.7-0.95 ms, 1.05-1.06x at
- * 1.2-1.3 ms and 0.99-1.12x (up to +0.37 ms) at 1.8 ms: after a long wait both threads' futex /
+ * 0.89-0.95x postMessage's time for 0.1-0.33 ms runs, 0.97-1.05x at 0.6-0.95 ms, 1.05-1.06x at
+ * 1.2-1.3 ms and 0.99-1.18x (up to +0.37 ms) at 1.8 ms: after a long wait both threads' futex /
  * waitAsync wake-ups cost more here than the port's. "Recent" is the fastest of the session's last
  * RECENT_RUNS runs (known once half of them ran), so a preempted run does not flip the path.
  */
