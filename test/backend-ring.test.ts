@@ -30,6 +30,12 @@ const batch = (n: number): NamedTensors => ({ input: { dtype: 'float32', dims: [
 /** The float32 values of `name` in `ts` (empty when absent). */
 const f32 = (ts: NamedTensors, name: string): number[] => Array.from((ts[name]?.data ?? new Float32Array(0)) as Float32Array);
 
+/**
+ * Engines for the ring's mechanics: the ring on every run that fits, whatever the run times (on a
+ * loaded machine a short model's runs can measure >= 1 ms and leave the ring: worker-host.ts).
+ */
+const always = { ringMaxRunMs: Number.POSITIVE_INFINITY };
+
 const tmp = mkdtempSync(join(tmpdir(), 'edge-ring-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -53,7 +59,7 @@ writeFileSync(boolModel, writeOnnx(wrapModel({
 }, 17)));
 
 t.test('answers through the ring equal answers through postMessage (digits eval rows, a fixture with an int64 input)', async (t) => {
-  const ring = new NativeEngine();
+  const ring = new NativeEngine(always);
   const post = new NativeEngine({ ringSlotBytes: 0 });
   t.teardown(() => Promise.all([ring.close(), post.close()]));
   for (const e of [ring, post]) {
@@ -76,7 +82,7 @@ t.test('answers through the ring equal answers through postMessage (digits eval 
 });
 
 t.test('inputs larger than a slot go by postMessage, answers larger than their slot come back by postMessage', async (t) => {
-  const engine = new NativeEngine();
+  const engine = new NativeEngine(always);
   t.teardown(() => engine.close());
   await engine.load({ key: 'digits', file: digits, session });
   await engine.load({ key: 'tile', file: tileModel, session });
@@ -98,7 +104,7 @@ t.test('inputs larger than a slot go by postMessage, answers larger than their s
 });
 
 t.test('failures keep their codes on the ring: a wrong shape, an output dtype edge-infer does not carry, a detached input', async (t) => {
-  const ring = new NativeEngine();
+  const ring = new NativeEngine(always);
   const post = new NativeEngine({ ringSlotBytes: 0 });
   t.teardown(() => Promise.all([ring.close(), post.close()]));
   for (const e of [ring, post]) {
@@ -119,7 +125,7 @@ t.test('failures keep their codes on the ring: a wrong shape, an output dtype ed
 });
 
 t.test('many concurrent requests: none lost, each answered with its own row, through both paths', async (t) => {
-  const ring = new NativeEngine();
+  const ring = new NativeEngine(always);
   const ref = new NativeEngine({ ringSlotBytes: 0 });
   t.teardown(() => Promise.all([ring.close(), ref.close()]));
   await ring.load({ key: 'digits', file: digits, session });
@@ -146,7 +152,7 @@ t.test('many concurrent requests: none lost, each answered with its own row, thr
 
 t.test('a worker crashing while the main thread waits on the ring rejects every pending run with EDGE_ERR_WORKER_CRASHED', async (t) => {
   const crashes: string[] = [];
-  const engine = new NativeEngine({ allowTestHooks: true, onWorkerCrash: (key, err) => crashes.push(`${key}:${err.code}`) });
+  const engine = new NativeEngine({ ...always, allowTestHooks: true, onWorkerCrash: (key, err) => crashes.push(`${key}:${err.code}`) });
   t.teardown(() => engine.close());
   await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
   const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: { code: string }) => e.code);
@@ -164,28 +170,29 @@ t.test('a worker crashing while the main thread waits on the ring rejects every 
   await t.rejects(engine.run('slow', square(16)), { code: 'EDGE_ERR_MODEL_UNAVAILABLE' });
 });
 
-/** slow-matmul at n = 96: ~36 KB each way (fits the 64 KB slots the next test asks for), a few ms per run. */
-const slow = (): NamedTensors => ({ x: { dtype: 'float32', dims: [96, 96], data: Float32Array.from({ length: 96 * 96 }, (_, i) => (i % 7) / 7) } });
-
 t.test('unload while runs wait in the ring rejects them with EDGE_ERR_MODEL_UNAVAILABLE; a reload serves again', async (t) => {
-  const engine = new NativeEngine({ ringSlotBytes: 64 * 1024 });
+  const engine = new NativeEngine(always);
   t.teardown(() => engine.close());
   await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
-  const inputs = Array.from({ length: 4 }, slow);
-  const runs = inputs.map((x) => engine.run('slow', x).then(() => 'ok', (e: { code: string }) => e.code));
-  const stats = JSON.stringify(engine.hopStats('slow'));
+  const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: { code: string }) => e.code);
+  // As in the crash test: a posted run (1 MB) keeps the worker busy, so the four small runs are
+  // still waiting in their slots when unload comes (a run answered before the unload resolves).
+  const square = (n: number): NamedTensors => ({ x: { dtype: 'float32', dims: [n, n], data: new Float32Array(n * n).fill(0.01) } });
+  const inputs = [square(512), square(16), square(16), square(16), square(16)];
+  const runs = inputs.map((x) => code(engine.run('slow', x)));
+  t.same(engine.hopStats('slow'), { ringRuns: 4, postedRuns: 1, postedAnswers: 0, slowRuns: 0 });
   await engine.unload('slow');
   const codes = await Promise.all(runs);
-  // unload rejects what is pending at once (WorkerHost.terminate), before any answer can arrive.
-  t.same(codes, new Array(4).fill('EDGE_ERR_MODEL_UNAVAILABLE'), `${codes.join(' ')} (${stats})`);
+  t.ok(codes[0] === 'ok' || codes[0] === 'EDGE_ERR_MODEL_UNAVAILABLE', codes.join(' '));
+  t.same(codes.slice(1), new Array(4).fill('EDGE_ERR_MODEL_UNAVAILABLE'), 'the four runs waiting in slots were rejected');
   await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
-  const r = await engine.run('slow', slow());
-  t.same(r.outputs.y?.dims, [96, 96]);
+  const r = await engine.run('slow', square(16));
+  t.same(r.outputs.y?.dims, [16, 16]);
   t.equal(engine.hopStats('slow')?.ringRuns, 1, 'the new worker has its own ring');
 });
 
 t.test('control messages get through while the worker waits on the ring: load, unload, close', async (t) => {
-  const engine = new NativeEngine();
+  const engine = new NativeEngine(always);
   await engine.load({ key: 'a', file: digits, session });
   await engine.run('a', row(1)); // the worker is now blocked in Atomics.wait
   await new Promise((r) => setTimeout(r, 50));
@@ -216,9 +223,9 @@ t.test('runs of a session whose recent runs took RING_MAX_RUN_MS or more go by p
   t.same(engine.hopStats('slow'), { ringRuns: 4, postedRuns: 3, postedAnswers: 0, slowRuns: 3 }, 'the first four runs (too few known) took the ring, the next ones postMessage');
   for (let i = 0; i < 4; i++) await engine.run('digits', row(i));
   t.same(engine.hopStats('digits'), { ringRuns: 4, postedRuns: 0, postedAnswers: 0, slowRuns: 0 }, 'a short model on another worker keeps the ring');
-  const always = new NativeEngine({ ringSlotBytes: 512 * 1024, ringMaxRunMs: Number.POSITIVE_INFINITY });
-  t.teardown(() => always.close());
-  await always.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
-  for (let i = 0; i < 6; i++) await always.run('slow', square());
-  t.same(always.hopStats('slow'), { ringRuns: 6, postedRuns: 0, postedAnswers: 0, slowRuns: 0 }, 'ringMaxRunMs Infinity keeps every run on the ring');
+  const everyRun = new NativeEngine({ ringSlotBytes: 512 * 1024, ringMaxRunMs: Number.POSITIVE_INFINITY });
+  t.teardown(() => everyRun.close());
+  await everyRun.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
+  for (let i = 0; i < 6; i++) await everyRun.run('slow', square());
+  t.same(everyRun.hopStats('slow'), { ringRuns: 6, postedRuns: 0, postedAnswers: 0, slowRuns: 0 }, 'ringMaxRunMs Infinity keeps every run on the ring');
 });

@@ -45,6 +45,9 @@ export const DEFAULT_RING_SLOT_BYTES = 16 * 1024;
 export const RING_MAX_RUN_MS = 1;
 const RECENT_RUNS = 8;
 
+/** How long `terminate()` lets a worker finish the run it is in before ending it the hard way, ms. */
+const STOP_WAIT_MS = 10_000;
+
 /** Runs per path since the worker started (engine stats, tests). */
 export interface HopStats {
   /** Runs whose request went through a shared-memory slot. */
@@ -84,6 +87,8 @@ export class WorkerHost {
   #state: 'up' | 'crashed' | 'stopped' = 'up';
   /** The worker has answered at least once, so its runtime library is loaded. */
   #heardFrom = false;
+  /** The worker thread has ended ('exit' seen). */
+  #exited = false;
   readonly #ring: RingClient | undefined;
   readonly #stats: HopStats = { ringRuns: 0, postedRuns: 0, postedAnswers: 0, slowRuns: 0 };
   readonly #ringMaxRunMs: number;
@@ -99,7 +104,7 @@ export class WorkerHost {
     this.#worker = new Worker(WORKER_URL, { workerData: { ...boot, ...(sab === undefined ? {} : { ring: sab }) }, name: `edge-infer:${label}` });
     this.#worker.on('message', (msg: FromWorker) => { this.#heardFrom = true; this.#settle(msg); });
     this.#worker.on('error', (e) => this.#crashed(`worker error: ${e.message}`));
-    this.#worker.on('exit', (code) => this.#crashed(`worker exited with code ${code}`));
+    this.#worker.on('exit', (code) => { this.#exited = true; this.#crashed(`worker exited with code ${code}`); });
   }
 
   /** Re-targets crash reports (a pre-started worker gets its model's handler when a load takes it). */
@@ -196,6 +201,20 @@ export class WorkerHost {
     if (this.#state === 'up') this.#state = 'stopped';
     this.#ring?.close();
     this.#rejectAll(new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', 'the model was unloaded'));
+    if (!this.#exited) {
+      // The worker ends itself between runs (`stop`); Worker.terminate() while it is inside
+      // onnxruntime's native run aborted the whole process (a Napi::Error thrown from the binding
+      // as the run returned). A run that does not end within STOP_WAIT_MS (a stuck model) gets the
+      // hard terminate anyway, as before.
+      const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+      this.#ring?.beforePost();
+      this.#worker.postMessage({ type: 'stop', id: 0 } satisfies ToWorker);
+      this.#ring?.afterPost();
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, STOP_WAIT_MS); timer.unref(); });
+      await Promise.race([exited, limit]);
+      clearTimeout(timer);
+    }
     await this.#worker.terminate();
   }
 

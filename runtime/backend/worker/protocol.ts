@@ -55,6 +55,8 @@ export type ToWorker =
   /** Releases one named session (shared WASM runtime); answered with `pong`. */
   | { type: 'unload'; id: number; session: string }
   | { type: 'crash'; id: number }
+  /** Ends the worker from inside (process.exit) once the run it may be in has returned; not answered. */
+  | { type: 'stop'; id: number }
   /** Answered with `pong` once the worker has its runtime library loaded (a pre-started worker is ready). */
   | { type: 'ping'; id: number };
 

@@ -228,6 +228,12 @@ port.on('message', (msg: ToWorker) => {
       port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker);
       done();
       break;
+    case 'stop':
+      // Handled between runs, never inside onnxruntime's native run: terminating the thread during
+      // one aborted the whole process ("terminate called after throwing an instance of
+      // 'Napi::Error'"). No `done()`: the ring is not served again.
+      process.exit(0);
+      return;
     case 'crash':
       // process.exit in a worker stops the thread a little later, not at once: return without
       // `done()` so the ring is not served again meanwhile.
