@@ -1,8 +1,10 @@
 /**
  * Section 1: the same model and input through edge-infer's in-process path (ModelQueue in front of
  * the worker-thread NativeEngine) vs raw InferenceSession.run on this thread (DirectSession), and
- * vs a bare worker holding a raw session (bare-worker.ts: the floor of any worker design).
- * Blocks of iterations alternate between the paths so machine noise hits all of them alike.
+ * vs a bare worker holding a raw session (bare-worker.ts: the floor of any worker design), and vs
+ * the same edge path with the shared-memory ring off (every run by postMessage, as before issue 16).
+ * Blocks of iterations alternate between the paths (in an order that rotates every round) so
+ * machine noise hits all of them alike.
  */
 import { performance } from 'node:perf_hooks';
 import { openDirectSession } from '../runtime/backend/direct-session.js';
@@ -37,6 +39,10 @@ export interface OverheadRow {
   bareRatio: number;
   /** Edge median over bare-worker median: what edge-infer adds on top of that floor. */
   edgeOverBare: number;
+  /** Median of the same ModelQueue + engine path with the shared-memory ring off (every run by postMessage), ms. */
+  postedP50Ms: number;
+  /** Edge (ring) median over the postMessage-only median: what the ring buys (issue 16). */
+  edgeOverPosted: number;
   samples: number;
 }
 
@@ -56,16 +62,19 @@ function copies(fixed: NamedTensors): NamedTensors {
  * `pathMs`: wall time to spend on each path. Blocks last ~5 ms (at least 3 calls) and alternate, so
  * both paths see the same moments of contention from other processes.
  */
-export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pathMs: number): Promise<OverheadRow> {
+export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pathMs: number, postedEngine: NativeEngine): Promise<OverheadRow> {
   const direct = await openDirectSession(c.file, SESSION);
   const bare = await startBareWorker(c.file);
   await engine.load({ key: c.name, file: c.file, session: SESSION });
+  await postedEngine.load({ key: c.name, file: c.file, session: SESSION });
   const queue = new ModelQueue({ engine, key: c.name, queueLimit: 4 });
+  const postedQueue = new ModelQueue({ engine: postedEngine, key: c.name, queueLimit: 4 });
   const fixed = c.input();
   const rows = (Object.values(fixed)[0]?.dims[0]) ?? 1;
   const raw: number[] = [];
   const edge: number[] = [];
   const bareXs: number[] = [];
+  const posted: number[] = [];
   const probe: number[] = [];
   await timeBlock(20, () => direct.run(fixed), probe);
   const perCall = Math.max(median(probe), 0.01);
@@ -73,16 +82,24 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pat
   const rounds = Math.max(10, Math.round(pathMs / (block * perCall)));
   const warm = Array.from({ length: block }, () => copies(fixed));
   await timeBlock(block, (i) => queue.submit(warm[i] as NamedTensors, rows), null);
+  const warmPosted = Array.from({ length: block }, () => copies(fixed));
+  await timeBlock(block, (i) => postedQueue.submit(warmPosted[i] as NamedTensors, rows), null);
+  // Inputs are transferred or copied to the worker, so each call gets its own copy, made outside the timing.
+  const paths: (() => Promise<void>)[] = [
+    () => timeBlock(block, () => direct.run(fixed), raw),
+    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => queue.submit(pre[i] as NamedTensors, rows), edge); },
+    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => bare.run(pre[i] as NamedTensors), bareXs); },
+    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => postedQueue.submit(pre[i] as NamedTensors, rows), posted); },
+  ];
+  // The order rotates every round, so no path always runs right after the same other one (the
+  // previous path's session evicts this one's weights from the caches).
   for (let r = 0; r < rounds; r++) {
-    await timeBlock(block, () => direct.run(fixed), raw);
-    // Inputs are transferred to the worker, so each call gets its own copy, made outside the timing.
-    const pre = Array.from({ length: block }, () => copies(fixed));
-    await timeBlock(block, (i) => queue.submit(pre[i] as NamedTensors, rows), edge);
-    const preBare = Array.from({ length: block }, () => copies(fixed));
-    await timeBlock(block, (i) => bare.run(preBare[i] as NamedTensors), bareXs);
+    for (let k = 0; k < paths.length; k++) await (paths[(r + k) % paths.length] as () => Promise<void>)();
   }
   await queue.drain(1000);
+  await postedQueue.drain(1000);
   await engine.unload(c.name);
+  await postedEngine.unload(c.name);
   await direct.release();
   await bare.close();
   const rawP50 = median(raw);
@@ -94,6 +111,7 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pat
     edgeP50Ms: edgeP50, edgeP90Ms: quantile(edge, 0.9),
     ratio: edgeP50 / rawP50, addedMs: edgeP50 - rawP50, samples: raw.length,
     bareWorkerP50Ms: bareP50, bareRatio: bareP50 / rawP50, edgeOverBare: edgeP50 / bareP50,
+    postedP50Ms: median(posted), edgeOverPosted: edgeP50 / median(posted),
   };
 }
 

@@ -36,3 +36,8 @@ async function responsive(t: Test, engine: InferenceEngine, n: number): Promise<
 
 t.test('timers keep firing on the main thread while a slow native inference runs', (t) => responsive(t, new NativeEngine(), 1024));
 t.test('timers keep firing on the main thread while a slow WASM inference runs', (t) => responsive(t, new WasmEngine(), 640));
+t.test('timers keep firing while the main thread waits for an answer through the shared-memory ring (Atomics.waitAsync, issue 16)', async (t) => {
+  const engine = new NativeEngine({ ringSlotBytes: 8 * 1024 * 1024 }); // slots large enough for the 4 MB tensor
+  await responsive(t, engine, 1024);
+  t.same(engine.hopStats('slow'), { ringRuns: 1, postedRuns: 0, postedAnswers: 0, slowRuns: 0 }, 'the run went through the ring');
+});

@@ -26,7 +26,7 @@ function argmax(data: Float32Array, row: number, classes: number): number {
   return best;
 }
 
-t.test('add-one returns x + 1 and takes ownership of the input buffer', async (t) => {
+t.test('add-one returns x + 1; small inputs go through shared memory, large ones are transferred', async (t) => {
   const engine = new NativeEngine();
   t.teardown(() => engine.close());
   const info = await engine.load({ key: 'add', file: fixture('add-one.onnx'), session, warmup: { x: { dtype: 'float32', dims: [1, 4], data: new Float32Array(4) } } });
@@ -38,7 +38,12 @@ t.test('add-one returns x + 1 and takes ownership of the input buffer', async (t
   const r = await engine.run('add', { x: { dtype: 'float32', dims: [2, 4], data: x } });
   t.same(r.outputs.y?.dims, [2, 4]);
   t.same(Array.from(r.outputs.y?.data as Float32Array), [2, 3, 4, 5, 6, 7, 8, 9]);
-  t.equal(x.length, 0, 'the input buffer was transferred to the worker, not copied');
+  t.equal(x.length, 8, 'a small input is copied into the shared-memory ring, not transferred');
+  const big = new Float32Array(8192 * 4).fill(1);
+  const rb = await engine.run('add', { x: { dtype: 'float32', dims: [8192, 4], data: big } });
+  t.equal((rb.outputs.y?.data as Float32Array)[8191 * 4 + 3], 2);
+  t.equal(big.length, 0, 'an input larger than a ring slot is transferred to the worker, not copied');
+  t.same(engine.hopStats('add'), { ringRuns: 1, postedRuns: 1, postedAnswers: 0, slowRuns: 0 });
 });
 
 t.test('a model with a float32 and an int64 input runs with both dtypes', async (t) => {

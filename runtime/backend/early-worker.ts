@@ -11,7 +11,7 @@
  */
 import { nativeAvailable } from './native-binary.js';
 import type { WorkerBoot } from './worker/protocol.js';
-import { WorkerHost } from './worker-host.js';
+import { DEFAULT_RING_SLOT_BYTES, WorkerHost } from './worker-host.js';
 
 let early: WorkerHost | undefined;
 
@@ -28,7 +28,7 @@ export function takeEarlyWorker(boot: WorkerBoot): WorkerHost | undefined {
   const host = early;
   early = undefined;
   if (host === undefined) return undefined;
-  if (!host.up || boot.kind !== 'native' || boot.allowTestHooks || boot.wasmPathsUrl !== undefined) {
+  if (!host.up || boot.kind !== 'native' || boot.allowTestHooks || boot.wasmPathsUrl !== undefined || (boot.ringSlotBytes ?? DEFAULT_RING_SLOT_BYTES) !== DEFAULT_RING_SLOT_BYTES || boot.ringMaxRunMs !== undefined) {
     void host.terminate();
     return undefined;
   }

@@ -15,15 +15,20 @@ function tight(data: TensorData): TensorData {
   return data.slice() as TensorData;
 }
 
+/** Throws EDGE_ERR_BAD_TENSOR when a tensor's data does not match its dims (or was detached by an earlier run). */
+export function checkTensor(name: string, t: Tensor): void {
+  // A detached buffer (a tensor already handed to another run) reads as length 0.
+  if (t.data.length !== elementCount(t.dims)) {
+    throw new EdgeError('EDGE_ERR_BAD_TENSOR', `tensor "${name}" holds ${t.data.length} values, its dims [${t.dims.join(', ')}] need ${elementCount(t.dims)} (was it already passed to another run?)`, { details: { name } });
+  }
+}
+
 /** Rewrites `tensors` in place so each owns a whole ArrayBuffer, and returns those buffers. */
 export function prepareTransfer(tensors: NamedTensors): ArrayBuffer[] {
   const list: ArrayBuffer[] = [];
   const seen = new Set<ArrayBuffer>();
   for (const [name, t] of Object.entries(tensors)) {
-    // A detached buffer (a tensor already handed to another run) reads as length 0.
-    if (t.data.length !== elementCount(t.dims)) {
-      throw new EdgeError('EDGE_ERR_BAD_TENSOR', `tensor "${name}" holds ${t.data.length} values, its dims [${t.dims.join(', ')}] need ${elementCount(t.dims)} (was it already passed to another run?)`, { details: { name } });
-    }
+    checkTensor(name, t);
     let data = tight(t.data);
     if (seen.has(data.buffer as ArrayBuffer)) data = data.slice() as TensorData;
     const moved: Tensor = { dtype: t.dtype, dims: [...t.dims], data };

@@ -72,7 +72,7 @@ export interface RunResult {
  * An inference engine: owns sessions and the threads they run on.
  * Errors: load -> EDGE_ERR_MODEL_INVALID | EDGE_ERR_LOAD_FAILED | EDGE_ERR_BACKEND_UNAVAILABLE;
  * run -> EDGE_ERR_INFERENCE_FAILED | EDGE_ERR_WORKER_CRASHED | EDGE_ERR_MODEL_UNAVAILABLE.
- * `run` never blocks the caller's event loop. Input tensors are transferred (caller must not reuse them).
+ * `run` never blocks the caller's event loop. Input tensors are transferred or copied (caller must not reuse them).
  */
 export interface InferenceEngine {
   readonly kind: BackendKind;

@@ -46,7 +46,8 @@ import { discardEarlyWorker } from './early-worker.js';
 import type { InferenceEngine, LoadedModel, LoadRequest, RunResult } from './types.js';
 import { applyWasmTiers, type WasmTiers } from './wasm-v8-flags.js';
 import type { EngineOptions } from './worker-engine.js';
-import { WorkerHost } from './worker-host.js';
+import { checkRingMaxRunMs, checkSlotBytes } from './ring.js';
+import { WorkerHost, type HopStats } from './worker-host.js';
 import type { WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
 
 /** file:// URL of onnxruntime-web's dist/ folder, ending with "/". Throws EDGE_ERR_BACKEND_UNAVAILABLE if absent. */
@@ -87,8 +88,10 @@ export class WasmEngine implements InferenceEngine {
   #closed = false;
 
   constructor(options: WasmEngineOptions = {}) {
-    this.#boot = { kind: 'wasm', allowTestHooks: options.allowTestHooks ?? false, wasmPathsUrl: wasmDistUrl(), initRuntime: true, wasmThreads: options.threads ?? 1 };
+    this.#boot = { kind: 'wasm', allowTestHooks: options.allowTestHooks ?? false, wasmPathsUrl: wasmDistUrl(), initRuntime: true, wasmThreads: options.threads ?? 1, ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }), ...(options.ringMaxRunMs === undefined ? {} : { ringMaxRunMs: options.ringMaxRunMs }) };
     this.#onCrash = options.onWorkerCrash ?? (() => undefined);
+    if (options.ringSlotBytes !== undefined) checkSlotBytes(options.ringSlotBytes);
+    if (options.ringMaxRunMs !== undefined) checkRingMaxRunMs(options.ringMaxRunMs);
     this.#rss = options.rssBytes ?? (() => process.memoryUsage().rss);
     applyWasmTiers(options.tiers ?? 'liftoff-only');
   }
@@ -112,6 +115,11 @@ export class WasmEngine implements InferenceEngine {
   /** True when `key` is loaded and the runtime is alive. */
   available(key: string): boolean {
     return this.#models.has(key) && this.#runtime?.host.up === true;
+  }
+
+  /** Runs of the shared runtime (all its models) per hop path; undefined when `key` is not loaded. */
+  hopStats(key: string): HopStats | undefined {
+    return this.#models.has(key) ? this.#runtime?.host.hopStats() : undefined;
   }
 
   info(key: string): LoadedModel | undefined {

@@ -10,7 +10,9 @@
  * Figures behind the layout (x86, 2 busy cores, ORT 1.30; bench/engine-overhead.ts): the thread hop
  * costs about 0.1-0.15 ms per run (two postMessage wake-ups; a bare echo round trip is
  * 0.03-0.11 ms), so the ratio to raw session.run is ~3x for a 0.05 ms model and ~1.1-1.2x at
- * 1-1.6 ms. A worker costs ~10 MB RSS and ~0.1-0.3 s to start (the first one in a process ~30 MB:
+ * 1-1.6 ms. Since issue 16 small, short runs take a shared-memory ring instead (worker-host.ts,
+ * ring.ts): 0.54-0.93x the postMessage path's time for the 0.015-0.08 ms models of bench section 1;
+ * models whose runs take >= 1 ms keep postMessage (the ring measured slower there). A worker costs ~10 MB RSS and ~0.1-0.3 s to start (the first one in a process ~30 MB:
  * it maps the ORT library). 30 load/unload cycles of mlp-wide left RSS flat (98.9 MB).
  *
  * `loadMs` is measured here, from the load request to the session being ready (worker start,
@@ -40,7 +42,8 @@ import { EdgeError } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
 import type { InferenceEngine, LoadedModel, LoadRequest, RunResult } from './types.js';
 import { discardEarlyWorker, takeEarlyWorker } from './early-worker.js';
-import { WorkerHost } from './worker-host.js';
+import { checkRingMaxRunMs, checkSlotBytes } from './ring.js';
+import { WorkerHost, type HopStats } from './worker-host.js';
 import type { WorkerBoot, WorkerLoadSpec } from './worker/protocol.js';
 
 export interface EngineOptions {
@@ -50,6 +53,14 @@ export interface EngineOptions {
   allowTestHooks?: boolean;
   /** Process RSS in bytes. Default () => process.memoryUsage().rss. */
   rssBytes?: () => number;
+  /**
+   * Payload bytes per shared-memory slot of each worker's ring (issue 16, worker-host.ts); runs whose
+   * inputs and outputs fit go through shared memory, others by postMessage. 0 turns the ring off.
+   * Default DEFAULT_RING_SLOT_BYTES (16 KB); anything but 0 or 64..64 MB: EDGE_ERR_CONFIG_INVALID from the constructor.
+   */
+  ringSlotBytes?: number;
+  /** Runs of a model whose recent runs took this long (ms) or more skip the ring (worker-host.ts). Default RING_MAX_RUN_MS (1); Infinity: always the ring when it fits. */
+  ringMaxRunMs?: number;
 }
 
 interface Entry {
@@ -71,7 +82,9 @@ export class WorkerEngine implements InferenceEngine {
 
   constructor(kind: BackendKind, options: EngineOptions = {}, wasmPathsUrl?: string) {
     this.kind = kind;
-    this.#boot = { kind, allowTestHooks: options.allowTestHooks ?? false, ...(wasmPathsUrl === undefined ? {} : { wasmPathsUrl }) };
+    this.#boot = { kind, allowTestHooks: options.allowTestHooks ?? false, ...(wasmPathsUrl === undefined ? {} : { wasmPathsUrl }), ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }), ...(options.ringMaxRunMs === undefined ? {} : { ringMaxRunMs: options.ringMaxRunMs }) };
+    if (options.ringSlotBytes !== undefined) checkSlotBytes(options.ringSlotBytes);
+    if (options.ringMaxRunMs !== undefined) checkRingMaxRunMs(options.ringMaxRunMs);
     this.#onCrash = options.onWorkerCrash ?? (() => undefined);
     this.#rss = options.rssBytes ?? (() => process.memoryUsage().rss);
   }
@@ -95,6 +108,11 @@ export class WorkerEngine implements InferenceEngine {
   /** True when `key` is loaded and its worker is alive. */
   available(key: string): boolean {
     return this.#models.get(key)?.host.up ?? false;
+  }
+
+  /** Runs of `key`'s worker per hop path (ring or postMessage); undefined when not loaded. */
+  hopStats(key: string): HopStats | undefined {
+    return this.#models.get(key)?.host.hopStats();
   }
 
   /** Load figures of a loaded model. */

@@ -31,6 +31,11 @@ if (process.argv[2] === '--compare') {
     if (!(diff <= 1e-3) || !same) problems.push(`${model}: diff ${diff}, top-1 ${same ? 'same' : 'different'}`);
   }
   for (const m of Object.keys(b.models)) if (!a.models[m]) problems.push(`${m}: not loaded on ${a.arch}`);
+  // Issue 16: the shared-memory ring carried runs on both (SharedArrayBuffer + Atomics in worker threads).
+  for (const d of [a, b]) {
+    console.log(`${d.arch}: ${d.hop?.ringRuns ?? 0} runs through the shared-memory ring, ${d.hop?.postedRuns ?? 0} by postMessage`);
+    if (!((d.hop?.ringRuns ?? 0) > 0)) problems.push(`${d.arch}: no run went through the shared-memory ring`);
+  }
   console.log(problems.length === 0 ? 'agree' : `DISAGREE:\n${problems.join('\n')}`);
   process.exit(problems.length === 0 ? 0 : 1);
 }
@@ -69,6 +74,8 @@ try {
     const out = await engine.run(mp.model, inputs);
     const first = out.outputs[lm.manifest.outputs[0].name];
     doc.models[mp.model] = { variant: v.id, classes: first.data.length / rows.length, outputs: Array.from(first.data, (x) => Number(x)) };
+    // Issue 16: runs per path of the shared runtime (ring.ts: tensors up to a slot go through shared memory).
+    doc.hop = engine.hopStats(mp.model);
   }
 } finally {
   await engine.close();

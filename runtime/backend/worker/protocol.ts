@@ -27,6 +27,15 @@ export interface WorkerBoot {
   initRuntime?: boolean;
   /** WASM only: onnxruntime-web's `env.wasm.numThreads` (its own pthread workers). Default 1. */
   wasmThreads?: number;
+  /**
+   * Payload bytes of each shared-memory slot (ring.ts, issue 16); 0 turns the ring off (every run
+   * by postMessage). The host creates the ring from it and passes it as `ring`.
+   */
+  ringSlotBytes?: number;
+  /** Main thread only: runs of a session whose recent runs took this long (ms) or more skip the ring. Default RING_MAX_RUN_MS (worker-host.ts). */
+  ringMaxRunMs?: number;
+  /** The ring itself (set by WorkerHost, not by engines). */
+  ring?: SharedArrayBuffer;
 }
 
 export interface WorkerLoadSpec {
@@ -46,6 +55,8 @@ export type ToWorker =
   /** Releases one named session (shared WASM runtime); answered with `pong`. */
   | { type: 'unload'; id: number; session: string }
   | { type: 'crash'; id: number }
+  /** Ends the worker from inside (process.exit) once the run it may be in has returned; not answered. */
+  | { type: 'stop'; id: number }
   /** Answered with `pong` once the worker has its runtime library loaded (a pre-started worker is ready). */
   | { type: 'ping'; id: number };
 
@@ -73,6 +84,7 @@ export interface WorkerFailure {
 
 export type FromWorker =
   | { type: 'loaded'; id: number; reply: LoadReply }
-  | { type: 'ran'; id: number; reply: RunReply }
+  /** `ring`: the request came through the shared-memory ring and this answer did not fit its slot. */
+  | { type: 'ran'; id: number; reply: RunReply; ring?: true }
   | { type: 'fail'; id: number; error: WorkerFailure }
   | { type: 'pong'; id: number };

@@ -23,6 +23,7 @@ import type { IoSpec } from '../types.js';
 import { collectGarbage } from '../wasm-v8-flags.js';
 import { loadOrt, ortVersion, type Ort } from './ort-module.js';
 import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerFailure, WorkerLoadSpec } from './protocol.js';
+import { RingServer } from './ring-server.js';
 
 class Failure extends Error {
   constructor(readonly failure: WorkerFailure) { super(failure.message); }
@@ -186,33 +187,51 @@ async function run(name: string, inputs: NamedTensors): Promise<{ reply: RunRepl
   return { reply: { outputs, inferenceMs }, transfer: prepareTransfer(outputs) };
 }
 
-function fail(id: number, e: unknown): void {
-  const error: WorkerFailure = e instanceof Failure ? e.failure : { code: 'EDGE_ERR_INTERNAL', message: errorMessage(e) };
-  const msg: FromWorker = { type: 'fail', id, error };
-  port.postMessage(msg);
+function failureOf(e: unknown): WorkerFailure {
+  return e instanceof Failure ? e.failure : { code: 'EDGE_ERR_INTERNAL', message: errorMessage(e) };
 }
 
+function fail(id: number, e: unknown): void {
+  port.postMessage({ type: 'fail', id, error: failureOf(e) } satisfies FromWorker);
+}
+
+/** The shared-memory hop (ring-server.ts); absent when the engine turned it off. */
+const ring = boot.ring === undefined ? undefined : new RingServer(boot.ring, run, failureOf, (msg, transfer) => port.postMessage(msg, transfer));
+const done = (): void => ring?.messageDone();
+
 port.on('message', (msg: ToWorker) => {
+  ring?.messageArrived();
   switch (msg.type) {
     case 'load':
       load(msg.session ?? '', msg.spec).then((reply) => {
         // The model's bytes are in the wasm heap now; their JS copy is garbage (wasm-v8-flags.ts).
         if (boot.initRuntime === true) collectGarbage();
         port.postMessage({ type: 'loaded', id: msg.id, reply } satisfies FromWorker);
-      }, (e) => fail(msg.id, e));
+      }, (e) => fail(msg.id, e)).finally(done);
       break;
     case 'run':
-      run(msg.session ?? '', msg.inputs).then(({ reply, transfer }) => port.postMessage({ type: 'ran', id: msg.id, reply } satisfies FromWorker, transfer), (e) => fail(msg.id, e));
+      run(msg.session ?? '', msg.inputs).then(({ reply, transfer }) => port.postMessage({ type: 'ran', id: msg.id, reply } satisfies FromWorker, transfer), (e) => fail(msg.id, e)).finally(done);
       break;
     case 'unload':
-      unload(msg.session).then(() => port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker), (e) => fail(msg.id, e));
+      unload(msg.session).then(() => port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker), (e) => fail(msg.id, e)).finally(done);
       break;
     case 'ping':
       port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker);
+      done();
       break;
+    case 'stop':
+      // Handled between runs, never inside onnxruntime's native run: terminating the thread during
+      // one aborted the whole process ("terminate called after throwing an instance of
+      // 'Napi::Error'"). No `done()`: the ring is not served again.
+      process.exit(0);
+      return;
     case 'crash':
-      if (boot.allowTestHooks) process.exit(70);
+      // process.exit in a worker stops the thread a little later, not at once: return without
+      // `done()` so the ring is not served again meanwhile.
+      if (boot.allowTestHooks) { process.exit(70); return; }
       fail(msg.id, new Failure({ code: 'EDGE_ERR_INTERNAL', message: 'test hooks are disabled in this engine' }));
+      done();
       break;
   }
 });
+ring?.arm();
