@@ -32,12 +32,21 @@ export interface BareWorker {
 
 export async function startBareWorker(file: string): Promise<BareWorker> {
   const w = new Worker(SOURCE, { eval: true, workerData: { ort: ORT, file, options: sessionOptions({ ...TOOL_SESSION, backend: 'native' }) } });
-  await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  await new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
   return {
-    run: (inputs) => new Promise((resolve) => {
-      w.once('message', resolve);
-      w.postMessage(inputs, Object.values(inputs).map((t) => t.data.buffer as ArrayBuffer));
-    }),
-    close: async () => { await w.terminate(); },
+    run: (inputs) =>
+      new Promise((resolve) => {
+        w.once('message', resolve);
+        w.postMessage(
+          inputs,
+          Object.values(inputs).map((t) => t.data.buffer as ArrayBuffer),
+        );
+      }),
+    close: async () => {
+      await w.terminate();
+    },
   };
 }

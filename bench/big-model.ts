@@ -13,8 +13,6 @@ import { signedUniform as prng } from '../test/helpers/prng.js';
 
 export const BIG_MLP_SIZES = [1024, 2048, 2048, 10] as const;
 
-
-
 export function buildMlp(sizes: readonly number[], seed = 5): OnnxModel {
   const rand = prng(seed);
   const nodes = [];
@@ -41,13 +39,10 @@ export function buildMlp(sizes: readonly number[], seed = 5): OnnxModel {
     opsetImport: [{ domain: '', version: 17 }],
     producerName: 'edge-infer-bench',
     metadataProps: [],
-    trainingInfo: [], functions: [], configuration: [],
-    graph: {
-      name: 'big-mlp', node: nodes, initializer: inits, sparseInitializer: [],
-      input: [valueInfo('x', ['batch', sizes[0] as number])],
-      output: [valueInfo('y', ['batch', sizes[sizes.length - 1] as number])],
-      valueInfo: [], quantizationAnnotation: [], metadataProps: [],
-    },
+    trainingInfo: [],
+    functions: [],
+    configuration: [],
+    graph: { name: 'big-mlp', node: nodes, initializer: inits, sparseInitializer: [], input: [valueInfo('x', ['batch', sizes[0] as number])], output: [valueInfo('y', ['batch', sizes[sizes.length - 1] as number])], valueInfo: [], quantizationAnnotation: [], metadataProps: [] },
   };
 }
 

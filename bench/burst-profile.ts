@@ -18,9 +18,21 @@ import { LoadClient } from './mqtt-load.js';
 import { PREFIX, ROOT, startBenchService } from './service.js';
 import { fmt, printTable } from './stats.js';
 
-interface CpuNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface CpuProfile { nodes: CpuNode[]; samples: number[]; timeDeltas: number[] }
-interface HeapNode { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: HeapNode[] }
+interface CpuNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: CpuNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
 
 const kind = process.argv[2] === 'heap' ? 'heap' : 'cpu';
 const seconds = Number(process.argv[3] ?? 5);
@@ -37,10 +49,7 @@ const broker = await startMosquitto({ tcpNoDelay: true });
 const digitRow = (JSON.parse(readFileSync(join(ROOT, 'models/digits/eval/eval.json'), 'utf8')) as { inputs: number[][] }).inputs[0] ?? [];
 // Heap: service-child.ts samples every allocation (collected ones too) from start to SIGTERM.
 if (kind === 'heap') process.env['EDGE_BENCH_HEAP_SAMPLE'] = join(profDir, 'service.heapprofile');
-const svc = startBenchService({
-  brokerUrl: broker.url, dir: tmp, wrapper: true, models: { digits: { maxBatch: 1, maxQueueDelayMs: 0, queueLimit: 256 } },
-  ...(kind === 'cpu' ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
-});
+const svc = startBenchService({ brokerUrl: broker.url, dir: tmp, wrapper: true, models: { digits: { maxBatch: 1, maxQueueDelayMs: 0, queueLimit: 256 } }, ...(kind === 'cpu' ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}) });
 try {
   await svc.waitLog('service.ready');
   const client = await LoadClient.open(broker.url, `${PREFIX}/models/digits/infer`, PREFIX);
@@ -77,6 +86,9 @@ if (kind === 'cpu') {
   walk(p.head);
 }
 const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30);
-printTable(kind === 'cpu' ? 'Self time by function (whole run, ms)' : 'Sampled allocation by function, collected objects included (whole run, bytes)', ['function', kind === 'cpu' ? 'ms' : 'bytes', 'share'],
-  top.map(([k, v]) => [k.slice(0, 110), fmt(v, kind === 'cpu' ? 1 : 0), `${fmt((100 * v) / total, 1)}%`]));
+printTable(
+  kind === 'cpu' ? 'Self time by function (whole run, ms)' : 'Sampled allocation by function, collected objects included (whole run, bytes)',
+  ['function', kind === 'cpu' ? 'ms' : 'bytes', 'share'],
+  top.map(([k, v]) => [k.slice(0, 110), fmt(v, kind === 'cpu' ? 1 : 0), `${fmt((100 * v) / total, 1)}%`]),
+);
 rmSync(tmp, { recursive: true, force: true });

@@ -29,13 +29,20 @@ const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
 const session: SessionSpec = { intraOpThreads: 1, graphOptimization: 'all', memArena: true, memPattern: true };
 
-interface Case { name: string; file: string; input: () => NamedTensors }
+interface Case {
+  name: string;
+  file: string;
+  input: () => NamedTensors;
+}
 
 const filled = (dims: number[], seed = 1): Float32Array => {
   const n = dims.reduce((a, b) => a * b, 1);
   const a = new Float32Array(n);
   let s = seed;
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) % 2147483648; a[i] = (s / 2147483648) - 0.5; }
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    a[i] = s / 2147483648 - 0.5;
+  }
   return a;
 };
 const tensor = (dims: number[]): Tensor => ({ dtype: 'float32', dims, data: filled(dims) });
@@ -63,7 +70,16 @@ async function timeBlock(n: number, once: () => Promise<unknown>, into: number[]
   }
 }
 
-interface Row { model: string; rawMs: number; engineMs: number; queueMs: number; engineRatio: number; queueRatio: number; samples: number; wasmMs: number }
+interface Row {
+  model: string;
+  rawMs: number;
+  engineMs: number;
+  queueMs: number;
+  engineRatio: number;
+  queueRatio: number;
+  samples: number;
+  wasmMs: number;
+}
 
 async function overhead(c: Case, engine: NativeEngine, wasm: WasmEngine): Promise<Row> {
   const direct = await openDirectSession(c.file, session);
@@ -104,7 +120,16 @@ async function overhead(c: Case, engine: NativeEngine, wasm: WasmEngine): Promis
   return { model: c.name, rawMs, engineMs: median(eng), queueMs: median(q), engineRatio: median(eng) / rawMs, queueRatio: median(q) / rawMs, samples: raw.length, wasmMs: median(w) };
 }
 
-interface LoadRow { model: string; firstLoadMs: number; cachedLoadMs: number; firstSessionMs: number; cachedSessionMs: number; firstRssMB: number; cachedRssMB: number; fromCache: boolean }
+interface LoadRow {
+  model: string;
+  firstLoadMs: number;
+  cachedLoadMs: number;
+  firstSessionMs: number;
+  cachedSessionMs: number;
+  firstRssMB: number;
+  cachedRssMB: number;
+  fromCache: boolean;
+}
 
 async function loads(name: string, file: string): Promise<LoadRow> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
@@ -124,7 +149,11 @@ async function loads(name: string, file: string): Promise<LoadRow> {
 /** Floor of any worker-thread design: a postMessage round trip to an idle echo worker. */
 async function pingFloorMs(n: number): Promise<number> {
   const w = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m))", { eval: true });
-  const once = (): Promise<unknown> => new Promise((resolve) => { w.once('message', resolve); w.postMessage(1); });
+  const once = (): Promise<unknown> =>
+    new Promise((resolve) => {
+      w.once('message', resolve);
+      w.postMessage(1);
+    });
   await timeBlock(200, once, []);
   const xs: number[] = [];
   await timeBlock(n, once, xs);
@@ -149,5 +178,6 @@ for (const r of rows) console.log(`${r.model.padEnd(20)}  ${f(r.rawMs).padStart(
 const loadRows = [await loads('digits teacher', join(root, 'models/digits/teacher-fp32.onnx')), await loads('mlp-wide', join(root, 'test/fixtures/models/mlp-wide.onnx'))];
 console.log('\nLoad (worker start + read + session create, main-thread clock), first vs second load with the optimized-model cache:');
 console.log('model            first ms  cached ms  (session part: first / cached)  fromCache  first RSS MB  cached RSS MB');
-for (const l of loadRows) console.log(`${l.model.padEnd(15)}  ${f(l.firstLoadMs, 1).padStart(8)}  ${f(l.cachedLoadMs, 1).padStart(9)}  ${(f(l.firstSessionMs, 1) + ' / ' + f(l.cachedSessionMs, 1)).padStart(30)}  ${String(l.fromCache).padStart(9)}  ${f(l.firstRssMB, 1).padStart(12)}  ${f(l.cachedRssMB, 1).padStart(13)}`);
+for (const l of loadRows)
+  console.log(`${l.model.padEnd(15)}  ${f(l.firstLoadMs, 1).padStart(8)}  ${f(l.cachedLoadMs, 1).padStart(9)}  ${(f(l.firstSessionMs, 1) + ' / ' + f(l.cachedSessionMs, 1)).padStart(30)}  ${String(l.fromCache).padStart(9)}  ${f(l.firstRssMB, 1).padStart(12)}  ${f(l.cachedRssMB, 1).padStart(13)}`);
 if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify({ pingFloorMs: floor, overhead: rows, loads: loadRows }, null, 2) + '\n');

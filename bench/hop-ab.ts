@@ -30,10 +30,14 @@ function writeMlp(dir: string, h: number): string {
 const pairs = Number(process.argv[3] ?? 1000);
 const tmp = mkdtempSync(join(tmpdir(), 'edge-hop-ab-'));
 try {
-  const model = which === 'digits' ? { file: join(ROOT, 'models/digits/teacher-fp32.onnx'), name: 'input', width: 64 }
-    : which === 'mlp-wide' ? { file: join(ROOT, 'test/fixtures/models/mlp-wide.onnx'), name: 'input', width: 256 }
-      : which.startsWith('mlp:') ? { file: writeMlp(tmp, Number(which.slice(4))), name: 'x', width: 1024 }
-        : { file: writeBigMlp(tmp).file, name: 'x', width: 1024 };
+  const model =
+    which === 'digits'
+      ? { file: join(ROOT, 'models/digits/teacher-fp32.onnx'), name: 'input', width: 64 }
+      : which === 'mlp-wide'
+        ? { file: join(ROOT, 'test/fixtures/models/mlp-wide.onnx'), name: 'input', width: 256 }
+        : which.startsWith('mlp:')
+          ? { file: writeMlp(tmp, Number(which.slice(4))), name: 'x', width: 1024 }
+          : { file: writeBigMlp(tmp).file, name: 'x', width: 1024 };
   const input = (): NamedTensors => ({ [model.name]: { dtype: 'float32', dims: [1, model.width], data: new Float32Array(model.width).fill(0.1) } });
   const direct = await openDirectSession(model.file, SESSION);
   // The ring on every run (ringMaxRunMs Infinity), whatever the model's run time: what this measures.
@@ -56,8 +60,11 @@ try {
     }
   }
   const raw = median(xs.get('raw') ?? []);
-  printTable(`hop A/B, ${which}, batch 1, ${pairs} calls per path, order rotating per round (ms)`, ['path', 'p50', 'p10', 'p90', 'p50 / raw'],
-    [...xs].map(([n, v]) => [n, fmt(median(v), 4), fmt(quantile(v, 0.1), 4), fmt(quantile(v, 0.9), 4), `${fmt(median(v) / raw, 3)}x`]));
+  printTable(
+    `hop A/B, ${which}, batch 1, ${pairs} calls per path, order rotating per round (ms)`,
+    ['path', 'p50', 'p10', 'p90', 'p50 / raw'],
+    [...xs].map(([n, v]) => [n, fmt(median(v), 4), fmt(quantile(v, 0.1), 4), fmt(quantile(v, 0.9), 4), `${fmt(median(v) / raw, 3)}x`]),
+  );
   console.log(`ring runs ${ring.hopStats('m')?.ringRuns}, posted ${ring.hopStats('m')?.postedRuns}`);
   await Promise.all([ring.close(), off.close(), direct.release()]);
 } finally {

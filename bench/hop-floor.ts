@@ -13,14 +13,26 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
 
 export async function hopFloors(n: number): Promise<{ postMessageMs: number; atomicsMs: number }> {
   const w = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m, [m.b]));", { eval: true });
-  const once = (): Promise<unknown> => new Promise((r) => { w.once('message', r); const b = new ArrayBuffer(256); w.postMessage({ b }, [b]); });
+  const once = (): Promise<unknown> =>
+    new Promise((r) => {
+      w.once('message', r);
+      const b = new ArrayBuffer(256);
+      w.postMessage({ b }, [b]);
+    });
   const pm: number[] = [];
-  for (let i = 0; i < n + 200; i++) { const t = performance.now(); await once(); if (i >= 200) pm.push(performance.now() - t); }
+  for (let i = 0; i < n + 200; i++) {
+    const t = performance.now();
+    await once();
+    if (i >= 200) pm.push(performance.now() - t);
+  }
   await w.terminate();
   const sab = new SharedArrayBuffer(8);
   const flag = new Int32Array(sab);
-  const w2 = new Worker(`const { workerData } = require('node:worker_threads'); const f = new Int32Array(workerData);
-    for (;;) { Atomics.wait(f, 0, 0); if (Atomics.load(f, 0) === 2) break; Atomics.store(f, 0, 0); Atomics.store(f, 1, 1); Atomics.notify(f, 1); }`, { eval: true, workerData: sab });
+  const w2 = new Worker(
+    `const { workerData } = require('node:worker_threads'); const f = new Int32Array(workerData);
+    for (;;) { Atomics.wait(f, 0, 0); if (Atomics.load(f, 0) === 2) break; Atomics.store(f, 0, 0); Atomics.store(f, 1, 1); Atomics.notify(f, 1); }`,
+    { eval: true, workerData: sab },
+  );
   const once2 = async (): Promise<void> => {
     Atomics.store(flag, 1, 0);
     Atomics.store(flag, 0, 1);
@@ -29,7 +41,11 @@ export async function hopFloors(n: number): Promise<{ postMessageMs: number; ato
     if (r.async) await r.value;
   };
   const ab: number[] = [];
-  for (let i = 0; i < n + 200; i++) { const t = performance.now(); await once2(); if (i >= 200) ab.push(performance.now() - t); }
+  for (let i = 0; i < n + 200; i++) {
+    const t = performance.now();
+    await once2();
+    if (i >= 200) ab.push(performance.now() - t);
+  }
   Atomics.store(flag, 0, 2);
   Atomics.notify(flag, 0);
   await w2.terminate();

@@ -46,7 +46,16 @@ export async function hopSizes(runs: number, sizes: readonly number[] = HOP_SIZE
       // The paths alternate call by call (which goes first alternates too), so a burst of load from
       // other processes hits both alike; the first 20 pairs per size are warm-up.
       for (let r = 0; r < runs + 20; r++) {
-        const order = r % 2 === 0 ? ([['ring', ring], ['post', post]] as const) : ([['post', post], ['ring', ring]] as const);
+        const order =
+          r % 2 === 0
+            ? ([
+                ['ring', ring],
+                ['post', post],
+              ] as const)
+            : ([
+                ['post', post],
+                ['ring', ring],
+              ] as const);
         for (const [name, engine] of order) {
           const inputs = input();
           const t0 = performance.now();

@@ -38,7 +38,10 @@ const digitRow = (JSON.parse(readFileSync(join(ROOT, 'models/digits/eval/eval.js
 const filled = (n: number): Float32Array => {
   const a = new Float32Array(n);
   let s = 7;
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) % 2147483648; a[i] = s / 2147483648 - 0.5; }
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    a[i] = s / 2147483648 - 0.5;
+  }
   return a;
 };
 
@@ -58,17 +61,42 @@ try {
   const overhead: OverheadRow[] = [];
   for (const c of cases) overhead.push(await measureOverhead(c, engine, pathMs, postedEngine));
   await Promise.all([engine.close(), postedEngine.close()]);
-  printTable('1. In-process overhead: ModelQueue + worker engine vs raw InferenceSession.run (and vs a bare worker holding a raw session: the floor of any worker design; and vs the engine with the shared-memory ring off), batch 1, 1 intra-op thread', ['model', 'raw p50 ms', 'bare worker p50', 'edge p50 ms', 'ring off p50', 'added p50 ms', 'edge/raw', 'bare/raw', 'edge/bare', 'edge/ring off', 'raw p10', 'edge p10', 'edge/raw p10', 'samples'],
-    overhead.map((r) => [r.model, fmt(r.rawP50Ms), fmt(r.bareWorkerP50Ms), fmt(r.edgeP50Ms), fmt(r.postedP50Ms), fmt(r.addedMs), `${fmt(r.ratio, 3)}x`, `${fmt(r.bareRatio, 3)}x`, `${fmt(r.edgeOverBare, 3)}x`, `${fmt(r.edgeOverPosted, 3)}x`, fmt(r.rawP10Ms), fmt(r.edgeP10Ms), `${fmt(r.ratioP10, 3)}x`, String(r.samples)]));
+  printTable(
+    '1. In-process overhead: ModelQueue + worker engine vs raw InferenceSession.run (and vs a bare worker holding a raw session: the floor of any worker design; and vs the engine with the shared-memory ring off), batch 1, 1 intra-op thread',
+    ['model', 'raw p50 ms', 'bare worker p50', 'edge p50 ms', 'ring off p50', 'added p50 ms', 'edge/raw', 'bare/raw', 'edge/bare', 'edge/ring off', 'raw p10', 'edge p10', 'edge/raw p10', 'samples'],
+    overhead.map((r) => [
+      r.model,
+      fmt(r.rawP50Ms),
+      fmt(r.bareWorkerP50Ms),
+      fmt(r.edgeP50Ms),
+      fmt(r.postedP50Ms),
+      fmt(r.addedMs),
+      `${fmt(r.ratio, 3)}x`,
+      `${fmt(r.bareRatio, 3)}x`,
+      `${fmt(r.edgeOverBare, 3)}x`,
+      `${fmt(r.edgeOverPosted, 3)}x`,
+      fmt(r.rawP10Ms),
+      fmt(r.edgeP10Ms),
+      `${fmt(r.ratioP10, 3)}x`,
+      String(r.samples),
+    ]),
+  );
 
   const hop = await hopFloors(quick ? 1000 : 3000);
   printTable('1b. Floor of the worker hop (wake-ups only), median ms', ['postMessage echo (today)', 'SharedArrayBuffer + Atomics (proposed)'], [[fmt(hop.postMessageMs, 4), fmt(hop.atomicsMs, 4)]]);
   const sizes = await hopSizes(quick ? 300 : 1000);
-  printTable('1c. Engine round trip by payload size (add-one.onnx, input = output bytes), shared-memory ring vs postMessage with transfer, median ms (picks the ring slot size, DEFAULT_RING_SLOT_BYTES)', ['bytes', 'ring', 'postMessage', 'ring/postMessage', 'samples'],
-    sizes.map((r) => [String(r.bytes), fmt(r.ringP50Ms, 4), fmt(r.postP50Ms, 4), `${fmt(r.ratio, 3)}x`, String(r.samples)]));
+  printTable(
+    '1c. Engine round trip by payload size (add-one.onnx, input = output bytes), shared-memory ring vs postMessage with transfer, median ms (picks the ring slot size, DEFAULT_RING_SLOT_BYTES)',
+    ['bytes', 'ring', 'postMessage', 'ring/postMessage', 'samples'],
+    sizes.map((r) => [String(r.bytes), fmt(r.ringP50Ms, 4), fmt(r.postP50Ms, 4), `${fmt(r.ratio, 3)}x`, String(r.samples)]),
+  );
   if (only === '1') {
     const b = overhead[overhead.length - 1] as OverheadRow;
-    printTable('Target (issue 16, section 1 only)', ['target', 'measured', 'verdict'], [['in-process overhead <= 1.05x raw ORT at batch 1 (>= 1 ms model)', `${fmt(b.ratio, 3)}x (raw ${fmt(b.rawP50Ms)} ms; a bare worker ${fmt(b.bareRatio, 3)}x; edge over bare ${fmt(b.edgeOverBare, 3)}x; ring off ${fmt(b.postedP50Ms / b.rawP50Ms, 3)}x)`, verdict(b.ratio <= 1.05)]]);
+    printTable(
+      'Target (issue 16, section 1 only)',
+      ['target', 'measured', 'verdict'],
+      [['in-process overhead <= 1.05x raw ORT at batch 1 (>= 1 ms model)', `${fmt(b.ratio, 3)}x (raw ${fmt(b.rawP50Ms)} ms; a bare worker ${fmt(b.bareRatio, 3)}x; edge over bare ${fmt(b.edgeOverBare, 3)}x; ring off ${fmt(b.postedP50Ms / b.rawP50Ms, 3)}x)`, verdict(b.ratio <= 1.05)]],
+    );
     if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify({ machine, overhead, hop, sizes }, null, 2) + '\n');
     rmSync(tmp, { recursive: true, force: true });
     process.exit(0);
@@ -88,9 +116,17 @@ try {
   const on = sat.find((s) => s.batching === 'on' && s.form === 'json' && s.window === 64);
   const maxEld = Math.max(...sat.map((s) => s.eventLoopMaxMs));
   const targets = [
-    { target: 'in-process overhead <= 1.05x raw ORT at batch 1 (>= 1 ms model)', measured: `${fmt(bigRow.ratio, 3)}x (raw ${fmt(bigRow.rawP50Ms)} ms; a bare worker ${fmt(bigRow.bareRatio, 3)}x; edge over bare ${fmt(bigRow.edgeOverBare, 3)}x; shared-memory ring off ${fmt(bigRow.postedP50Ms / bigRow.rawP50Ms, 3)}x)`, ok: bigRow.ratio <= 1.05 },
+    {
+      target: 'in-process overhead <= 1.05x raw ORT at batch 1 (>= 1 ms model)',
+      measured: `${fmt(bigRow.ratio, 3)}x (raw ${fmt(bigRow.rawP50Ms)} ms; a bare worker ${fmt(bigRow.bareRatio, 3)}x; edge over bare ${fmt(bigRow.edgeOverBare, 3)}x; shared-memory ring off ${fmt(bigRow.postedP50Ms / bigRow.rawP50Ms, 3)}x)`,
+      ok: bigRow.ratio <= 1.05,
+    },
     // Issue 16's MQTT targets, measured as the issue did: sequential requests (section 2b), nodelay broker, QoS 1 both ways.
-    { target: 'MQTT sequential: service p50 <= floor p50 + raw inference (spaced like the requests) + 0.3 ms', measured: seq === undefined ? 'not measured' : `${fmt(seq.serviceP50Ms)} ms vs ${fmt(seq.floorP50Ms)} + ${fmt(seq.rawSpacedP50Ms)} + 0.3 = ${fmt(seq.floorP50Ms + seq.rawSpacedP50Ms + 0.3)} ms (added ${fmt(seq.serviceP50Ms - seq.floorP50Ms - seq.rawSpacedP50Ms)} ms)`, ok: seq !== undefined && seq.serviceP50Ms <= seq.floorP50Ms + seq.rawSpacedP50Ms + 0.3 },
+    {
+      target: 'MQTT sequential: service p50 <= floor p50 + raw inference (spaced like the requests) + 0.3 ms',
+      measured: seq === undefined ? 'not measured' : `${fmt(seq.serviceP50Ms)} ms vs ${fmt(seq.floorP50Ms)} + ${fmt(seq.rawSpacedP50Ms)} + 0.3 = ${fmt(seq.floorP50Ms + seq.rawSpacedP50Ms + 0.3)} ms (added ${fmt(seq.serviceP50Ms - seq.floorP50Ms - seq.rawSpacedP50Ms)} ms)`,
+      ok: seq !== undefined && seq.serviceP50Ms <= seq.floorP50Ms + seq.rawSpacedP50Ms + 0.3,
+    },
     { target: 'MQTT sequential: service p99 <= floor p99 + 2 ms', measured: seq === undefined ? 'not measured' : `${fmt(seq.serviceP99Ms)} ms vs ${fmt(seq.floorP99Ms)} + 2 = ${fmt(seq.floorP99Ms + 2)} ms`, ok: seq !== undefined && seq.serviceP99Ms <= seq.floorP99Ms + 2 },
     { target: `MQTT burst (${mqtt.burst.window} in flight) answers/s >= 0.5x a bare responder's on the same broker`, measured: `${fmt(mqtt.burst.ratio, 2)}x (${fmt(mqtt.burst.serviceAnswersPerS, 0)} vs bare ${fmt(mqtt.burst.bareAnswersPerS, 0)} /s)`, ok: mqtt.burst.ratio >= 0.5 },
     { target: 'batching over MQTT >= 3x unbatched throughput at saturation (64 in flight, JSON)', measured: `${fmt((on?.answersPerS ?? NaN) / (off?.answersPerS ?? NaN), 2)}x (${fmt(off?.answersPerS, 0)} -> ${fmt(on?.answersPerS, 0)} /s)`, ok: (on?.answersPerS ?? 0) >= 3 * (off?.answersPerS ?? Infinity) },
@@ -101,10 +137,18 @@ try {
     { target: 'first answer within 1 s of process start (digits)', measured: local.cold.map((c) => `${c.start}: ${fmt(c.firstAnswerMs, 0)} ms`).join(', '), ok: local.cold.every((c) => c.firstAnswerMs <= 1000) },
     { target: 'event-loop delay <= 20 ms at saturation (every section-3 row)', measured: `max ${fmt(maxEld, 1)} ms (GC max ${fmt(Math.max(...sat.map((s) => s.gcMaxMs)), 1)} ms)`, ok: maxEld <= 20 },
   ];
-  printTable('Targets (issues 5 and 16)', ['target', 'measured', 'verdict'], targets.map((t) => [t.target, t.measured, verdict(t.ok)]));
+  printTable(
+    'Targets (issues 5 and 16)',
+    ['target', 'measured', 'verdict'],
+    targets.map((t) => [t.target, t.measured, verdict(t.ok)]),
+  );
   const elapsedS = (Date.now() - t0) / 1000;
   const figures = { machine: { ...machine, loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, elapsedS, bigModel: { bytes: big.bytes }, overhead, hop, sizes, mqtt: { latency: mqtt.latency, saturation: mqtt.saturation, burst: mqtt.burst, memory: mqtt.memory }, local: { ...local }, outbox, targets };
-  console.log(`\nfinished in ${fmt(elapsedS, 1)} s; load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nfinished in ${fmt(elapsedS, 1)} s; load average now ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   if (jsonFile !== undefined) {
     writeFileSync(jsonFile, JSON.stringify(figures, null, 2) + '\n');
     console.log(`figures written to ${jsonFile}`);

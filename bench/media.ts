@@ -40,11 +40,14 @@ const photo = halfPicture(640, 480, 'left');
 const JPG = encodeJpeg(photo, 640, 480, 85);
 const PNGB = encodePng(photo, 640, 480, 2);
 
-
 async function time(n: number, f: () => Promise<unknown> | unknown): Promise<number[]> {
   for (let i = 0; i < 3; i++) await f();
   const out: number[] = [];
-  for (let i = 0; i < n; i++) { const t0 = performance.now(); await f(); out.push(performance.now() - t0); }
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await f();
+    out.push(performance.now() - t0);
+  }
   return out;
 }
 
@@ -68,7 +71,12 @@ async function child(lib: string): Promise<void> {
   process.stdout.write(JSON.stringify({ lib, rows, grey: Array.from(grey), maxRssMB: process.resourceUsage().maxRSS / 1024 }));
 }
 
-interface ChildOut { lib: string; rows: Record<string, number>; grey: number[]; maxRssMB: number }
+interface ChildOut {
+  lib: string;
+  rows: Record<string, number>;
+  grey: number[];
+  maxRssMB: number;
+}
 
 function runChild(lib: string): ChildOut {
   const env = { ...process.env, EDGE_INFER_IMAGE_DECODER: lib === 'sharp' ? 'sharp' : 'js' };
@@ -98,12 +106,16 @@ async function mainThread(): Promise<void> {
   const wall = performance.now() - t0;
   const elu = performance.eventLoopUtilization(elu0);
   await pool.close();
-  printTable('2 main-thread time per image request (640x480 JPEG -> grey 28x28; decode in the pool)', ['measure', 'ms per request'], [
-    ['event-loop active time (codec + hand-off + result), mean', fmt(elu.active / n)],
-    ['synchronous part of the request (codec + copy + postMessage), p50', fmt(median(sync))],
-    ['synchronous part, p95', fmt(quantile(sync, 0.95))],
-    ['wall time per request (decode in the worker), mean', fmt(wall / n)],
-  ]);
+  printTable(
+    '2 main-thread time per image request (640x480 JPEG -> grey 28x28; decode in the pool)',
+    ['measure', 'ms per request'],
+    [
+      ['event-loop active time (codec + hand-off + result), mean', fmt(elu.active / n)],
+      ['synchronous part of the request (codec + copy + postMessage), p50', fmt(median(sync))],
+      ['synchronous part, p95', fmt(quantile(sync, 0.95))],
+      ['wall time per request (decode in the worker), mean', fmt(wall / n)],
+    ],
+  );
 }
 
 async function audio(): Promise<void> {
@@ -111,7 +123,10 @@ async function audio(): Promise<void> {
   try {
     cpSync(path.join(ROOT, 'models', 'vad'), path.join(tmp, 'vad'), { recursive: true });
     const seconds = quick ? 5 : 20;
-    const samples = utterances(16000, Array.from({ length: seconds * 2 }, () => 500));
+    const samples = utterances(
+      16000,
+      Array.from({ length: seconds * 2 }, () => 500),
+    );
     const rows: string[][] = [];
     for (const backend of ['native', 'wasm'] as const) {
       const setup = await resolveSetup({ packageRoot: ROOT, modelsDir: tmp, backend });
@@ -143,7 +158,11 @@ if (args[0] === '--child') {
   console.log(`edge-infer media bench ${quick ? '(quick) ' : ''}- ${new Date().toISOString()} - node ${process.version} ${process.arch}`);
   const outs = ['jpeg-js', 'sharp'].map(runChild);
   const keys = ['jpeg-grey28', 'jpeg-rgb224', 'png-grey28', 'decode-only-jpeg', 'libvips-resize-grey28'];
-  printTable('1 decode + preprocess of a 640x480 photo, p50 ms (one child process per library)', ['library', ...keys, 'peak RSS MB'], outs.map((o) => [o.lib, ...keys.map((k) => fmt(o.rows[k])), fmt(o.maxRssMB, 1)]));
+  printTable(
+    '1 decode + preprocess of a 640x480 photo, p50 ms (one child process per library)',
+    ['library', ...keys, 'peak RSS MB'],
+    outs.map((o) => [o.lib, ...keys.map((k) => fmt(o.rows[k])), fmt(o.maxRssMB, 1)]),
+  );
   if (outs.length === 2) {
     const [a, b] = outs as [ChildOut, ChildOut];
     const mad = a.grey.reduce((s, v, i) => s + Math.abs(v - (b.grey[i] ?? 0)), 0) / a.grey.length;

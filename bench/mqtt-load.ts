@@ -8,9 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { connect, type IClientPublishOptions, type MqttClient } from 'mqtt';
 
-export interface RequestMaker {
-  (i: number): { payload: Buffer; properties: NonNullable<IClientPublishOptions['properties']> };
-}
+export type RequestMaker = (i: number) => { payload: Buffer; properties: NonNullable<IClientPublishOptions['properties']> };
 
 export interface OpenLoopResult {
   sent: number;
@@ -37,7 +35,10 @@ export function connectClient(url: string): Promise<MqttClient> {
     const c = connect(url, { protocolVersion: 5, clean: true, reconnectPeriod: 0, clientId: `bench-${randomUUID().slice(0, 8)}` });
     // TCP_NODELAY on the bench's own sockets too (the service sets it on its own): with Nagle here,
     // the load generator and the bare responder added ~25 ms to every figure, floor included.
-    c.once('connect', () => { (c.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true); resolve(c); });
+    c.once('connect', () => {
+      (c.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+      resolve(c);
+    });
     c.once('error', reject);
   });
 }
@@ -101,10 +102,15 @@ export class LoadClient {
     let heldNow = false;
     const start = performance.now();
     let allAnswered: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => { allAnswered = resolve; });
+    const finished = new Promise<void>((resolve) => {
+      allAnswered = resolve;
+    });
     const onAnswer = (ok: boolean, ms: number): void => {
       inFlight--;
-      if (ok) { res.answered++; res.latencies.push(ms); } else res.errors++;
+      if (ok) {
+        res.answered++;
+        res.latencies.push(ms);
+      } else res.errors++;
       if (i >= total && inFlight === 0) allAnswered();
     };
     await new Promise<void>((resolveSent) => {
@@ -112,7 +118,10 @@ export class LoadClient {
         const now = performance.now();
         while (i < total && start + i * period <= now) {
           if (inFlight >= o.window) {
-            if (!heldNow) { res.held++; heldNow = true; }
+            if (!heldNow) {
+              res.held++;
+              heldNow = true;
+            }
             setTimeout(tick, 1);
             return;
           }
@@ -122,7 +131,10 @@ export class LoadClient {
           this.#send(i, o.make, start + i * period, onAnswer);
           i++;
         }
-        if (i >= total) { resolveSent(); return; }
+        if (i >= total) {
+          resolveSent();
+          return;
+        }
         setTimeout(tick, Math.max(0, start + i * period - performance.now()));
       };
       tick();
@@ -142,10 +154,16 @@ export class LoadClient {
     for (let i = 0; i < o.n; i++) {
       const r = await new Promise<{ ok: boolean; ms: number; payload: Buffer } | null>((resolve) => {
         const t = setTimeout(() => resolve(null), o.timeoutMs ?? 5000);
-        this.#send(i, o.make, performance.now(), (ok, ms, payload) => { clearTimeout(t); resolve({ ok, ms, payload }); });
+        this.#send(i, o.make, performance.now(), (ok, ms, payload) => {
+          clearTimeout(t);
+          resolve({ ok, ms, payload });
+        });
       });
       if (r === null) break;
-      if (r.ok) { res.answered++; res.latencies.push(r.ms); } else res.errors++;
+      if (r.ok) {
+        res.answered++;
+        res.latencies.push(r.ms);
+      } else res.errors++;
       // The service's own view of the request (edge-infer answers carry latencyMs.total: receipt -> encoding).
       const l = r.ok && r.payload[0] === 0x7b ? (JSON.parse(r.payload.toString()) as { latencyMs?: { total?: number; inference?: number; queue?: number } }).latencyMs : undefined;
       if (typeof l?.total === 'number' && typeof l.inference === 'number' && typeof l.queue === 'number') {
@@ -173,7 +191,10 @@ export class LoadClient {
       this.#send(i++, o.make, performance.now(), (ok, ms) => {
         inFlight--;
         if (!stop) {
-          if (ok) { res.answered++; res.latencies.push(ms); } else res.errors++;
+          if (ok) {
+            res.answered++;
+            res.latencies.push(ms);
+          } else res.errors++;
           one();
         } else if (inFlight === 0) idle();
       });
@@ -183,7 +204,13 @@ export class LoadClient {
     stop = true;
     const elapsed = performance.now() - start;
     res.answersPerS = res.answered / (elapsed / 1000);
-    if (inFlight > 0) await Promise.race([new Promise<void>((r) => { idle = r; }), new Promise((r) => setTimeout(r, 5000))]);
+    if (inFlight > 0)
+      await Promise.race([
+        new Promise<void>((r) => {
+          idle = r;
+        }),
+        new Promise((r) => setTimeout(r, 5000)),
+      ]);
     this.#pending.clear();
     return res;
   }
@@ -192,11 +219,7 @@ export class LoadClient {
 /** A plain client that answers every request on `topic` at once, QoS 1, with a result-sized JSON body. */
 export async function startBareResponder(url: string, topic: string): Promise<{ close(): Promise<void> }> {
   const c = await connectClient(url);
-  const body = Buffer.from(JSON.stringify({
-    id: 'x', model: 'digits', variant: 'bare',
-    outputs: { logits: { dtype: 'float32', shape: [1, 10], data: [-10.43, -4.89, 2.27, 14.56, -3.1, 0.5, -7.2, 1.1, 0.2, -2.2] } },
-    top: [{ index: 3, label: '3', score: 1 }], latencyMs: { queue: 0.01, inference: 0.05, total: 0.1 },
-  }));
+  const body = Buffer.from(JSON.stringify({ id: 'x', model: 'digits', variant: 'bare', outputs: { logits: { dtype: 'float32', shape: [1, 10], data: [-10.43, -4.89, 2.27, 14.56, -3.1, 0.5, -7.2, 1.1, 0.2, -2.2] } }, top: [{ index: 3, label: '3', score: 1 }], latencyMs: { queue: 0.01, inference: 0.05, total: 0.1 } }));
   c.on('message', (_t, _payload, packet) => {
     const rt = packet.properties?.responseTopic;
     if (rt === undefined) return;

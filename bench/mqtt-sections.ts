@@ -188,10 +188,22 @@ async function latencyRun(broker: Mosquitto, nodelay: boolean, o: { quick: boole
     const fp99 = quantile(floor, 0.99);
     const sp99 = quantile(service, 0.99);
     return {
-      broker: nodelay ? 'mosquitto set_tcp_nodelay true' : 'mosquitto default (nodelay false)', nodelay, rate,
-      floorP50Ms: fp50, floorP99Ms: fp99, serviceP50Ms: sp50, serviceP99Ms: sp99, rawInferenceP50Ms: raw, rawBackToBackP50Ms: rawBackToBack,
-      overheadP50Ms: sp50 - fp50 - raw, overheadP99Ms: sp99 - fp99 - raw,
-      samples: service.length, serviceErrors: errors, serviceLost: lost, held, variant,
+      broker: nodelay ? 'mosquitto set_tcp_nodelay true' : 'mosquitto default (nodelay false)',
+      nodelay,
+      rate,
+      floorP50Ms: fp50,
+      floorP99Ms: fp99,
+      serviceP50Ms: sp50,
+      serviceP99Ms: sp99,
+      rawInferenceP50Ms: raw,
+      rawBackToBackP50Ms: rawBackToBack,
+      overheadP50Ms: sp50 - fp50 - raw,
+      overheadP99Ms: sp99 - fp99 - raw,
+      samples: service.length,
+      serviceErrors: errors,
+      serviceLost: lost,
+      held,
+      variant,
       ...(sequential !== undefined ? { sequential } : {}),
     };
   } finally {
@@ -234,7 +246,22 @@ async function saturationRuns(broker: Mosquitto, o: { quick: boolean; tmp: strin
         await svc.eventLoop(true);
         const r = await client.saturate({ window, durationMs, make });
         const eld = await svc.eventLoop(true);
-        out.push({ batching, form, window, answersPerS: r.answersPerS, errors: r.errors, p50Ms: median(r.latencies), p99Ms: quantile(r.latencies, 0.99), eventLoopMaxMs: eld.maxMs, eventLoopP99Ms: eld.p99Ms, gcMaxMs: eld.gcMaxMs, gcTotalMs: eld.gcTotalMs, preempted: eld.preempted, heapBPerRequest: eld.heapBPerRequest, externalBPerRequest: eld.externalBPerRequest });
+        out.push({
+          batching,
+          form,
+          window,
+          answersPerS: r.answersPerS,
+          errors: r.errors,
+          p50Ms: median(r.latencies),
+          p99Ms: quantile(r.latencies, 0.99),
+          eventLoopMaxMs: eld.maxMs,
+          eventLoopP99Ms: eld.p99Ms,
+          gcMaxMs: eld.gcMaxMs,
+          gcTotalMs: eld.gcTotalMs,
+          preempted: eld.preempted,
+          heapBPerRequest: eld.heapBPerRequest,
+          externalBPerRequest: eld.externalBPerRequest,
+        });
       }
       if (batching === 'off') {
         // The burst (issue 16): 256 in flight, JSON, unbatched, same broker as the bare floor below.
@@ -243,7 +270,22 @@ async function saturationRuns(broker: Mosquitto, o: { quick: boolean; tmp: strin
         await svc.eventLoop(true);
         const r = await client.saturate({ window: BURST, durationMs, make });
         const eld = await svc.eventLoop(true);
-        out.push({ batching, form: 'json', window: BURST, answersPerS: r.answersPerS, errors: r.errors, p50Ms: median(r.latencies), p99Ms: quantile(r.latencies, 0.99), eventLoopMaxMs: eld.maxMs, eventLoopP99Ms: eld.p99Ms, gcMaxMs: eld.gcMaxMs, gcTotalMs: eld.gcTotalMs, preempted: eld.preempted, heapBPerRequest: eld.heapBPerRequest, externalBPerRequest: eld.externalBPerRequest });
+        out.push({
+          batching,
+          form: 'json',
+          window: BURST,
+          answersPerS: r.answersPerS,
+          errors: r.errors,
+          p50Ms: median(r.latencies),
+          p99Ms: quantile(r.latencies, 0.99),
+          eventLoopMaxMs: eld.maxMs,
+          eventLoopP99Ms: eld.p99Ms,
+          gcMaxMs: eld.gcMaxMs,
+          gcTotalMs: eld.gcTotalMs,
+          preempted: eld.preempted,
+          heapBPerRequest: eld.heapBPerRequest,
+          externalBPerRequest: eld.externalBPerRequest,
+        });
       }
       await client.close();
     } finally {
@@ -267,17 +309,26 @@ export async function runMqttSections(o: { quick: boolean; tmp: string; digitRow
       await nagle.stop();
     }
   }
-  printTable('2. MQTT round trip at a steady 200 req/s (open loop, window 64), QoS 1 both ways, digits JSON, ms', ['broker', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced / back to back)', 'overhead p50', 'overhead p99', 'samples', 'errors', 'lost', 'variant'],
-    latency.map((l) => [l.broker, fmt(l.floorP50Ms), fmt(l.floorP99Ms), fmt(l.serviceP50Ms), fmt(l.serviceP99Ms), `${fmt(l.rawInferenceP50Ms)} / ${fmt(l.rawBackToBackP50Ms)}`, fmt(l.overheadP50Ms), fmt(l.overheadP99Ms), String(l.samples), String(l.serviceErrors), String(l.serviceLost), l.variant]));
+  printTable(
+    '2. MQTT round trip at a steady 200 req/s (open loop, window 64), QoS 1 both ways, digits JSON, ms',
+    ['broker', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced / back to back)', 'overhead p50', 'overhead p99', 'samples', 'errors', 'lost', 'variant'],
+    latency.map((l) => [l.broker, fmt(l.floorP50Ms), fmt(l.floorP99Ms), fmt(l.serviceP50Ms), fmt(l.serviceP99Ms), `${fmt(l.rawInferenceP50Ms)} / ${fmt(l.rawBackToBackP50Ms)}`, fmt(l.overheadP50Ms), fmt(l.overheadP99Ms), String(l.samples), String(l.serviceErrors), String(l.serviceLost), l.variant]),
+  );
   const seq = latency.flatMap((l) => (l.sequential !== undefined ? [l.sequential] : []));
-  printTable('2b. MQTT round trip, sequential requests (each sent on the previous answer), QoS 1 both ways, nodelay broker, digits JSON, ms', ['requests', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced one round trip)', 'added p50', 'added p99', 'inside the service p50 (answer latencyMs.total)', 'of it: queue / session.run p50', 'errors'],
-    seq.map((q) => [String(q.n), fmt(q.floorP50Ms), fmt(q.floorP99Ms), fmt(q.serviceP50Ms), fmt(q.serviceP99Ms), fmt(q.rawSpacedP50Ms), fmt(q.serviceP50Ms - q.floorP50Ms - q.rawSpacedP50Ms), fmt(q.serviceP99Ms - q.floorP99Ms), fmt(q.insideP50Ms), `${fmt(q.queueP50Ms)} / ${fmt(q.inferenceP50Ms)}`, String(q.errors)]));
+  printTable(
+    '2b. MQTT round trip, sequential requests (each sent on the previous answer), QoS 1 both ways, nodelay broker, digits JSON, ms',
+    ['requests', 'floor p50', 'floor p99', 'service p50', 'service p99', 'raw inf p50 (spaced one round trip)', 'added p50', 'added p99', 'inside the service p50 (answer latencyMs.total)', 'of it: queue / session.run p50', 'errors'],
+    seq.map((q) => [String(q.n), fmt(q.floorP50Ms), fmt(q.floorP99Ms), fmt(q.serviceP50Ms), fmt(q.serviceP99Ms), fmt(q.rawSpacedP50Ms), fmt(q.serviceP50Ms - q.floorP50Ms - q.rawSpacedP50Ms), fmt(q.serviceP99Ms - q.floorP99Ms), fmt(q.insideP50Ms), `${fmt(q.queueP50Ms)} / ${fmt(q.inferenceP50Ms)}`, String(q.errors)]),
+  );
   const saturation = await saturationRuns(nodelay, o);
   const bareAnswersPerS = await bareBurst(nodelay, o);
   const svcBurst = saturation.find((s) => s.window === BURST)?.answersPerS ?? NaN;
   const burst: BurstFigures = { window: BURST, bareAnswersPerS, serviceAnswersPerS: svcBurst, ratio: svcBurst / bareAnswersPerS };
-  printTable('3+6. Throughput at saturation (closed loop, 64 or 256 in flight), digits, nodelay broker; event-loop delay, GC and bytes allocated per request of the service process', ['batching', 'form', 'window', 'answers/s', 'errors', 'p50 ms', 'p99 ms', 'loop max ms', 'loop p99 ms', 'GC max ms', 'GC total ms', 'heap B/req', 'external B/req', 'preempted'],
-    saturation.map((s) => [s.batching, s.form, String(s.window), fmt(s.answersPerS, 0), String(s.errors), fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), fmt(s.eventLoopMaxMs, 1), fmt(s.eventLoopP99Ms, 1), fmt(s.gcMaxMs, 1), fmt(s.gcTotalMs, 0), fmt(s.heapBPerRequest, 0), fmt(s.externalBPerRequest, 0), String(s.preempted)]));
+  printTable(
+    '3+6. Throughput at saturation (closed loop, 64 or 256 in flight), digits, nodelay broker; event-loop delay, GC and bytes allocated per request of the service process',
+    ['batching', 'form', 'window', 'answers/s', 'errors', 'p50 ms', 'p99 ms', 'loop max ms', 'loop p99 ms', 'GC max ms', 'GC total ms', 'heap B/req', 'external B/req', 'preempted'],
+    saturation.map((s) => [s.batching, s.form, String(s.window), fmt(s.answersPerS, 0), String(s.errors), fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), fmt(s.eventLoopMaxMs, 1), fmt(s.eventLoopP99Ms, 1), fmt(s.gcMaxMs, 1), fmt(s.gcTotalMs, 0), fmt(s.heapBPerRequest, 0), fmt(s.externalBPerRequest, 0), String(s.preempted)]),
+  );
   printTable(`3c. Burst: ${BURST} in flight, QoS 1 both ways, same broker, answers/s`, ['bare mqtt.js responder (floor)', 'edge-infer (digits, JSON, unbatched)', 'ratio'], [[fmt(bareAnswersPerS, 0), fmt(svcBurst, 0), `${fmt(burst.ratio, 2)}x`]]);
   return { brokerUrl: nodelay.url, latency, saturation, burst, memory, closeBroker: () => nodelay.stop() };
 }

@@ -13,7 +13,15 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Outbox, type FsyncPolicy } from '../runtime/transport/outbox.js';
 import { fmt, median, printTable, quantile } from './stats.js';
 
-export interface OutboxCost { fsync: FsyncPolicy; enqueueP50Ms: number; enqueueP99Ms: number; concurrentPerS: number; eventLoopMaxMs: number; writeCallBytesPerAnswer: number; diskBytesPerAnswer: number }
+export interface OutboxCost {
+  fsync: FsyncPolicy;
+  enqueueP50Ms: number;
+  enqueueP99Ms: number;
+  concurrentPerS: number;
+  eventLoopMaxMs: number;
+  writeCallBytesPerAnswer: number;
+  diskBytesPerAnswer: number;
+}
 
 /** This process's I/O counters (/proc/self/io): bytes handed to write() and bytes sent to the storage layer (minus cancelled). */
 function ioCounters(): { wchar: number; disk: number } {
@@ -78,8 +86,11 @@ export async function measureOutbox(quick: boolean): Promise<OutboxCost[]> {
     const avg = (k: keyof Omit<OutboxCost, 'fsync'>): number => a.reduce((s, r) => s + r[k], 0) / a.length;
     return { fsync: f, enqueueP50Ms: avg('enqueueP50Ms'), enqueueP99Ms: Math.max(...a.map((r) => r.enqueueP99Ms)), concurrentPerS: avg('concurrentPerS'), eventLoopMaxMs: Math.max(...a.map((r) => r.eventLoopMaxMs)), writeCallBytesPerAnswer: avg('writeCallBytesPerAnswer'), diskBytesPerAnswer: avg('diskBytesPerAnswer') };
   });
-  printTable('7. Durable outbox per answer: Outbox (append-only segment log, group commit: one write [+ one fdatasync] per group), temp dir', ['fsync', 'enqueue p50 ms', 'enqueue p99 ms', 'answers/s (64 in flight)', 'loop max ms', 'write() B/answer', 'disk B/answer'],
-    merged.map((r) => [r.fsync, fmt(r.enqueueP50Ms), fmt(r.enqueueP99Ms), fmt(r.concurrentPerS, 0), fmt(r.eventLoopMaxMs, 1), fmt(r.writeCallBytesPerAnswer, 0), fmt(r.diskBytesPerAnswer, 0)]));
+  printTable(
+    '7. Durable outbox per answer: Outbox (append-only segment log, group commit: one write [+ one fdatasync] per group), temp dir',
+    ['fsync', 'enqueue p50 ms', 'enqueue p99 ms', 'answers/s (64 in flight)', 'loop max ms', 'write() B/answer', 'disk B/answer'],
+    merged.map((r) => [r.fsync, fmt(r.enqueueP50Ms), fmt(r.enqueueP99Ms), fmt(r.concurrentPerS, 0), fmt(r.eventLoopMaxMs, 1), fmt(r.writeCallBytesPerAnswer, 0), fmt(r.diskBytesPerAnswer, 0)]),
+  );
   return merged;
 }
 

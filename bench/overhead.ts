@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { openDirectSession } from '../runtime/backend/direct-session.js';
-import { NativeEngine } from '../runtime/backend/native-engine.js';
+import type { NativeEngine } from '../runtime/backend/native-engine.js';
 import type { SessionSpec } from '../runtime/backend/types.js';
 import { ModelQueue } from '../runtime/scheduler/model-queue.js';
 import type { NamedTensors, Tensor } from '../runtime/tensor.js';
@@ -17,7 +17,11 @@ import { median, quantile } from './stats.js';
 
 export const SESSION: SessionSpec = { intraOpThreads: 1, graphOptimization: 'all', memArena: true, memPattern: true };
 
-export interface OverheadCase { name: string; file: string; input: () => NamedTensors }
+export interface OverheadCase {
+  name: string;
+  file: string;
+  input: () => NamedTensors;
+}
 
 export interface OverheadRow {
   model: string;
@@ -70,7 +74,7 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pat
   const queue = new ModelQueue({ engine, key: c.name, queueLimit: 4 });
   const postedQueue = new ModelQueue({ engine: postedEngine, key: c.name, queueLimit: 4 });
   const fixed = c.input();
-  const rows = (Object.values(fixed)[0]?.dims[0]) ?? 1;
+  const rows = Object.values(fixed)[0]?.dims[0] ?? 1;
   const raw: number[] = [];
   const edge: number[] = [];
   const bareXs: number[] = [];
@@ -87,9 +91,18 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pat
   // Inputs are transferred or copied to the worker, so each call gets its own copy, made outside the timing.
   const paths: (() => Promise<void>)[] = [
     () => timeBlock(block, () => direct.run(fixed), raw),
-    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => queue.submit(pre[i] as NamedTensors, rows), edge); },
-    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => bare.run(pre[i] as NamedTensors), bareXs); },
-    () => { const pre = Array.from({ length: block }, () => copies(fixed)); return timeBlock(block, (i) => postedQueue.submit(pre[i] as NamedTensors, rows), posted); },
+    () => {
+      const pre = Array.from({ length: block }, () => copies(fixed));
+      return timeBlock(block, (i) => queue.submit(pre[i] as NamedTensors, rows), edge);
+    },
+    () => {
+      const pre = Array.from({ length: block }, () => copies(fixed));
+      return timeBlock(block, (i) => bare.run(pre[i] as NamedTensors), bareXs);
+    },
+    () => {
+      const pre = Array.from({ length: block }, () => copies(fixed));
+      return timeBlock(block, (i) => postedQueue.submit(pre[i] as NamedTensors, rows), posted);
+    },
   ];
   // The order rotates every round, so no path always runs right after the same other one (the
   // previous path's session evicts this one's weights from the caches).
@@ -107,11 +120,21 @@ export async function measureOverhead(c: OverheadCase, engine: NativeEngine, pat
   const bareP50 = median(bareXs);
   return {
     model: c.name,
-    rawP50Ms: rawP50, rawP90Ms: quantile(raw, 0.9), rawP10Ms: quantile(raw, 0.1), edgeP10Ms: quantile(edge, 0.1), ratioP10: quantile(edge, 0.1) / quantile(raw, 0.1),
-    edgeP50Ms: edgeP50, edgeP90Ms: quantile(edge, 0.9),
-    ratio: edgeP50 / rawP50, addedMs: edgeP50 - rawP50, samples: raw.length,
-    bareWorkerP50Ms: bareP50, bareRatio: bareP50 / rawP50, edgeOverBare: edgeP50 / bareP50,
-    postedP50Ms: median(posted), edgeOverPosted: edgeP50 / median(posted),
+    rawP50Ms: rawP50,
+    rawP90Ms: quantile(raw, 0.9),
+    rawP10Ms: quantile(raw, 0.1),
+    edgeP10Ms: quantile(edge, 0.1),
+    ratioP10: quantile(edge, 0.1) / quantile(raw, 0.1),
+    edgeP50Ms: edgeP50,
+    edgeP90Ms: quantile(edge, 0.9),
+    ratio: edgeP50 / rawP50,
+    addedMs: edgeP50 - rawP50,
+    samples: raw.length,
+    bareWorkerP50Ms: bareP50,
+    bareRatio: bareP50 / rawP50,
+    edgeOverBare: edgeP50 / bareP50,
+    postedP50Ms: median(posted),
+    edgeOverPosted: edgeP50 / median(posted),
   };
 }
 

@@ -16,7 +16,9 @@ try {
   const m = await runMqttSections({ quick: true, tmp, digitRow, nagle: false });
   await m.closeBroker();
   const seq = m.latency[0]?.sequential;
-  console.log(`RESULT ${JSON.stringify({ root: ROOT, load: [load0, loadavg()[0]], seq, burst: m.burst, saturation: m.saturation.map((s) => ({ batching: s.batching, form: s.form, window: s.window, answersPerS: Math.round(s.answersPerS), loopMaxMs: s.eventLoopMaxMs, gcMaxMs: s.gcMaxMs, heapBPerRequest: Math.round(s.heapBPerRequest), externalBPerRequest: Math.round(s.externalBPerRequest) })) })}`);
+  console.log(
+    `RESULT ${JSON.stringify({ root: ROOT, load: [load0, loadavg()[0]], seq, burst: m.burst, saturation: m.saturation.map((s) => ({ batching: s.batching, form: s.form, window: s.window, answersPerS: Math.round(s.answersPerS), loopMaxMs: s.eventLoopMaxMs, gcMaxMs: s.gcMaxMs, heapBPerRequest: Math.round(s.heapBPerRequest), externalBPerRequest: Math.round(s.externalBPerRequest) })) })}`,
+  );
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

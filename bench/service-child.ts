@@ -35,7 +35,10 @@ h.enable();
 let gcMaxMs = 0;
 let gcTotalMs = 0;
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) { gcMaxMs = Math.max(gcMaxMs, e.duration); gcTotalMs += e.duration; }
+  for (const e of list.getEntries()) {
+    gcMaxMs = Math.max(gcMaxMs, e.duration);
+    gcTotalMs += e.duration;
+  }
 }).observe({ entryTypes: ['gc'] });
 // Involuntary context switches: times the kernel took the CPU away (2 cores shared with broker and load).
 const nonvoluntary = (): number => Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN);
@@ -63,11 +66,14 @@ function account(): void {
 process.on('message', (m) => {
   account();
   const n = requests() - acc.requests0;
-  const figures = {
-    maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, meanMs: h.mean / 1e6, gcMaxMs, gcTotalMs, preempted: nonvoluntary() - nv0,
-    requests: n, heapBPerRequest: n > 0 ? acc.heapB / n : NaN, externalBPerRequest: n > 0 ? acc.externalB / n : NaN,
-  };
-  if (m === 'report-reset') { h.reset(); gcMaxMs = 0; gcTotalMs = 0; nv0 = nonvoluntary(); acc = { heapB: 0, externalB: 0, requests0: requests() }; }
+  const figures = { maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, meanMs: h.mean / 1e6, gcMaxMs, gcTotalMs, preempted: nonvoluntary() - nv0, requests: n, heapBPerRequest: n > 0 ? acc.heapB / n : NaN, externalBPerRequest: n > 0 ? acc.externalB / n : NaN };
+  if (m === 'report-reset') {
+    h.reset();
+    gcMaxMs = 0;
+    gcTotalMs = 0;
+    nv0 = nonvoluntary();
+    acc = { heapB: 0, externalB: 0, requests0: requests() };
+  }
   process.send?.(figures);
 });
 // EDGE_BENCH_HEAP_SAMPLE=<file> (bench/burst-profile.ts heap): V8's sampling heap profiler over every

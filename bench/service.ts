@@ -18,7 +18,13 @@ const CHILD = fileURLToPath(new URL('./service-child.js', import.meta.url));
 export const DEVICE = 'bench';
 export const PREFIX = `edge/${DEVICE}`;
 
-export interface ModelSettings { maxBatch?: number; maxQueueDelayMs?: number; preferredBatchSizes?: number[]; queueLimit?: number; enabled?: boolean }
+export interface ModelSettings {
+  maxBatch?: number;
+  maxQueueDelayMs?: number;
+  preferredBatchSizes?: number[];
+  queueLimit?: number;
+  enabled?: boolean;
+}
 
 export interface ServiceSpec {
   brokerUrl: string;
@@ -34,13 +40,18 @@ export interface ServiceSpec {
 }
 
 export interface EventLoopFigures {
-  maxMs: number; p99Ms: number; meanMs: number;
+  maxMs: number;
+  p99Ms: number;
+  meanMs: number;
   /** Longest and summed GC pause on the service's main thread since the last reset, ms. */
-  gcMaxMs: number; gcTotalMs: number;
+  gcMaxMs: number;
+  gcTotalMs: number;
   /** Involuntary context switches of the service process since the last reset. */
   preempted: number;
   /** Requests the runtime counted since the last reset, and V8 heap / external bytes allocated per request on the main thread (service-child.ts says how). */
-  requests: number; heapBPerRequest: number; externalBPerRequest: number;
+  requests: number;
+  heapBPerRequest: number;
+  externalBPerRequest: number;
 }
 
 export interface BenchService {
@@ -58,18 +69,21 @@ export interface BenchService {
 
 export function writeConfig(s: ServiceSpec): string {
   const file = join(s.dir, 'config.json');
-  writeFileSync(file, JSON.stringify({
-    deviceId: DEVICE,
-    profile: 'generic-x64',
-    stateDir: s.stateDir ?? join(s.dir, 'state'),
-    ...(s.modelsDir !== undefined ? { modelsDir: s.modelsDir } : {}),
-    broker: { url: s.brokerUrl, protocolVersion: 5 },
-    embeddedBroker: { mode: 'never' },
-    models: s.models ?? {},
-    limits: { maxPayloadBytes: 1_048_576, maxBatch: 64 },
-    telemetry: { intervalS: 1 },
-    log: { level: 'info', format: 'json' },
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      deviceId: DEVICE,
+      profile: 'generic-x64',
+      stateDir: s.stateDir ?? join(s.dir, 'state'),
+      ...(s.modelsDir !== undefined ? { modelsDir: s.modelsDir } : {}),
+      broker: { url: s.brokerUrl, protocolVersion: 5 },
+      embeddedBroker: { mode: 'never' },
+      models: s.models ?? {},
+      limits: { maxPayloadBytes: 1_048_576, maxBatch: 64 },
+      telemetry: { intervalS: 1 },
+      log: { level: 'info', format: 'json' },
+    }),
+  );
   return file;
 }
 
@@ -77,23 +91,27 @@ export function startBenchService(s: ServiceSpec): BenchService {
   const file = writeConfig(s);
   const spawnedWallMs = Date.now();
   const spawnedAt = performance.now();
-  const child = s.wrapper === true
-    ? fork(CHILD, [file], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: s.execArgv ?? (process.env['EDGE_BENCH_CHILD_FLAGS'] ?? '').split(' ').filter(Boolean) })
-    : spawn(process.execPath, [...(s.execArgv ?? []), CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child =
+    s.wrapper === true ? fork(CHILD, [file], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: s.execArgv ?? (process.env['EDGE_BENCH_CHILD_FLAGS'] ?? '').split(' ').filter(Boolean) }) : spawn(process.execPath, [...(s.execArgv ?? []), CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   const waiters: { text: string; resolve: (at: number) => void }[] = [];
   const onData = (b: Buffer): void => {
     logs += b.toString();
     const now = performance.now();
-    for (const w of [...waiters]) if (logs.includes(w.text)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(now); }
+    for (const w of [...waiters])
+      if (logs.includes(w.text)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(now);
+      }
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ipc = (msg: string): Promise<unknown> => new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send?.(msg);
-  });
+  const ipc = (msg: string): Promise<unknown> =>
+    new Promise((resolve) => {
+      child.once('message', resolve);
+      child.send?.(msg);
+    });
   return {
     child,
     spawnedAt,
@@ -103,8 +121,17 @@ export function startBenchService(s: ServiceSpec): BenchService {
       if (logs.includes(text)) return Promise.resolve(performance.now());
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`service did not log "${text}" in ${timeoutMs} ms:\n${logs.slice(-3000)}`)), timeoutMs);
-        waiters.push({ text, resolve: (at) => { clearTimeout(t); resolve(at); } });
-        void exited.then(() => { clearTimeout(t); reject(new Error(`service exited (${child.exitCode}) before logging "${text}":\n${logs.slice(-3000)}`)); });
+        waiters.push({
+          text,
+          resolve: (at) => {
+            clearTimeout(t);
+            resolve(at);
+          },
+        });
+        void exited.then(() => {
+          clearTimeout(t);
+          reject(new Error(`service exited (${child.exitCode}) before logging "${text}":\n${logs.slice(-3000)}`));
+        });
       });
     },
     async eventLoop(reset) {
@@ -132,7 +159,11 @@ export function logEvents(logs: string, event: string): Record<string, unknown>[
   const out: Record<string, unknown>[] = [];
   for (const line of logs.split('\n')) {
     if (!line.includes(`"${event}"`)) continue;
-    try { out.push(JSON.parse(line) as Record<string, unknown>); } catch { /* not JSON */ }
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      /* not JSON */
+    }
   }
   return out;
 }
@@ -152,8 +183,16 @@ export async function firstAnswerAt(url: string, payload: Buffer, begin: () => v
       const timer = setInterval(() => {
         c.publish(`${PREFIX}/models/digits/infer`, payload, { qos: 0, properties: { contentType: 'application/json', responseTopic: reply, correlationData: Buffer.from('cold') } });
       }, everyMs);
-      const give = setTimeout(() => { clearInterval(timer); reject(new Error('no first answer')); }, timeoutMs);
-      c.once('message', () => { const at = performance.now(); clearInterval(timer); clearTimeout(give); resolve(at); });
+      const give = setTimeout(() => {
+        clearInterval(timer);
+        reject(new Error('no first answer'));
+      }, timeoutMs);
+      c.once('message', () => {
+        const at = performance.now();
+        clearInterval(timer);
+        clearTimeout(give);
+        resolve(at);
+      });
     });
   } finally {
     await endClient(c);
@@ -168,7 +207,10 @@ export async function readStatus(url: string): Promise<Record<string, unknown>> 
       const t = setTimeout(() => reject(new Error('no retained status')), 5000);
       c.on('message', (_topic, payload) => {
         const s = JSON.parse(payload.toString()) as Record<string, unknown>;
-        if (s['state'] === 'online') { clearTimeout(t); resolve(s); }
+        if (s['state'] === 'online') {
+          clearTimeout(t);
+          resolve(s);
+        }
       });
       void c.subscribeAsync(`${PREFIX}/status`, { qos: 1 });
     });

@@ -72,7 +72,10 @@ export interface SoakFigures {
   samples: SoakSample[];
 }
 
-interface Telemetry { outbox?: { depth?: number }; models?: { queueDepth?: number }[] }
+interface Telemetry {
+  outbox?: { depth?: number };
+  models?: { queueDepth?: number }[];
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -80,12 +83,20 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
   const dir = mkdtempSync(path.join(o.baseDir ?? tmpdir(), 'edge-soak-'));
   const broker = await startMosquitto({ persistence: true });
   const prefix = 'edge/soak';
-  const svc = startService({
-    deviceId: 'soak', topicPrefix: prefix, profile: 'generic-x64', modelsDir: makeModelsDir(dir),
-    broker: { url: broker.url, protocolVersion: 5, reconnectMinMs: 100, reconnectMaxMs: 1000 },
-    models: { digits: { queueLimit: Math.max(256, o.window * 4) } },
-    telemetry: { intervalS: 1 }, log: { level: 'info', format: 'json' },
-  }, [], dir);
+  const svc = startService(
+    {
+      deviceId: 'soak',
+      topicPrefix: prefix,
+      profile: 'generic-x64',
+      modelsDir: makeModelsDir(dir),
+      broker: { url: broker.url, protocolVersion: 5, reconnectMinMs: 100, reconnectMaxMs: 1000 },
+      models: { digits: { queueLimit: Math.max(256, o.window * 4) } },
+      telemetry: { intervalS: 1 },
+      log: { level: 'info', format: 'json' },
+    },
+    [],
+    dir,
+  );
   let client: MqttClient | undefined;
   try {
     await svc.waitLog('mqtt.connected');
@@ -93,7 +104,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     const ev = digitsEval();
     client = connect(broker.url, { protocolVersion: 5, clientId: 'soaker', clean: false, reconnectPeriod: 100, properties: { sessionExpiryInterval: 3600 } });
     const c = client;
-    await new Promise<void>((resolve, reject) => { c.once('connect', () => resolve()); c.once('error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+    });
     await c.subscribeAsync(['soakr/answers', `${prefix}/telemetry`], { qos: 1 });
 
     /** id -> eval sample index; the first answer per sample fixes its label, later ones must agree. */
@@ -110,14 +124,21 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
         try {
           const tm = JSON.parse(payload.toString()) as Telemetry;
           telemetry = { outbox: tm.outbox?.depth ?? null, queue: (tm.models ?? []).reduce((n, m) => n + (m.queueDepth ?? 0), 0) };
-        } catch { /* a torn telemetry message is not a soak figure */ }
+        } catch {
+          /* a torn telemetry message is not a soak figure */
+        }
         return;
       }
       const body = JSON.parse(payload.toString()) as { id?: string; error?: { code?: string }; outputs?: { logits?: { data: number[] } } };
       const id = String(body.id);
-      if (answered.has(id)) { duplicates++; return; }
-      if (body.error !== undefined) { errors.push(`${id}: ${body.error.code ?? '?'}`); answered.add(id); }
-      else {
+      if (answered.has(id)) {
+        duplicates++;
+        return;
+      }
+      if (body.error !== undefined) {
+        errors.push(`${id}: ${body.error.code ?? '?'}`);
+        answered.add(id);
+      } else {
         const d = body.outputs?.logits?.data ?? [];
         const label = d.indexOf(Math.max(...d));
         const sampleIndex = expected.get(id) ?? -1;
@@ -153,12 +174,24 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
         await timeouts.at(-1);
       }
       if (start === undefined && atS() >= warmupS) start = sample();
-      if (atS() * 1000 >= nextSample) { sample(); nextSample += o.sampleMs ?? 2000; }
+      if (atS() * 1000 >= nextSample) {
+        sample();
+        nextSample += o.sampleMs ?? 2000;
+      }
       if (sent - answered.size >= o.window && c.connected) {
-        await new Promise<void>((resolve) => { const tm = setTimeout(resolve, 100); wake = () => { clearTimeout(tm); resolve(); }; });
+        await new Promise<void>((resolve) => {
+          const tm = setTimeout(resolve, 100);
+          wake = () => {
+            clearTimeout(tm);
+            resolve();
+          };
+        });
         continue;
       }
-      if (!c.connected) { await sleep(20); continue; }
+      if (!c.connected) {
+        await sleep(20);
+        continue;
+      }
       const i = sent % ev.inputs.length;
       const id = `s${sent}`;
       expected.set(id, i);
@@ -179,14 +212,28 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
     const ids = [...expected.keys()];
     const reconnects = (svc.logs().match(/"event":"mqtt\.connected"/g) ?? []).length - 1;
     return {
-      seconds: Math.round(atS()), sent, answered: ids.filter((id) => answered.has(id)).length, lost: ids.filter((id) => !answered.has(id)).length,
-      duplicates, errors, wrongLabels, restarts, serviceReconnectsLogged: reconnects,
-      rssStartMB: first.rssMB, rssEndMB: end.rssMB, rssMaxMB: Math.max(...samples.map((s) => s.rssMB)),
-      fdsStart: first.fds, fdsEnd: end.fds, fdsMax: Math.max(...samples.map((s) => s.fds)),
-      outboxDepthMax: Math.max(0, ...samples.map((s) => s.outboxDepth ?? 0)), outboxDepthEnd: end.outboxDepth,
+      seconds: Math.round(atS()),
+      sent,
+      answered: ids.filter((id) => answered.has(id)).length,
+      lost: ids.filter((id) => !answered.has(id)).length,
+      duplicates,
+      errors,
+      wrongLabels,
+      restarts,
+      serviceReconnectsLogged: reconnects,
+      rssStartMB: first.rssMB,
+      rssEndMB: end.rssMB,
+      rssMaxMB: Math.max(...samples.map((s) => s.rssMB)),
+      fdsStart: first.fds,
+      fdsEnd: end.fds,
+      fdsMax: Math.max(...samples.map((s) => s.fds)),
+      outboxDepthMax: Math.max(0, ...samples.map((s) => s.outboxDepth ?? 0)),
+      outboxDepthEnd: end.outboxDepth,
       outboxLiveEnd: outboxLive(path.join(dir, 'state', 'outbox')),
-      queueDepthMax: Math.max(0, ...samples.map((s) => s.queueDepth ?? 0)), queueDepthEnd: end.queueDepth,
-      alive: svc.child.exitCode === null, samples,
+      queueDepthMax: Math.max(0, ...samples.map((s) => s.queueDepth ?? 0)),
+      queueDepthEnd: end.queueDepth,
+      alive: svc.child.exitCode === null,
+      samples,
     };
   } finally {
     await client?.endAsync().catch(() => undefined);
@@ -204,10 +251,7 @@ function arg(name: string, def: number): number {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const minutes = arg('minutes', 60);
   const restarts = arg('restarts', Math.max(2, Math.round(minutes / 10)));
-  const f = await runSoak({
-    seconds: minutes * 60, restarts, window: arg('window', 64), sampleMs: 60_000,
-    onSample: (s) => console.log(`t=${s.atS}s sent=${s.sent} answered=${s.answered} rss=${s.rssMB.toFixed(1)}MB fds=${s.fds} outbox=${String(s.outboxDepth)} queue=${String(s.queueDepth)}`),
-  });
+  const f = await runSoak({ seconds: minutes * 60, restarts, window: arg('window', 64), sampleMs: 60_000, onSample: (s) => console.log(`t=${s.atS}s sent=${s.sent} answered=${s.answered} rss=${s.rssMB.toFixed(1)}MB fds=${s.fds} outbox=${String(s.outboxDepth)} queue=${String(s.queueDepth)}`) });
   const { samples, ...figures } = f;
   void samples;
   console.log(JSON.stringify(figures, null, 2));

@@ -48,8 +48,12 @@ async function fusedOps(bytes: Uint8Array): Promise<string> {
     await s.release();
     const counts: Record<string, number> = {};
     for (const n of readOnnx(readFileSync(file)).graph.node) counts[n.opType ?? ''] = (counts[n.opType ?? ''] ?? 0) + 1;
-    return Object.entries(counts).map(([k, v]) => `${k} x${v}`).join(', ');
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+    return Object.entries(counts)
+      .map(([k, v]) => `${k} x${v}`)
+      .join(', ');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const { fp32, int8, label } = await models();
@@ -67,7 +71,11 @@ const sessions = { fp32: await ort.InferenceSession.create(fp32, OPTS), int8: aw
 for (const batch of [1, 32]) {
   const size = sample.reduce((x, y) => x * y, batch);
   const r = mulberry32(batch);
-  const x = new ort.Tensor('float32', Float32Array.from({ length: size }, () => r()), [batch, ...sample]);
+  const x = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: size }, () => r()),
+    [batch, ...sample],
+  );
   const rounds: Record<'fp32' | 'int8', number[]> = { fp32: [], int8: [] };
   const iterations = batch === 1 ? 100 : 10;
   for (let round = 0; round < 9; round++) {
@@ -75,7 +83,11 @@ for (const batch of [1, 32]) {
       const s = sessions[k];
       await s.run({ [inputName]: x });
       const times: number[] = [];
-      for (let i = 0; i < iterations; i++) { const t0 = process.hrtime.bigint(); await s.run({ [inputName]: x }); times.push(Number(process.hrtime.bigint() - t0) / 1e6); }
+      for (let i = 0; i < iterations; i++) {
+        const t0 = process.hrtime.bigint();
+        await s.run({ [inputName]: x });
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
       rounds[k].push(median(times));
     }
   }
@@ -83,8 +95,7 @@ for (const batch of [1, 32]) {
   const q = median(rounds.int8);
   const fMin = Math.min(...rounds.fp32);
   const qMin = Math.min(...rounds.int8);
-  console.log(`batch ${batch}: fp32 ${f.toFixed(3)} ms, int8 ${q.toFixed(3)} ms, int8 speed-up ${(f / q).toFixed(2)}x (median of 9 rounds x ${iterations} runs, 1 thread); `
-    + `fastest round: fp32 ${fMin.toFixed(3)} ms, int8 ${qMin.toFixed(3)} ms, ${(fMin / qMin).toFixed(2)}x`);
+  console.log(`batch ${batch}: fp32 ${f.toFixed(3)} ms, int8 ${q.toFixed(3)} ms, int8 speed-up ${(f / q).toFixed(2)}x (median of 9 rounds x ${iterations} runs, 1 thread); ` + `fastest round: fp32 ${fMin.toFixed(3)} ms, int8 ${qMin.toFixed(3)} ms, ${(fMin / qMin).toFixed(2)}x`);
 }
 await sessions.fp32.release();
 await sessions.int8.release();

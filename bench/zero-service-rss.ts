@@ -18,7 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 
 const argv = process.argv.slice(2);
-const flag = (name: string, def: string): string => { const i = argv.indexOf(name); return i < 0 ? def : (argv[i + 1] ?? def); };
+const flag = (name: string, def: string): string => {
+  const i = argv.indexOf(name);
+  return i < 0 ? def : (argv[i + 1] ?? def);
+};
 const root = path.resolve(flag('--root', path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')));
 const profile = flag('--profile', 'rpi-zero-2w');
 const settleS = Number(flag('--settle-s', '3'));
@@ -37,7 +40,11 @@ function topMappings(pid: number, n: number): string {
     if (head) maps.push({ what: `${head[2] || 'anon'} ${head[1]}`, mb: 0 });
     else if (line.startsWith('Rss:') && maps.length > 0) (maps[maps.length - 1] as { mb: number }).mb = Number(line.split(/\s+/)[1]) / 1024;
   }
-  return maps.sort((a, b) => b.mb - a.mb).slice(0, n).map((m) => `${m.mb.toFixed(1)} ${path.basename(m.what)}`).join('; ');
+  return maps
+    .sort((a, b) => b.mb - a.mb)
+    .slice(0, n)
+    .map((m) => `${m.mb.toFixed(1)} ${path.basename(m.what)}`)
+    .join('; ');
 }
 
 const broker = await startMosquitto();
@@ -46,8 +53,12 @@ const state = mkdtempSync(path.join(tmpdir(), 'edge-zero-rss-'));
 const nodeBin = process.env['PI_EMU_ARCH'] !== undefined ? 'node' : process.execPath;
 const child = spawn(nodeBin, [path.join(root, 'bin/edge-infer.js'), 'run', '--profile', profile, '--broker', broker.url, '--state-dir', state, '--device-id', 'zero-rss'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
 let logs = '';
-child.stdout.on('data', (b: Buffer) => { logs += b.toString(); });
-child.stderr.on('data', (b: Buffer) => { logs += b.toString(); });
+child.stdout.on('data', (b: Buffer) => {
+  logs += b.toString();
+});
+child.stderr.on('data', (b: Buffer) => {
+  logs += b.toString();
+});
 try {
   const end = Date.now() + Number(flag('--ready-timeout-s', '120')) * 1000;
   while (!logs.includes('service.ready')) {
@@ -57,7 +68,10 @@ try {
   await new Promise((r) => setTimeout(r, settleS * 1000));
   const s = status(child.pid ?? 0);
   const top = topMappings(child.pid ?? 0, 8);
-  const events = logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const events = logs
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const loaded = events.filter((e) => e['event'] === 'model.loaded' || e['msg'] === 'model.loaded').map((e) => `${String(e['model'])}/${String(e['variant'])} ${Number(e['rssDeltaMB']).toFixed(1)} MB`);
   const refused = events.filter((e) => e['event'] === 'model.refused' || e['msg'] === 'model.refused').map((e) => `${String(e['model'])}/${String(e['variant'])} ${String(e['code'])}`);
   const plan = events.filter((e) => e['event'] === 'plan' || e['msg'] === 'plan').map((e) => String(e['line']));

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
 const at = args.indexOf('--profile');
-const profile = at >= 0 ? args[at + 1] ?? 'rpi4-2gb' : 'rpi4-2gb';
+const profile = at >= 0 ? (args[at + 1] ?? 'rpi4-2gb') : 'rpi4-2gb';
 const out = path.join(ROOT, 'docs', 'plots');
 mkdirSync(out, { recursive: true });
 const models = readdirSync(path.join(ROOT, 'models'), { withFileTypes: true })

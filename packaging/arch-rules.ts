@@ -22,13 +22,7 @@ export const NODE_ARCH: Record<DebArch, string> = { arm64: 'arm64', armhf: 'arm'
 
 const LICENSE = /(^|\/)(LICEN[CS]E|COPYING|NOTICE|ThirdPartyNotices)[^/]*$/i;
 const JUNK = /(\.map|\.d\.ts|\.d\.mts|\.d\.cts|\.md|\.markdown|\.ts|\.tsbuildinfo)$|(^|\/)(\.github|test|tests|__tests__|docs?|example|examples|benchmarks?)\/|(^|\/)\.[^/]+$/i;
-const WEB_KEEP = new Set([
-  'onnxruntime-web/package.json',
-  'onnxruntime-web/dist/ort.node.min.mjs',
-  'onnxruntime-web/dist/ort.node.min.js',
-  'onnxruntime-web/dist/ort-wasm-simd-threaded.mjs',
-  'onnxruntime-web/dist/ort-wasm-simd-threaded.wasm',
-]);
+const WEB_KEEP = new Set(['onnxruntime-web/package.json', 'onnxruntime-web/dist/ort.node.min.mjs', 'onnxruntime-web/dist/ort.node.min.js', 'onnxruntime-web/dist/ort-wasm-simd-threaded.mjs', 'onnxruntime-web/dist/ort-wasm-simd-threaded.wasm']);
 
 export function keepDependencyFile(rel: string, arch: DebArch): boolean {
   if (LICENSE.test(rel)) return !rel.startsWith('@types/');

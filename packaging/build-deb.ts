@@ -39,9 +39,16 @@ export interface BuildDebOptions {
 
 /** Paths every package must hold (relative to the root). */
 export const REQUIRED_PATHS = [
-  'usr/bin/edge-infer', `${LIB_DIR}/bin/edge-infer.js`, `${LIB_DIR}/dist/runtime/cli/main.js`,
-  `${LIB_DIR}/dist/runtime/generated/validators.cjs`, `${LIB_DIR}/package.json`, `${LIB_DIR}/models/digits/model.json`,
-  'lib/systemd/system/edge-infer.service', CONFIG_FILE, 'usr/share/doc/edge-infer/copyright', 'usr/share/man/man1/edge-infer.1.gz',
+  'usr/bin/edge-infer',
+  `${LIB_DIR}/bin/edge-infer.js`,
+  `${LIB_DIR}/dist/runtime/cli/main.js`,
+  `${LIB_DIR}/dist/runtime/generated/validators.cjs`,
+  `${LIB_DIR}/package.json`,
+  `${LIB_DIR}/models/digits/model.json`,
+  'lib/systemd/system/edge-infer.service',
+  CONFIG_FILE,
+  'usr/share/doc/edge-infer/copyright',
+  'usr/share/man/man1/edge-infer.1.gz',
 ];
 
 /**
@@ -73,11 +80,13 @@ export async function buildDeb(o: BuildDebOptions): Promise<DebResult> {
   const kib = installedSizeKiB(sizes);
   const debian = path.join(o.stageDir, 'DEBIAN');
   await mkdir(debian, { recursive: true, mode: 0o755 });
-  await writeFile(path.join(debian, 'control'), controlFile({
-    version: o.version, arch: o.arch, installedSizeKiB: kib, description: o.description, maintainer: o.maintainer, homepage: o.homepage,
-  }), { mode: 0o644 });
+  await writeFile(path.join(debian, 'control'), controlFile({ version: o.version, arch: o.arch, installedSizeKiB: kib, description: o.description, maintainer: o.maintainer, homepage: o.homepage }), { mode: 0o644 });
   await writeFile(path.join(debian, 'conffiles'), CONFFILES, { mode: 0o644 });
-  for (const [name, text] of [['postinst', POSTINST], ['prerm', PRERM], ['postrm', POSTRM]] as const) {
+  for (const [name, text] of [
+    ['postinst', POSTINST],
+    ['prerm', PRERM],
+    ['postrm', POSTRM],
+  ] as const) {
     await writeFile(path.join(debian, name), text, { mode: 0o755 });
   }
   // md5sums: every regular file except conffiles (dpkg tracks those itself).

@@ -50,10 +50,7 @@ export function controlFile(f: ControlFields): string {
  * what onnxruntime-node's prebuilt libraries link against (read from their ELF version needs:
  * GLIBC_2.28, GLIBCXX_3.4.22 / CXXABI_1.3.11 = GCC 7, GCC_4.5.0); armhf ships no native code.
  */
-export const DEPENDS: Record<DebArch, string> = {
-  arm64: 'nodejs (>= 20), init-system-helpers (>= 1.54~), libc6 (>= 2.28), libgcc-s1 (>= 4.5), libstdc++6 (>= 7)',
-  armhf: 'nodejs (>= 20), init-system-helpers (>= 1.54~)',
-};
+export const DEPENDS: Record<DebArch, string> = { arm64: 'nodejs (>= 20), init-system-helpers (>= 1.54~), libc6 (>= 2.28), libgcc-s1 (>= 4.5), libstdc++6 (>= 7)', armhf: 'nodejs (>= 20), init-system-helpers (>= 1.54~)' };
 
 /**
  * Lintian tags kept on purpose (usr/share/lintian/overrides/edge-infer), each for onnxruntime-node's
@@ -62,7 +59,7 @@ export const DEPENDS: Record<DebArch, string> = {
  */
 export const LINTIAN_OVERRIDES: Record<DebArch, string> = {
   arm64: [
-    '# onnxruntime-node\'s prebuilt N-API binding and library, shipped as published on npm.',
+    "# onnxruntime-node's prebuilt N-API binding and library, shipped as published on npm.",
     'edge-infer: unstripped-binary-or-object [usr/lib/edge-infer/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/*]',
     'edge-infer: embedded-library mbedtls [usr/lib/edge-infer/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/libonnxruntime.so.1]',
     'edge-infer: embedded-library curl [usr/lib/edge-infer/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/libonnxruntime.so.1]',
@@ -127,17 +124,11 @@ exit 0
 export function packagedUnit(repoUnit: string): string {
   const exec = /^ExecStart=.*$/m;
   if (!exec.test(repoUnit)) throw new Error('deploy/systemd/edge-infer.service has no ExecStart= line');
-  return repoUnit
-    .replace(exec, 'ExecStart=/usr/bin/edge-infer run --config /etc/edge-infer/config.json')
-    .replace(/^Documentation=.*$/m, 'Documentation=man:edge-infer(1)');
+  return repoUnit.replace(exec, 'ExecStart=/usr/bin/edge-infer run --config /etc/edge-infer/config.json').replace(/^Documentation=.*$/m, 'Documentation=man:edge-infer(1)');
 }
 
 /** /etc/edge-infer/config.json: a broker on this board; the embedded broker when none listens there. */
-export const PACKAGED_CONFIG = `${JSON.stringify({
-  broker: { url: 'mqtt://localhost:1883', protocolVersion: 5 },
-  embeddedBroker: { mode: 'auto' },
-  log: { level: 'info', format: 'json' },
-}, null, 2)}\n`;
+export const PACKAGED_CONFIG = `${JSON.stringify({ broker: { url: 'mqtt://localhost:1883', protocolVersion: 5 }, embeddedBroker: { mode: 'auto' }, log: { level: 'info', format: 'json' } }, null, 2)}\n`;
 
 export function copyrightFile(license: string, licenseText: string, year: number): string {
   return [
@@ -154,7 +145,10 @@ export function copyrightFile(license: string, licenseText: string, year: number
     ' Each npm package under usr/lib/edge-infer/node_modules keeps its own license file.',
     '',
     `License: ${license}`,
-    ...licenseText.trim().split('\n').map((l) => (l.trim() === '' ? ' .' : ` ${l}`)),
+    ...licenseText
+      .trim()
+      .split('\n')
+      .map((l) => (l.trim() === '' ? ' .' : ` ${l}`)),
     '',
   ].join('\n');
 }

@@ -34,10 +34,7 @@ function parseCompression(v: string | undefined): Compression {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: { arch: { type: 'string' }, 'no-npm': { type: 'boolean' }, out: { type: 'string' }, compression: { type: 'string' } },
-    strict: true,
-  });
+  const { values } = parseArgs({ options: { arch: { type: 'string' }, 'no-npm': { type: 'boolean' }, out: { type: 'string' }, compression: { type: 'string' } }, strict: true });
   const arches = parseArches(values.arch);
   const compression = parseCompression(values.compression);
   const outDir = path.resolve(values.out ?? path.join(projectRoot, 'dist/pkg'));
@@ -50,17 +47,13 @@ async function main(): Promise<number> {
   for (const arch of arches) {
     const stageDir = path.join(outDir, `stage-${arch}`);
     await stageDeb({ projectRoot, arch, stageDir, maintainer, date });
-    const r = await buildDeb({
-      stageDir, outFile: path.join(outDir, `edge-infer_${pkg.version}_${arch}.deb`), arch, version: pkg.version,
-      description: pkg.description, maintainer, homepage: pkg.homepage, compression,
-    });
+    const r = await buildDeb({ stageDir, outFile: path.join(outDir, `edge-infer_${pkg.version}_${arch}.deb`), arch, version: pkg.version, description: pkg.description, maintainer, homepage: pkg.homepage, compression });
     results.push(r);
     const limit = SIZE_LIMIT_MB[arch] ?? Infinity;
     const installedMiB = r.installedSizeKiB / 1024;
     const over = installedMiB > limit;
     failed ||= over;
-    process.stdout.write(`\n${path.basename(r.file)}: ${(r.debBytes / 1048576).toFixed(2)} MiB .deb, installed ${installedMiB.toFixed(2)} MiB `
-      + `(limit ${limit} MiB: ${over ? 'OVER' : 'ok'})\n${formatParts(r.parts, r.installedBytes)}\n`);
+    process.stdout.write(`\n${path.basename(r.file)}: ${(r.debBytes / 1048576).toFixed(2)} MiB .deb, installed ${installedMiB.toFixed(2)} MiB ` + `(limit ${limit} MiB: ${over ? 'OVER' : 'ok'})\n${formatParts(r.parts, r.installedBytes)}\n`);
   }
   let npmTarball: string | null = null;
   if (values['no-npm'] !== true) {

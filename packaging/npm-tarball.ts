@@ -13,7 +13,7 @@ import { readProjectPackage, runtimePackageJson } from './stage.js';
 import { copyOne, listFiles } from './tree.js';
 
 export async function buildNpmTarball(projectRoot: string, outDir: string): Promise<string> {
-  const pkg = await readProjectPackage(projectRoot) as Awaited<ReturnType<typeof readProjectPackage>> & { files?: string[] };
+  const pkg = (await readProjectPackage(projectRoot)) as Awaited<ReturnType<typeof readProjectPackage>> & { files?: string[] };
   const stage = path.join(outDir, 'npm-stage');
   await rm(stage, { recursive: true, force: true });
   await mkdir(stage, { recursive: true });

@@ -51,9 +51,5 @@ export function installedSizeKiB(sizes: ReadonlyMap<string, number>): number {
 export function formatParts(parts: readonly PartSize[], totalBytes: number): string {
   const mb = (b: number): string => (b / 1048576).toFixed(2).padStart(7);
   const width = Math.max(...parts.map((p) => p.part.length), 5);
-  return [
-    `${'part'.padEnd(width)}  ${'MiB'.padStart(7)}  files`,
-    ...parts.map((p) => `${p.part.padEnd(width)}  ${mb(p.bytes)}  ${p.files}`),
-    `${'total'.padEnd(width)}  ${mb(totalBytes)}  ${parts.reduce((n, p) => n + p.files, 0)}`,
-  ].join('\n');
+  return [`${'part'.padEnd(width)}  ${'MiB'.padStart(7)}  files`, ...parts.map((p) => `${p.part.padEnd(width)}  ${mb(p.bytes)}  ${p.files}`), `${'total'.padEnd(width)}  ${mb(totalBytes)}  ${parts.reduce((n, p) => n + p.files, 0)}`].join('\n');
 }

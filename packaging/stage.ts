@@ -14,9 +14,7 @@ import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { keepDependencyDir, keepDependencyFile, type DebArch } from './arch-rules.js';
-import {
-  CONFIG_FILE, LIB_DIR, LINTIAN_OVERRIDES, MIT_TEXT, PACKAGED_CONFIG, changelogFile, copyrightFile, packagedUnit,
-} from './debian-files.js';
+import { CONFIG_FILE, LIB_DIR, LINTIAN_OVERRIDES, MIT_TEXT, PACKAGED_CONFIG, changelogFile, copyrightFile, packagedUnit } from './debian-files.js';
 import { ARMHF_DROP_IN } from './build-deb.js';
 import { manPage } from './man-page.js';
 import { productionPackageDirs, type LockFile } from './prod-deps.js';

@@ -39,7 +39,7 @@ export const ERROR_DEFS = {
   EDGE_ERR_INTEGRITY: { exit: EX_CONFIG, hint: 'the file does not match its sha256 in model.json; restore it, or rerun `edge-infer eval --update-manifest` if the change was intended' },
   EDGE_ERR_PATH_ESCAPE: { exit: EX_CONFIG, hint: 'variant files must be plain files inside the model folder (no "..", absolute paths or symlinks out of it)' },
   EDGE_ERR_MODEL_INVALID: { exit: EX_CONFIG, hint: 'the file is not a model onnxruntime can load; re-export it or check `edge-infer inspect <file>`' },
-  EDGE_ERR_MODEL_MISMATCH: { exit: EX_CONFIG, hint: 'the model file\'s inputs/outputs differ from model.json; fix the manifest' },
+  EDGE_ERR_MODEL_MISMATCH: { exit: EX_CONFIG, hint: "the model file's inputs/outputs differ from model.json; fix the manifest" },
   // --- planning and memory ---
   EDGE_ERR_NO_VARIANT_FITS: { exit: EX_CONFIG, hint: 'raise the memory budget, lower the accuracy floor or add a smaller variant; `edge-infer plan` shows why each variant was refused' },
   EDGE_ERR_BUDGET_EXCEEDED: { exit: EX_CONFIG, hint: 'raise memory.budgetMB in the profile (or MemoryMax in the unit), or load fewer models' },
@@ -54,9 +54,9 @@ export const ERROR_DEFS = {
   EDGE_ERR_BAD_JSON: { exit: EX_USAGE, hint: 'send a UTF-8 JSON object: {"id": "...", "input": [...]} or {"id": "...", "inputs": {...}}' },
   EDGE_ERR_BAD_REQUEST: { exit: EX_USAGE, hint: 'the request does not match the request schema; see the README section "MQTT topics and payloads"' },
   EDGE_ERR_UNKNOWN_MODEL: { exit: EX_USAGE, hint: 'publish to <prefix>/models/<model>/infer with a model listed in <prefix>/status' },
-  EDGE_ERR_BAD_TENSOR: { exit: EX_USAGE, hint: 'check dtype, shape and values against the model\'s inputs in <prefix>/status (no NaN or Infinity)' },
+  EDGE_ERR_BAD_TENSOR: { exit: EX_USAGE, hint: "check dtype, shape and values against the model's inputs in <prefix>/status (no NaN or Infinity)" },
   EDGE_ERR_TOO_LARGE: { exit: EX_USAGE, hint: 'the payload or batch is over the configured maximum; split it' },
-  EDGE_ERR_OVERLOADED: { exit: EX_UNAVAILABLE, hint: 'the model\'s queue is full; retry after a short delay or lower the request rate' },
+  EDGE_ERR_OVERLOADED: { exit: EX_UNAVAILABLE, hint: "the model's queue is full; retry after a short delay or lower the request rate" },
   EDGE_ERR_TIMEOUT: { exit: EX_UNAVAILABLE, hint: 'no answer in time; check the service is running and the broker reachable' },
   EDGE_ERR_SHUTTING_DOWN: { exit: EX_UNAVAILABLE, hint: 'the service is stopping; retry when <prefix>/status is online again' },
   // --- transport ---
@@ -69,7 +69,7 @@ export const ERROR_DEFS = {
   EDGE_ERR_QUANTIZE_UNSUPPORTED: { exit: EX_CONFIG, hint: 'nothing in the model can be quantized that way; see `edge-infer inspect`' },
   EDGE_ERR_EVAL_SET_INVALID: { exit: EX_CONFIG, hint: 'an eval set is a JSON file {"inputs": [[...64 numbers...], ...], "labels": [...]}; see models/digits/eval/' },
   // --- issue 12 (service half): reply topics, state directory, caches ---
-  EDGE_ERR_REPLY_TOPIC_REFUSED: { exit: EX_USAGE, hint: 'name a reply topic outside the service\'s own tree, $-topics and the Home Assistant prefix, matching replyTopics.allow in the config' },
+  EDGE_ERR_REPLY_TOPIC_REFUSED: { exit: EX_USAGE, hint: "name a reply topic outside the service's own tree, $-topics and the Home Assistant prefix, matching replyTopics.allow in the config" },
   EDGE_ERR_STATE_DIR: { exit: EX_CONFIG, hint: 'the state directory you chose (--state-dir, stateDir, $STATE_DIRECTORY) must be a writable folder; fix it or leave it unset' },
   EDGE_ERR_CACHE_DEGRADED: { exit: EX_SOFTWARE, hint: 'the optimized-model cache cannot be written (disk full or read-only); models load without it, more slowly, until the state directory has room' },
   // --- issue 11: images, audio, streams ---
@@ -152,7 +152,5 @@ export interface ErrorPayload {
 
 export function toErrorPayload(e: unknown): ErrorPayload {
   const err = asEdgeError(e);
-  return err.details === undefined
-    ? { code: err.code, message: err.message, hint: err.hint }
-    : { code: err.code, message: err.message, hint: err.hint, details: err.details };
+  return err.details === undefined ? { code: err.code, message: err.message, hint: err.hint } : { code: err.code, message: err.message, hint: err.hint, details: err.details };
 }

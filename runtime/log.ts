@@ -71,20 +71,8 @@ export function createLogger(options: LoggerOptions = {}, base: LogFields = {}):
     }
   };
 
-  return {
-    debug: (e, f) => write('debug', e, f),
-    info: (e, f) => write('info', e, f),
-    warn: (e, f) => write('warn', e, f),
-    error: (e, f) => write('error', e, f),
-    child: (fields) => createLogger(options, { ...base, ...fields }),
-  };
+  return { debug: (e, f) => write('debug', e, f), info: (e, f) => write('info', e, f), warn: (e, f) => write('warn', e, f), error: (e, f) => write('error', e, f), child: (fields) => createLogger(options, { ...base, ...fields }) };
 }
 
 /** A logger that drops everything (tests, library use). */
-export const silentLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => silentLogger,
-};
+export const silentLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => silentLogger };

@@ -27,13 +27,7 @@ export interface Tensor {
 
 export type NamedTensors = Record<string, Tensor>;
 
-export const BYTES_PER_ELEMENT: Readonly<Record<TensorDtype, number>> = {
-  float32: 4,
-  int64: 8,
-  int32: 4,
-  int8: 1,
-  uint8: 1,
-};
+export const BYTES_PER_ELEMENT: Readonly<Record<TensorDtype, number>> = { float32: 4, int64: 8, int32: 4, int8: 1, uint8: 1 };
 
 export function isTensorDtype(s: unknown): s is TensorDtype {
   return typeof s === 'string' && (TENSOR_DTYPES as readonly string[]).includes(s);
@@ -48,11 +42,16 @@ export function elementCount(dims: readonly number[]): number {
 /** Allocates a zeroed typed array of `length` elements for `dtype`. */
 export function allocate(dtype: TensorDtype, length: number): TensorData {
   switch (dtype) {
-    case 'float32': return new Float32Array(length);
-    case 'int64': return new BigInt64Array(length);
-    case 'int32': return new Int32Array(length);
-    case 'int8': return new Int8Array(length);
-    case 'uint8': return new Uint8Array(length);
+    case 'float32':
+      return new Float32Array(length);
+    case 'int64':
+      return new BigInt64Array(length);
+    case 'int32':
+      return new Int32Array(length);
+    case 'int8':
+      return new Int8Array(length);
+    case 'uint8':
+      return new Uint8Array(length);
   }
 }
 
@@ -63,10 +62,15 @@ export function viewBytes(dtype: TensorDtype, bytes: Uint8Array): TensorData {
   const buf = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   const length = buf.byteLength / size;
   switch (dtype) {
-    case 'float32': return new Float32Array(buf.buffer, buf.byteOffset, length);
-    case 'int64': return new BigInt64Array(buf.buffer, buf.byteOffset, length);
-    case 'int32': return new Int32Array(buf.buffer, buf.byteOffset, length);
-    case 'int8': return new Int8Array(buf.buffer, buf.byteOffset, length);
-    case 'uint8': return new Uint8Array(buf.buffer, buf.byteOffset, length);
+    case 'float32':
+      return new Float32Array(buf.buffer, buf.byteOffset, length);
+    case 'int64':
+      return new BigInt64Array(buf.buffer, buf.byteOffset, length);
+    case 'int32':
+      return new Int32Array(buf.buffer, buf.byteOffset, length);
+    case 'int8':
+      return new Int8Array(buf.buffer, buf.byteOffset, length);
+    case 'uint8':
+      return new Uint8Array(buf.buffer, buf.byteOffset, length);
   }
 }

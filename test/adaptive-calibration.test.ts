@@ -34,10 +34,7 @@ t.test('a calibration that measures the chosen variant slower than the target ch
   t.equal(first.latencySource, 'estimated', 'without calibration every figure is estimated');
 
   // The chosen variant measured at 400 ms p95: far over generic-x64's 50 ms target.
-  const cal = {
-    profile: 'generic-x64', measuredAt: new Date().toISOString(),
-    entries: [{ model: 'digits', variant: first.variant, backend: b.backend, threads: 1, loadMs: 5, latencyP50Ms: 300, latencyP95Ms: 400, rssMB: 12 }],
-  };
+  const cal = { profile: 'generic-x64', measuredAt: new Date().toISOString(), entries: [{ model: 'digits', variant: first.variant, backend: b.backend, threads: 1, loadMs: 5, latencyP50Ms: 300, latencyP95Ms: 400, rssMB: 12 }] };
   writeFileSync(path.join(stateDir, `calibration-generic-x64-${b.backend}.json`), JSON.stringify(cal));
   const after = await runCli(['plan', '--profile', 'generic-x64', '--models', models, '--state-dir', stateDir, '--json']);
   const a = JSON.parse(after.stdout) as PlanJson;
@@ -66,7 +63,9 @@ t.test('the service calibrates at first start when no calibration exists and pla
   const watcher = await Watcher.open(broker.url, [`${prefix}/status`]);
   t.teardown(() => watcher.close());
   const svc = startService({ deviceId: 'cal', profile: 'generic-x64', modelsDir: digitsOnly(), broker: { url: broker.url }, calibration: { atFirstStart: true, timeLimitS: 30 } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('calibration.written', 60_000);
   await watcher.until(() => watcher.on(`${prefix}/status`).some((m) => (m.json as { state?: string }).state === 'online'), 20_000, 'status online');
   const status = watcher.on(`${prefix}/status`).find((m) => (m.json as { state?: string }).state === 'online')!.json as PlanJson;

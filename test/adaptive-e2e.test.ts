@@ -18,12 +18,38 @@ import { startMosquitto } from './helpers/mosquitto.js';
 import { Watcher } from './helpers/mqtt-watch.js';
 import { ROOT, runCli, startService } from './helpers/service-process.js';
 
-interface Variant { id: string; file: string; precision: string; bytes: number; sha256: string; macs: number; params: number; ops: string[]; quality: { accuracy: number; agreement: number; evalCount: number } }
-interface Manifest { variants: Variant[] }
-interface Switch { from: string; to: string; reason: string; at: string }
-interface Status { state: string; models: { model: string; variant: string | null; preferred: string | null; switches: Switch[] }[] }
-interface Telemetry { models: { model: string; variant: string | null; lastSwitch?: Switch | null }[] }
-interface Answer { id: string; variant?: string; error?: { code: string } }
+interface Variant {
+  id: string;
+  file: string;
+  precision: string;
+  bytes: number;
+  sha256: string;
+  macs: number;
+  params: number;
+  ops: string[];
+  quality: { accuracy: number; agreement: number; evalCount: number };
+}
+interface Manifest {
+  variants: Variant[];
+}
+interface Switch {
+  from: string;
+  to: string;
+  reason: string;
+  at: string;
+}
+interface Status {
+  state: string;
+  models: { model: string; variant: string | null; preferred: string | null; switches: Switch[] }[];
+}
+interface Telemetry {
+  models: { model: string; variant: string | null; lastSwitch?: Switch | null }[];
+}
+interface Answer {
+  id: string;
+  variant?: string;
+  error?: { code: string };
+}
 
 const FLOOR = 0.9;
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as { inputs: number[][] };
@@ -44,8 +70,15 @@ async function modelsWithCheaperVariant(t: Test): Promise<string> {
   const info = JSON.parse((await runCli(['inspect', out, '--json'])).stdout) as { ops: string[]; params: number; macs: number };
   const bytes = readFileSync(out);
   manifest.variants.push({
-    ...src, id: 'e2e-int8', file: 'e2e-int8.onnx', precision: 'int8', bytes: bytes.byteLength,
-    sha256: createHash('sha256').update(bytes).digest('hex'), ops: info.ops, params: info.params, macs: src.macs,
+    ...src,
+    id: 'e2e-int8',
+    file: 'e2e-int8.onnx',
+    precision: 'int8',
+    bytes: bytes.byteLength,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    ops: info.ops,
+    params: info.params,
+    macs: src.macs,
     quality: { accuracy: report.eval.outputAccuracy, agreement: report.eval.agreement, evalCount: report.eval.count },
   });
   writeFileSync(file, JSON.stringify(manifest, null, 2));
@@ -55,17 +88,19 @@ async function modelsWithCheaperVariant(t: Test): Promise<string> {
 
 function testProfile(dir: string, latencyTargetMs: number): string {
   const file = path.join(dir, 'e2e-profile.json');
-  writeFileSync(file, JSON.stringify({
-    id: 'e2e-adaptive', board: 'test board', match: {},
-    cpu: { arch: 'x64', cores: 2, features: [] },
-    memory: { totalMB: 2048, budgetMB: 512, reserveMB: 256 },
-    inference: {
-      threads: 1, precision: ['fp32', 'int8', 'mixed', 'int4'], accuracyFloor: FLOOR, latencyTargetMs, backend: 'native',
-      graphOptimization: 'all', estimatedGmacsPerS: { fp32: 1, int8: 20, mixed: 10, int4: 10 },
-    },
-    thermal: { softLimitC: 70, hardLimitC: 85 },
-    telemetry: { intervalS: 1 },
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      id: 'e2e-adaptive',
+      board: 'test board',
+      match: {},
+      cpu: { arch: 'x64', cores: 2, features: [] },
+      memory: { totalMB: 2048, budgetMB: 512, reserveMB: 256 },
+      inference: { threads: 1, precision: ['fp32', 'int8', 'mixed', 'int4'], accuracyFloor: FLOOR, latencyTargetMs, backend: 'native', graphOptimization: 'all', estimatedGmacsPerS: { fp32: 1, int8: 20, mixed: 10, int4: 10 } },
+      thermal: { softLimitC: 70, hardLimitC: 85 },
+      telemetry: { intervalS: 1 },
+    }),
+  );
   return file;
 }
 
@@ -93,7 +128,10 @@ function requestStream(w: Watcher, prefix: string, replyTo: string, gapMs: numbe
   })();
   return {
     sent,
-    async stop() { stop = true; await done; },
+    async stop() {
+      stop = true;
+      await done;
+    },
     answers: () => w.on(replyTo).map((m) => m.json as Answer),
   };
 }
@@ -109,17 +147,20 @@ async function startAdaptiveService(t: Test, name: string, latencyTargetMs: numb
   const watcher = await Watcher.open(broker.url, [`${prefix}/status`, `${prefix}/telemetry`, replyTo]);
   t.teardown(() => watcher.close());
   process.env['EDGE_INFER_SYSFS_ROOT'] = sys.root;
-  const svc = startService({
-    deviceId: name, broker: { url: broker.url }, profile: testProfile(dir, latencyTargetMs), modelsDir: models,
-    adaptive: { intervalS: 0.2, downWindowS: 1, upWindowS: 3, minLatencySamples: 5 }, telemetry: { intervalS: 1 },
-  }, [], dir);
+  const svc = startService({ deviceId: name, broker: { url: broker.url }, profile: testProfile(dir, latencyTargetMs), modelsDir: models, adaptive: { intervalS: 0.2, downWindowS: 1, upWindowS: 3, minLatencySamples: 5 }, telemetry: { intervalS: 1 } }, [], dir);
   delete process.env['EDGE_INFER_SYSFS_ROOT'];
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
-  const statuses = (): Status[] => watcher.on(`${prefix}/status`).map((m) => m.json as Status).filter((s) => s.state === 'online');
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
+  const statuses = (): Status[] =>
+    watcher
+      .on(`${prefix}/status`)
+      .map((m) => m.json as Status)
+      .filter((s) => s.state === 'online');
   await watcher.until(() => statuses().length > 0, 30_000, 'status online');
   const digits = (s: Status) => s.models.find((m) => m.model === 'digits')!;
   const preferred = digits(statuses()[0]!).variant!;
-  t.equal(digits(statuses()[0]!).preferred, preferred, 'serves the plan\'s choice first');
+  t.equal(digits(statuses()[0]!).preferred, preferred, "serves the plan's choice first");
   return { svc, sys, watcher, prefix, replyTo, statuses, digits, preferred };
 }
 
@@ -127,8 +168,15 @@ function exactlyOnce(t: Test, sent: string[], answers: Answer[]): void {
   const counts = new Map<string, number>();
   for (const a of answers) counts.set(a.id, (counts.get(a.id) ?? 0) + 1);
   t.equal(answers.length, sent.length, `${sent.length} requests, ${answers.length} answers`);
-  t.ok(sent.every((id) => counts.get(id) === 1), 'every request answered exactly once');
-  t.same(answers.filter((a) => a.error).map((a) => a.error?.code), [], 'no error answers');
+  t.ok(
+    sent.every((id) => counts.get(id) === 1),
+    'every request answered exactly once',
+  );
+  t.same(
+    answers.filter((a) => a.error).map((a) => a.error?.code),
+    [],
+    'no error answers',
+  );
 }
 
 t.test('heat steps digits down to a cheaper variant and cooling brings it back, with no request lost or answered twice', async (t) => {
@@ -142,8 +190,7 @@ t.test('heat steps digits down to a cheaper variant and cooling brings it back, 
   const downMs = Date.now() - hotAt;
   const down = s.statuses().find((x) => s.digits(x).variant !== s.preferred)!;
   const cheap = s.digits(down).variant!;
-  t.same(s.digits(down).switches.at(-1) && { from: s.digits(down).switches.at(-1)!.from, to: s.digits(down).switches.at(-1)!.to, reason: s.digits(down).switches.at(-1)!.reason },
-    { from: s.preferred, to: cheap, reason: 'thermal' }, 'the status names the switch and its reason');
+  t.same(s.digits(down).switches.at(-1) && { from: s.digits(down).switches.at(-1)!.from, to: s.digits(down).switches.at(-1)!.to, reason: s.digits(down).switches.at(-1)!.reason }, { from: s.preferred, to: cheap, reason: 'thermal' }, 'the status names the switch and its reason');
   await s.watcher.until(() => s.watcher.on(`${s.prefix}/telemetry`).some((m) => (m.json as Telemetry).models.some((x) => x.model === 'digits' && x.variant === cheap && x.lastSwitch?.reason === 'thermal')), 10_000, 'telemetry with the switch');
   await s.watcher.until(() => stream.answers().some((a) => a.variant === cheap), 10_000, 'answers from the cheaper variant');
 

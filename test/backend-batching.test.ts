@@ -35,9 +35,15 @@ t.test('batched runs answer every request exactly as unbatched runs do', async (
   const one = await Promise.all(requests().map((r) => plain.submit(r, r.input?.dims[0] ?? 0)));
   const many = await Promise.all(requests().map((r) => batched.submit(r, r.input?.dims[0] ?? 0)));
 
-  t.ok(many.some((r) => r.batchRequests > 1), `requests were batched (${many.map((r) => r.batchRequests).join(',')})`);
+  t.ok(
+    many.some((r) => r.batchRequests > 1),
+    `requests were batched (${many.map((r) => r.batchRequests).join(',')})`,
+  );
   t.ok(one.every((r) => r.batchRequests === 1));
-  t.same(many.map((r) => r.outputs.logits?.dims), one.map((r) => r.outputs.logits?.dims));
+  t.same(
+    many.map((r) => r.outputs.logits?.dims),
+    one.map((r) => r.outputs.logits?.dims),
+  );
   t.same(many.map(logits), one.map(logits), 'bit-identical logits');
   t.same(batched.stats(), { depth: 0, inFlight: 0, accepted: 10, rejected: 0, completed: 10, failed: 0 });
 });

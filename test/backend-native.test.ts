@@ -50,10 +50,7 @@ t.test('a model with a float32 and an int64 input runs with both dtypes', async 
   const engine = new NativeEngine();
   t.teardown(() => engine.close());
   await engine.load({ key: 'two', file: fixture('two-inputs.onnx'), session });
-  const r = await engine.run('two', {
-    a: { dtype: 'float32', dims: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) },
-    b: { dtype: 'int64', dims: [2, 1], data: new BigInt64Array([2n, -1n]) },
-  });
+  const r = await engine.run('two', { a: { dtype: 'float32', dims: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }, b: { dtype: 'int64', dims: [2, 1], data: new BigInt64Array([2n, -1n]) } });
   t.same(Array.from(r.outputs.y?.data as Float32Array), [2, 4, 6, -4, -5, -6]);
 });
 
@@ -108,7 +105,10 @@ t.test('a crashed worker rejects its in-flight runs with EDGE_ERR_WORKER_CRASHED
   engine.crashForTest('a');
   const inFlight = engine.run('a', { x: { dtype: 'float32', dims: [1, 4], data: new Float32Array(4) } });
   await t.rejects(inFlight, { code: 'EDGE_ERR_WORKER_CRASHED' });
-  t.same(crashes.map(([k, e]) => [k, e.code]), [['a', 'EDGE_ERR_WORKER_CRASHED']]);
+  t.same(
+    crashes.map(([k, e]) => [k, e.code]),
+    [['a', 'EDGE_ERR_WORKER_CRASHED']],
+  );
   t.notOk(engine.available('a'));
   await t.rejects(engine.run('a', { x: { dtype: 'float32', dims: [1, 4], data: new Float32Array(4) } }), { code: 'EDGE_ERR_MODEL_UNAVAILABLE' });
   const rb = await engine.run('b', { x: { dtype: 'float32', dims: [1, 4], data: new Float32Array(4) } });

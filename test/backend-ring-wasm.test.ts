@@ -17,7 +17,7 @@ const digitsIn = (v: number): NamedTensors => ({ input: { dtype: 'float32', dims
 const addOneIn = (v: number): NamedTensors => ({ x: { dtype: 'float32', dims: [1, 4], data: new Float32Array([v, v + 1, v + 2, v + 3]) } });
 const f32 = (ts: NamedTensors, name: string): number[] => Array.from((ts[name]?.data ?? new Float32Array(0)) as Float32Array);
 
-t.test('two WASM models answer through the shared runtime\'s ring as they do by postMessage', async (t) => {
+t.test("two WASM models answer through the shared runtime's ring as they do by postMessage", async (t) => {
   const ring = new WasmEngine({ ringMaxRunMs: Number.POSITIVE_INFINITY }); // the ring on every run, whatever the run times under load
   const post = new WasmEngine({ ringSlotBytes: 0 });
   t.teardown(() => Promise.all([ring.close(), post.close()]));

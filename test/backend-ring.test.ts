@@ -45,18 +45,31 @@ function int64Info(name: string, dims: number[]): ValueInfoProto {
 
 /** y = Tile(x, r): a small request whose answer can be made larger than a slot. */
 const tileModel = join(tmp, 'tile.onnx');
-writeFileSync(tileModel, writeOnnx(wrapModel({
-  name: 'tile', node: [makeNode('Tile', ['x', 'r'], ['y'], 'tile')], initializer: [], sparseInitializer: [],
-  input: [floatValueInfo('x', [1, 4]), int64Info('r', [2])], output: [floatValueInfo('y', ['n', 'm'])],
-  valueInfo: [], quantizationAnnotation: [], metadataProps: [],
-}, 17)));
+writeFileSync(
+  tileModel,
+  writeOnnx(wrapModel({ name: 'tile', node: [makeNode('Tile', ['x', 'r'], ['y'], 'tile')], initializer: [], sparseInitializer: [], input: [floatValueInfo('x', [1, 4]), int64Info('r', [2])], output: [floatValueInfo('y', ['n', 'm'])], valueInfo: [], quantizationAnnotation: [], metadataProps: [] }, 17)),
+);
 /** y = Cast(x, BOOL): an output dtype edge-infer does not carry. */
 const boolModel = join(tmp, 'bool.onnx');
-writeFileSync(boolModel, writeOnnx(wrapModel({
-  name: 'bool', node: [makeNode('Cast', ['x'], ['y'], 'cast', [intAttr('to', 9)])], initializer: [], sparseInitializer: [],
-  input: [floatValueInfo('x', [1, 4])], output: [{ ...floatValueInfo('y', [1, 4]), type: { tensorType: { elemType: 9, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } } }],
-  valueInfo: [], quantizationAnnotation: [], metadataProps: [],
-}, 17)));
+writeFileSync(
+  boolModel,
+  writeOnnx(
+    wrapModel(
+      {
+        name: 'bool',
+        node: [makeNode('Cast', ['x'], ['y'], 'cast', [intAttr('to', 9)])],
+        initializer: [],
+        sparseInitializer: [],
+        input: [floatValueInfo('x', [1, 4])],
+        output: [{ ...floatValueInfo('y', [1, 4]), type: { tensorType: { elemType: 9, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } } }],
+        valueInfo: [],
+        quantizationAnnotation: [],
+        metadataProps: [],
+      },
+      17,
+    ),
+  ),
+);
 
 t.test('answers through the ring equal answers through postMessage (digits eval rows, a fixture with an int64 input)', async (t) => {
   const ring = new NativeEngine(always);
@@ -136,8 +149,10 @@ t.test('many concurrent requests: none lost, each answered with its own row, thr
   const inputs = Array.from({ length: n }, (_, i) => row(i));
   const got = await Promise.all(inputs.map((x) => ring.run('digits', x)));
   let same = 0;
-  got.forEach((g, i) => { if (JSON.stringify(f32(g.outputs, 'logits')) === JSON.stringify(want[i])) same++; });
-  t.equal(same, n, 'every answer is its own row\'s');
+  got.forEach((g, i) => {
+    if (JSON.stringify(f32(g.outputs, 'logits')) === JSON.stringify(want[i])) same++;
+  });
+  t.equal(same, n, "every answer is its own row's");
   const s = ring.hopStats('digits');
   t.equal((s?.ringRuns ?? 0) + (s?.postedRuns ?? 0), n);
   t.ok((s?.ringRuns ?? 0) >= 4 && (s?.postedRuns ?? 0) > 0, `4 slots in flight, the rest posted (${JSON.stringify(s)})`);
@@ -147,7 +162,7 @@ t.test('many concurrent requests: none lost, each answered with its own row, thr
   const queued = await Promise.all(Array.from({ length: n }, (_, i) => q.submit(row(i), 1)));
   t.equal(queued.length, n);
   t.equal((ring.hopStats('digits')?.ringRuns ?? 0) - before, n, 'one run in flight: all through the ring');
-  t.equal(queued.filter((r, i) => JSON.stringify(f32(r.outputs, 'logits')) === JSON.stringify(want[i])).length, n, 'each queued request got its own row\'s answer');
+  t.equal(queued.filter((r, i) => JSON.stringify(f32(r.outputs, 'logits')) === JSON.stringify(want[i])).length, n, "each queued request got its own row's answer");
 });
 
 t.test('a worker crashing while the main thread waits on the ring rejects every pending run with EDGE_ERR_WORKER_CRASHED', async (t) => {
@@ -155,7 +170,11 @@ t.test('a worker crashing while the main thread waits on the ring rejects every 
   const engine = new NativeEngine({ ...always, allowTestHooks: true, onWorkerCrash: (key, err) => crashes.push(`${key}:${err.code}`) });
   t.teardown(() => engine.close());
   await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
-  const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: { code: string }) => e.code);
+  const code = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => 'ok',
+      (e: { code: string }) => e.code,
+    );
   // A posted run (n = 512: 1 MB, over a slot; tens to hundreds of ms) keeps the worker busy while
   // four small runs (n = 16: 1 KB) wait in the ring's slots and the crash message comes after it.
   const square = (n: number): NamedTensors => ({ x: { dtype: 'float32', dims: [n, n], data: new Float32Array(n * n).fill(0.01) } });
@@ -174,7 +193,11 @@ t.test('unload while runs wait in the ring rejects them with EDGE_ERR_MODEL_UNAV
   const engine = new NativeEngine(always);
   t.teardown(() => engine.close());
   await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
-  const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: { code: string }) => e.code);
+  const code = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => 'ok',
+      (e: { code: string }) => e.code,
+    );
   // As in the crash test: a posted run (1 MB) keeps the worker busy, so the four small runs are
   // still waiting in their slots when unload comes (a run answered before the unload resolves).
   const square = (n: number): NamedTensors => ({ x: { dtype: 'float32', dims: [n, n], data: new Float32Array(n * n).fill(0.01) } });

@@ -29,9 +29,15 @@ async function outputs(engine: InferenceEngine, file: string, input: NamedTensor
 t.test('the WASM engine answers like the native engine on add-one and the digits teacher', async (t) => {
   const wasm = new WasmEngine();
   const native = new NativeEngine();
-  t.teardown(async () => { await wasm.close(); await native.close(); });
+  t.teardown(async () => {
+    await wasm.close();
+    await native.close();
+  });
   t.equal(wasm.kind, 'wasm');
-  for (const [file, input] of [[join(root, 'test/fixtures/models/add-one.onnx'), addOneInput], [join(root, 'models/digits/teacher-fp32.onnx'), digits]] as const) {
+  for (const [file, input] of [
+    [join(root, 'test/fixtures/models/add-one.onnx'), addOneInput],
+    [join(root, 'models/digits/teacher-fp32.onnx'), digits],
+  ] as const) {
     const w = await outputs(wasm, file, input());
     const n = await outputs(native, file, input());
     t.equal(w.length, n.length);

@@ -55,7 +55,7 @@ t.test('2. an -o in a missing folder or onto a folder is a usage error with a hi
   for (const [i, args] of cases.entries()) {
     const r = runs[i] as Awaited<ReturnType<typeof runCliIn>>;
     t.equal(r.code, 64, `${args.join(' ')} exits 64`);
-    t.match(r.stderr, /EDGE_ERR_OUTPUT_FILE: cannot write -o .*\n  hint: pass -o a new file/);
+    t.match(r.stderr, /EDGE_ERR_OUTPUT_FILE: cannot write -o .*\n {2}hint: pass -o a new file/);
     t.notMatch(r.stderr, STACK, 'no stack trace');
     t.notMatch(r.stderr, /this is a bug/);
   }
@@ -69,7 +69,10 @@ t.test('2b. a write that fails midway (read-only folder) leaves no partial file'
   const ro = path.join(dir, 'ro');
   mkdirSync(ro);
   const mount = await sh(`mount -t tmpfs -o ro,size=64k tmpfs ${ro}`);
-  if (mount !== 0) { t.comment('skipped: mount is not permitted here'); return; }
+  if (mount !== 0) {
+    t.comment('skipped: mount is not permitted here');
+    return;
+  }
   try {
     const r = await runCliIn(dir, ['quantize', ONNX, '--to', 'int8', '-o', 'ro/x.onnx']);
     t.equal(r.code, 64);
@@ -87,15 +90,14 @@ t.test('3 and 8. run honours --log-level and --json over the config, and warns a
   const models = path.join(dir, 'models');
   copyDigits(models);
   const config = path.join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify({
-    deviceId: 'i13log', broker: { url: broker.url }, modelsDir: models, stateDir: path.join(dir, 'state'), profile: 'generic-x64',
-    log: { level: 'debug', format: 'text' }, models: { digitz: { priority: 1 } },
-  }));
+  writeFileSync(config, JSON.stringify({ deviceId: 'i13log', broker: { url: broker.url }, modelsDir: models, stateDir: path.join(dir, 'state'), profile: 'generic-x64', log: { level: 'debug', format: 'text' }, models: { digitz: { priority: 1 } } }));
   const watcher = await Watcher.open(broker.url, ['edge/i13log/status']);
   t.teardown(() => watcher.client.end(true));
   const child = spawn(process.execPath, [CLI, 'run', '--config', config, '--log-level', 'warn', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await watcher.until(() => watcher.on('edge/i13log/status').some((m) => (m.json as { state?: string }).state === 'online'), 20_000, 'status online');
 
@@ -108,15 +110,25 @@ t.test('3 and 8. run honours --log-level and --json over the config, and warns a
 
   child.kill('SIGTERM');
   t.equal(await exited, 0);
-  const lines = stderr.trim().split('\n').filter((l) => l !== '');
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '');
   t.ok(lines.length >= 1, 'the warning was logged');
   for (const l of lines) {
     let doc: { level?: string } | undefined;
-    try { doc = JSON.parse(l) as { level: string }; } catch { doc = undefined; }
+    try {
+      doc = JSON.parse(l) as { level: string };
+    } catch {
+      doc = undefined;
+    }
     t.ok(doc !== undefined, `--json: a JSON line: ${l}`);
     t.ok(doc?.level === 'warn' || doc?.level === 'error', `--log-level warn: no ${doc?.level ?? '?'} line`);
   }
-  t.ok(lines.some((l) => l.includes('config.unknown_model') && l.includes('digitz')), 'config.models.digitz is warned about');
+  t.ok(
+    lines.some((l) => l.includes('config.unknown_model') && l.includes('digitz')),
+    'config.models.digitz is warned about',
+  );
 });
 
 t.test('4. validate lists every bad variant of a manifest and judges a profile without memory as a profile', async (t) => {
@@ -132,7 +144,11 @@ t.test('4. validate lists every bad variant of a manifest and judges a profile w
   t.equal(r.code, 78);
   const out = JSON.parse(r.stdout) as { findings: { file: string; kind: string; problems: { code: string; message: string }[] }[] };
   const manifest = out.findings.find((f) => f.file.endsWith('model.json'));
-  t.same(manifest?.problems.map((p) => p.code), ['EDGE_ERR_FILE_MISSING', 'EDGE_ERR_FILE_MISSING'], 'both missing variant files are listed');
+  t.same(
+    manifest?.problems.map((p) => p.code),
+    ['EDGE_ERR_FILE_MISSING', 'EDGE_ERR_FILE_MISSING'],
+    'both missing variant files are listed',
+  );
   const prof = out.findings.find((f) => f.file === profileFile);
   t.equal(prof?.kind, 'profile');
   t.equal(prof?.problems[0]?.code, 'EDGE_ERR_PROFILE_INVALID');
@@ -148,7 +164,7 @@ t.test('5. a config file holding null is refused by validate and run (exit 78), 
   writeFileSync(file, 'null\n');
   const v = await runCli(['validate', file]);
   t.equal(v.code, 78);
-  t.match(v.stdout, /FAIL  config   EDGE_ERR_CONFIG_INVALID/);
+  t.match(v.stdout, /FAIL {2}config {3}EDGE_ERR_CONFIG_INVALID/);
   // --broker to a closed port: on the old code (null taken as defaults) run started and must not take localhost:1883.
   const r = await runCliIn(dir, ['run', '--config', file, '--broker', 'mqtt://127.0.0.1:1', '--state-dir', path.join(dir, 'state'), '--json'], 20_000);
   t.equal(r.code, 78);
@@ -158,10 +174,7 @@ t.test('5. a config file holding null is refused by validate and run (exit 78), 
 t.test('6. a closed stdout ends the command quietly with its own status', async (t) => {
   // `| true` closes the pipe before the first write (deterministic); `| head -1` after the first line.
   const readers = ['true', 'head -1'];
-  const runs = await Promise.all([
-    ...readers.map((reader) => bash(`node ${CLI} infer digits --input ${SAMPLE} | ${reader}; exit \${PIPESTATUS[0]}`)),
-    bash(`node ${CLI} validate ${path.join(ROOT, 'device-profiles')} | true; exit \${PIPESTATUS[0]}`),
-  ]);
+  const runs = await Promise.all([...readers.map((reader) => bash(`node ${CLI} infer digits --input ${SAMPLE} | ${reader}; exit \${PIPESTATUS[0]}`)), bash(`node ${CLI} validate ${path.join(ROOT, 'device-profiles')} | true; exit \${PIPESTATUS[0]}`)]);
   for (const [i, reader] of readers.entries()) {
     t.equal(runs[i]?.code, 0, `infer | ${reader}: exit 0`);
     t.notMatch(runs[i]?.stderr, /EPIPE|Unhandled|node:events/, `infer | ${reader}: nothing on stderr (${runs[i]?.stderr ?? ''})`);
@@ -170,7 +183,7 @@ t.test('6. a closed stdout ends the command quietly with its own status', async 
   t.equal(runs[2]?.stderr, '');
 });
 
-t.test('7. one payload limit: infer uses the service config\'s, checks the size before reading, and the defaults agree', async (t) => {
+t.test("7. one payload limit: infer uses the service config's, checks the size before reading, and the defaults agree", async (t) => {
   const schemaDefault = (serviceConfigSchema.properties.limits as { default: { maxPayloadBytes: number } }).default.maxPayloadBytes;
   t.equal(DEFAULT_LIMITS.maxPayloadBytes, schemaDefault, 'the transport default is the config default');
   const dir = tmp();
@@ -193,18 +206,31 @@ t.test('7. one payload limit: infer uses the service config\'s, checks the size 
   const child = spawn(process.execPath, [CLI, 'infer', 'digits', '--input', '-', '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => undefined);
   let stdout = '';
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+  });
   child.stdin.write(Buffer.alloc(schemaDefault + 4096, 0x20));
   const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 15_000);
-    child.once('exit', (c) => { clearTimeout(timer); resolve(c); });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(null);
+    }, 15_000);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
   });
   t.equal(code, 64, 'refused without waiting for the end of stdin');
   t.equal(codeOf(stdout), 'EDGE_ERR_TOO_LARGE');
 });
 
 t.test('8. stray arguments and a missing --root are errors, not ignored', async (t) => {
-  const cases = [['plan', 'typo'], ['run', 'typo'], ['detect', '--root', '/nonexistent'], ['help', 'run', 'extra']];
+  const cases = [
+    ['plan', 'typo'],
+    ['run', 'typo'],
+    ['detect', '--root', '/nonexistent'],
+    ['help', 'run', 'extra'],
+  ];
   const runs = await Promise.all(cases.map((args) => runCli(args)));
   for (const [i, args] of cases.entries()) {
     t.equal(runs[i]?.code, 64, `${args.join(' ')} exits 64`);
@@ -226,7 +252,7 @@ t.test('9. hints and codes fit the command: local hints for infer, FILE_UNREADAB
     runCli(['help', 'run']),
   ]);
   t.match(tensor.stderr, /EDGE_ERR_BAD_TENSOR/);
-  t.notMatch(tensor.stderr, /<prefix>/, 'no MQTT topic in a local command\'s hint');
+  t.notMatch(tensor.stderr, /<prefix>/, "no MQTT topic in a local command's hint");
   t.notMatch(unknown.stderr, /<prefix>/);
   t.equal(missing.code, 64);
   t.match(missing.stderr, /EDGE_ERR_FILE_UNREADABLE/);
@@ -236,7 +262,7 @@ t.test('9. hints and codes fit the command: local hints for infer, FILE_UNREADAB
   t.equal(a.code, b.code);
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: edge-infer run .*--state-dir/);
-  t.match(help.stdout, /Examples:\n  edge-infer run/);
+  t.match(help.stdout, /Examples:\n {2}edge-infer run/);
 });
 
 t.test('found by the probe suite: unused-but-bad quantize values and a broker URL with no host are refused', async (t) => {
@@ -257,10 +283,7 @@ t.test('found by the probe suite: unused-but-bad quantize values and a broker UR
   const models = path.join(dir, 'models');
   mkdirSync(path.join(models, 'digits'), { recursive: true });
   writeFileSync(path.join(models, 'digits', 'model.json'), '{');
-  const [plan, bench] = await Promise.all([
-    runCli(['plan', '--profile', 'rpi4-2gb', '--budget-mb', '0.0001']),
-    runCli(['bench', '--profile', 'generic-x64', '--models', models, '--runs', '1']),
-  ]);
+  const [plan, bench] = await Promise.all([runCli(['plan', '--profile', 'rpi4-2gb', '--budget-mb', '0.0001']), runCli(['bench', '--profile', 'generic-x64', '--models', models, '--runs', '1'])]);
   t.equal(plan.code, 78);
   t.match(plan.stderr, /EDGE_ERR_NO_VARIANT_FITS/);
   t.equal(bench.code, 78);
@@ -273,8 +296,12 @@ function runCliIn(cwd: string, args: string[], timeoutMs = 60_000): Promise<{ co
     const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -283,7 +310,9 @@ function bash(script: string): Promise<{ code: number | null; stderr: string }> 
   return new Promise((resolve) => {
     const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.once('exit', (code) => resolve({ code, stderr }));
   });
 }

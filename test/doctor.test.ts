@@ -19,8 +19,17 @@ import { loadProfile } from '../runtime/config/profile.js';
 import { decodeThrottled } from '../runtime/telemetry/system-probes.js';
 import { ROOT } from './helpers/service-process.js';
 
-interface Check { id: string; status: string; detail: string; fix?: string; code?: string }
-interface Report { ok: boolean; checks: Check[] }
+interface Check {
+  id: string;
+  status: string;
+  detail: string;
+  fix?: string;
+  code?: string;
+}
+interface Report {
+  ok: boolean;
+  checks: Check[];
+}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'doctor-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,7 +79,11 @@ t.test('a broker nobody listens on fails the broker check with EDGE_ERR_BROKER_U
   t.equal(b.code, 'EDGE_ERR_BROKER_UNREACHABLE');
   t.ok(b.fix);
   t.equal(check(report, 'state-dir').status, 'pass', 'the other checks still ran');
-  t.same(report.checks.map((c) => c.id), ['node', 'broker', 'state-dir'], '--only runs just those');
+  t.same(
+    report.checks.map((c) => c.id),
+    ['node', 'broker', 'state-dir'],
+    '--only runs just those',
+  );
   const bad = await runCli(['doctor', '--only', 'broker,nope']);
   t.equal(bad.code, 64);
   t.match(bad.stderr, /EDGE_ERR_USAGE: --only takes/);
@@ -150,7 +163,9 @@ t.test('the launcher refuses Node 18 before loading the CLI: exit 78, EDGE_ERR_N
   const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, ['--import', preload, CLI, 'plan', '--profile', 'rpi4-2gb'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.once('exit', (code) => resolve({ code, stderr }));
   });
   t.equal(r.code, 78);

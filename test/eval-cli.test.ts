@@ -13,7 +13,16 @@ const original = JSON.parse(await readFile(join(DIGITS, 'model.json'), 'utf8')) 
 
 async function run(positionals: string[], values: ParsedValues): Promise<EvalReport> {
   let out = '';
-  const ctx: CommandContext = { values, positionals, json: true, out: (s) => { out += s; }, log: silentLogger, packageRoot: process.cwd() };
+  const ctx: CommandContext = {
+    values,
+    positionals,
+    json: true,
+    out: (s) => {
+      out += s;
+    },
+    log: silentLogger,
+    packageRoot: process.cwd(),
+  };
   const code = await evalCommand.run(ctx);
   if (code !== 0) throw new Error(`eval exited ${code}`);
   return JSON.parse(out) as EvalReport;
@@ -34,16 +43,13 @@ async function digitsCopy(t: Test, ids: string[], edit: (m: ModelManifest) => vo
   return { models, manifest: join(dir, 'model.json'), expected: formatManifest(kept) };
 }
 
-t.test('eval of a variant reproduces the manifest\'s accuracy, agreement, bytes, sha256, params, MACs and ops', async (t) => {
+t.test("eval of a variant reproduces the manifest's accuracy, agreement, bytes, sha256, params, MACs and ops", async (t) => {
   const r = await run(['digits'], { variant: 'teacher-mixed', runs: '0' });
   const v = original.variants.find((x) => x.id === 'teacher-mixed');
   const got = r.variants[0];
   t.equal(r.variants.length, 1);
   t.same(got?.differs, []);
-  t.same(
-    [got?.quality.accuracy, got?.quality.agreement, got?.model.bytes, got?.model.sha256, got?.model.params, got?.model.macs, got?.model.ops, got?.model.layerBits],
-    [v?.quality.accuracy, v?.quality.agreement, v?.bytes, v?.sha256, v?.params, v?.macs, v?.ops, v?.layerBits],
-  );
+  t.same([got?.quality.accuracy, got?.quality.agreement, got?.model.bytes, got?.model.sha256, got?.model.params, got?.model.macs, got?.model.ops, got?.model.layerBits], [v?.quality.accuracy, v?.quality.agreement, v?.bytes, v?.sha256, v?.params, v?.macs, v?.ops, v?.layerBits]);
   t.same(got?.latency, []);
 });
 
@@ -52,7 +58,13 @@ t.test('eval of an .onnx file with --eval and --reference gives the same figures
   const v = original.variants.find((x) => x.id === 'student-int8');
   const got = r.variants[0];
   t.same([got?.quality.accuracy, got?.quality.agreement, got?.model.sha256, got?.model.bytes], [v?.quality.accuracy, v?.quality.agreement, v?.sha256, v?.bytes]);
-  t.same(got?.latency.map((l) => [l.batch, l.runs]), [[1, 3], [8, 3]]);
+  t.same(
+    got?.latency.map((l) => [l.batch, l.runs]),
+    [
+      [1, 3],
+      [8, 3],
+    ],
+  );
   t.ok(got?.latency.every((l) => l.medianMs > 0 && l.medianRoundTripMs >= l.medianMs));
   t.equal(r.threads, 1);
   t.ok(r.backend === 'native' || r.backend === 'wasm');
@@ -82,7 +94,9 @@ t.test('--update-manifest refuses to write a manifest that fails the schema', as
 });
 
 t.test('bad inputs give coded errors', async (t) => {
-  const { models } = await digitsCopy(t, ['teacher-fp32'], (m) => { if (m.eval) m.eval.file = 'eval/missing.json'; });
+  const { models } = await digitsCopy(t, ['teacher-fp32'], (m) => {
+    if (m.eval) m.eval.file = 'eval/missing.json';
+  });
   const dir = await mkdtemp(join(tmpdir(), 'eval-bad-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const junk = join(dir, 'junk.onnx');

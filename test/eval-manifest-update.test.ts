@@ -13,7 +13,8 @@ t.test('withKeys keeps existing keys in place and inserts new ones after their c
 
 t.test('applyVariantUpdates writes figures, layerBits only for mixed variants, and leaves other variants and keys alone', async (t) => {
   const doc = {
-    id: 'm', reference: 'a',
+    id: 'm',
+    reference: 'a',
     variants: [
       { id: 'a', file: 'a.onnx', precision: 'mixed', pruning: { method: 'x', sparsity: 0.5 } },
       { id: 'b', file: 'b.onnx', precision: 'int8', note: 'kept' },
@@ -34,8 +35,15 @@ t.test('applyVariantUpdates writes figures, layerBits only for mixed variants, a
   t.ok(formatManifest(out).endsWith('}\n'));
 });
 
-t.test('a partial MAC count (layers inspect could not size) never replaces the manifest\'s figure', async (t) => {
-  const doc = { id: 'm', reference: 'a', variants: [{ id: 'a', file: 'a.onnx', precision: 'fp32', macs: 44138752 }, { id: 'b', file: 'b.onnx', precision: 'fp32' }] };
+t.test("a partial MAC count (layers inspect could not size) never replaces the manifest's figure", async (t) => {
+  const doc = {
+    id: 'm',
+    reference: 'a',
+    variants: [
+      { id: 'a', file: 'a.onnx', precision: 'fp32', macs: 44138752 },
+      { id: 'b', file: 'b.onnx', precision: 'fp32' },
+    ],
+  };
   const partial: ModelFigures = { ...figures, macs: 0, macsUnknown: ['/blocks.0/qkv/MatMul'] };
   const out = applyVariantUpdates(doc, [
     { id: 'a', model: partial, quality: { accuracy: 1, agreement: 1, evalCount: 1 } },

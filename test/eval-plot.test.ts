@@ -19,7 +19,14 @@ const POINTS: ParetoPoint[] = [
 
 t.test('the Pareto front holds the variants no other beats on both latency and quality', async (t) => {
   t.same(paretoFront(POINTS).sort(), ['student-int8', 'teacher-int8']);
-  t.same(paretoFront([{ id: 'a', latencyMs: 1, quality: 0.9, bytes: 1 }, { id: 'b', latencyMs: 1, quality: 0.9, bytes: 2 }]).sort(), ['a', 'b'], 'ties are both on the front');
+  t.same(
+    paretoFront([
+      { id: 'a', latencyMs: 1, quality: 0.9, bytes: 1 },
+      { id: 'b', latencyMs: 1, quality: 0.9, bytes: 2 },
+    ]).sort(),
+    ['a', 'b'],
+    'ties are both on the front',
+  );
 });
 
 t.test('the SVG is well-formed, names every variant (escaped), labels its axes with units and rings the plan', async (t) => {

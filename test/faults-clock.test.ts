@@ -17,8 +17,14 @@ function jumpingWallClock(t: { teardown(f: () => void): void }): { jump(ms: numb
   const real = Date.now;
   let offset = 0;
   Date.now = () => real() + offset;
-  t.teardown(() => { Date.now = real; });
-  return { jump: (ms) => { offset += ms; } };
+  t.teardown(() => {
+    Date.now = real;
+  });
+  return {
+    jump: (ms) => {
+      offset += ms;
+    },
+  };
 }
 
 const HOUR = 3_600_000;
@@ -41,8 +47,16 @@ t.test('queue and inference latencies come from the monotonic clock while the wa
   const q = new ModelQueue({ engine, key: 'm', queueLimit: 10, clock: () => mono });
   const x = (): NamedTensors => ({ x: { dtype: 'float32', dims: [1, 1], data: new Float32Array([1]) } });
   const results = await Promise.all([q.submit(x(), 1), q.submit(x(), 1), q.submit(x(), 1)]);
-  t.same(results.map((r) => r.queueMs), [0, 7, 14], 'queue times are monotonic differences (never negative, never a day)');
-  t.same(results.map((r) => r.serviceMs), [7, 7, 7], 'service times too');
+  t.same(
+    results.map((r) => r.queueMs),
+    [0, 7, 14],
+    'queue times are monotonic differences (never negative, never a day)',
+  );
+  t.same(
+    results.map((r) => r.serviceMs),
+    [7, 7, 7],
+    'service times too',
+  );
   t.equal(runs, 3);
 });
 
@@ -61,7 +75,10 @@ t.test('outbox order and ages ignore wall-clock jumps and file times', async (t)
   // Files written while the wall clock was stepped back carry older mtimes: make them disagree with
   // the order outright, then reopen (as after a crash): the order is the sequence, not the mtime.
   const files = readdirSync(dir).sort();
-  files.forEach((n, i) => { const s = 2_000_000_000 - i * 86_400; utimesSync(path.join(dir, n), s, s); });
+  files.forEach((n, i) => {
+    const s = 2_000_000_000 - i * 86_400;
+    utimesSync(path.join(dir, n), s, s);
+  });
   const again = await Outbox.open({ dir, fsync: 'never', nowMs: () => mono });
   const order: string[] = [];
   for (let e = again.takeNext(); e !== undefined; e = again.takeNext()) order.push(e.message.topic);

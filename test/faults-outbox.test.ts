@@ -40,26 +40,46 @@ function tinyTmpfs(t: { teardown(f: () => void): void }, size: string): string {
   const d = mkdtempSync(path.join(tmpdir(), 'edge-tmpfs-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', d]);
   t.teardown(() => {
-    try { execFileSync('umount', ['-l', d], { stdio: 'ignore' }); } catch { /* already gone */ }
+    try {
+      execFileSync('umount', ['-l', d], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
     rmSync(d, { recursive: true, force: true });
   });
   return d;
 }
-const remount = (d: string, mode: 'ro' | 'rw'): void => { execFileSync('mount', ['-o', `remount,${mode}`, d]); };
+const remount = (d: string, mode: 'ro' | 'rw'): void => {
+  execFileSync('mount', ['-o', `remount,${mode}`, d]);
+};
 
 /** Fills the filesystem holding `dir` (a file of zeros until ENOSPC). */
 function fill(dir: string): void {
-  try { execFileSync('dd', ['if=/dev/zero', `of=${path.join(dir, 'filler')}`, 'bs=4k'], { stdio: 'ignore' }); } catch { /* dd exits 1 on ENOSPC: that is the point */ }
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${path.join(dir, 'filler')}`, 'bs=4k'], { stdio: 'ignore' });
+  } catch {
+    /* dd exits 1 on ENOSPC: that is the point */
+  }
 }
 
-interface Line { level: string; event: string; fields: LogFields }
+interface Line {
+  level: string;
+  event: string;
+  fields: LogFields;
+}
 function recorder(): { log: Logger; lines: Line[] } {
   const lines: Line[] = [];
   const log: Logger = {
     debug: () => undefined,
-    info: (event, fields = {}) => { lines.push({ level: 'info', event, fields }); },
-    warn: (event, fields = {}) => { lines.push({ level: 'warn', event, fields }); },
-    error: (event, fields = {}) => { lines.push({ level: 'error', event, fields }); },
+    info: (event, fields = {}) => {
+      lines.push({ level: 'info', event, fields });
+    },
+    warn: (event, fields = {}) => {
+      lines.push({ level: 'warn', event, fields });
+    },
+    error: (event, fields = {}) => {
+      lines.push({ level: 'error', event, fields });
+    },
     child: () => log,
   };
   return { log, lines };
@@ -105,7 +125,11 @@ t.test('disk full mid-run: the outbox degrades to memory loudly, loses nothing, 
   t.equal(liveSeqs(dir).length, box.stats().depth, 'every waiting message is on disk again, the acknowledged ones are not');
   const order: number[] = [];
   for (let e = box.takeNext(); e !== undefined; e = box.takeNext()) order.push(Number(e.message.topic.slice(2)));
-  t.same(order, Array.from({ length: n - half }, (_, i) => half + 1 + i), 'order is kept across the episode');
+  t.same(
+    order,
+    Array.from({ length: n - half }, (_, i) => half + 1 + i),
+    'order is kept across the episode',
+  );
 });
 
 t.test('a state dir remounted read-only degrades on the next write and recovers after it is writable again', { skip: SKIP }, async (t) => {
@@ -140,11 +164,10 @@ t.test('the service keeps answering with a full, then read-only, state dir and s
   const prefix = 'edge/faults';
   const svcDir = mkdtempSync(path.join(tmpdir(), 'edge-faults-'));
   t.teardown(() => rmSync(svcDir, { recursive: true, force: true }));
-  const svc = startService({
-    deviceId: 'faults', topicPrefix: prefix, profile: 'generic-x64', stateDir: mnt,
-    broker: { url: broker.url, protocolVersion: 5 }, telemetry: { intervalS: 1 }, log: { level: 'info', format: 'json' },
-  }, [], svcDir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  const svc = startService({ deviceId: 'faults', topicPrefix: prefix, profile: 'generic-x64', stateDir: mnt, broker: { url: broker.url, protocolVersion: 5 }, telemetry: { intervalS: 1 }, log: { level: 'info', format: 'json' } }, [], svcDir);
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
   const watch = await Watcher.open(broker.url, [`${prefix}/telemetry`]);
   t.teardown(() => watch.close());
@@ -156,7 +179,10 @@ t.test('the service keeps answering with a full, then read-only, state dir and s
   // The labels the service gives before the fault (the model's own, not the eval set's).
   const before: (string | undefined)[] = [];
   for (let i = 0; i <= 10; i++) before.push(await ask(i));
-  t.ok(before.every((l) => l !== undefined && /^\d$/.test(l)), 'answers before the fault');
+  t.ok(
+    before.every((l) => l !== undefined && /^\d$/.test(l)),
+    'answers before the fault',
+  );
   fill(mnt);
   for (let i = 1; i <= 5; i++) t.equal(await ask(i), before[i], `answer ${i} with the disk full`);
   await svc.waitLog('EDGE_ERR_OUTBOX_DEGRADED', 10_000);

@@ -45,12 +45,11 @@ async function rig(t: Test): Promise<Rig> {
     m.reference = 'student-fp32';
   });
   return {
-    broker, dir, keyFile, newModelDir,
-    config: (deviceId, deploy = {}) => ({
-      deviceId, broker: { url: broker.url }, modelsDir: path.join(dir, 'models'), stateDir: path.join(dir, `state-${deviceId}`),
-      adaptive: { enabled: false }, telemetry: { intervalS: 60 },
-      deploy: { trustedKeys: [`${keyFile}.pub`], healthWindowS: 1, ...deploy },
-    }),
+    broker,
+    dir,
+    keyFile,
+    newModelDir,
+    config: (deviceId, deploy = {}) => ({ deviceId, broker: { url: broker.url }, modelsDir: path.join(dir, 'models'), stateDir: path.join(dir, `state-${deviceId}`), adaptive: { enabled: false }, telemetry: { intervalS: 60 }, deploy: { trustedKeys: [`${keyFile}.pub`], healthWindowS: 1, ...deploy } }),
   };
 }
 
@@ -80,14 +79,14 @@ async function started(svc: ServiceProcess): Promise<void> {
   await svc.waitLog('fleet.connected', 20_000);
 }
 
-const send = (r: Rig, deviceId: string, bundle: Bundle, extra: Partial<Parameters<typeof sendBundle>[0]> = {}) => sendBundle({
-  url: r.broker.url, prefix: `edge/${deviceId}`, stateFilter: `edge/${deviceId}/deploy/state`, expect: 1, bundle, chunkBytes: CHUNK, timeoutMs: 30_000, ...extra,
-});
+const send = (r: Rig, deviceId: string, bundle: Bundle, extra: Partial<Parameters<typeof sendBundle>[0]> = {}) => sendBundle({ url: r.broker.url, prefix: `edge/${deviceId}`, stateFilter: `edge/${deviceId}/deploy/state`, expect: 1, bundle, chunkBytes: CHUNK, timeoutMs: 30_000, ...extra });
 
 t.test('refuses a wrong key and a tampered file (old model keeps serving), resumes a cut transfer, commits a good deploy that survives SIGKILL', async (t) => {
   const r = await rig(t);
   const svc = startService(r.config('ota'), [], r.dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await started(svc);
   t.same(await variantsNow(r.broker.url, 'ota'), OLD, 'the bundled model serves at first');
 
@@ -122,7 +121,11 @@ t.test('refuses a wrong key and a tampered file (old model keeps serving), resum
   const done = await send(r, 'ota', good, { onState: (_t, s: DeviceDeployState) => steps.push(s.step) });
   t.equal(done.chunksSent, total - 5, 'the resumed transfer sent only the missing chunks');
   t.match(Object.values(done.states)[0], { step: 'committed', ok: true, bundleId: good.id, model: 'digits' });
-  t.same(steps.filter((s) => s !== 'receiving'), ['staged', 'preflight', 'swapping', 'swapped', 'health', 'committed'], 'every step reported');
+  t.same(
+    steps.filter((s) => s !== 'receiving'),
+    ['staged', 'preflight', 'swapping', 'swapped', 'health', 'committed'],
+    'every step reported',
+  );
   t.same(await variantsNow(r.broker.url, 'ota'), NEW, 'the device serves the new variant set');
   t.equal(await answers(r.broker.url, 'ota', 'after-deploy'), 'student-fp32');
   const retained = await Watcher.open(r.broker.url, ['edge/ota/deploy/state']);
@@ -138,7 +141,9 @@ t.test('refuses a wrong key and a tampered file (old model keeps serving), resum
   svc.child.kill('SIGKILL');
   await svc.exited;
   const back = startService(r.config('ota'), [], r.dir);
-  t.teardown(() => { back.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    back.child.kill('SIGKILL');
+  });
   await started(back);
   t.same(await variantsNow(r.broker.url, 'ota'), NEW, 'the committed model survives a power cut');
   back.child.kill('SIGTERM');
@@ -149,11 +154,15 @@ t.test('a deploy whose health window fails rolls back by itself', async (t) => {
   const r = await rig(t);
   // A p95 limit no real inference meets: the health window must see it and roll back.
   const svc = startService(r.config('sick', { healthWindowS: 3, healthMaxP95Ms: 0.0001 }), [], r.dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await started(svc);
   const load: Promise<string | null>[] = [];
   const res = await send(r, 'sick', await newBundle(r), {
-    onState: (_t, s) => { if (s.step === 'health') for (let i = 0; i < 3; i++) load.push(answers(r.broker.url, 'sick', `h${i}`)); },
+    onState: (_t, s) => {
+      if (s.step === 'health') for (let i = 0; i < 3; i++) load.push(answers(r.broker.url, 'sick', `h${i}`));
+    },
   });
   t.match(Object.values(res.states)[0], { step: 'rolled-back', ok: false, code: 'EDGE_ERR_DEPLOY_HEALTH' });
   t.comment(JSON.stringify(Object.values(res.states)[0]));
@@ -170,7 +179,9 @@ t.test('SIGKILL at each deploy step, then a restart: the old model or the new on
   t.teardown(() => w.close());
   for (const step of ['staged', 'swapping', 'swapped', 'health']) {
     const svc = startService(r.config('cut', { healthWindowS: 30 }), [], r.dir, { EDGE_INFER_DEPLOY_HOLD: step });
-    t.teardown(() => { svc.child.kill('SIGKILL'); });
+    t.teardown(() => {
+      svc.child.kill('SIGKILL');
+    });
     await started(svc);
     const stop = new AbortController();
     const sending = send(r, 'cut', bundle, { timeoutMs: 60_000, signal: stop.signal }).catch(() => null);
@@ -181,7 +192,9 @@ t.test('SIGKILL at each deploy step, then a restart: the old model or the new on
     await sending;
     const n = w.messages.length;
     const back = startService(r.config('cut'), [], r.dir);
-    t.teardown(() => { back.child.kill('SIGKILL'); });
+    t.teardown(() => {
+      back.child.kill('SIGKILL');
+    });
     await started(back);
     await back.waitLog('deploy.recovered', 10_000);
     const variants = await variantsNow(r.broker.url, 'cut');
@@ -197,7 +210,9 @@ t.test('SIGKILL at each deploy step, then a restart: the old model or the new on
 t.test('a group deploy reaches every member, each reporting on its own state topic', async (t) => {
   const r = await rig(t);
   const members = ['ga', 'gb'].map((id) => startService({ ...r.config(id), group: 'ota' }));
-  t.teardown(() => { for (const m of members) m.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    for (const m of members) m.child.kill('SIGKILL');
+  });
   for (const m of members) await started(m);
   const deployed = await runCli(['deploy', r.newModelDir, '--to', 'group:ota', '--expect', '2', '--key', r.keyFile, '--broker', r.broker.url, '--chunk-kb', '16', '--timeout-ms', '30000', '--json']);
   t.equal(deployed.code, 0, deployed.stderr + deployed.stdout.slice(0, 2000));
@@ -206,5 +221,8 @@ t.test('a group deploy reaches every member, each reporting on its own state top
   for (const s of Object.values(doc.states)) t.match(s, { step: 'committed', ok: true, model: 'digits' });
   t.comment(JSON.stringify(doc.states['edge/ga/deploy/state']));
   for (const id of ['ga', 'gb']) t.same(await variantsNow(r.broker.url, id), NEW, `${id} serves the new variant set`);
-  for (const m of members) { m.child.kill('SIGTERM'); t.equal(await m.exited, 0); }
+  for (const m of members) {
+    m.child.kill('SIGTERM');
+    t.equal(await m.exited, 0);
+  }
 });

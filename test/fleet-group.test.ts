@@ -30,7 +30,9 @@ t.test('three members share one request stream; one SIGKILLed mid-stream loses n
   for (const id of ['m1', 'm2', 'm3']) {
     const dir = mkdtempSync(path.join(tmpdir(), `edge-${id}-`));
     const svc = startService({ deviceId: id, broker: { url: broker.url }, modelsDir, group: 'g1', adaptive: { enabled: false }, commands: { enabled: false } }, [], dir);
-    t.teardown(() => { svc.child.kill('SIGKILL'); });
+    t.teardown(() => {
+      svc.child.kill('SIGKILL');
+    });
     members.push(svc);
   }
   for (const m of members) await m.waitLog('group.joined', 60_000);
@@ -58,7 +60,11 @@ t.test('three members share one request stream; one SIGKILLed mid-stream loses n
   while ([...Array(TOTAL).keys()].some((i) => !answered.has(`r${i}`))) {
     if (Date.now() > deadline) break;
     const open = [...sentAt.keys()].filter((id) => !answered.has(id));
-    for (const id of open) if (Date.now() - (sentAt.get(id) ?? 0) > RESEND_MS) { resent++; send(id); }
+    for (const id of open)
+      if (Date.now() - (sentAt.get(id) ?? 0) > RESEND_MS) {
+        resent++;
+        send(id);
+      }
     for (let inFlight = open.length; next < TOTAL && inFlight < WINDOW; inFlight++) send(`r${next++}`);
     if (!killed && next >= TOTAL / 3) {
       killed = true;

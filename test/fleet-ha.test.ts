@@ -23,7 +23,9 @@ t.test('discovery is retained, republished when Home Assistant comes online, and
   copyDigits(modelsDir);
   const config = { deviceId: 'ha', broker: { url: broker.url }, modelsDir, telemetry: { intervalS: 1 }, adaptive: { enabled: false } };
   const svc = startService({ ...config, homeAssistant: { discovery: true } }, [], dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('fleet.connected', 60_000);
 
   const w = await Watcher.open(broker.url, ['homeassistant/#', 'edge/ha/models/+/state', 'ops/#', 'edge/ha/status']);
@@ -34,7 +36,10 @@ t.test('discovery is retained, republished when Home Assistant comes online, and
   const doc = first?.json as { dev: { ids: string[] }; cmps: Record<string, { p: string; name: string }>; availability: { topic: string }[] };
   t.same(doc.dev.ids, ['edge_infer_ha']);
   t.equal(doc.availability[0]?.topic, 'edge/ha/status');
-  t.ok(Object.values(doc.cmps).some((c) => c.p === 'sensor' && c.name === 'digits result'), 'a result sensor for digits');
+  t.ok(
+    Object.values(doc.cmps).some((c) => c.p === 'sensor' && c.name === 'digits result'),
+    'a result sensor for digits',
+  );
 
   await w.publish('homeassistant/status', 'online');
   await w.until(() => w.on(DISCOVERY).length >= 2, 10_000, 'discovery republished after homeassistant/status online');
@@ -74,13 +79,21 @@ t.test('discovery is retained, republished when Home Assistant comes online, and
   const before = w.on('edge/ha/status').length;
   await w.publish('edge/ha/cmd/status', '{}', { qos: 1, properties: { responseTopic: 'edge/ha/status' } });
   await svc.waitLog('fleet.reply_refused', 10_000);
-  t.notOk(w.on('edge/ha/status').slice(before).some((m) => (m.json as { command?: string }).command !== undefined), 'no command reply on the status topic');
+  t.notOk(
+    w
+      .on('edge/ha/status')
+      .slice(before)
+      .some((m) => (m.json as { command?: string }).command !== undefined),
+    'no command reply on the status topic',
+  );
 
   // Discovery turned off: the next start removes the device from Home Assistant.
   svc.child.kill('SIGTERM');
   t.equal(await svc.exited, 0);
   const again = startService(config, [], dir);
-  t.teardown(() => { again.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    again.child.kill('SIGKILL');
+  });
   await w.until(() => w.on(DISCOVERY).some((m) => m.payload.length === 0), 30_000, 'the empty retained payload that removes the device');
   await again.waitLog('fleet.ha_removed', 10_000);
   const late = await Watcher.open(broker.url, [DISCOVERY]);

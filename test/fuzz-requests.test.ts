@@ -29,10 +29,21 @@ const KNOWN_MODELS = new Set(['digits', 'two-inputs']);
 /** RSS may grow by this much between the warm-up and the end (MB). */
 const RSS_BOUND_MB = 48;
 
-interface Answer { topic: string; payload: Buffer; contentType?: string; userProperties?: Record<string, string | string[]> }
+interface Answer {
+  topic: string;
+  payload: Buffer;
+  contentType?: string;
+  userProperties?: Record<string, string | string[]>;
+}
 
-interface ErrorBody { id: string | null; error?: { code?: string } }
-interface ResultBody { id: string; outputs?: Record<string, { shape: number[]; data: number[] }> }
+interface ErrorBody {
+  id: string | null;
+  error?: { code?: string };
+}
+interface ResultBody {
+  id: string;
+  outputs?: Record<string, { shape: number[]; data: number[] }>;
+}
 
 function argmaxRows(data: ArrayLike<number>, cols: number): number[] {
   const out: number[] = [];
@@ -57,7 +68,11 @@ function check(c: FuzzCase, a: Answer): string | undefined {
     return JSON.stringify(got) === JSON.stringify(e.labels) ? undefined : `labels ${JSON.stringify(got)} != ${JSON.stringify(e.labels)}`;
   }
   let body: ErrorBody & ResultBody;
-  try { body = JSON.parse(a.payload.toString()) as ErrorBody & ResultBody; } catch { return 'answer is not JSON'; }
+  try {
+    body = JSON.parse(a.payload.toString()) as ErrorBody & ResultBody;
+  } catch {
+    return 'answer is not JSON';
+  }
   if (e.kind === 'error') {
     const code = body.error?.code;
     if (code === undefined) return `expected an error ${e.codes.join('|')}, got a result`;
@@ -81,20 +96,33 @@ t.test('10,000 generated bad requests mixed with good ones: one coded answer eac
   const models = makeModelsDir(dir);
   const broker = await startMosquitto();
   t.teardown(() => broker.stop());
-  const svc = startService({
-    deviceId: 'fuzz', topicPrefix: PREFIX, profile: 'generic-x64', modelsDir: models,
-    broker: { url: broker.url, protocolVersion: 5 },
-    limits: { maxPayloadBytes: MAX_PAYLOAD, maxBatch: MAX_BATCH },
-    models: { digits: { queueLimit: 1000 }, 'two-inputs': { queueLimit: 1000 } },
-    telemetry: { intervalS: 3600 }, log: { level: 'info', format: 'json' },
-  }, [], dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  const svc = startService(
+    {
+      deviceId: 'fuzz',
+      topicPrefix: PREFIX,
+      profile: 'generic-x64',
+      modelsDir: models,
+      broker: { url: broker.url, protocolVersion: 5 },
+      limits: { maxPayloadBytes: MAX_PAYLOAD, maxBatch: MAX_BATCH },
+      models: { digits: { queueLimit: 1000 }, 'two-inputs': { queueLimit: 1000 } },
+      telemetry: { intervalS: 3600 },
+      log: { level: 'info', format: 'json' },
+    },
+    [],
+    dir,
+  );
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
   const pid = svc.child.pid as number;
 
   const client: MqttClient = connect(broker.url, { protocolVersion: 5, clientId: 'fuzzer', reconnectPeriod: 0 });
   t.teardown(() => client.endAsync());
-  await new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
   await client.subscribeAsync(['fuzzr/#', `${PREFIX}/errors`, `${PREFIX}/models/+/result`], { qos: 1 });
 
   const cases = new Map<string, FuzzCase>();
@@ -111,7 +139,8 @@ t.test('10,000 generated bad requests mixed with good ones: one coded answer eac
     const corr = p?.correlationData === undefined ? undefined : Buffer.from(p.correlationData).toString();
     if (corr?.startsWith('w') === true) return; // warm-up, handled below
     if (corr === undefined) {
-      if (topic === `${PREFIX}/errors`) uncorrelatedErrors++; else uncorrelatedResults++;
+      if (topic === `${PREFIX}/errors`) uncorrelatedErrors++;
+      else uncorrelatedResults++;
     } else if (topic === `${PREFIX}/errors`) {
       copies.set(corr, (copies.get(corr) ?? 0) + 1);
     } else {
@@ -137,7 +166,13 @@ t.test('10,000 generated bad requests mixed with good ones: one coded answer eac
     while (!pred()) {
       if (svc.child.exitCode !== null) throw new Error(`the service died (${svc.child.exitCode}) while waiting for ${what}:\n${svc.logs().slice(-3000)}`);
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => { const tm = setTimeout(resolve, 200); waiters.push(() => { clearTimeout(tm); resolve(); }); });
+      await new Promise<void>((resolve) => {
+        const tm = setTimeout(resolve, 200);
+        waiters.push(() => {
+          clearTimeout(tm);
+          resolve();
+        });
+      });
     }
   };
 
@@ -188,7 +223,13 @@ t.test('10,000 generated bad requests mixed with good ones: one coded answer eac
     if (outstanding >= WINDOW) await waitFor(() => outstanding < WINDOW, 'the in-flight window to open');
     const n = bad + good;
     let c: FuzzCase;
-    if (n % GOOD_EVERY === 0) { c = gen.good(); good++; } else { c = gen.bad(); bad++; }
+    if (n % GOOD_EVERY === 0) {
+      c = gen.good();
+      good++;
+    } else {
+      c = gen.bad();
+      bad++;
+    }
     categories.set(c.category, (categories.get(c.category) ?? 0) + 1);
     if (c.expect.kind === 'error' && c.model === 'digits' && (c.category === 'random-bytes' || c.category === 'truncated-json') && n % 7 === 0) {
       // No correlation data, no reply topic, no readable id: answered on the result topic and <prefix>/errors.
@@ -229,7 +270,10 @@ t.test('10,000 generated bad requests mixed with good ones: one coded answer eac
 });
 
 t.test('regressions found by fuzzing are refused with a coded error', async (t) => {
-  const specs = [{ name: 'a', dtype: 'float32' as const, shape: ['batch', 3] }, { name: 'b', dtype: 'int64' as const, shape: ['batch', 1] }];
+  const specs = [
+    { name: 'a', dtype: 'float32' as const, shape: ['batch', 3] },
+    { name: 'b', dtype: 'int64' as const, shape: ['batch', 1] },
+  ];
   const decode = (body: unknown) => decodeRequest({ model: 'two-inputs', payload: Buffer.from(JSON.stringify(body)), specs, limits: DEFAULT_LIMITS });
   // Seed 147993045: inputs disagreeing on the shared "batch" dim were accepted (onnxruntime broadcast them).
   const r = decode({ id: 'm', inputs: { a: { shape: [1, 3], data: [1, 2, 3] }, b: { dtype: 'int64', shape: [2, 1], data: [1, 2] } } });

@@ -20,12 +20,19 @@ import { ROOT, runCli } from './helpers/service-process.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-
 /** Every path (array of keys) to a value inside doc, root excluded. */
 function paths(doc: Json, prefix: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = [];
-  if (Array.isArray(doc)) doc.forEach((v, i) => { out.push([...prefix, i]); out.push(...paths(v, [...prefix, i])); });
-  else if (doc !== null && typeof doc === 'object') for (const [k, v] of Object.entries(doc)) { out.push([...prefix, k]); out.push(...paths(v, [...prefix, k])); }
+  if (Array.isArray(doc))
+    doc.forEach((v, i) => {
+      out.push([...prefix, i]);
+      out.push(...paths(v, [...prefix, i]));
+    });
+  else if (doc !== null && typeof doc === 'object')
+    for (const [k, v] of Object.entries(doc)) {
+      out.push([...prefix, k]);
+      out.push(...paths(v, [...prefix, k]));
+    }
   return out;
 }
 
@@ -50,9 +57,12 @@ function mutate(base: Json, r: () => number): { text: string; what: string } {
   const { parent, key } = parentOf(doc, p);
   const container = parent as Record<string | number, Json>;
   switch (op) {
-    case 0: container[key] = structuredClone(pick(ODD_VALUES)); return { text: JSON.stringify(doc), what: `set /${p.join('/')} to an odd value` };
+    case 0:
+      container[key] = structuredClone(pick(ODD_VALUES));
+      return { text: JSON.stringify(doc), what: `set /${p.join('/')} to an odd value` };
     case 1:
-      if (Array.isArray(parent)) parent.splice(key as number, 1); else delete container[key];
+      if (Array.isArray(parent)) parent.splice(key as number, 1);
+      else delete container[key];
       return { text: JSON.stringify(doc), what: `delete /${p.join('/')}` };
     case 2: {
       const obj = pick([doc, ...all.map((q) => parentOf(doc, [...q, 0]).parent)].filter((x) => x !== null && typeof x === 'object' && !Array.isArray(x))) as Record<string, Json>;
@@ -84,8 +94,15 @@ function mutate(base: Json, r: () => number): { text: string; what: string } {
 
 const NON_OBJECT_ROOTS = ['null', '[]', '"x"', '42', 'true', deep(5000)];
 
-interface Tally { cases: number; accepted: number; refused: number; problems: number; bad: string[]; stackOverflows: number; guardCatches: number }
-
+interface Tally {
+  cases: number;
+  accepted: number;
+  refused: number;
+  problems: number;
+  bad: string[];
+  stackOverflows: number;
+  guardCatches: number;
+}
 
 function fuzz(kind: 'profile' | 'config', file: string, base: Json, n: number, seed: number, tally: Tally): void {
   if (nestingProblem(base) !== null) tally.bad.push(`${path.basename(file)}: the nesting guard refuses the unmutated document`);
@@ -97,13 +114,13 @@ function fuzz(kind: 'profile' | 'config', file: string, base: Json, n: number, s
     tally.cases++;
     const doc = JSON.parse(text) as unknown;
     try {
-      if (kind === 'profile') parseProfile(doc, file); else parseServiceConfig(doc, file, ctx);
+      if (kind === 'profile') parseProfile(doc, file);
+      else parseServiceConfig(doc, file, ctx);
       tally.accepted++;
     } catch (e) {
       const ok = isEdgeError(e) && e.code === expected;
       const details = ok ? (e.details as { file?: unknown; problems?: { path?: unknown; message?: unknown }[] } | undefined) : undefined;
-      const named = details?.file === file && Array.isArray(details.problems) && details.problems.length > 0
-        && details.problems.every((p) => typeof p.path === 'string' && typeof p.message === 'string');
+      const named = details?.file === file && Array.isArray(details.problems) && details.problems.length > 0 && details.problems.every((p) => typeof p.path === 'string' && typeof p.message === 'string');
       if (e instanceof RangeError) {
         tally.stackOverflows++;
         if (nestingProblem(doc) !== null) tally.guardCatches++;
@@ -132,14 +149,20 @@ t.test('hundreds of mutated profiles and configs are each accepted or refused wi
   fuzz('config', configFile, JSON.parse(readFileSync(configFile, 'utf8')) as Json, 300, 7, configs);
   // A fuller config (TLS, passwordFile, profile, models) so those fields are mutated too.
   const full: Json = {
-    deviceId: 'pi-kitchen', profile: 'rpi4-2gb', modelsDir: './models', stateDir: './state',
+    deviceId: 'pi-kitchen',
+    profile: 'rpi4-2gb',
+    modelsDir: './models',
+    stateDir: './state',
     broker: { url: 'mqtts://broker:8883', username: 'edge-infer', passwordFile: './pw', tls: { caFile: 'ca.crt', certFile: 'c.crt', keyFile: 'c.key', rejectUnauthorized: true } },
     models: { digits: { enabled: true, priority: 2, maxBatch: 8, preferredBatchSizes: [4, 8], queueLimit: 10 } },
     telemetry: { intervalS: 5 },
   };
   fuzz('config', path.join(tmpdir(), 'full-config.json'), full, 200, 11, configs);
 
-  for (const [name, tally] of [['profiles', profiles], ['configs', configs]] as const) {
+  for (const [name, tally] of [
+    ['profiles', profiles],
+    ['configs', configs],
+  ] as const) {
     t.comment(`${name}: ${tally.cases} cases, ${tally.accepted} accepted, ${tally.refused} refused (${tally.problems} problems named), ${tally.stackOverflows} stack overflows on deep nesting, ${tally.bad.length} other wrong`);
     t.same(tally.bad, [], `${name}: no other error, crash or pollution`);
     t.equal(tally.stackOverflows, 0, `${name}: deep nesting is refused with a code`);
@@ -159,11 +182,13 @@ t.test('edge-infer run with a bad config or profile exits 78 naming the file and
     { name: 'deep.json', text: `{"models":{"digits":${deep(3000)}}}`, field: '/models/digits' },
     { name: 'huge.json', text: JSON.stringify({ topicPrefix: HUGE }), field: '/topicPrefix' },
   ];
-  const results = await Promise.all(cases.map(async (c) => {
-    const file = path.join(dir, c.name);
-    writeFileSync(file, c.text);
-    return { c, file, r: await runCli(['run', '--config', file]) };
-  }));
+  const results = await Promise.all(
+    cases.map(async (c) => {
+      const file = path.join(dir, c.name);
+      writeFileSync(file, c.text);
+      return { c, file, r: await runCli(['run', '--config', file]) };
+    }),
+  );
   for (const { c, file, r } of results) {
     if (c.name === 'deep.json') {
       t.equal(r.code, 78, `${c.name}: exit 78 (today: ${r.code})`);

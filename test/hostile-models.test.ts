@@ -13,7 +13,10 @@ import { HOSTILE_EXPECTED, buildHostileModels, type HostileModel } from './helpe
 import { startMosquitto } from './helpers/mosquitto.js';
 import { ROOT, runCli, startService } from './helpers/service-process.js';
 
-interface EvalSet { inputs: number[][]; labels: number[] }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 
 const root = mkdtempSync(path.join(tmpdir(), 'edge-hostile-'));
@@ -25,12 +28,25 @@ writeFileSync(SAMPLE, JSON.stringify({ id: 's0', input: evalSet.inputs[0] }));
 const THREE = path.join(root, 'three.json');
 writeFileSync(THREE, JSON.stringify({ id: 's3', input: [0.1, 0.2, 0.3] }));
 
-
 const RUNTIME_BAD: HostileModel[] = ['tampered', 'truncated', 'notonnx', 'hugeclaim', 'symlink', 'liar'];
 
-interface LogLine { event?: string; model?: string; variant?: string; code?: string }
+interface LogLine {
+  event?: string;
+  model?: string;
+  variant?: string;
+  code?: string;
+}
 function logLines(text: string): LogLine[] {
-  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l) as LogLine; } catch { return {}; } });
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as LogLine;
+      } catch {
+        return {};
+      }
+    });
 }
 
 t.test('validate refuses every file-level problem with its code and passes the good model', async (t) => {
@@ -52,8 +68,14 @@ t.test('plan still plans every loadable model and reports the escaping manifest'
   t.equal(r.code, 78, 'exit 78 because a manifest is invalid');
   const out = JSON.parse(r.stdout) as { plan: { models: { model: string; chosen: { variant: string } | null }[] }; manifestErrors: { code: string; message: string }[] };
   t.ok(out.plan.models.find((m) => m.model === 'digits')?.chosen, 'digits is planned');
-  t.notOk(out.plan.models.some((m) => m.model === 'escape'), 'the escaping manifest is not planned');
-  t.ok(out.manifestErrors.some((e) => e.code === 'EDGE_ERR_MANIFEST_INVALID' && e.message.includes('escape')), 'the escaping manifest is reported');
+  t.notOk(
+    out.plan.models.some((m) => m.model === 'escape'),
+    'the escaping manifest is not planned',
+  );
+  t.ok(
+    out.manifestErrors.some((e) => e.code === 'EDGE_ERR_MANIFEST_INVALID' && e.message.includes('escape')),
+    'the escaping manifest is reported',
+  );
 });
 
 t.test('infer refuses bad models at load with their code, and the good models answer', async (t) => {
@@ -61,9 +83,7 @@ t.test('infer refuses bad models at load with their code, and the good models an
   const names = ['digits', 'fallback', 'notonnx', 'liar', 'truncated', 'hugeclaim'];
   const runs: { m: string; r: Awaited<ReturnType<typeof runCli>> }[] = [];
   for (let i = 0; i < names.length; i += 3) {
-    runs.push(...await Promise.all(names.slice(i, i + 3).map(async (m) => ({
-      m, r: await runCli(['infer', m, '--models', MODELS, '--profile', 'generic-x64', '--input', m === 'liar' ? THREE : SAMPLE, '--json']),
-    }))));
+    runs.push(...(await Promise.all(names.slice(i, i + 3).map(async (m) => ({ m, r: await runCli(['infer', m, '--models', MODELS, '--profile', 'generic-x64', '--input', m === 'liar' ? THREE : SAMPLE, '--json']) })))));
   }
   for (const { m, r } of runs) {
     if (m === 'digits' || m === 'fallback') {
@@ -72,7 +92,10 @@ t.test('infer refuses bad models at load with their code, and the good models an
       t.equal(body.top?.[0]?.label, String(evalSet.labels[0]), `${m} is right`);
       if (m === 'fallback') {
         t.equal(body.variant, 'teacher-fp32', 'fallback: the tampered preferred variant is skipped for the next one');
-        t.ok(logLines(r.stderr).some((l) => l.event === 'model.refused' && l.variant === 'student-fp32' && l.code === 'EDGE_ERR_INTEGRITY'), 'fallback: the tampered variant is refused EDGE_ERR_INTEGRITY');
+        t.ok(
+          logLines(r.stderr).some((l) => l.event === 'model.refused' && l.variant === 'student-fp32' && l.code === 'EDGE_ERR_INTEGRITY'),
+          'fallback: the tampered variant is refused EDGE_ERR_INTEGRITY',
+        );
       }
       continue;
     }
@@ -91,7 +114,9 @@ t.test('the service serves the good models next to every hostile one and answers
   const broker = await startMosquitto();
   t.teardown(() => broker.stop());
   const svc = startService({ deviceId: 'hostile', modelsDir: MODELS, profile: 'generic-x64', broker: { url: broker.url } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected', 30_000);
   const lines = logLines(svc.logs());
   for (const m of RUNTIME_BAD) {
@@ -99,7 +124,10 @@ t.test('the service serves the good models next to every hostile one and answers
     t.ok(refused?.code !== undefined, `${m}: refused at start (${refused?.code})`);
     t.equal(refused?.code, HOSTILE_EXPECTED[m], `${m}: ${HOSTILE_EXPECTED[m]}`);
   }
-  t.ok(lines.some((l) => l.event === 'manifest.refused' && l.code === 'EDGE_ERR_MANIFEST_INVALID'), 'escape: manifest refused');
+  t.ok(
+    lines.some((l) => l.event === 'manifest.refused' && l.code === 'EDGE_ERR_MANIFEST_INVALID'),
+    'escape: manifest refused',
+  );
 
   const prefix = 'edge/hostile';
   const ask = async (model: string, input: number[]) => {
@@ -107,7 +135,9 @@ t.test('the service serves the good models next to every hostile one and answers
     for (let i = 0; ; i++) {
       try {
         return await sendRequest({ url: broker.url, prefix, model, body: { id: `${model}-q`, input }, timeoutMs: 2_000 });
-      } catch (e) { if (i >= 5) throw e; }
+      } catch (e) {
+        if (i >= 5) throw e;
+      }
     }
   };
   const good = await ask('digits', evalSet.inputs[1] ?? []);
@@ -116,7 +146,7 @@ t.test('the service serves the good models next to every hostile one and answers
   const fb = await ask('fallback', evalSet.inputs[1] ?? []);
   t.equal(fb.kind === 'result' ? fb.body.variant : null, 'teacher-fp32', 'fallback answers from its next variant');
   for (const m of RUNTIME_BAD) {
-    const a = await ask(m, m === 'liar' ? [0.1, 0.2, 0.3] : evalSet.inputs[1] ?? []);
+    const a = await ask(m, m === 'liar' ? [0.1, 0.2, 0.3] : (evalSet.inputs[1] ?? []));
     t.equal(a.kind === 'error' ? a.body.error.code : a.kind, 'EDGE_ERR_MODEL_UNAVAILABLE', `${m}: a coded error answer`);
   }
   const esc = await ask('escape', evalSet.inputs[1] ?? []);

@@ -37,7 +37,9 @@ t.test('request --image goes through the broker to the service', async (t) => {
   const broker = await startMosquitto();
   t.teardown(() => broker.stop());
   const svc = startService({ deviceId: 'mcli', broker: { url: broker.url }, modelsDir: models, drainTimeoutMs: 2000 }, [], mkdtempSync(path.join(tmpdir(), 'edge-media-cli-svc-')));
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('service.ready', 30_000);
   const r = await runCli(['request', 'halves', '--image', png, '--broker', broker.url, '--device-id', 'mcli']);
   t.equal(r.code, 0, r.stderr);

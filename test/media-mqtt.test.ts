@@ -17,8 +17,23 @@ import { encodeJpeg, encodePng, halfPicture, pcm16, utterances, wav16, writeMedi
 import { jpegWithDims, pngBomb } from './helpers/hostile-images.js';
 
 const prefix = 'edge/media';
-interface Body { id?: string; top?: { label: string }[]; frames?: number; outputs?: Record<string, { shape: number[]; data: number[] }>; error?: { code: string } }
-interface EventBody { event: string; stream: string | null; model: string; variant: string; time: string; score: number; label?: string; streamS?: number }
+interface Body {
+  id?: string;
+  top?: { label: string }[];
+  frames?: number;
+  outputs?: Record<string, { shape: number[]; data: number[] }>;
+  error?: { code: string };
+}
+interface EventBody {
+  event: string;
+  stream: string | null;
+  model: string;
+  variant: string;
+  time: string;
+  score: number;
+  label?: string;
+  streamS?: number;
+}
 
 t.test('images, audio streams and events through mosquitto', async (t) => {
   const broker = await startMosquitto();
@@ -26,7 +41,9 @@ t.test('images, audio streams and events through mosquitto', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'edge-media-'));
   const modelsDir = writeMediaModels(dir);
   const svc = startService({ deviceId: 'media', broker: { url: broker.url }, modelsDir, drainTimeoutMs: 2000 }, [], dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('service.ready', 30_000);
   const watch = await Watcher.open(broker.url, [`${prefix}/models/+/result`, `${prefix}/models/+/events`]);
   t.teardown(() => watch.client.end(true));
@@ -39,8 +56,7 @@ t.test('images, audio streams and events through mosquitto', async (t) => {
     await watch.until(() => answers(model).some((m) => (m.json as Body).id === id), 15_000, `answer ${id}`);
     return answers(model).find((m) => (m.json as Body).id === id)?.json as Body;
   };
-  const send = (model: string, payload: Buffer, contentType: string, user: Record<string, string>): Promise<void> =>
-    new Promise((resolve, reject) => pub.publish(`${prefix}/models/${model}/infer`, payload, { qos: 1, properties: { contentType, userProperties: user } }, (e) => (e ? reject(e) : resolve())));
+  const send = (model: string, payload: Buffer, contentType: string, user: Record<string, string>): Promise<void> => new Promise((resolve, reject) => pub.publish(`${prefix}/models/${model}/infer`, payload, { qos: 1, properties: { contentType, userProperties: user } }, (e) => (e ? reject(e) : resolve())));
   const events = (model: string): EventBody[] => watch.on(`${prefix}/models/${model}/events`).map((m) => m.json as EventBody);
 
   await t.test('photo-sized JPEG and PNG (colour and grey) and a JSON base64 image get their class', async (t) => {
@@ -81,7 +97,14 @@ t.test('images, audio streams and events through mosquitto', async (t) => {
     await answer('halves', `cam-${seq.length - 1}`);
     await watch.until(() => events('halves').filter((e) => e.stream === 'cam1').length >= 2, 5000, 'camera events');
     const ev = events('halves').filter((e) => e.stream === 'cam1');
-    t.same(ev.map((e) => [e.event, e.label]), [['change', 'left'], ['change', 'right']], 'a single right frame is not held long enough');
+    t.same(
+      ev.map((e) => [e.event, e.label]),
+      [
+        ['change', 'left'],
+        ['change', 'right'],
+      ],
+      'a single right frame is not held long enough',
+    );
     t.equal(ev[0]?.model, 'halves');
     t.equal(ev[0]?.variant, 'fp32');
     t.ok(Number.isFinite(Date.parse(ev[0]?.time ?? '')), 'time is ISO 8601');
@@ -90,20 +113,29 @@ t.test('images, audio streams and events through mosquitto', async (t) => {
   await t.test('two interleaved 100 ms PCM streams: separate state, in order, start/end per utterance', async (t) => {
     const a = utterances(16000, [300, 500, 400, 500, 400]); // two utterances, 2.1 s
     const b = utterances(48000, [200, 600, 500]); // one utterance, 1.3 s, resampled 48 -> 16 kHz
-    const chunksA = Math.round(a.length / 1600), chunksB = Math.round(b.length / 4800);
+    const chunksA = Math.round(a.length / 1600),
+      chunksB = Math.round(b.length / 4800);
     for (let i = 0; i < Math.max(chunksA, chunksB); i++) {
       if (i < chunksA) await send('counter', pcm16(a.subarray(i * 1600, (i + 1) * 1600)), 'audio/pcm', { id: `a-${i}`, stream: 'micA', rate: '16000' });
       if (i < chunksB) await send('counter', pcm16(b.subarray(i * 4800, (i + 1) * 4800)), 'audio/pcm', { id: `b-${i}`, stream: 'micB', rate: '48000', format: 's16le' });
     }
     const lastA = await answer('counter', `a-${chunksA - 1}`);
     const lastB = await answer('counter', `b-${chunksB - 1}`);
-    const counts = (prefixId: string, n: number): number[] => Array.from({ length: n }, (_, i) => {
-      const body = answers('counter').find((m) => (m.json as Body).id === `${prefixId}-${i}`)?.json as Body | undefined;
-      return body?.outputs?.['count']?.data.at(-1) ?? -1;
-    });
-    t.same(counts('a', chunksA), Array.from({ length: chunksA }, (_, i) => (i + 1) * 10), 'micA: 10 frames per chunk, state carried in order');
+    const counts = (prefixId: string, n: number): number[] =>
+      Array.from({ length: n }, (_, i) => {
+        const body = answers('counter').find((m) => (m.json as Body).id === `${prefixId}-${i}`)?.json as Body | undefined;
+        return body?.outputs?.['count']?.data.at(-1) ?? -1;
+      });
+    t.same(
+      counts('a', chunksA),
+      Array.from({ length: chunksA }, (_, i) => (i + 1) * 10),
+      'micA: 10 frames per chunk, state carried in order',
+    );
     const cb = counts('b', chunksB);
-    t.ok(cb.every((c, i) => i === 0 || c > (cb[i - 1] as number)), `micB counts rise: ${cb.join(',')}`);
+    t.ok(
+      cb.every((c, i) => i === 0 || c > (cb[i - 1] as number)),
+      `micB counts rise: ${cb.join(',')}`,
+    );
     t.ok(Math.abs((cb.at(-1) ?? 0) - 130) <= 1, `micB saw ~130 frames after resampling (${cb.at(-1)})`);
     t.equal(lastA.frames, 10);
     t.equal(lastA.outputs?.['hn'], undefined, 'state outputs stay on the device');
@@ -111,12 +143,23 @@ t.test('images, audio streams and events through mosquitto', async (t) => {
     await watch.until(() => events('counter').filter((e) => e.stream === 'micA').length >= 4 && events('counter').filter((e) => e.stream === 'micB').length >= 2, 5000, 'audio events');
     const evA = events('counter').filter((e) => e.stream === 'micA');
     const evB = events('counter').filter((e) => e.stream === 'micB');
-    t.same(evA.map((e) => e.event), ['start', 'end', 'start', 'end'], 'micA: two utterances');
-    t.same(evB.map((e) => e.event), ['start', 'end'], 'micB: one utterance');
+    t.same(
+      evA.map((e) => e.event),
+      ['start', 'end', 'start', 'end'],
+      'micA: two utterances',
+    );
+    t.same(
+      evB.map((e) => e.event),
+      ['start', 'end'],
+      'micB: one utterance',
+    );
     const at = evA.map((e) => e.streamS ?? -1);
     t.ok(Math.abs((at[0] ?? 0) - 0.33) < 0.02 && Math.abs((at[2] ?? 0) - 1.23) < 0.02, `starts 30 ms into each tone: ${at.join(', ')}`);
     t.ok(Math.abs((at[1] ?? 0) - 0.9) < 0.02 && Math.abs((at[3] ?? 0) - 1.8) < 0.02, `ends 100 ms into each silence: ${at.join(', ')}`);
-    t.ok(evA.every((e) => e.score >= 0 && e.model === 'counter'), 'events carry score and model');
+    t.ok(
+      evA.every((e) => e.score >= 0 && e.model === 'counter'),
+      'events carry score and model',
+    );
   });
 
   await t.test('reset restarts a stream; the stream limit and bad audio get codes; a whole WAV file works', async (t) => {

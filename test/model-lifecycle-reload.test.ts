@@ -8,10 +8,7 @@ import { ModelRuntime } from '../runtime/service/model-runtime.js';
 import { digits, sample, setup } from './helpers/lifecycle-runtime.js';
 
 t.test('requests that wait for a reload are bounded by the queue limit and by loadWaitMs', async (t) => {
-  const { rt, engine } = await setup(t, {
-    settings: { digits: { queueLimit: 2 } }, loadWaitMs: 30_000,
-    crashPolicy: { firstDelayMs: 400, maxDelayMs: 400, maxCrashes: 3, windowMs: 60_000 },
-  });
+  const { rt, engine } = await setup(t, { settings: { digits: { queueLimit: 2 } }, loadWaitMs: 30_000, crashPolicy: { firstDelayMs: 400, maxDelayMs: 400, maxCrashes: 3, windowMs: 60_000 } });
   engine.crashForTest(rt.sessionKey('digits')!);
   while (digits(rt).state === 'ready') await new Promise((r) => setTimeout(r, 5));
   const waiting = [rt.infer('digits', 'a', sample(0)), rt.infer('digits', 'b', sample(1))];

@@ -24,7 +24,7 @@ t.test('a crashed worker is reloaded, counted, and requests sent meanwhile wait 
   t.equal(rt.telemetry().find((m) => m.model === 'digits')?.restarts, 1, 'telemetry counts the restart');
 });
 
-t.test('repeated crashes of a variant fall back to the plan\'s next variant', async (t) => {
+t.test("repeated crashes of a variant fall back to the plan's next variant", async (t) => {
   const { rt, engine } = await setup(t);
   const first = digits(rt).variant;
   for (let i = 0; i < 3; i++) {
@@ -39,4 +39,3 @@ t.test('repeated crashes of a variant fall back to the plan\'s next variant', as
   const why = rt.plan.models.find((m) => m.model === 'digits')?.rejected.find((r) => r.variant === first);
   t.match(why?.detail, /^EDGE_ERR_WORKER_CRASHED/, 'the plan says why');
 });
-

@@ -23,15 +23,20 @@ const until = async (cond: () => boolean, ms: number, what: string): Promise<voi
     await new Promise((r) => setTimeout(r, 10));
   }
 };
-const connected = (c: MqttClient): Promise<void> => new Promise((resolve, reject) => {
-  c.once('connect', () => resolve());
-  c.once('error', reject);
-});
+const connected = (c: MqttClient): Promise<void> =>
+  new Promise((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+  });
 const end = (c: MqttClient): Promise<void> => new Promise((resolve) => c.end(true, {}, () => resolve()));
 
 let broker: Mosquitto;
-t.before(async () => { broker = await startMosquitto({ persistence: true }); });
-t.teardown(async () => { await broker.stop(); });
+t.before(async () => {
+  broker = await startMosquitto({ persistence: true });
+});
+t.teardown(async () => {
+  await broker.stop();
+});
 
 t.test('mqtt and aedes are pinned to exact versions and the installed mqtt.js is the one mqtt-session.ts was checked against', async (t) => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -46,20 +51,36 @@ t.test('a client is built without loading worker-timers, and its keepalive runs 
   t.teardown(() => end(c));
   await connected(c);
   const pings: string[] = [];
-  c.on('packetsend', (p) => { if (p.cmd === 'pingreq') pings.push('req'); });
-  c.on('packetreceive', (p) => { if (p.cmd === 'pingresp') pings.push('resp'); });
+  c.on('packetsend', (p) => {
+    if (p.cmd === 'pingreq') pings.push('req');
+  });
+  c.on('packetreceive', (p) => {
+    if (p.cmd === 'pingresp') pings.push('resp');
+  });
   await until(() => pings.includes('resp'), 5000, 'a PINGRESP');
   t.ok(pings.includes('req') && pings.includes('resp'), 'PINGREQ sent and PINGRESP received with a 1 s keepalive');
   const loaded = Object.keys(require.cache);
-  t.notOk(loaded.some((f) => f.includes(`${'/'}worker-timers${'/'}`)), 'worker-timers was not loaded');
-  t.notOk(loaded.some((f) => f.includes('@babel/runtime')), '@babel/runtime was not loaded');
-  t.ok(loaded.some((f) => f.endsWith(join('mqtt', 'build', 'lib', 'client.js'))), 'MqttClient came from mqtt/lib/client');
+  t.notOk(
+    loaded.some((f) => f.includes(`${'/'}worker-timers${'/'}`)),
+    'worker-timers was not loaded',
+  );
+  t.notOk(
+    loaded.some((f) => f.includes('@babel/runtime')),
+    '@babel/runtime was not loaded',
+  );
+  t.ok(
+    loaded.some((f) => f.endsWith(join('mqtt', 'build', 'lib', 'client.js'))),
+    'MqttClient came from mqtt/lib/client',
+  );
 });
 
 t.test('mqtt.js takes no next packet while a handleMessage callback is pending (why the PUBACK is not deferred through it)', async (t) => {
   const sub = createMqttClient(broker.url, { clientId: 'contract-hold', clean: true, reconnectPeriod: 0 });
   const pub = createMqttClient(broker.url, { clientId: 'contract-hold-pub', clean: true, reconnectPeriod: 0 });
-  t.teardown(async () => { await end(sub); await end(pub); });
+  t.teardown(async () => {
+    await end(sub);
+    await end(pub);
+  });
   await Promise.all([connected(sub), connected(pub)]);
   const seen: string[] = [];
   let release: (() => void) | undefined;
@@ -89,12 +110,18 @@ t.test('deferAcks: mqtt.js goes on at once and sends no PUBACK itself; the broke
   const got: { body: string; ack: AckFn; packet: PublishPacket }[] = [];
   deferAcks(a, (packet, ack) => got.push({ body: String(packet.payload), ack, packet }));
   const ownPubacks: number[] = [];
-  a.on('packetsend', (p) => { if (p.cmd === 'puback') ownPubacks.push(p.messageId ?? -1); });
+  a.on('packetsend', (p) => {
+    if (p.cmd === 'puback') ownPubacks.push(p.messageId ?? -1);
+  });
   await connected(a);
   await new Promise<void>((resolve) => a.subscribe('contract/defer', { qos: 1 }, () => resolve()));
   for (const b of ['m1', 'm2', 'm3']) pub.publish('contract/defer', b, { qos: 1 });
   await until(() => got.length === 3, 5000, 'three messages');
-  t.same(got.map((g) => g.body), ['m1', 'm2', 'm3'], 'all three handed over while none is acknowledged');
+  t.same(
+    got.map((g) => g.body),
+    ['m1', 'm2', 'm3'],
+    'all three handed over while none is acknowledged',
+  );
   t.same(ownPubacks, [], 'mqtt.js sent no PUBACK of its own');
   got[2]?.ack();
   got[1]?.ack();
@@ -104,7 +131,10 @@ t.test('deferAcks: mqtt.js goes on at once and sends no PUBACK itself; the broke
 
   const b = createMqttClient(broker.url, opts);
   const again: string[] = [];
-  deferAcks(b, (packet, ack) => { again.push(String(packet.payload)); ack(); });
+  deferAcks(b, (packet, ack) => {
+    again.push(String(packet.payload));
+    ack();
+  });
   await connected(b);
   await until(() => again.length >= 1, 5000, 'the redelivery');
   await new Promise((r) => setTimeout(r, 500));
@@ -112,7 +142,10 @@ t.test('deferAcks: mqtt.js goes on at once and sends no PUBACK itself; the broke
   await end(b);
   const c = createMqttClient(broker.url, opts);
   const third: string[] = [];
-  deferAcks(c, (packet, ack) => { third.push(String(packet.payload)); ack(); });
+  deferAcks(c, (packet, ack) => {
+    third.push(String(packet.payload));
+    ack();
+  });
   await connected(c);
   await new Promise((r) => setTimeout(r, 500));
   t.same(third, [], 'and once acknowledged it does not come back');
@@ -127,7 +160,10 @@ t.test('an ack after its connection is gone writes nothing on the new one', asyn
   const a = createMqttClient(broker.url, opts);
   const acks: AckFn[] = [];
   const bodies: string[] = [];
-  deferAcks(a, (packet, ack) => { bodies.push(String(packet.payload)); acks.push(ack); });
+  deferAcks(a, (packet, ack) => {
+    bodies.push(String(packet.payload));
+    acks.push(ack);
+  });
   await connected(a);
   await new Promise<void>((resolve) => a.subscribe('contract/stale', { qos: 1 }, () => resolve()));
   pub.publish('contract/stale', 's1', { qos: 1 });
@@ -146,13 +182,21 @@ t.test('an ack after its connection is gone writes nothing on the new one', asyn
 t.test('with an InboundWindow, a full key holds the reading: at most limitOf(key) open, the next message waits behind it, and comes once one settles', async (t) => {
   const sub = createMqttClient(broker.url, { clientId: 'contract-window', clean: true, protocolVersion: 5, reconnectPeriod: 0 });
   const pub = createMqttClient(broker.url, { clientId: 'contract-window-pub', clean: true, reconnectPeriod: 0 });
-  t.teardown(async () => { await end(sub); await end(pub); });
+  t.teardown(async () => {
+    await end(sub);
+    await end(pub);
+  });
   const window = new InboundWindow((key) => (key === 'a' ? 2 : 10));
   const open: { body: string; ack: AckFn; leave: LeaveFn }[] = [];
   const seen: string[] = [];
-  deferAcks(sub, (packet, ack, leave) => { seen.push(String(packet.payload)); open.push({ body: String(packet.payload), ack, leave }); }, {
-    window, keyOf: (p) => p.topic.split('/').pop() ?? '',
-  });
+  deferAcks(
+    sub,
+    (packet, ack, leave) => {
+      seen.push(String(packet.payload));
+      open.push({ body: String(packet.payload), ack, leave });
+    },
+    { window, keyOf: (p) => p.topic.split('/').pop() ?? '' },
+  );
   await Promise.all([connected(sub), connected(pub)]);
   await new Promise<void>((resolve) => sub.subscribe('contract/window/+', { qos: 1 }, () => resolve()));
   for (const b of ['a1', 'a2', 'a3', 'a4']) pub.publish('contract/window/a', b, { qos: 1 });
@@ -194,15 +238,23 @@ t.test('a backlog queued while a persistent session was away comes no faster tha
   const seen: string[] = [];
   let maxOpen = 0;
   const c = createMqttClient(broker.url, opts);
-  deferAcks(c, (packet, ack) => {
-    seen.push(String(packet.payload));
-    maxOpen = Math.max(maxOpen, window.open(''));
-    setTimeout(ack, 2);
-  }, { window, keyOf: () => '' });
+  deferAcks(
+    c,
+    (packet, ack) => {
+      seen.push(String(packet.payload));
+      maxOpen = Math.max(maxOpen, window.open(''));
+      setTimeout(ack, 2);
+    },
+    { window, keyOf: () => '' },
+  );
   await connected(c);
   await until(() => seen.length >= N, 20_000, `all ${N} queued messages`);
   t.comment(`reading held ${window.holds} times`);
   t.ok(maxOpen <= 8, `at most 8 open at once (saw ${maxOpen})`);
-  t.same(seen, Array.from({ length: N }, (_, i) => `m${i}`), 'every queued message once, in order');
+  t.same(
+    seen,
+    Array.from({ length: N }, (_, i) => `m${i}`),
+    'every queued message once, in order',
+  );
   await end(c);
 });

@@ -12,7 +12,16 @@ const TEACHER = 'models/digits/teacher-fp32.onnx';
 
 async function run(cmd: Command, positionals: string[], values: ParsedValues, json = true): Promise<{ code: number; out: string }> {
   let out = '';
-  const ctx: CommandContext = { values, positionals, json, out: (s) => { out += s; }, log: silentLogger, packageRoot: process.cwd() };
+  const ctx: CommandContext = {
+    values,
+    positionals,
+    json,
+    out: (s) => {
+      out += s;
+    },
+    log: silentLogger,
+    packageRoot: process.cwd(),
+  };
   const code = await cmd.run(ctx);
   return { code, out };
 }

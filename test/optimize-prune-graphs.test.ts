@@ -13,12 +13,20 @@ import { buildCnn, buildIfModel, buildResidualBlock } from './helpers/synthetic-
 
 async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
-  try { return ((await s.run(feeds))[s.outputNames[0] as string] as ort.Tensor).data as Float32Array; } finally { await s.release(); }
+  try {
+    return ((await s.run(feeds))[s.outputNames[0] as string] as ort.Tensor).data as Float32Array;
+  } finally {
+    await s.release();
+  }
 }
 
 function input(dims: number[], seed: number): ort.Tensor {
   const r = mulberry32(seed);
-  return new ort.Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r()), dims);
+  return new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r()),
+    dims,
+  );
 }
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
@@ -43,7 +51,10 @@ t.test('prunes a conv through BN and a depthwise conv into the next layer; the r
 t.test('prunes conv layers whose weights sit in Constant nodes (opset 11) and through global pooling into a Gemm', async (t) => {
   const model = buildCnn({ constantNodes: true, opset: 11 });
   const { model: pruned, report } = pruneModel(model, { sparsity: 0.5 });
-  t.same(report.layers.map((l) => [l.name, l.unitsAfter]), [['conv3', 8]]);
+  t.same(
+    report.layers.map((l) => [l.name, l.unitsAfter]),
+    [['conv3', 8]],
+  );
   const y = await run(writeOnnx(pruned), { x: input([2, 1, 16, 16], 2) });
   t.equal(y.length, 20);
 });
@@ -51,7 +62,13 @@ t.test('prunes conv layers whose weights sit in Constant nodes (opset 11) and th
 t.test('prunes inside both branches of an If', async (t) => {
   const model = buildIfModel();
   const { model: pruned, report } = pruneModel(model, { sparsity: 0.5 });
-  t.same(report.layers.map((l) => [l.name, l.graph]), [['then_conv', 'main/branch_if.then_branch'], ['else_conv', 'main/branch_if.else_branch']]);
+  t.same(
+    report.layers.map((l) => [l.name, l.graph]),
+    [
+      ['then_conv', 'main/branch_if.then_branch'],
+      ['else_conv', 'main/branch_if.else_branch'],
+    ],
+  );
   for (const flag of [true, false]) {
     const y = await run(writeOnnx(pruned), { x: input([2, 1, 8, 8], 3), flag: new ort.Tensor('bool', [flag], []) });
     t.equal(y.length, 6);

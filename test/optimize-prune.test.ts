@@ -26,8 +26,18 @@ t.test('pruning a network whose pruned units are provably dead keeps its outputs
   zeroUnits(model, 'b1', [16], (r) => r >= 8);
   const before = writeOnnx(model);
   const { model: pruned, report } = pruneModel(model, { sparsity: 0.5 });
-  t.same(report.layers.map((l) => [l.name, l.unitsBefore, l.unitsAfter]), [['matmul0', 16, 8], ['gemm1', 16, 8]]);
-  t.same(report.skipped.map((s) => s.name), ['matmul2'], 'the output layer is never pruned');
+  t.same(
+    report.layers.map((l) => [l.name, l.unitsBefore, l.unitsAfter]),
+    [
+      ['matmul0', 16, 8],
+      ['gemm1', 16, 8],
+    ],
+  );
+  t.same(
+    report.skipped.map((s) => s.name),
+    ['matmul2'],
+    'the output layer is never pruned',
+  );
   t.equal(inspectModel(pruned).params, 8 * 8 + 8 + 8 * 8 + 8 + 8 * 4 + 4);
   const after = writeOnnx(pruned);
   t.ok(after.length < before.length / 2, `${after.length} B vs ${before.length} B`);
@@ -42,7 +52,10 @@ t.test('pruning the digits teacher to 50% halves its hidden units, cuts params 3
   const evalSet = JSON.parse(await readFile('models/digits/eval/eval.json', 'utf8')) as { inputs: number[][]; labels: number[] };
   const src = new Uint8Array(await readFile('models/digits/teacher-fp32.onnx'));
   const { model, report } = pruneModel(readOnnx(src), { sparsity: 0.5 });
-  t.same(report.layers.map((l) => l.unitsAfter), [128, 128]);
+  t.same(
+    report.layers.map((l) => l.unitsAfter),
+    [128, 128],
+  );
   t.equal(inspectModel(model).params, 64 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10);
   const base = (await evaluateAccuracy(src, evalSet)).accuracy;
   const acc = (await evaluateAccuracy(writeOnnx(model), evalSet)).accuracy;
@@ -55,7 +68,10 @@ t.test('conv channels are pruned through BatchNormalization and Relu in resnet-t
   const { model, report } = pruneModel(readOnnx(src), { sparsity: 0.5 });
   t.ok(report.layers.length >= 2);
   t.ok(report.layers.every((l) => l.op === 'Conv' && l.unitsAfter === l.unitsBefore / 2));
-  t.ok(report.skipped.some((s) => s.reason.includes('more than one node')), 'residual branches are left alone');
+  t.ok(
+    report.skipped.some((s) => s.reason.includes('more than one node')),
+    'residual branches are left alone',
+  );
   const out = await runModel(writeOnnx(model), new Float32Array(64).fill(0.5), [1, 1, 8, 8]);
   t.same(out.dims, [1, 10]);
   t.ok(inspectModel(model).params < inspectModel(readOnnx(src)).params);
@@ -76,7 +92,13 @@ t.test('conv channels are pruned through Relu and Flatten into the Gemm head; de
   dead('conv2.bias', [16], 8);
   const before = writeOnnx(model);
   const { model: pruned, report } = pruneModel(model, { sparsity: 0.5 });
-  t.same(report.layers.map((l) => [l.name, l.unitsBefore, l.unitsAfter]), [['conv1', 8, 4], ['conv2', 16, 8]]);
+  t.same(
+    report.layers.map((l) => [l.name, l.unitsBefore, l.unitsAfter]),
+    [
+      ['conv1', 8, 4],
+      ['conv2', 16, 8],
+    ],
+  );
   t.same(pruned.graph.initializer.find((x) => x.name === 'fc.weight')?.dims, [10, 8 * 64], 'the Gemm keeps 64 columns per kept channel');
   const x = randomArray(3 * 64, prng(4));
   const a = await runModel(before, x, [3, 1, 8, 8]);

@@ -6,7 +6,10 @@ import { quantizeInt4 } from '../runtime/optimize/quantize-int4.js';
 import { inspectModel } from '../runtime/optimize/inspect.js';
 import { argmaxRows, maxAbsDiff, runModel } from './unit/optimize/helpers.js';
 
-interface EvalSet { inputs: number[][]; labels: number[] }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 const evalSet = JSON.parse(await readFile('models/digits/eval/eval.json', 'utf8')) as EvalSet;
 const x = Float32Array.from(evalSet.inputs.flat());
 const dims = [evalSet.inputs.length, 64];
@@ -46,8 +49,14 @@ t.test('int4 digits teacher: MatMulNBits file is smaller still and agrees with f
 t.test('int8 on a conv model quantizes the Gemm head and lists the Conv layers as skipped', async (t) => {
   const src = new Uint8Array(await readFile('test/fixtures/models/conv-small.onnx'));
   const { model, report } = quantizeInt8(readOnnx(src));
-  t.same(report.quantized.map((q) => q.op), ['Gemm']);
-  t.same(report.skipped.map((s) => s.op), ['Conv', 'Conv']);
+  t.same(
+    report.quantized.map((q) => q.op),
+    ['Gemm'],
+  );
+  t.same(
+    report.skipped.map((s) => s.op),
+    ['Conv', 'Conv'],
+  );
   const inp = new Float32Array(2 * 64).map((_, i) => (i % 7) / 7);
   const a = await runModel(src, inp, [2, 1, 8, 8]);
   const b = await runModel(writeOnnx(model), inp, [2, 1, 8, 8]);

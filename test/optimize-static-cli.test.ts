@@ -18,7 +18,16 @@ import { buildCnn, buildLstmModel } from './helpers/synthetic-graphs.js';
 
 async function run(cmd: Command, positionals: string[], values: ParsedValues, json: boolean): Promise<{ code: number; out: string }> {
   let out = '';
-  const ctx: CommandContext = { values, positionals, json, out: (s) => { out += s; }, log: silentLogger, packageRoot: process.cwd() };
+  const ctx: CommandContext = {
+    values,
+    positionals,
+    json,
+    out: (s) => {
+      out += s;
+    },
+    log: silentLogger,
+    packageRoot: process.cwd(),
+  };
   return { code: await cmd.run(ctx), out };
 }
 
@@ -32,7 +41,11 @@ const rows = Array.from({ length: 48 }, () => Array.from({ length: 256 }, () => 
 const session = await ort.InferenceSession.create(bytes);
 const y = (await session.run({ x: new ort.Tensor('float32', Float32Array.from(rows.flat()), [48, 1, 16, 16]) })).y?.data as Float32Array;
 await session.release();
-const labels = rows.map((_, i) => { let b = 0; for (let c = 1; c < 10; c++) if ((y[i * 10 + c] as number) > (y[i * 10 + b] as number)) b = c; return b; });
+const labels = rows.map((_, i) => {
+  let b = 0;
+  for (let c = 1; c < 10; c++) if ((y[i * 10 + c] as number) > (y[i * 10 + b] as number)) b = c;
+  return b;
+});
 const cal = join(dir, 'cal.json');
 const evalFile = join(dir, 'eval.json');
 await writeFile(cal, JSON.stringify({ shape: [1, 16, 16], inputs: rows.slice(0, 24) }));

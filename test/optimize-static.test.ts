@@ -27,7 +27,9 @@ async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promis
   try {
     const out = await s.run(feeds);
     return (out[s.outputNames[0] as string] as ort.Tensor).data as Float32Array;
-  } finally { await s.release(); }
+  } finally {
+    await s.release();
+  }
 }
 
 /** Largest |a - b| relative to the spread (max - min) of the reference outputs over the batch. */
@@ -35,7 +37,11 @@ function relError(a: Float32Array, b: Float32Array): number {
   let err = 0;
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < a.length; i++) { err = Math.max(err, Math.abs((a[i] as number) - (b[i] as number))); lo = Math.min(lo, a[i] as number); hi = Math.max(hi, a[i] as number); }
+  for (let i = 0; i < a.length; i++) {
+    err = Math.max(err, Math.abs((a[i] as number) - (b[i] as number)));
+    lo = Math.min(lo, a[i] as number);
+    hi = Math.max(hi, a[i] as number);
+  }
   return err / (hi - lo);
 }
 
@@ -54,7 +60,11 @@ for (const [title, opts] of [
     const fp32 = writeOnnx(model);
     const { model: q, report } = await quantizeStatic(model, { runner: runner(cal, [1, 16, 16]) });
     const int8 = writeOnnx(q);
-    t.same(report.quantized.map((l) => l.name), ['conv_dw', 'conv_pw', 'conv3', 'fc'], 'Convs (depthwise too) and the Gemm');
+    t.same(
+      report.quantized.map((l) => l.name),
+      ['conv_dw', 'conv_pw', 'conv3', 'fc'],
+      'Convs (depthwise too) and the Gemm',
+    );
     t.match(report.skipped.find((s) => s.name === 'conv1')?.reason ?? '', /stem Conv/, 'the 1-channel stem stays float');
     t.equal(report.foldedBatchNorms, 1);
     t.ok(report.fusedActivations >= 3, `fused ${report.fusedActivations} Relu`);
@@ -88,7 +98,10 @@ t.test('LSTM weights go int8 through DynamicQuantizeLSTM and the MatMul head sta
   const model = buildLstmModel();
   const rows = samples(128, 5 * 8, 4);
   const { model: q, report } = await quantizeStatic(model, { runner: (bytes, outputs, visit) => runRowsBatched(bytes, { inputs: rows, shape: [5, 8] }, 32, outputs, visit) });
-  t.same(report.quantized.map((l) => [l.op, l.weights]).sort(), [['LSTM', 'int8 per-direction'], ['MatMul', 'int8 per-channel']]);
+  t.same(report.quantized.map((l) => [l.op, l.weights]).sort(), [
+    ['LSTM', 'int8 per-direction'],
+    ['MatMul', 'int8 per-channel'],
+  ]);
   t.ok(q.graph.node.some((n) => n.opType === 'DynamicQuantizeLSTM' && n.domain === 'com.microsoft'));
   const xs = new ort.Tensor('float32', Float32Array.from(samples(16, 40, 9).flat()), [16, 5, 8]);
   const err = relError(await run(writeOnnx(model), { x: xs }), await run(writeOnnx(q), { x: xs }));
@@ -98,7 +111,11 @@ t.test('LSTM weights go int8 through DynamicQuantizeLSTM and the MatMul head sta
 t.test('without calibration, int8 stays dynamic but walks If branches and LSTMs too', async (t) => {
   const { quantizeInt8 } = await import('../runtime/optimize/quantize-int8.js');
   const ifq = quantizeInt8(buildIfModel());
-  t.same(ifq.report.quantized.map((l) => l.graph), ['main/branch_if.then_branch', 'main/branch_if.else_branch'], 'the MatMul of each branch');
+  t.same(
+    ifq.report.quantized.map((l) => l.graph),
+    ['main/branch_if.then_branch', 'main/branch_if.else_branch'],
+    'the MatMul of each branch',
+  );
   t.ok(ifq.report.skipped.some((s) => s.op === 'Conv' && s.graph === 'main/branch_if.then_branch' && /--calibrate/.test(s.reason)));
   const xs = new ort.Tensor('float32', Float32Array.from(samples(4, 64, 3).flat()), [4, 1, 8, 8]);
   const f = new ort.Tensor('bool', [true], []);
@@ -113,7 +130,14 @@ t.test('ConvTranspose with a BatchNormalization after it: folded, per-channel in
   const model = buildDecoder();
   const rows = samples(64, 128, 21);
   const { model: q, report } = await quantizeStatic(model, { runner: runner(rows, [8, 4, 4]) });
-  t.same(report.quantized.map((l) => [l.name, l.op]), [['conv0', 'Conv'], ['up', 'ConvTranspose'], ['conv1', 'Conv']]);
+  t.same(
+    report.quantized.map((l) => [l.name, l.op]),
+    [
+      ['conv0', 'Conv'],
+      ['up', 'ConvTranspose'],
+      ['conv1', 'Conv'],
+    ],
+  );
   t.equal(report.foldedBatchNorms, 1);
   const xs = new ort.Tensor('float32', Float32Array.from(samples(8, 128, 22).flat()), [8, 8, 4, 4]);
   const err = relError(await run(writeOnnx(model), { x: xs }), await run(writeOnnx(q), { x: xs }));

@@ -61,7 +61,11 @@ t.test('Debian metadata: control, unit, conffile, maintainer scripts', async (t)
   t.match(PRERM, /"\$1" = remove[\s\S]*deb-systemd-invoke stop 'edge-infer\.service'/);
   t.match(POSTRM, /"\$1" = "purge"[\s\S]*rm -rf \/var\/lib\/edge-infer \/var\/lib\/private\/edge-infer/);
   t.notMatch(POSTRM.slice(0, POSTRM.indexOf('"purge"')), /rm -rf/, 'remove keeps the state');
-  for (const [name, script] of [['postinst', POSTINST], ['prerm', PRERM], ['postrm', POSTRM]]) {
+  for (const [name, script] of [
+    ['postinst', POSTINST],
+    ['prerm', PRERM],
+    ['postrm', POSTRM],
+  ]) {
     const file = path.join(tmpdir(), `edge-infer-${name}-${process.pid}`);
     writeFileSync(file, script!);
     t.doesNotThrow(() => execFileSync('sh', ['-n', file]), `${name} parses`);
@@ -81,9 +85,16 @@ t.test('sizes: parts and Installed-Size', async (t) => {
   t.equal(partOf('usr/lib/edge-infer/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/libonnxruntime.so.1'), 'onnxruntime-node native binaries');
   t.equal(partOf('usr/lib/edge-infer/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'), 'onnxruntime-web WASM binary');
   t.equal(partOf('lib/systemd/system/edge-infer.service'), 'system files (unit, config, man page, docs)');
-  const sizes = new Map([['usr/lib/edge-infer/models/a/x.onnx', 3000], ['usr/lib/edge-infer/models/a/y.onnx', 10], ['usr/lib/edge-infer/dist/z.js', 5000]]);
+  const sizes = new Map([
+    ['usr/lib/edge-infer/models/a/x.onnx', 3000],
+    ['usr/lib/edge-infer/models/a/y.onnx', 10],
+    ['usr/lib/edge-infer/dist/z.js', 5000],
+  ]);
   t.equal(installedSizeKiB(sizes), 3 + 1 + 5);
-  t.same(partSizes(sizes), [{ part: 'compiled runtime (dist/)', bytes: 5000, files: 1 }, { part: 'model a', bytes: 3010, files: 2 }]);
+  t.same(partSizes(sizes), [
+    { part: 'compiled runtime (dist/)', bytes: 5000, files: 1 },
+    { part: 'model a', bytes: 3010, files: 2 },
+  ]);
   t.same(contentProblems(['usr/lib/edge-infer/node_modules/x/linux/x64/a.node'], 'arm64').slice(0, 1), ['foreign binary: usr/lib/edge-infer/node_modules/x/linux/x64/a.node']);
   t.ok(contentProblems([], 'armhf').includes('missing: usr/bin/edge-infer'));
   t.ok(contentProblems([], 'armhf').includes(`missing: ${ARMHF_DROP_IN}`), 'armhf (WASM) needs the malloc drop-in');
@@ -105,7 +116,17 @@ for (const arch of ['arm64'] as const) {
     const r = await buildDeb({ stageDir, outFile, arch, version: pkg.version, description: pkg.description, maintainer: 'Test <test@example.org>', compression: 'none' });
     t.ok(r.installedSizeKiB / 1024 <= (SIZE_LIMIT_MB[arch] ?? 0), `${arch} installed ${(r.installedSizeKiB / 1024).toFixed(1)} MiB within ${SIZE_LIMIT_MB[arch]} MiB`);
     const listing = execFileSync('dpkg-deb', ['-c', outFile], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    const files = listing.trim().split('\n').map((l) => l.split(/\s+/).slice(5).join(' ').replace(/^\.\//, '').replace(/ -> .*$/, ''));
+    const files = listing
+      .trim()
+      .split('\n')
+      .map((l) =>
+        l
+          .split(/\s+/)
+          .slice(5)
+          .join(' ')
+          .replace(/^\.\//, '')
+          .replace(/ -> .*$/, ''),
+      );
     t.same(contentProblems(files, arch), [], 'no foreign binaries; entry points present');
     for (const need of REQUIRED_PATHS) t.ok(files.includes(need), need);
     t.match(listing, /root\/root .* \.\/usr\/bin\/edge-infer -> \.\.\/lib\/edge-infer\/bin\/edge-infer\.js/, 'root-owned; /usr/bin/edge-infer points at the entry');

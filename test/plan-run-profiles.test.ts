@@ -12,7 +12,10 @@ import type { Plan } from '../runtime/planner/types.js';
 import { resolveSetup } from '../runtime/service/setup.js';
 import { ROOT } from './helpers/service-process.js';
 
-const PROFILES = readdirSync(path.join(ROOT, 'device-profiles')).filter((f) => f.endsWith('.json') && f !== 'schema.json' && f !== 'rpi-zero-2w.json').map((f) => f.slice(0, -5)).sort();
+const PROFILES = readdirSync(path.join(ROOT, 'device-profiles'))
+  .filter((f) => f.endsWith('.json') && f !== 'schema.json' && f !== 'rpi-zero-2w.json')
+  .map((f) => f.slice(0, -5))
+  .sort();
 const chosen = (p: Plan): Record<string, string | null> => Object.fromEntries(p.models.map((m) => [m.model, m.chosen?.variant ?? null]));
 
 /** What `edge-infer plan --profile <id>` plans (plan.ts: the profile's board decides the backend). */

@@ -11,7 +11,9 @@ import { runCli } from './helpers/service-process.js';
 import { loadManifests } from '../runtime/repository/manifest.js';
 import { VerifiedFiles } from '../runtime/repository/verified-files.js';
 
-interface PlanOut { plan: { models: { model: string; chosen: { variant: string } | null; rejected: { variant: string; reason: string; detail: string }[] }[] } }
+interface PlanOut {
+  plan: { models: { model: string; chosen: { variant: string } | null; rejected: { variant: string; reason: string; detail: string }[] }[] };
+}
 
 function flipLastByte(file: string): void {
   const b = readFileSync(file);
@@ -39,7 +41,10 @@ t.test('plan excludes a chosen variant whose file was altered and names the refu
   const why = m?.rejected.find((r) => r.variant === chosen);
   t.equal(why?.reason, 'excluded');
   t.match(why?.detail, /^EDGE_ERR_INTEGRITY/);
-  const table = await runCli(args.filter((a) => a !== '--json'), { env });
+  const table = await runCli(
+    args.filter((a) => a !== '--json'),
+    { env },
+  );
   t.match(table.stdout, /EDGE_ERR_INTEGRITY/, 'the printed plan shows the refusal');
 });
 

@@ -7,9 +7,11 @@ const SPEC: TextTokensSpec = { kind: 'text-tokens', vocab: 'vocab.txt', lowercas
 const specs: TensorSpec[] = [{ name: 'input_ids', dtype: 'int64', shape: ['batch', 3] }];
 const preprocess = textTokensPreprocessor(SPEC, ['<pad>', '<unk>', 'win', '!'], 'int64');
 const limits = { maxPayloadBytes: 4096, maxBatch: 2 };
-const args = (body: unknown, extra: Partial<DecodeArgs> = {}): DecodeArgs =>
-  ({ model: 'spam', payload: Buffer.from(JSON.stringify(body)), specs, limits, preprocess, ...extra });
-const code = (a: DecodeArgs): string => { const r = decodeRequest(a); return r.ok ? 'ok' : r.error.code; };
+const args = (body: unknown, extra: Partial<DecodeArgs> = {}): DecodeArgs => ({ model: 'spam', payload: Buffer.from(JSON.stringify(body)), specs, limits, preprocess, ...extra });
+const code = (a: DecodeArgs): string => {
+  const r = decodeRequest(a);
+  return r.ok ? 'ok' : r.error.code;
+};
 
 t.test('a "text" request becomes the declared token-id tensor of one row', async (t) => {
   const r = decodeRequest(args({ id: 'm1', text: 'WIN now!' }));

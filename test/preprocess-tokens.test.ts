@@ -27,10 +27,13 @@ t.test('ids are vocab indexes, unknown tokens get unkId, rows are cut or padded 
   t.ok(i32?.data instanceof Int32Array);
 });
 
-t.test('the runtime tokenizer reproduces the recipe\'s token ids on every eval message of models/spam', async (t) => {
+t.test("the runtime tokenizer reproduces the recipe's token ids on every eval message of models/spam", async (t) => {
   const loaded = await loadManifest('models/spam/model.json');
   const pre = await createPreprocessor(loaded);
-  if (pre === null) { t.fail('models/spam declares no preprocessing'); return; }
+  if (pre === null) {
+    t.fail('models/spam declares no preprocessing');
+    return;
+  }
   const texts = JSON.parse(await readFile('models/spam/eval/texts.json', 'utf8')) as { texts: string[]; ids: string[] };
   const evalSet = JSON.parse(await readFile('models/spam/eval/eval.json', 'utf8')) as { inputs: number[][]; ids: string[] };
   t.same(texts.ids, evalSet.ids, 'texts.json and eval.json list the same messages');
@@ -40,7 +43,9 @@ t.test('the runtime tokenizer reproduces the recipe\'s token ids on every eval m
   t.same(out?.dims, [texts.texts.length, L]);
   const got = Array.from(out?.data as BigInt64Array, Number);
   let differing = 0;
-  evalSet.inputs.forEach((row, i) => { if (row.some((v, j) => got[i * L + j] !== v)) differing++; });
+  evalSet.inputs.forEach((row, i) => {
+    if (row.some((v, j) => got[i * L + j] !== v)) differing++;
+  });
   t.equal(differing, 0, `rows differing from the recipe's ids (of ${evalSet.inputs.length})`);
 });
 
@@ -60,15 +65,17 @@ t.test('a bad vocab or a preprocess spec that does not fit the inputs is refused
   await writeFile(path.join(dir, 'crlf.txt'), '<pad>\r\n<unk>\r\n');
   await writeFile(path.join(dir, 'empty.txt'), '');
   const loaded = (pre: Partial<TextTokensSpec>, dtype: 'int64' | 'float32' = 'int64', shape: (number | string)[] = ['batch', 4]): LoadedManifest => ({
-    dir, file: path.join(dir, 'model.json'),
-    manifest: {
-      id: 'm', task: 'classification', reference: 'a', variants: [],
-      inputs: [{ name: 'ids', dtype, shape }], outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 2] }],
-      preprocess: { ...SPEC, vocab: 'good.txt', ...pre },
-    },
+    dir,
+    file: path.join(dir, 'model.json'),
+    manifest: { id: 'm', task: 'classification', reference: 'a', variants: [], inputs: [{ name: 'ids', dtype, shape }], outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 2] }], preprocess: { ...SPEC, vocab: 'good.txt', ...pre } },
   });
   const code = async (l: LoadedManifest): Promise<string> => {
-    try { await createPreprocessor(l); return 'ok'; } catch (e) { return (e as { code?: string }).code ?? 'none'; }
+    try {
+      await createPreprocessor(l);
+      return 'ok';
+    } catch (e) {
+      return (e as { code?: string }).code ?? 'none';
+    }
   };
   t.equal(await code(loaded({})), 'ok');
   t.equal(await code(loaded({ vocab: '../v.txt' })), 'EDGE_ERR_PATH_ESCAPE');

@@ -36,17 +36,28 @@ t.test('the exit-code table lists every status the error registry uses, each cod
   const rows = README.split('\n').filter((l) => /^\| \d/.test(l));
   const table = new Map<number, string[]>();
   for (const row of rows) {
-    const [exits, , codes] = row.split('|').slice(1).map((c) => c.trim());
-    for (const e of (exits ?? '').split(',').map((x) => Number(x.trim()))) table.set(e, [...(codes ?? '').matchAll(/EDGE_ERR_[A-Z_]+/g)].map((m) => m[0]));
+    const [exits, , codes] = row
+      .split('|')
+      .slice(1)
+      .map((c) => c.trim());
+    for (const e of (exits ?? '').split(',').map((x) => Number(x.trim())))
+      table.set(
+        e,
+        [...(codes ?? '').matchAll(/EDGE_ERR_[A-Z_]+/g)].map((m) => m[0]),
+      );
   }
   for (const [code, def] of Object.entries(ERROR_DEFS)) {
     t.ok(table.get(def.exit)?.includes(code), `${code} is listed under ${def.exit}`);
   }
   const used = new Set([0, 130, 143, ...Object.values(ERROR_DEFS).map((d) => d.exit)]);
-  t.same([...table.keys()].sort((a, b) => a - b), [...used].sort((a, b) => a - b), 'the table has exactly the statuses in use');
+  t.same(
+    [...table.keys()].sort((a, b) => a - b),
+    [...used].sort((a, b) => a - b),
+    'the table has exactly the statuses in use',
+  );
 });
 
-t.test('the usage block is each command\'s usage, and every command has examples that parse', async (t) => {
+t.test("the usage block is each command's usage, and every command has examples that parse", async (t) => {
   const documented = blockAfter('## The CLI');
   const names = documented.map((l) => l.split(' ')[1] ?? '');
   const top = await runCli(['--help']);
@@ -110,13 +121,24 @@ t.test('the quick start: run serves every bundled model, and request prints what
   const watcher = await Watcher.open(broker.url, ['edge/readme/status']);
   t.teardown(() => watcher.client.end(true));
   const svc = startService({ deviceId: 'readme', broker: { url: broker.url }, log: { level: 'warn', format: 'json' } });
-  t.teardown(() => { svc.child.kill('SIGTERM'); return svc.exited; });
+  t.teardown(() => {
+    svc.child.kill('SIGTERM');
+    return svc.exited;
+  });
   const online = (): { models?: { model: string; state: string }[] } | undefined =>
-    watcher.on('edge/readme/status').map((m) => m.json as { state?: string; models?: { model: string; state: string }[] }).find((s) => s.state === 'online');
+    watcher
+      .on('edge/readme/status')
+      .map((m) => m.json as { state?: string; models?: { model: string; state: string }[] })
+      .find((s) => s.state === 'online');
   await watcher.until(() => online() !== undefined, 30_000, 'status online');
-  const serving = (online()?.models ?? []).filter((m) => m.state === 'ready').map((m) => m.model).sort();
+  const serving = (online()?.models ?? [])
+    .filter((m) => m.state === 'ready')
+    .map((m) => m.model)
+    .sort();
   const bundled = readdirSync(path.join(ROOT, 'models'), { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(path.join(ROOT, 'models', d.name, 'model.json'))).map((d) => d.name).sort();
+    .filter((d) => d.isDirectory() && existsSync(path.join(ROOT, 'models', d.name, 'model.json')))
+    .map((d) => d.name)
+    .sort();
   t.same(serving, bundled, 'the bundled models are served');
   t.ok(README.includes(`serves the bundled models (models/: ${bundled.join(', ')})`), 'the quick start names every bundled model');
 

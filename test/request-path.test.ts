@@ -16,15 +16,16 @@ import { RuntimeSwitch } from '../runtime/service/runtime-switch.js';
 
 const PREFIX = 'edge/facts-dev';
 
-t.test('the transport asks a model\'s facts once, and again only after the handler reports a change', async (t) => {
+t.test("the transport asks a model's facts once, and again only after the handler reports a change", async (t) => {
   const broker = await startMosquitto();
   const dir = mkdtempSync(join(tmpdir(), 'edge-facts-'));
   const handler = new FakeHandler();
-  const svc = await MqttService.start({
-    url: broker.url, clientId: `svc-facts-${process.pid}`, prefix: PREFIX, handler,
-    outbox: { dir: join(dir, 'outbox'), fsync: 'never' }, reconnect: { minMs: 50, maxMs: 500 },
+  const svc = await MqttService.start({ url: broker.url, clientId: `svc-facts-${process.pid}`, prefix: PREFIX, handler, outbox: { dir: join(dir, 'outbox'), fsync: 'never' }, reconnect: { minMs: 50, maxMs: 500 } });
+  t.teardown(async () => {
+    await svc.stop({ drainTimeoutMs: 1000 });
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
-  t.teardown(async () => { await svc.stop({ drainTimeoutMs: 1000 }); await broker.stop(); rmSync(dir, { recursive: true, force: true }); });
   t.ok(await svc.waitConnected(5000), 'connected');
   const ask = (i: number, model = 'sum') => sendRequest({ url: broker.url, prefix: PREFIX, model, body: { id: `r${i}`, input: [i, 1, 1, 1] } });
   for (let i = 0; i < 5; i++) {
@@ -50,11 +51,16 @@ t.test('the runtime keeps one facts object per model and reports a variant swap 
   const first = rt.modelFacts('digits');
   t.ok(first, 'digits has facts');
   t.equal(rt.modelFacts('digits'), first, 'the same object while nothing changes');
-  t.same(first?.specs.map((s) => s.name), ['input']);
+  t.same(
+    first?.specs.map((s) => s.name),
+    ['input'],
+  );
   t.equal(rt.modelFacts('nope'), undefined, 'unknown model');
   const sw = new RuntimeSwitch(rt);
   let told = 0;
-  sw.watchFacts(() => { told++; });
+  sw.watchFacts(() => {
+    told++;
+  });
   const from = rt.status().find((s) => s.model === 'digits')?.variant;
   const to = rt.ladder('digits').find((r) => r.variant !== from)?.variant;
   t.ok(to, 'digits has a second variant to swap to');

@@ -14,7 +14,10 @@ import { APP_PASSWORD, APP_USER, SERVICE_PASSWORD, SERVICE_USER, startSecureBrok
 import { copyDigits } from './helpers/digits-copy.js';
 import { ROOT, startService } from './helpers/service-process.js';
 
-interface EvalSet { inputs: number[][]; labels: number[] }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 const ACL = path.join(ROOT, 'deploy', 'mosquitto', 'edge-infer.acl');
 const DEVICE = 'pi-kitchen';
@@ -26,10 +29,7 @@ const DENIED = /Denied PUBLISH|Denied SUBSCRIBE|not authori[sz]ed/i;
 
 /** mqtt.js options for the application's own client (the app account, the test PKI's client cert). */
 function appClient(sb: Awaited<ReturnType<typeof startSecureBroker>>): IClientOptions {
-  return {
-    username: APP_USER, password: APP_PASSWORD,
-    ca: readFileSync(sb.pki.caCert), cert: readFileSync(sb.pki.clientCert), key: readFileSync(sb.pki.clientKey),
-  };
+  return { username: APP_USER, password: APP_PASSWORD, ca: readFileSync(sb.pki.caCert), cert: readFileSync(sb.pki.clientCert), key: readFileSync(sb.pki.clientKey) };
 }
 
 t.test('under the shipped ACL over TLS the service answers, publishes status, telemetry, results and errors, and nothing is denied', async (t) => {
@@ -41,23 +41,21 @@ t.test('under the shipped ACL over TLS the service answers, publishes status, te
   t.teardown(() => watcher.client.endAsync(true));
 
   process.env['EDGE_INFER_MQTT_PASSWORD'] = SERVICE_PASSWORD;
-  const svc = startService({
-    deviceId: DEVICE,
-    modelsDir: MODELS,
-    broker: { url: sb.url, username: SERVICE_USER, tls: clientTls },
-    telemetry: { intervalS: 1 },
-    log: { level: 'debug', format: 'json' },
-    group: 'kitchen',
-  });
+  const svc = startService({ deviceId: DEVICE, modelsDir: MODELS, broker: { url: sb.url, username: SERVICE_USER, tls: clientTls }, telemetry: { intervalS: 1 }, log: { level: 'debug', format: 'json' }, group: 'kitchen' });
   delete process.env['EDGE_INFER_MQTT_PASSWORD'];
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
 
   // Retained status, on the device's own prefix.
   await watcher.until(() => watcher.on(`${PREFIX}/status`).some((m) => (m.json as { state?: string }).state === 'online'), 10_000, 'status online');
 
   // Answers on the client's reply topic (edge/pi-kitchen/replies/<uuid>), MQTT 5 and 3.1.1.
-  for (const [i, protocolVersion] of [[0, 5], [1, 4]] as const) {
+  for (const [i, protocolVersion] of [
+    [0, 5],
+    [1, 4],
+  ] as const) {
     const a = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: `ok-${i}`, input: evalSet.inputs[i] }, protocolVersion, username: APP_USER, password: APP_PASSWORD, tls: clientTls, timeoutMs: 10_000 });
     t.equal(a.kind, 'result', `MQTT ${protocolVersion} request answered`);
     if (a.kind === 'result') t.equal(a.body.top?.[0]?.label, String(evalSet.labels[i]));
@@ -88,7 +86,14 @@ t.test('under the shipped ACL over TLS the service answers, publishes status, te
 
   // Nothing the service did was denied; the service logged no subscribe or publish failure.
   const brokerLog = sb.log();
-  t.equal(sb.count(DENIED), 0, `mosquitto denied nothing:\n${brokerLog.split('\n').filter((l) => DENIED.test(l)).join('\n')}`);
+  t.equal(
+    sb.count(DENIED),
+    0,
+    `mosquitto denied nothing:\n${brokerLog
+      .split('\n')
+      .filter((l) => DENIED.test(l))
+      .join('\n')}`,
+  );
   t.notMatch(svc.logs(), /subscribe_failed|publish_failed/, 'no subscribe or publish failure in the service log');
   t.match(brokerLog, new RegExp(`Received PUBLISH from edge-infer-${DEVICE}.*'${PREFIX}/status'`), 'the broker log shows the service publishing (the check above is not vacuous)');
 
@@ -99,7 +104,10 @@ t.test('under the shipped ACL over TLS the service answers, publishes status, te
 
   // The password never appears in the service's logs (level debug) nor in anything it published.
   t.notOk(svc.logs().includes(SERVICE_PASSWORD), 'password absent from the service log');
-  t.notOk(watcher.messages.some((m) => m.payload.includes(SERVICE_PASSWORD)), 'password absent from every published message');
+  t.notOk(
+    watcher.messages.some((m) => m.payload.includes(SERVICE_PASSWORD)),
+    'password absent from every published message',
+  );
   t.ok(svc.logs().length > 0);
   svc.child.kill('SIGTERM');
   t.equal(await svc.exited, 0, 'SIGTERM exits 0 (offline status is allowed by the ACL too)');
@@ -114,21 +122,17 @@ t.test('an answer to a reply topic outside the ACL is denied once per request, n
   const watcher = await Watcher.open(sb.url, [`${PREFIX}/status`], appClient(sb));
   t.teardown(() => watcher.client.endAsync(true));
   process.env['EDGE_INFER_MQTT_PASSWORD'] = SERVICE_PASSWORD;
-  const svc = startService({
-    deviceId: DEVICE,
-    modelsDir: MODELS,
-    broker: { url: sb.url, username: SERVICE_USER, tls: clientTls },
-  });
+  const svc = startService({ deviceId: DEVICE, modelsDir: MODELS, broker: { url: sb.url, username: SERVICE_USER, tls: clientTls } });
   delete process.env['EDGE_INFER_MQTT_PASSWORD'];
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
   // Status online means the broker has taken the service's SUBSCRIBE (sent before it on the same connection).
   await watcher.until(() => watcher.on(`${PREFIX}/status`).some((m) => (m.json as { state?: string }).state === 'online'), 10_000, 'status online');
 
   // A hostile reply topic: MQTT 5 responseTopic outside edge/pi-kitchen/replies/#.
-  await watcher.client.publishAsync(`${PREFIX}/models/digits/infer`, JSON.stringify({ id: 'elsewhere-1', input: evalSet.inputs[0] }), {
-    qos: 1, properties: { responseTopic: 'other/device/inbox', correlationData: Buffer.from('x') },
-  });
+  await watcher.client.publishAsync(`${PREFIX}/models/digits/infer`, JSON.stringify({ id: 'elsewhere-1', input: evalSet.inputs[0] }), { qos: 1, properties: { responseTopic: 'other/device/inbox', correlationData: Buffer.from('x') } });
   await until(() => sb.count(/Denied PUBLISH .*other\/device\/inbox/) >= 1, 10_000, 'the denied answer');
   const a = await sendRequest({ url: sb.url, prefix: PREFIX, model: 'digits', body: { id: 'after', input: evalSet.inputs[1] }, username: APP_USER, password: APP_PASSWORD, tls: clientTls, timeoutMs: 10_000 });
   t.equal(a.kind, 'result', 'a later request is answered');

@@ -15,7 +15,10 @@ import { SERVICE_PASSWORD, SERVICE_USER, startSecureBroker, until, type SecureBr
 import { ROOT, startService, type ServiceProcess } from './helpers/service-process.js';
 import { sendRequest } from '../runtime/transport/client.js';
 
-interface EvalSet { inputs: number[][]; labels: number[] }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 
 const work = mkdtempSync(path.join(tmpdir(), 'edge-sec-tls-'));
@@ -43,12 +46,7 @@ async function broker(t: Test): Promise<SecureBroker> {
 }
 
 function service(sb: SecureBroker, name: string, broker: Record<string, unknown>): ServiceProcess {
-  const svc = startService({
-    deviceId: name,
-    modelsDir: MODELS,
-    broker: { url: sb.url, username: SERVICE_USER, reconnectMinMs: 50, reconnectMaxMs: 200, ...broker },
-    log: { level: 'debug', format: 'json' },
-  });
+  const svc = startService({ deviceId: name, modelsDir: MODELS, broker: { url: sb.url, username: SERVICE_USER, reconnectMinMs: 50, reconnectMaxMs: 200, ...broker }, log: { level: 'debug', format: 'json' } });
   return svc;
 }
 
@@ -62,7 +60,10 @@ async function expectRetried(t: Test, sb: SecureBroker, svc: ServiceProcess, cod
   await svc.waitLog(FAILED, 20_000);
   await until(() => sb.count(ATTEMPT) >= before + 6 || svc.child.exitCode !== null, 20_000, 'reconnect attempts');
   t.equal(svc.child.exitCode, null, 'the service is still running after several attempts');
-  const failures = svc.logs().split('\n').filter((l) => l.includes(FAILED));
+  const failures = svc
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes(FAILED));
   t.equal(failures.length, 1, 'the failure is logged once, not once per attempt');
   t.match(failures[0] ?? '', `"code":"${code}"`, `logged as ${code}`);
   t.notMatch(svc.logs(), /mqtt\.connected/, 'never connected');
@@ -76,17 +77,15 @@ t.test('with a 0600 passwordFile, the CA and a client certificate the service co
   const sb = await broker(t);
   const file = secretFile('good.pw', SERVICE_PASSWORD, 0o600);
   const svc = service(sb, 'good', { passwordFile: file, tls: { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
   await svc.waitLog('"event":"service.ready"');
   // Retry until the subscription is in place (the request topic has no retained state).
   let answer;
   for (let i = 0; i < 20 && answer === undefined; i++) {
-    answer = await sendRequest({
-      url: sb.url, prefix: 'edge/good', model: 'digits', body: { id: 'tls-1', input: evalSet.inputs[0] },
-      username: SERVICE_USER, password: SERVICE_PASSWORD, timeoutMs: 1_000,
-      tls: { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey },
-    }).catch(() => undefined);
+    answer = await sendRequest({ url: sb.url, prefix: 'edge/good', model: 'digits', body: { id: 'tls-1', input: evalSet.inputs[0] }, username: SERVICE_USER, password: SERVICE_PASSWORD, timeoutMs: 1_000, tls: { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey } }).catch(() => undefined);
   }
   t.equal(answer?.kind, 'result');
   if (answer?.kind === 'result') t.equal(answer.body.top?.[0]?.label, String(evalSet.labels[0]));
@@ -97,7 +96,9 @@ t.test('a broker certificate from another CA gives EDGE_ERR_TLS once and retries
   const sb = await broker(t);
   const file = secretFile('wrongca.pw', SERVICE_PASSWORD, 0o600);
   const svc = service(sb, 'wrongca', { passwordFile: file, tls: { caFile: pki.otherCaCert, certFile: pki.clientCert, keyFile: pki.clientKey } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await expectRetried(t, sb, svc, 'EDGE_ERR_TLS');
 });
 
@@ -105,7 +106,9 @@ t.test('an expired client certificate gives EDGE_ERR_TLS once and retries with b
   const sb = await broker(t);
   const file = secretFile('expired.pw', SERVICE_PASSWORD, 0o600);
   const svc = service(sb, 'expired', { passwordFile: file, tls: { caFile: pki.caCert, certFile: pki.expiredCert, keyFile: pki.expiredKey } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await expectRetried(t, sb, svc, 'EDGE_ERR_TLS');
 });
 
@@ -113,7 +116,9 @@ t.test('a client certificate signed by an unknown CA gives EDGE_ERR_TLS once and
   const sb = await broker(t);
   const file = secretFile('stranger.pw', SERVICE_PASSWORD, 0o600);
   const svc = service(sb, 'stranger', { passwordFile: file, tls: { caFile: pki.caCert, certFile: pki.strangerCert, keyFile: pki.strangerKey } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await expectRetried(t, sb, svc, 'EDGE_ERR_TLS');
 });
 
@@ -122,7 +127,9 @@ t.test('a wrong password (from a custom passwordEnv) gives EDGE_ERR_BROKER_AUTH 
   process.env['EDGE_SEC_TEST_PASSWORD'] = WRONG_PASSWORD;
   const svc = service(sb, 'badpw', { passwordEnv: 'EDGE_SEC_TEST_PASSWORD', tls: { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey } });
   delete process.env['EDGE_SEC_TEST_PASSWORD'];
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   const denied = sb.count(/not authori[sz]ed/);
   await expectRetried(t, sb, svc, 'EDGE_ERR_BROKER_AUTH');
   t.ok(sb.count(/not authori[sz]ed/) - denied >= 2, 'the broker refused the credentials more than once (retried)');
@@ -132,7 +139,9 @@ t.test('a passwordFile readable by its group stops the service at start with exi
   const sb = await broker(t);
   const file = secretFile('loose.pw', SERVICE_PASSWORD, 0o640);
   const svc = service(sb, 'loose', { passwordFile: file, tls: { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   t.equal(await svc.exited, 78, 'exit 78 (systemd RestartPreventExitStatus)');
   t.match(svc.logs(), 'EDGE_ERR_CREDENTIALS');
   t.match(svc.logs(), file, 'the message names the file');
@@ -143,7 +152,9 @@ t.test('an unreadable TLS key file stops the service at start with EDGE_ERR_TLS 
   const sb = await broker(t);
   const missing = path.join(work, 'no-such.key');
   const svc = service(sb, 'nokey', { tls: { caFile: pki.caCert, certFile: pki.clientCert, keyFile: missing } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   t.equal(await svc.exited, 78, 'exit 78');
   t.match(svc.logs(), 'EDGE_ERR_TLS');
   t.match(svc.logs(), missing);

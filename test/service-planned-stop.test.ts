@@ -4,7 +4,7 @@
  * starts (item 8). Real mosquitto, the built CLI as a child process.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startMosquitto } from './helpers/mosquitto.js';
@@ -12,7 +12,10 @@ import { Watcher } from './helpers/mqtt-watch.js';
 import { ROOT, startService } from './helpers/service-process.js';
 import { onlyBundled } from './helpers/digits-copy.js';
 
-interface EvalSet { inputs: number[][]; labels: number[] }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 const input = evalSet.inputs[0];
 /** Only digits, to keep the start short. */
@@ -28,7 +31,9 @@ for (const order of [
     t.teardown(() => broker.stop());
     const drainTimeoutMs = 1000;
     const svc = startService({ deviceId: 'stop', broker: { url: broker.url, reconnectMinMs: 50, reconnectMaxMs: 200 }, drainTimeoutMs, ...onlyDigits });
-    t.teardown(() => { svc.child.kill('SIGKILL'); });
+    t.teardown(() => {
+      svc.child.kill('SIGKILL');
+    });
     await svc.waitLog('service.ready');
     await svc.waitLog('mqtt.connected');
     // Requests keep flowing until the broker dies, so answers and the offline status are in flight.
@@ -39,7 +44,10 @@ for (const order of [
       if (!pub.client.connected) return;
       for (let i = 0; i < 20; i++) pub.client.publish('edge/stop/models/digits/infer', JSON.stringify({ id: `r${n++}`, input }), { qos: 1, properties: { responseTopic: 'edge/stop/replies/x' } });
     }, 5);
-    t.teardown(() => { clearInterval(flood); pub.client.end(true); });
+    t.teardown(() => {
+      clearInterval(flood);
+      pub.client.end(true);
+    });
     await new Promise((r) => setTimeout(r, 300));
     if (order.killAtMs < 0) {
       await broker.kill();
@@ -69,7 +77,9 @@ t.test('a planned restart keeps the subscription: QoS 1 requests sent while the 
   const w = await Watcher.open(broker.url, ['replies/restart', 'edge/restart/status']);
   t.teardown(() => w.close());
   const first = startService(config, [], dir);
-  t.teardown(() => { first.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    first.child.kill('SIGKILL');
+  });
   // "online" is published after the SUBSCRIBE on the same connection, so the broker holds the
   // subscription once it arrives (mqtt.connected is logged before it).
   await w.until(() => w.on('edge/restart/status').some((m) => (m.json as { state?: string }).state === 'online'), 30_000, 'status online');
@@ -83,12 +93,16 @@ t.test('a planned restart keeps the subscription: QoS 1 requests sent while the 
     await w.publish('edge/restart/models/digits/infer', JSON.stringify({ id: `down-${i}`, input }), { qos: 1, properties: { responseTopic: 'replies/restart' } });
   }
   const second = startService(config, [], dir);
-  t.teardown(() => { second.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    second.child.kill('SIGKILL');
+  });
   await w.until(() => new Set(w.on('replies/restart').map((m) => (m.json as { id: string }).id)).size === 21, 30_000, 'the 20 answers after the restart');
   const ids = new Set(w.on('replies/restart').map((m) => (m.json as { id: string }).id));
   for (let i = 0; i < 20; i++) t.ok(ids.has(`down-${i}`), `down-${i} answered`);
-  t.ok(w.on('replies/restart').every((m) => (m.json as { error?: unknown }).error === undefined), 'every answer is a result, none an error');
+  t.ok(
+    w.on('replies/restart').every((m) => (m.json as { error?: unknown }).error === undefined),
+    'every answer is a result, none an error',
+  );
   second.child.kill('SIGTERM');
   t.equal(await second.exited, 0);
 });
-

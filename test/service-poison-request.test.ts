@@ -23,13 +23,17 @@ function spinModels(dir: string): string {
   const file = path.join(models, 'spin', 'fp32.onnx');
   copyFileSync(path.join(ROOT, 'test', 'fixtures', 'models', 'spin-loop.onnx'), file);
   const bytes = readFileSync(file);
-  writeFileSync(path.join(models, 'spin', 'model.json'), JSON.stringify({
-    id: 'spin', task: 'other',
-    inputs: [{ name: 'x', dtype: 'float32', shape: [1, 1] }],
-    outputs: [{ name: 'y', dtype: 'float32', shape: [1, 1] }],
-    reference: 'fp32',
-    variants: [{ id: 'fp32', file: 'fp32.onnx', sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, precision: 'fp32', params: 0, macs: 1, ops: ['Sub', 'Relu', 'Mul', 'Cast', 'Reshape', 'Loop'], quality: { accuracy: 1, agreement: 1, evalCount: 1 } }],
-  }));
+  writeFileSync(
+    path.join(models, 'spin', 'model.json'),
+    JSON.stringify({
+      id: 'spin',
+      task: 'other',
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 1] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [1, 1] }],
+      reference: 'fp32',
+      variants: [{ id: 'fp32', file: 'fp32.onnx', sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, precision: 'fp32', params: 0, macs: 1, ops: ['Sub', 'Relu', 'Mul', 'Cast', 'Reshape', 'Loop'], quality: { accuracy: 1, agreement: 1, evalCount: 1 } }],
+    }),
+  );
   return models;
 }
 
@@ -47,17 +51,26 @@ t.test('a request that hangs the service at every restart is answered once with 
     await s.waitLog('mqtt.connected');
     return s;
   };
-  t.teardown(() => { for (const p of procs) p.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    for (const p of procs) p.child.kill('SIGKILL');
+  });
   const w = await Watcher.open(broker.url, ['replies/poison', 'edge/poison/status']);
   t.teardown(() => w.close());
-  const answers = (id: string) => w.on('replies/poison').map((m) => m.json as { id: string; error?: { code: string; details?: { crashes?: number } }; outputs?: unknown }).filter((a) => a.id === id);
+  const answers = (id: string) =>
+    w
+      .on('replies/poison')
+      .map((m) => m.json as { id: string; error?: { code: string; details?: { crashes?: number } }; outputs?: unknown })
+      .filter((a) => a.id === id);
   const send = (id: string, x: number): void => {
     w.client.publish('edge/poison/models/spin/infer', JSON.stringify({ id, input: [x] }), { qos: 1, properties: { responseTopic: 'replies/poison' } });
   };
-  const answered = async (id: string): Promise<void> => w.until(() => answers(id).length > 0, 20_000, `an answer to ${id}`).catch((e: unknown) => {
-    t.comment(procs.at(-1)?.logs() ?? '');
-    throw e;
-  });
+  const answered = async (id: string): Promise<void> =>
+    w
+      .until(() => answers(id).length > 0, 20_000, `an answer to ${id}`)
+      .catch((e: unknown) => {
+        t.comment(procs.at(-1)?.logs() ?? '');
+        throw e;
+      });
 
   let svc = await start();
   // The first start subscribes; its retained `online` follows the SUBSCRIBE on the same connection.

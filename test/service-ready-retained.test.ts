@@ -11,7 +11,10 @@ import { Watcher } from './helpers/mqtt-watch.js';
 import { ROOT, startService } from './helpers/service-process.js';
 import { onlyBundled } from './helpers/digits-copy.js';
 
-interface EvalSet { inputs: number[][]; labels: number[] }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 const input = evalSet.inputs[0];
 /** Only digits, to keep the start short. */
@@ -26,13 +29,19 @@ for (const protocolVersion of [5, 4] as const) {
     t.teardown(() => w.close());
     await w.publish(`edge/${device}/models/digits/infer`, JSON.stringify({ id: 'retained', input }), { qos: 1, retain: true });
     const svc = startService({ deviceId: device, broker: { url: broker.url, protocolVersion }, ...onlyDigits });
-    t.teardown(() => { svc.child.kill('SIGKILL'); });
+    t.teardown(() => {
+      svc.child.kill('SIGKILL');
+    });
     // Online is published after the SUBSCRIBE, so the subscription is in place once it arrives.
     await w.until(() => w.on(`edge/${device}/status`).some((m) => (m.json as { state?: string }).state === 'online'), 10_000, 'status online');
     await w.publish(`edge/${device}/models/digits/infer`, JSON.stringify({ id: 'live', input }), { qos: 1 });
     await w.until(() => w.messages.some((m) => (m.json as { id?: string }).id === 'live'), 10_000, 'the live answer');
     await new Promise((r) => setTimeout(r, 300));
-    t.same(w.on(`edge/${device}/models/digits/result`).map((m) => (m.json as { id?: string }).id), ['live'], 'only the live request was answered');
+    t.same(
+      w.on(`edge/${device}/models/digits/result`).map((m) => (m.json as { id?: string }).id),
+      ['live'],
+      'only the live request was answered',
+    );
     svc.child.kill('SIGTERM');
     t.equal(await svc.exited, 0);
   });
@@ -45,10 +54,7 @@ function fakeNotify(): { env: Record<string, string>; calls: () => string[] } {
   const bin = path.join(dir, 'systemd-notify');
   writeFileSync(bin, `#!/bin/sh\necho "$*" >> '${out}'\n`);
   chmodSync(bin, 0o755);
-  return {
-    env: { PATH: `${dir}:${process.env['PATH'] ?? ''}`, NOTIFY_SOCKET: path.join(dir, 'notify.sock') },
-    calls: () => (existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n') : []),
-  };
+  return { env: { PATH: `${dir}:${process.env['PATH'] ?? ''}`, NOTIFY_SOCKET: path.join(dir, 'notify.sock') }, calls: () => (existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n') : []) };
 }
 
 t.test('READY=1 comes after MQTT is connected when the broker is up', async (t) => {
@@ -56,7 +62,9 @@ t.test('READY=1 comes after MQTT is connected when the broker is up', async (t) 
   t.teardown(() => broker.stop());
   const notify = fakeNotify();
   const svc = startService({ deviceId: 'ready', broker: { url: broker.url }, ...onlyDigits }, [], undefined, notify.env);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
   const end = Date.now() + 5000;
   while (!notify.calls().some((c) => c.includes('READY=1')) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
@@ -71,13 +79,21 @@ t.test('READY=1 with the broker down comes broker.readyWaitS after the models lo
   const notify = fakeNotify();
   const port = await freePort();
   const svc = startService({ deviceId: 'ready-down', broker: { url: `mqtt://127.0.0.1:${port}`, readyWaitS: 1, reconnectMinMs: 100, reconnectMaxMs: 200 }, ...onlyDigits }, [], undefined, notify.env);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('service.ready"');
-  t.notOk(notify.calls().some((c) => c.includes('READY=1')), 'no READY while the wait for the broker runs');
+  t.notOk(
+    notify.calls().some((c) => c.includes('READY=1')),
+    'no READY while the wait for the broker runs',
+  );
   await svc.waitLog('service.ready_without_broker', 5000);
   const end = Date.now() + 3000;
   while (!notify.calls().some((c) => c.includes('READY=1')) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-  t.match(notify.calls().find((c) => c.includes('READY=1')), /STATUS=serving 1 model\(s\); broker mqtt:\/\/127\.0\.0\.1:\d+ unreachable, retrying/);
+  t.match(
+    notify.calls().find((c) => c.includes('READY=1')),
+    /STATUS=serving 1 model\(s\); broker mqtt:\/\/127\.0\.0\.1:\d+ unreachable, retrying/,
+  );
   svc.child.kill('SIGTERM');
   t.equal(await svc.exited, 0);
 });

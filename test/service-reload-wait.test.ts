@@ -17,7 +17,9 @@ t.test('reload --pid returns after the re-plan, exit 0; a reload the service ref
   const dir = mkdtempSync(path.join(tmpdir(), 'edge-reload-'));
   const config = { deviceId: 'reloadwait', broker: { url: broker.url }, drainTimeoutMs: 1000, models: { spam: { enabled: false } }, adaptive: { enabled: false } };
   const svc = startService(config, [], dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
   const pid = String(svc.child.pid);
   const stateDir = path.join(dir, 'state');

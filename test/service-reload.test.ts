@@ -17,17 +17,32 @@ t.test('three SIGHUPs with the same config keep every model on its variant witho
   const w = await Watcher.open(broker.url, ['edge/hup/status', 'replies/hup']);
   t.teardown(() => w.close());
   const svc = startService({ deviceId: 'hup', broker: { url: broker.url }, adaptive: { enabled: false } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   type Status = { state: string; models?: { model: string; variant: string | null; state: string }[] };
-  const online = (): Status[] => w.on('edge/hup/status').map((m) => m.json as Status).filter((s) => s.state === 'online');
+  const online = (): Status[] =>
+    w
+      .on('edge/hup/status')
+      .map((m) => m.json as Status)
+      .filter((s) => s.state === 'online');
   await w.until(() => online().length > 0, 20_000, 'status online');
   const variants = (s: Status | undefined): string => JSON.stringify(s?.models?.map((m) => [m.model, m.variant, m.state]));
   const first = variants(online()[0]);
-  const loadedAtStart = svc.logs().split('\n').filter((l) => l.includes('"model.loaded"')).length;
+  const loadedAtStart = svc
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes('"model.loaded"')).length;
   for (let i = 1; i <= 3; i++) {
     svc.child.kill('SIGHUP');
     await svc.waitLog(`"service.reloaded"`, 20_000);
-    while (svc.logs().split('\n').filter((l) => l.includes('"service.reloaded"')).length < i) await new Promise((r) => setTimeout(r, 50));
+    while (
+      svc
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('"service.reloaded"')).length < i
+    )
+      await new Promise((r) => setTimeout(r, 50));
     await w.publish('edge/hup/models/digits/infer', JSON.stringify({ id: `after-${i}`, input }), { qos: 1, properties: { responseTopic: 'replies/hup' } });
     await w.until(() => w.on('replies/hup').length === i, 10_000, `answer ${i}`);
   }
@@ -37,7 +52,10 @@ t.test('three SIGHUPs with the same config keep every model on its variant witho
   t.equal(logs.filter((l) => l.includes('"model.loaded"')).length, loadedAtStart, 'nothing was loaded again');
   t.equal(logs.filter((l) => l.includes('"model.refused"')).length, 0, 'nothing was refused');
   t.ok(logs.filter((l) => l.includes('"model.kept"')).length >= 3, 'each reload kept the models');
-  t.ok(w.on('replies/hup').every((m) => (m.json as { top?: unknown }).top), 'every request answered with a result');
+  t.ok(
+    w.on('replies/hup').every((m) => (m.json as { top?: unknown }).top),
+    'every request answered with a result',
+  );
   svc.child.kill('SIGTERM');
   t.equal(await svc.exited, 0);
 });

@@ -12,7 +12,9 @@ import { Watcher, type Received } from './helpers/mqtt-watch.js';
 import { ROOT, startService } from './helpers/service-process.js';
 import { onlyBundled } from './helpers/digits-copy.js';
 
-interface EvalSet { inputs: number[][] }
+interface EvalSet {
+  inputs: number[][];
+}
 const input = (JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet).inputs[0];
 const P = 'edge/rt';
 const infer = `${P}/models/digits/infer`;
@@ -23,12 +25,10 @@ t.test('reply topics, echoed ids and the errors counter', async (t) => {
   t.teardown(() => broker.stop());
   const w = await Watcher.open(broker.url, ['#']);
   t.teardown(() => w.close());
-  const svc = startService({
-    deviceId: 'rt', broker: { url: broker.url }, telemetry: { intervalS: 1 },
-    replyTopics: { allow: ['replies/#', 'other/ok'] },
-    models: onlyBundled('digits'), adaptive: { enabled: false },
+  const svc = startService({ deviceId: 'rt', broker: { url: broker.url }, telemetry: { intervalS: 1 }, replyTopics: { allow: ['replies/#', 'other/ok'] }, models: onlyBundled('digits'), adaptive: { enabled: false } });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
   });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
   await w.until(() => w.on(`${P}/status`).some((m) => (m.json as { state?: string }).state === 'online'), 15_000, 'status online');
 
   /** Sends one request and returns every message that is not telemetry/status, once its answer is in. */
@@ -47,7 +47,7 @@ t.test('reply topics, echoed ids and the errors counter', async (t) => {
     ['status via replyTo in the body', `${P}/status`, 'body'],
     ['telemetry', `${P}/telemetry`, 'property'],
     ['own infer topic', infer, 'property'],
-    ['another model\'s result', `${P}/models/spam/result`, 'property'],
+    ["another model's result", `${P}/models/spam/result`, 'property'],
     ['Home Assistant discovery', 'homeassistant/device/x/config', 'property'],
     ['$-topic', '$x/y', 'property'],
     ['$SYS', '$SYS/foo', 'property'],
@@ -63,7 +63,11 @@ t.test('reply topics, echoed ids and the errors counter', async (t) => {
 
   for (const replyTo of ['replies/a', 'other/ok', result, `${P}/replies/abc`]) {
     const got = await ask(`allowed-${replyTo}`, replyTo);
-    t.same(got.map((m) => m.topic), [replyTo], `${replyTo}: answered there`);
+    t.same(
+      got.map((m) => m.topic),
+      [replyTo],
+      `${replyTo}: answered there`,
+    );
     t.ok((got[0]?.json as { top?: unknown }).top, `${replyTo}: a result`);
   }
 

@@ -10,7 +10,10 @@ import { sendRequest, type RequestAnswer } from '../runtime/transport/client.js'
 import { startMosquitto } from './helpers/mosquitto.js';
 import { ROOT, runCli, startService } from './helpers/service-process.js';
 
-interface EvalSet { inputs: number[][]; labels: number[] }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 const prefix = 'edge/forms';
 const image = (i: number): number[] => evalSet.inputs[i] ?? [];
@@ -20,7 +23,9 @@ t.test('request forms, overload and reload against one running service', async (
   t.teardown(() => broker.stop());
   const config = { deviceId: 'forms', broker: { url: broker.url }, models: { digits: { queueLimit: 2 } }, drainTimeoutMs: 3000 };
   const svc = startService(config);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
   const ask = (body: Record<string, unknown>): Promise<RequestAnswer> => sendRequest({ url: broker.url, prefix, model: 'digits', body, timeoutMs: 10_000 });
 
@@ -45,8 +50,15 @@ t.test('request forms, overload and reload against one running service', async (
     const logits = a.body.outputs['logits'];
     t.same(logits?.shape, [2, 10]);
     const rows = [0, 1].map((r) => (logits?.data.slice(r * 10, r * 10 + 10) ?? []).map(Number));
-    t.same(rows.map((row) => row.indexOf(Math.max(...row))), [evalSet.labels[1], evalSet.labels[2]]);
-    t.same(a.body.top?.map((c) => c.label), [String(evalSet.labels[1]), String(evalSet.labels[2])], 'top holds the best class of each row');
+    t.same(
+      rows.map((row) => row.indexOf(Math.max(...row))),
+      [evalSet.labels[1], evalSet.labels[2]],
+    );
+    t.same(
+      a.body.top?.map((c) => c.label),
+      [String(evalSet.labels[1]), String(evalSet.labels[2])],
+      'top holds the best class of each row',
+    );
   });
 
   await t.test('a burst past the queue limit is answered EDGE_ERR_OVERLOADED, every request exactly once', async (t) => {
@@ -55,9 +67,16 @@ t.test('request forms, overload and reload against one running service', async (
     const codes = answers.map((a) => (a.kind === 'error' ? a.body.error.code : 'ok'));
     t.equal(answers.length, n);
     t.ok(codes.includes('ok'), 'some requests are served');
-    t.ok(codes.every((c) => c === 'ok' || c === 'EDGE_ERR_OVERLOADED'), `only results and overload errors: ${[...new Set(codes)].join(',')}`);
+    t.ok(
+      codes.every((c) => c === 'ok' || c === 'EDGE_ERR_OVERLOADED'),
+      `only results and overload errors: ${[...new Set(codes)].join(',')}`,
+    );
     const ids = answers.map((a) => (a.kind === 'binary' ? '' : a.body.id));
-    t.same(ids, Array.from({ length: n }, (_, i) => `burst-${i}`), 'each answer carries its request id');
+    t.same(
+      ids,
+      Array.from({ length: n }, (_, i) => `burst-${i}`),
+      'each answer carries its request id',
+    );
     t.comment(`overloaded ${codes.filter((c) => c !== 'ok').length} of ${n}`);
   });
 
@@ -89,7 +108,13 @@ t.test('request forms, overload and reload against one running service', async (
       if (i === 5) svc.child.kill('SIGHUP');
       answers.push(await ask({ id: `hup-${i}`, input: image(i) }));
     }
-    t.ok(answers.every((a) => a.kind === 'result'), answers.filter((a) => a.kind !== 'result').map((a) => JSON.stringify(a)).join('\n'));
+    t.ok(
+      answers.every((a) => a.kind === 'result'),
+      answers
+        .filter((a) => a.kind !== 'result')
+        .map((a) => JSON.stringify(a))
+        .join('\n'),
+    );
     await svc.waitLog('service.reloaded');
   });
 

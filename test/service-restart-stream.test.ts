@@ -25,7 +25,9 @@ t.test('three planned restarts during a stream of 300 QoS 1 requests: all answer
   const config = { deviceId: 'restream', broker: { url: broker.url }, drainTimeoutMs: 1000, models: { spam: { enabled: false } }, adaptive: { enabled: false } };
   let svc: ServiceProcess = startService(config, [], dir);
   const all = [svc];
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
   const w = await Watcher.open(broker.url, ['replies/restream']);
   t.teardown(() => w.close());
@@ -50,7 +52,11 @@ t.test('three planned restarts during a stream of 300 QoS 1 requests: all answer
   await w.until(() => new Set(answers().map((a) => a.id)).size >= N, 30_000, `answers to all ${N} requests`);
   const errors = answers().filter((a) => a.error !== undefined);
   t.comment(`${errors.length} of ${N} answered with an error: ${[...new Set(errors.map((a) => a.error?.code))].join(', ')}`);
-  t.same(errors.map((a) => `${a.id}: ${a.error?.code}`), [], 'no request was answered with an error');
+  t.same(
+    errors.map((a) => `${a.id}: ${a.error?.code}`),
+    [],
+    'no request was answered with an error',
+  );
   if (errors.length > 0) t.comment(JSON.stringify(errors[0]));
   const ids = new Set(answers().map((a) => a.id));
   t.equal(ids.size, N, `${ids.size} distinct requests answered (${answers().length} answers, duplicates allowed)`);

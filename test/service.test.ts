@@ -11,7 +11,10 @@ import { freePort, startMosquitto } from './helpers/mosquitto.js';
 import { Watcher } from './helpers/mqtt-watch.js';
 import { ROOT, startService } from './helpers/service-process.js';
 
-interface EvalSet { inputs: number[][]; labels: number[] }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 
 t.test('serves digits over MQTT 5 with correlation data, reports telemetry and status, and drains on SIGTERM', async (t) => {
@@ -21,7 +24,9 @@ t.test('serves digits over MQTT 5 with correlation data, reports telemetry and s
   const watcher = await Watcher.open(broker.url, [`${prefix}/status`, `${prefix}/telemetry`]);
   t.teardown(() => watcher.client.endAsync());
   const svc = startService({ deviceId: 'e2e', broker: { url: broker.url }, telemetry: { intervalS: 1 } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected');
 
   const online = () => watcher.on(`${prefix}/status`).some((m) => (m.json as { state?: string }).state === 'online');
@@ -38,17 +43,25 @@ t.test('serves digits over MQTT 5 with correlation data, reports telemetry and s
   const n = 40;
   for (let i = 0; i < n; i++) {
     const answer = await sendRequest({ url: broker.url, prefix, model: 'digits', body: { id: `img-${i}`, input: evalSet.inputs[i] }, timeoutMs: 10_000 });
-    if (answer.kind !== 'result') { t.fail(`img-${i}: ${JSON.stringify(answer)}`); continue; }
+    if (answer.kind !== 'result') {
+      t.fail(`img-${i}: ${JSON.stringify(answer)}`);
+      continue;
+    }
     t.equal(answer.body.id, `img-${i}`);
     if (answer.body.top?.[0]?.label === String(evalSet.labels[i])) correct++;
   }
   t.ok(correct / n >= 0.95, `accuracy over MQTT ${correct}/${n}`);
 
   // Telemetry figures move once requests flowed.
-  await watcher.until(() => watcher.on(`${prefix}/telemetry`).some((m) => {
-    const d = (m.json as { models: { model: string; requests: number; latencyMs: { p50: number | null } }[] }).models.find((x) => x.model === 'digits');
-    return (d?.requests ?? 0) >= n && d?.latencyMs.p50 !== null;
-  }), 10_000, 'telemetry with request counts');
+  await watcher.until(
+    () =>
+      watcher.on(`${prefix}/telemetry`).some((m) => {
+        const d = (m.json as { models: { model: string; requests: number; latencyMs: { p50: number | null } }[] }).models.find((x) => x.model === 'digits');
+        return (d?.requests ?? 0) >= n && d?.latencyMs.p50 !== null;
+      }),
+    10_000,
+    'telemetry with request counts',
+  );
   const last = watcher.on(`${prefix}/telemetry`).at(-1)?.json as { process: { rssMB: number }; memory: { budgetMB: number } };
   t.ok(last.process.rssMB > 0);
   t.ok(last.memory.budgetMB > 0);
@@ -70,7 +83,10 @@ t.test('with no broker configured it starts the embedded MQTT 3.1.1 broker and a
   const modelsDir = mkdtempSync(path.join(tmpdir(), 'edge-embedded-models-'));
   cpSync(path.join(ROOT, 'models', 'digits'), path.join(modelsDir, 'digits'), { recursive: true });
   const svc = startService({ deviceId: 'embedded', modelsDir, embeddedBroker: { mode: 'auto', port } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); rmSync(modelsDir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+    rmSync(modelsDir, { recursive: true, force: true });
+  });
   await svc.waitLog('broker.embedded');
   await svc.waitLog('mqtt.connected');
   const url = `mqtt://127.0.0.1:${port}`;

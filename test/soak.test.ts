@@ -17,7 +17,9 @@ t.test(`${SECONDS} s of requests with two broker restarts loses no answer and gr
   const f = await runSoak({ seconds: SECONDS, restarts: 2, window: WINDOW, baseDir: '/dev/shm', sampleMs: 5000 });
   const { samples, ...figures } = f;
   t.comment(`soak ${f.seconds} s: sent ${f.sent}, answered ${f.answered}, lost ${f.lost}, duplicates ${f.duplicates}, broker restarts ${f.restarts}, service reconnects ${f.serviceReconnectsLogged}`);
-  t.comment(`RSS ${f.rssStartMB.toFixed(1)} -> ${f.rssEndMB.toFixed(1)} MB (max ${f.rssMaxMB.toFixed(1)}); fds ${f.fdsStart} -> ${f.fdsEnd} (max ${f.fdsMax}); outbox depth max ${f.outboxDepthMax}, end ${String(f.outboxDepthEnd)}, live in the log ${f.outboxLiveEnd}; queue depth max ${f.queueDepthMax}, end ${String(f.queueDepthEnd)}`);
+  t.comment(
+    `RSS ${f.rssStartMB.toFixed(1)} -> ${f.rssEndMB.toFixed(1)} MB (max ${f.rssMaxMB.toFixed(1)}); fds ${f.fdsStart} -> ${f.fdsEnd} (max ${f.fdsMax}); outbox depth max ${f.outboxDepthMax}, end ${String(f.outboxDepthEnd)}, live in the log ${f.outboxLiveEnd}; queue depth max ${f.queueDepthMax}, end ${String(f.queueDepthEnd)}`,
+  );
   t.comment(`samples: ${samples.map((s) => `${s.atS}s:${s.answered}/${s.sent} rss=${s.rssMB.toFixed(0)} fds=${s.fds} ob=${String(s.outboxDepth)} q=${String(s.queueDepth)}`).join(' | ')}`);
   t.ok(f.alive, 'the service is still running');
   t.equal(f.restarts, 2, 'the broker was restarted twice');

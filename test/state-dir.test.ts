@@ -33,7 +33,13 @@ const noMount = canMount ? false : 'mounting a tmpfs needs root with CAP_SYS_ADM
 function mountTmpfs(t: { teardown(fn: () => void): void }, options: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'edge-mnt-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
-  t.teardown(() => { try { execFileSync('umount', ['-l', dir]); } catch { /* already gone */ } });
+  t.teardown(() => {
+    try {
+      execFileSync('umount', ['-l', dir]);
+    } catch {
+      /* already gone */
+    }
+  });
   return dir;
 }
 
@@ -42,7 +48,9 @@ t.test('an explicit --state-dir that is a file is refused with exit 78, not repl
   const file = path.join(dir, 'not-a-dir');
   writeFileSync(file, 'x');
   const svc = startService({ deviceId: 'sd', broker: { url: 'mqtt://127.0.0.1:1' }, ...onlyDigits }, ['--state-dir', file], dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   t.equal(await svc.exited, 78);
   t.match(svc.logs(), /EDGE_ERR_STATE_DIR/);
   t.notMatch(svc.logs(), /state\.fallback/);
@@ -51,7 +59,9 @@ t.test('an explicit --state-dir that is a file is refused with exit 78, not repl
 t.test('a stateDir on a read-only mount is refused with exit 78', { skip: noMount }, async (t) => {
   const ro = mountTmpfs(t, 'size=64k,ro');
   const svc = startService({ deviceId: 'sd', broker: { url: 'mqtt://127.0.0.1:1' }, stateDir: ro, ...onlyDigits });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   t.equal(await svc.exited, 78);
   t.match(svc.logs(), /EDGE_ERR_STATE_DIR/);
 });
@@ -63,11 +73,17 @@ t.test('a full state disk degrades the cache, not the models', { skip: noMount }
   mkdirSync(path.join(state, 'cache'));
   mkdirSync(path.join(state, 'outbox'));
   // Fill the disk to the last block.
-  try { writeFileSync(path.join(state, 'filler'), Buffer.alloc(1024 * 1024)); } catch { /* ENOSPC: the disk is full */ }
+  try {
+    writeFileSync(path.join(state, 'filler'), Buffer.alloc(1024 * 1024));
+  } catch {
+    /* ENOSPC: the disk is full */
+  }
   const w = await Watcher.open(broker.url, ['edge/full/#', 'replies/#']);
   t.teardown(() => w.close());
   const svc = startService({ deviceId: 'full', broker: { url: broker.url }, stateDir: state, telemetry: { intervalS: 1 }, ...onlyDigits });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   type Status = { state: string; models?: { model: string; state: string; cacheError?: string }[] };
   await w.until(() => w.on('edge/full/status').some((m) => (m.json as Status).state === 'online'), 20_000, 'status online');
   const digits = (w.on('edge/full/status').find((m) => (m.json as Status).state === 'online')?.json as Status).models?.find((m) => m.model === 'digits');
@@ -79,7 +95,11 @@ t.test('a full state disk degrades the cache, not the models', { skip: noMount }
   await w.until(() => w.on('replies/full').length > 0, 10_000, 'the answer');
   t.ok((w.on('replies/full')[0]?.json as { top?: unknown }).top, 'answered with a result');
   await w.until(() => w.on('edge/full/telemetry').some((m) => (m.json as { models: { cacheDegraded?: boolean }[] }).models[0]?.cacheDegraded === true), 10_000, 'telemetry cacheDegraded');
-  t.same(readdirSync(path.join(state, 'cache')).filter((f) => f.includes('.tmp-')), [], 'no temporary cache files left');
+  t.same(
+    readdirSync(path.join(state, 'cache')).filter((f) => f.includes('.tmp-')),
+    [],
+    'no temporary cache files left',
+  );
   svc.child.kill('SIGTERM');
   t.equal(await svc.exited, 0);
 });

@@ -23,8 +23,12 @@ function runChild(cycles: number, swaps: number): Promise<{ code: number | null;
     const child = spawn(process.execPath, [CHILD, String(cycles), String(swaps)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
     child.once('exit', (code) => resolve({ code, out, err }));
   });
 }

@@ -18,7 +18,10 @@ function fakeNotify(t: { teardown(fn: () => void): void }, exitCode = 0): { comm
     command,
     calls: () =>
       existsSync(out)
-        ? readFileSync(out, 'utf8').split('---\n').filter((b) => b !== '').map((b) => b.trimEnd().split('\n'))
+        ? readFileSync(out, 'utf8')
+            .split('---\n')
+            .filter((b) => b !== '')
+            .map((b) => b.trimEnd().split('\n'))
         : [],
   };
 }
@@ -37,13 +40,7 @@ t.test('sends READY, STATUS, RELOADING, WATCHDOG and STOPPING in call order to t
   const fake = fakeNotify(t);
   const n = new SystemdNotifier({ env: { PATH: process.env['PATH'], NOTIFY_SOCKET: '/run/systemd/notify' }, command: fake.command });
   t.equal(n.enabled, true);
-  const results = await Promise.all([
-    n.ready('serving 2 models'),
-    n.status('digits: int8'),
-    n.reloading(),
-    n.watchdog(),
-    n.stopping('draining\nnow'),
-  ]);
+  const results = await Promise.all([n.ready('serving 2 models'), n.status('digits: int8'), n.reloading(), n.watchdog(), n.stopping('draining\nnow')]);
   t.same(results, [true, true, true, true, true]);
   t.same(fake.calls(), [
     ['socket=/run/systemd/notify', 'READY=1', 'STATUS=serving 2 models'],
@@ -62,22 +59,21 @@ t.test('a failing notify command is logged and resolves false', async (t) => {
   t.equal(await n.ready(), false);
   const missing = new SystemdNotifier({ env: { NOTIFY_SOCKET: '/x' }, command: '/nonexistent/systemd-notify', log });
   t.equal(await missing.watchdog(), false, 'a missing binary does not reject');
-  t.same(lines.map((l) => (JSON.parse(l) as { event: string }).event), ['systemd.notify_failed', 'systemd.notify_failed']);
+  t.same(
+    lines.map((l) => (JSON.parse(l) as { event: string }).event),
+    ['systemd.notify_failed', 'systemd.notify_failed'],
+  );
   t.throws(() => n.notify({ 'bad key': '1' }), RangeError);
 });
 
 const realNotify = ['/usr/bin/systemd-notify', '/bin/systemd-notify'].find((p) => existsSync(p));
 
-t.test(
-  'the real systemd-notify reports an unreachable socket as a failure, not a crash',
-  { skip: realNotify === undefined ? 'systemd-notify is not installed on this machine (apt-get install systemd)' : false },
-  async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'edge-notify-real-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: path.join(dir, 'no-such.sock') }, command: realNotify! });
-    t.equal(await n.ready('x'), false);
-  },
-);
+t.test('the real systemd-notify reports an unreachable socket as a failure, not a crash', { skip: realNotify === undefined ? 'systemd-notify is not installed on this machine (apt-get install systemd)' : false }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'edge-notify-real-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: path.join(dir, 'no-such.sock') }, command: realNotify! });
+  t.equal(await n.ready('x'), false);
+});
 
 t.test('the watchdog interval is half of WATCHDOG_USEC and only for the PID systemd named', async (t) => {
   t.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000' }, 42), 15_000, 'WatchdogSec=30 pings every 15 s');
@@ -89,17 +85,11 @@ t.test('the watchdog interval is half of WATCHDOG_USEC and only for the PID syst
   t.equal(watchdogIntervalMs({ WATCHDOG_USEC: '1000' }, 42), 0.5);
 });
 
-
 t.test('the watchdog pings every interval while the service is healthy and stops when it is not', async (t) => {
   const timers = new FakeTimers();
   const pingsAt: number[] = [];
   let healthy = true;
-  const wd = startWatchdog({
-    notifier: { watchdog: async () => (pingsAt.push(timers.now), true) },
-    intervalMs: 15_000,
-    healthy: () => healthy,
-    timers,
-  });
+  const wd = startWatchdog({ notifier: { watchdog: async () => (pingsAt.push(timers.now), true) }, intervalMs: 15_000, healthy: () => healthy, timers });
   await timers.advance(45_000);
   t.same(pingsAt, [0, 15_000, 30_000, 45_000]);
   healthy = false;

@@ -61,7 +61,10 @@ t.test('the hardening keeps what the runtime needs: JIT memory, /proc facts and 
   t.not(last('ProcSubset'), 'pid', '/proc/cpuinfo, /proc/meminfo and /proc/device-tree must stay visible');
   t.not(last('PrivateNetwork'), 'yes', 'the broker is reached over the network');
   const families = (last('RestrictAddressFamilies') ?? '').split(/\s+/);
-  t.ok(['AF_UNIX', 'AF_INET', 'AF_INET6'].every((f) => families.includes(f)), 'unix (notify) and IP (broker) sockets allowed');
+  t.ok(
+    ['AF_UNIX', 'AF_INET', 'AF_INET6'].every((f) => families.includes(f)),
+    'unix (notify) and IP (broker) sockets allowed',
+  );
   t.equal(last('SystemCallErrorNumber'), 'EPERM', 'a filtered call fails instead of killing node');
 });
 
@@ -69,29 +72,25 @@ t.test('the example config is a valid service config', async (t) => {
   const doc: unknown = JSON.parse(readFileSync(`${root}deploy/systemd/config.example.json`, 'utf8'));
   const cfg = parseServiceConfig(doc, '/etc/edge-infer/config.json', { hostname: 'pi4', env: { STATE_DIRECTORY: '/var/lib/edge-infer' }, packageRoot: root });
   t.equal(cfg.stateDir, '/var/lib/edge-infer', 'the state directory comes from systemd StateDirectory=');
-  t.equal(cfg.embeddedBroker.mode, 'never', 'a service never replaces the board\'s broker with an embedded one');
+  t.equal(cfg.embeddedBroker.mode, 'never', "a service never replaces the board's broker with an embedded one");
   t.equal(cfg.log.format, 'json', 'journald gets JSON lines');
 });
 
 const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
 
-t.test(
-  `systemd-analyze rates the unit's exposure at most ${MAX_EXPOSURE}`,
-  { skip: analyze === undefined ? 'systemd-analyze is not installed here (apt-get install systemd); exposure not measured' : false },
-  async (t) => {
-    let out: string;
-    try {
-      out = execFileSync(analyze!, ['security', '--offline=yes', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (e) {
-      // systemd-analyze exits non-zero only when the score is above --threshold (default 100): keep its output.
-      out = String((e as { stdout?: unknown }).stdout ?? '');
-    }
-    const m = /Overall exposure level for edge-infer\.service: ([\d.]+)/.exec(out);
-    t.ok(m, 'systemd-analyze printed an overall exposure level');
-    const exposure = Number(m?.[1]);
-    t.comment(`exposure ${exposure} (systemd-analyze security --offline=yes deploy/systemd/edge-infer.service)`);
-    t.ok(exposure <= MAX_EXPOSURE, `exposure ${exposure} <= ${MAX_EXPOSURE}`);
-    const header = /^# Exposure: ([\d.]+)/m.exec(readFileSync(unitPath, 'utf8'));
-    t.equal(Number(header?.[1]), exposure, 'the figure in the unit header is the measured one');
-  },
-);
+t.test(`systemd-analyze rates the unit's exposure at most ${MAX_EXPOSURE}`, { skip: analyze === undefined ? 'systemd-analyze is not installed here (apt-get install systemd); exposure not measured' : false }, async (t) => {
+  let out: string;
+  try {
+    out = execFileSync(analyze!, ['security', '--offline=yes', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    // systemd-analyze exits non-zero only when the score is above --threshold (default 100): keep its output.
+    out = String((e as { stdout?: unknown }).stdout ?? '');
+  }
+  const m = /Overall exposure level for edge-infer\.service: ([\d.]+)/.exec(out);
+  t.ok(m, 'systemd-analyze printed an overall exposure level');
+  const exposure = Number(m?.[1]);
+  t.comment(`exposure ${exposure} (systemd-analyze security --offline=yes deploy/systemd/edge-infer.service)`);
+  t.ok(exposure <= MAX_EXPOSURE, `exposure ${exposure} <= ${MAX_EXPOSURE}`);
+  const header = /^# Exposure: ([\d.]+)/m.exec(readFileSync(unitPath, 'utf8'));
+  t.equal(Number(header?.[1]), exposure, 'the figure in the unit header is the measured one');
+});

@@ -32,7 +32,9 @@ t.test('top against a live service: a real pseudo-terminal, --once --json, and p
   const broker = await startMosquitto();
   t.teardown(() => broker.stop());
   const svc = startService({ deviceId: 'toptest', broker: { url: broker.url }, telemetry: { intervalS: 1 } });
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('mqtt.connected', 60_000);
   for (let i = 0; i < 5; i++) {
     const a = await sendRequest({ url: broker.url, prefix: 'edge/toptest', model: 'digits', body: { id: `r${i}`, ...sample }, timeoutMs: 10_000 });
@@ -41,25 +43,28 @@ t.test('top against a live service: a real pseudo-terminal, --once --json, and p
   // A second, retained device: what a fleet looks like to `top` (another board's last status).
   const other = await Watcher.open(broker.url, ['edge/zz-other/unused']);
   t.teardown(() => other.client.endAsync());
-  await other.client.publishAsync('edge/zz-other/status', JSON.stringify({
-    state: 'online', version: '9.9.9', profile: { id: 'rpi-zero-2w', board: 'Raspberry Pi Zero 2 W' }, backend: 'wasm', budget: { budgetMB: 128 },
-    models: [{ model: 'fashion', variant: 'student-fp32', state: 'ready' }],
-  }), { qos: 1, retain: true });
+  await other.client.publishAsync('edge/zz-other/status', JSON.stringify({ state: 'online', version: '9.9.9', profile: { id: 'rpi-zero-2w', board: 'Raspberry Pi Zero 2 W' }, backend: 'wasm', budget: { budgetMB: 128 }, models: [{ model: 'fashion', variant: 'student-fp32', state: 'ready' }] }), { qos: 1, retain: true });
   t.teardown(() => other.client.publishAsync('edge/zz-other/status', '', { qos: 1, retain: true }));
 
   await t.test('draws both devices in 80x24, moves with j/k and quits on q', async (t) => {
     const session = `edge-top-${process.pid}`;
     execFileSync(tmux, ['new-session', '-d', '-s', session, '-x', '80', '-y', '24', `${process.execPath} ${CLI} top --broker ${broker.url}; sleep 30`]);
-    t.teardown(() => { try { execFileSync(tmux, ['kill-session', '-t', session], { stdio: 'ignore' }); } catch { /* already gone */ } });
+    t.teardown(() => {
+      try {
+        execFileSync(tmux, ['kill-session', '-t', session], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
+    });
     const capture = (): string => execFileSync(tmux, ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
-    const screen = await until('a screen with the service\'s model figures', 30_000, () => {
+    const screen = await until("a screen with the service's model figures", 30_000, () => {
       const s = capture();
       return /digits\s+student|digits\s+teacher/.test(s) && /toptest\s+online/.test(s) && /zz-other/.test(s) && /\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+/.test(s) ? s : undefined;
     });
     const lines = screen.split('\n');
     t.ok(lines.length <= 25, 'fits 24 rows');
     for (const l of lines) t.ok([...l.trimEnd()].length <= 80, `fits 80 columns: ${l}`);
-    t.match(screen, /generic-x64|derived/, 'the service\'s profile');
+    t.match(screen, /generic-x64|derived/, "the service's profile");
     t.match(screen, /native/, 'its backend');
     t.match(screen, /\d+\/\d+MB/, 'budget used / budget');
     t.match(lines.find((l) => l.startsWith('>')) ?? '', /toptest/, 'the first device is selected');
@@ -70,7 +75,7 @@ t.test('top against a live service: a real pseudo-terminal, --once --json, and p
       const s = capture();
       return /^>\s*zz-other/m.test(s) && /fashion\s+student-fp32/.test(s) ? s : undefined;
     });
-    t.match(moved, /zz-other: Raspberry Pi Zero 2 W/, 'the selected device\'s header');
+    t.match(moved, /zz-other: Raspberry Pi Zero 2 W/, "the selected device's header");
     execFileSync(tmux, ['send-keys', '-t', session, 'Up']);
     await until('the selection back on the first device', 10_000, () => (/^>\s*toptest/m.test(capture()) ? true : undefined));
 
@@ -87,7 +92,10 @@ t.test('top against a live service: a real pseudo-terminal, --once --json, and p
     const r = await runCli(['top', '--broker', broker.url, '--once', '--json', '--timeout-ms', '5000']);
     t.equal(r.code, 0, r.stderr);
     const snap = JSON.parse(r.stdout) as { devices: { device: string; state: string; backend: string | null; rssMB: number | null; models: { model: string; variant: string | null; requests: number; p50Ms: number | null }[] }[] };
-    t.same(snap.devices.map((d) => d.device), ['toptest', 'zz-other']);
+    t.same(
+      snap.devices.map((d) => d.device),
+      ['toptest', 'zz-other'],
+    );
     const me = snap.devices[0];
     t.equal(me?.state, 'online');
     t.equal(me?.backend, 'native');
@@ -100,7 +108,9 @@ t.test('top against a live service: a real pseudo-terminal, --once --json, and p
   await t.test('--device limits the view to one device; a pipe gets plain lines', async (t) => {
     const child = spawn(process.execPath, [CLI, 'top', '--broker', broker.url, '--device', 'toptest'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
     await until('plain lines for digits', 15_000, () => (/model=digits variant=\S+ state=ready/.test(out) ? true : undefined));
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -125,7 +135,7 @@ t.test('--once with nobody publishing ends with EDGE_ERR_TIMEOUT; bad flags are 
   t.equal(wild.code, 64, 'a wildcard root');
 });
 
-t.test('the service\'s module graph never reaches the top view', async (t) => {
+t.test("the service's module graph never reaches the top view", async (t) => {
   // Static and dynamic imports from the `run` command, followed through dist/.
   const start = path.join(ROOT, 'dist', 'runtime', 'cli', 'commands', 'run.js');
   const seen = new Set<string>();

@@ -16,7 +16,10 @@ import { SERVICE_PASSWORD, SERVICE_USER, startSecureBroker } from './helpers/sec
 
 const plain = await startMosquitto();
 const secure = await startSecureBroker();
-t.teardown(async () => { await plain.stop(); await secure.stop(); });
+t.teardown(async () => {
+  await plain.stop();
+  await secure.stop();
+});
 const pki = secure.pki;
 const clientTls = { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey };
 
@@ -31,7 +34,11 @@ function outcome(t: Test, client: MqttClient): Promise<'connect' | Error> {
 
 t.test('over mqtt:// the client connects and its keepalive pings are answered', async (t) => {
   const client = createMqttClient(plain.url, { keepalive: 1, reconnectPeriod: 0 });
-  const pong = new Promise<void>((resolve) => client.on('packetreceive', (p) => { if (p.cmd === 'pingresp') resolve(); }));
+  const pong = new Promise<void>((resolve) =>
+    client.on('packetreceive', (p) => {
+      if (p.cmd === 'pingresp') resolve();
+    }),
+  );
   t.equal(await outcome(t, client), 'connect');
   await pong;
   t.ok(client.connected, 'still connected after a ping round trip');
@@ -111,10 +118,24 @@ t.test('in a fresh process the service transport loads no ws, socks, ip-address,
   });
   const { atImport, atEnd, numberCache } = JSON.parse(out) as { atImport: string[]; atEnd: string[]; numberCache: number };
   const heavy = /[\\/]node_modules[\\/](ws|socks|ip-address|worker-timers|@babel[\\/]runtime)[\\/]/;
-  t.ok(atImport.some((k) => k.endsWith('/mqtt/build/lib/client.js')), 'the import loaded the mqtt.js client');
-  t.ok(atEnd.some((k) => k.endsWith('/mqtt-packet/mqtt.js')), 'the run used mqtt-packet');
-  t.same(atImport.filter((k) => heavy.test(k)), [], 'none at import');
-  t.same(atEnd.filter((k) => heavy.test(k)), [], 'none after connecting over mqtt:// and mqtts://');
+  t.ok(
+    atImport.some((k) => k.endsWith('/mqtt/build/lib/client.js')),
+    'the import loaded the mqtt.js client',
+  );
+  t.ok(
+    atEnd.some((k) => k.endsWith('/mqtt-packet/mqtt.js')),
+    'the run used mqtt-packet',
+  );
+  t.same(
+    atImport.filter((k) => heavy.test(k)),
+    [],
+    'none at import',
+  );
+  t.same(
+    atEnd.filter((k) => heavy.test(k)),
+    [],
+    'none after connecting over mqtt:// and mqtts://',
+  );
   t.equal(numberCache, 0, "mqtt-packet's 65,536-Buffer message-id cache (6 MB of heap) was never built");
   t.comment(`CJS modules: ${atImport.length} at import, ${atEnd.length} after connecting`);
 });

@@ -14,7 +14,13 @@ const PREFIX = 'edge/resilient';
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'transport-child.js');
 
 function ids(w: Watcher, topic: string, variant?: string): Set<string> {
-  return new Set(w.on(topic).map((m) => m.json as { id?: string; variant?: string }).filter((b) => variant === undefined || b.variant === variant).map((b) => String(b.id)));
+  return new Set(
+    w
+      .on(topic)
+      .map((m) => m.json as { id?: string; variant?: string })
+      .filter((b) => variant === undefined || b.variant === variant)
+      .map((b) => String(b.id)),
+  );
 }
 
 async function requester(url: string, clientId: string, replyTo: string): Promise<Watcher> {
@@ -45,20 +51,25 @@ async function until(pred: () => Promise<boolean> | boolean, timeoutMs: number, 
 }
 
 function killed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGKILL'); });
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
 }
 
 t.test('every answer arrives when the broker restarts in the middle of a stream', async (t) => {
   const broker = await startMosquitto({ persistence: true });
   const dir = mkdtempSync(join(tmpdir(), 'edge-res-'));
-  const svc = await MqttService.start({
-    url: broker.url, clientId: 'svc-restart', prefix: PREFIX, handler: new FakeHandler({ delayMs: 30 }),
-    outbox: { dir: join(dir, 'outbox'), fsync: 'never' }, reconnect: { minMs: 50, maxMs: 300 },
-  });
+  const svc = await MqttService.start({ url: broker.url, clientId: 'svc-restart', prefix: PREFIX, handler: new FakeHandler({ delayMs: 30 }), outbox: { dir: join(dir, 'outbox'), fsync: 'never' }, reconnect: { minMs: 50, maxMs: 300 } });
   await svc.waitConnected(5000);
   const replyTo = 'test/replies/stream';
   const req = await requester(broker.url, 'req-stream', replyTo);
-  t.teardown(async () => { await req.close(); await svc.stop({ drainTimeoutMs: 500 }); await broker.stop(); rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await req.close();
+    await svc.stop({ drainTimeoutMs: 500 });
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const N = 60;
   for (let i = 0; i < N; i++) {
@@ -81,14 +92,16 @@ t.test('a request is acknowledged only after its answer is queued: a stuck one i
   const broker = await startMosquitto({ persistence: true });
   const dir = mkdtempSync(join(tmpdir(), 'edge-ack-'));
   const handler = new FakeHandler({ stuckCalls: 1 });
-  const svc = await MqttService.start({
-    url: broker.url, clientId: 'svc-ack', prefix: PREFIX, handler,
-    outbox: { dir: join(dir, 'outbox'), fsync: 'never' }, reconnect: { minMs: 50, maxMs: 300 },
-  });
+  const svc = await MqttService.start({ url: broker.url, clientId: 'svc-ack', prefix: PREFIX, handler, outbox: { dir: join(dir, 'outbox'), fsync: 'never' }, reconnect: { minMs: 50, maxMs: 300 } });
   await svc.waitConnected(5000);
   const replyTo = 'test/replies/ack';
   const req = await requester(broker.url, 'req-ack', replyTo);
-  t.teardown(async () => { await req.close(); await svc.stop({ drainTimeoutMs: 500 }); await broker.stop(); rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await req.close();
+    await svc.stop({ drainTimeoutMs: 500 });
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   await req.publish(`${PREFIX}/models/stuck/infer`, JSON.stringify({ id: 'stuck-1', input: [1, 2, 3, 4] }), { qos: 1, properties: { responseTopic: replyTo } });
   await req.publish(`${PREFIX}/models/sum/infer`, JSON.stringify({ id: 'ctl', input: [1, 1, 1, 1] }), { qos: 1, properties: { responseTopic: replyTo } });
@@ -110,7 +123,13 @@ t.test('answers waiting in the outbox survive a SIGKILL of the service and arriv
   const base = { url: broker.url, dir: outbox, clientId: 'svc-kill', prefix: PREFIX };
   const a = await startChild({ ...base, delayMs: 400, variant: 'first' });
   let b: ChildProcess | undefined;
-  t.teardown(async () => { a.kill('SIGKILL'); b?.kill('SIGKILL'); await req.close(); await broker.stop(); rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    a.kill('SIGKILL');
+    b?.kill('SIGKILL');
+    await req.close();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   await until(async () => (await childStats(a)).connected, 5000, 'child connected');
 
   const N = 10;
@@ -118,7 +137,14 @@ t.test('answers waiting in the outbox survive a SIGKILL of the service and arriv
   await until(async () => (await childStats(a)).requestsReceived === N, 5000, 'requests received');
   await broker.terminate();
   // Answers are listed at once and made durable by the group commit (publish-ahead): wait for both.
-  await until(async () => { const st = await childStats(a); return st.outboxDepth === N && st.outboxWriting === 0; }, 5000, 'answers queued and durable');
+  await until(
+    async () => {
+      const st = await childStats(a);
+      return st.outboxDepth === N && st.outboxWriting === 0;
+    },
+    5000,
+    'answers queued and durable',
+  );
   await killed(a);
   t.equal(liveInOutbox(outbox), N, 'the answers are on disk');
 
@@ -135,7 +161,12 @@ t.test('the will publishes offline when the service is killed', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'edge-will-'));
   const child = await startChild({ url: broker.url, dir: join(dir, 'outbox'), clientId: 'svc-will', prefix: PREFIX });
   const watch = await Watcher.open(broker.url, [`${PREFIX}/status`]);
-  t.teardown(async () => { child.kill('SIGKILL'); await watch.close(); await broker.stop(); rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    child.kill('SIGKILL');
+    await watch.close();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   await watch.until(() => watch.messages.some((m) => (m.json as { state?: string }).state === 'online'), 5000, 'online');
   await killed(child);
   await watch.until(() => (watch.messages.at(-1)?.json as { state?: string }).state === 'offline', 5000, 'offline');

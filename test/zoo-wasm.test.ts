@@ -43,7 +43,10 @@ t.test('plan --profile rpi-zero-2w holds every zoo model on WASM within the 128 
     t.equal(setup.backend, expected.backend, 'run resolves the backend plan names');
     const engine = createEngine(setup.profile.inference.backend);
     const rt = new ModelRuntime({ profile: setup.profile, manifests: setup.manifests, engine, caps: setup.caps, budgetMB: setup.budget.budgetMB, log: silentLogger });
-    t.teardown(async () => { await rt.close(0); await engine.close(); });
+    t.teardown(async () => {
+      await rt.close(0);
+      await engine.close();
+    });
     const after = await rt.start();
     t.same(chosen(after), chosen(expected), 'the same variants after loading');
     const loaded = Object.fromEntries(rt.status().map((s) => [s.model, s.state === 'ready' ? s.variant : null]));
@@ -69,9 +72,7 @@ async function evalInputs(m: LoadedManifest, n: number): Promise<NamedTensors> {
       out[spec.name] = { dtype: constant.dtype, dims: constant.dims, data: constant.dtype === 'int64' ? BigInt64Array.from(constant.data, (v) => BigInt(v)) : Float32Array.from(constant.data) } as NamedTensors[string];
     } else if (i === 0) {
       const dims = [rows.length, ...(set.shape ?? [rows[0]?.length ?? 0])];
-      out[spec.name] = spec.dtype === 'int64'
-        ? { dtype: 'int64', dims, data: BigInt64Array.from(rows.flat(), (v) => BigInt(Math.trunc(v))) }
-        : { dtype: 'float32', dims, data: Float32Array.from(rows.flat()) };
+      out[spec.name] = spec.dtype === 'int64' ? { dtype: 'int64', dims, data: BigInt64Array.from(rows.flat(), (v) => BigInt(Math.trunc(v))) } : { dtype: 'float32', dims, data: Float32Array.from(rows.flat()) };
     } else {
       const dims = spec.shape.map((d) => (typeof d === 'number' ? d : rows.length));
       out[spec.name] = { dtype: spec.dtype, dims, data: allocate(spec.dtype, elementCount(dims)) };
@@ -92,11 +93,17 @@ t.test('every model of the zero plan answers on the shared WASM runtime like on 
   const setup = await resolveSetup({ packageRoot: ROOT, profile: 'rpi-zero-2w', backendFor: 'profile' });
   const wasm = new WasmEngine();
   const native = new NativeEngine();
-  t.teardown(async () => { await wasm.close(); await native.close(); });
+  t.teardown(async () => {
+    await wasm.close();
+    await native.close();
+  });
   for (const mp of plan.models) {
     const m = setup.manifests.find((x) => x.manifest.id === mp.model);
     const v = m?.manifest.variants.find((x) => x.id === mp.chosen?.variant);
-    if (!m || !v) { t.fail(`${mp.model}: nothing planned`); continue; }
+    if (!m || !v) {
+      t.fail(`${mp.model}: nothing planned`);
+      continue;
+    }
     const file = path.join(m.dir, v.file);
     const w = await answer(wasm, mp.model, m, file, await evalInputs(m, 32));
     const n = await answer(native, mp.model, m, file, await evalInputs(m, 32));

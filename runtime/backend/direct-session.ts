@@ -34,10 +34,5 @@ export async function openDirectSession(model: string | Uint8Array, spec: Sessio
     const message = errorMessage(e);
     throw new EdgeError(loadErrorCode(message), message);
   }
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    run: (inputs) => runSession(session, ort, inputs),
-    release: () => session.release(),
-  };
+  return { inputNames: session.inputNames, outputNames: session.outputNames, run: (inputs) => runSession(session, ort, inputs), release: () => session.release() };
 }

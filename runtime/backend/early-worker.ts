@@ -18,7 +18,9 @@ let early: WorkerHost | undefined;
 /** Starts the early native worker, unless one was started or onnxruntime-node has no binary here. */
 export function startEarlyWorker(): void {
   if (early !== undefined || !nativeAvailable()) return;
-  const host = new WorkerHost({ kind: 'native', allowTestHooks: false }, 'spare', () => { if (early === host) early = undefined; });
+  const host = new WorkerHost({ kind: 'native', allowTestHooks: false }, 'spare', () => {
+    if (early === host) early = undefined;
+  });
   host.unref();
   early = host;
 }

@@ -12,9 +12,7 @@ import { WorkerEngine, type EngineOptions } from './worker-engine.js';
 export class NativeEngine extends WorkerEngine {
   constructor(options: EngineOptions = {}) {
     if (!nativeAvailable()) {
-      throw new EdgeError('EDGE_ERR_BACKEND_UNAVAILABLE', `onnxruntime-node has no binary for ${process.platform}/${process.arch}`, {
-        details: { platform: process.platform, arch: process.arch },
-      });
+      throw new EdgeError('EDGE_ERR_BACKEND_UNAVAILABLE', `onnxruntime-node has no binary for ${process.platform}/${process.arch}`, { details: { platform: process.platform, arch: process.arch } });
     }
     super('native', options);
   }

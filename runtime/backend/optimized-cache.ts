@@ -48,8 +48,7 @@ function machine(): Pick<Sidecar, 'platform' | 'arch' | 'cpuModel'> {
 function isSidecar(v: unknown): v is Sidecar {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
-  return ['sourceSha256', 'cacheSha256', 'ortVersion', 'platform', 'arch', 'cpuModel', 'graphOptimization']
-    .every((k) => typeof o[k] === 'string');
+  return ['sourceSha256', 'cacheSha256', 'ortVersion', 'platform', 'arch', 'cpuModel', 'graphOptimization'].every((k) => typeof o[k] === 'string');
 }
 
 /**
@@ -61,11 +60,14 @@ export function readCache(cachePath: string, sourceSha256: string, sourceFile: s
     const side: unknown = JSON.parse(readFileSync(sidecarPath(cachePath), 'utf8'));
     if (!isSidecar(side)) return null;
     const m = machine();
-    if (side.sourceSha256 !== sourceSha256 || side.ortVersion !== id.ortVersion || side.graphOptimization !== id.graphOptimization
-      || side.platform !== m.platform || side.arch !== m.arch || side.cpuModel !== m.cpuModel) return null;
+    if (side.sourceSha256 !== sourceSha256 || side.ortVersion !== id.ortVersion || side.graphOptimization !== id.graphOptimization || side.platform !== m.platform || side.arch !== m.arch || side.cpuModel !== m.cpuModel) return null;
     if (sourceFile !== null) {
       let sourceMtime: number | null = null;
-      try { sourceMtime = statSync(sourceFile).mtimeMs; } catch { sourceMtime = null; }
+      try {
+        sourceMtime = statSync(sourceFile).mtimeMs;
+      } catch {
+        sourceMtime = null;
+      }
       if (sourceMtime !== null && statSync(cachePath).mtimeMs < sourceMtime) return null;
     }
     const bytes = readFileSync(cachePath);

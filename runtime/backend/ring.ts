@@ -119,7 +119,10 @@ export function writeMessage(ring: Ring, slot: number, head: string, tensors: Na
     view.setUint8(at, TENSOR_DTYPES.indexOf(t.dtype));
     view.setUint8(at + 1, t.dims.length);
     at += 2;
-    for (const d of t.dims) { view.setUint32(at, d, true); at += 4; }
+    for (const d of t.dims) {
+      view.setUint32(at, d, true);
+      at += 4;
+    }
   }
   at = base + align8(at - base);
   for (const name in tensors) {
@@ -158,7 +161,10 @@ export function readMessage(ring: Ring, slot: number, copy: boolean): Message {
     const rank = view.getUint8(at + 1);
     at += 2;
     const dims: number[] = [];
-    for (let k = 0; k < rank; k++) { dims.push(view.getUint32(at, true)); at += 4; }
+    for (let k = 0; k < rank; k++) {
+      dims.push(view.getUint32(at, true));
+      at += 4;
+    }
     metas.push({ name, dtype, dims });
   }
   at = base + align8(at - base);
@@ -174,11 +180,16 @@ export function readMessage(ring: Ring, slot: number, copy: boolean): Message {
 
 function typedView(dtype: TensorDtype, sab: SharedArrayBuffer, offset: number, length: number): TensorData {
   switch (dtype) {
-    case 'float32': return new Float32Array(sab, offset, length);
-    case 'int64': return new BigInt64Array(sab, offset, length);
-    case 'int32': return new Int32Array(sab, offset, length);
-    case 'int8': return new Int8Array(sab, offset, length);
-    case 'uint8': return new Uint8Array(sab, offset, length);
+    case 'float32':
+      return new Float32Array(sab, offset, length);
+    case 'int64':
+      return new BigInt64Array(sab, offset, length);
+    case 'int32':
+      return new Int32Array(sab, offset, length);
+    case 'int8':
+      return new Int8Array(sab, offset, length);
+    case 'uint8':
+      return new Uint8Array(sab, offset, length);
   }
 }
 
@@ -186,6 +197,9 @@ function typedView(dtype: TensorDtype, sab: SharedArrayBuffer, offset: number, l
 export function writeFailure(ring: Ring, slot: number, code: string, message: string): void {
   let head = `${code}\n${message}`;
   const room = Math.min(ring.slotBytes - 14, MAX_STRING);
-  if (Buffer.byteLength(head) > room) head = Buffer.from(head).subarray(0, Math.max(0, room - 4)).toString('utf8');
+  if (Buffer.byteLength(head) > room)
+    head = Buffer.from(head)
+      .subarray(0, Math.max(0, room - 4))
+      .toString('utf8');
   writeMessage(ring, slot, head, {});
 }

@@ -91,7 +91,11 @@ function sampleDims(s: OrtApi.InferenceSession, name: string, width: number, sha
 function evalTensor(type: string, rows: readonly number[][], n: number, width: number, sample: readonly number[] = [width]): Tensor {
   if (type === 'int64') {
     const data = new BigInt64Array(n * width);
-    rows.forEach((row, i) => row.forEach((v, j) => { data[i * width + j] = BigInt(Math.trunc(v)); }));
+    rows.forEach((row, i) =>
+      row.forEach((v, j) => {
+        data[i * width + j] = BigInt(Math.trunc(v));
+      }),
+    );
     return { dtype: 'int64', dims: [n, ...sample], data };
   }
   if (type === 'int32') {
@@ -114,11 +118,7 @@ export function runOnce(modelBytes: Uint8Array, inputs: NamedTensors): Promise<N
  * [N, features] tensor of the input's declared type (float32, or int64 / int32 for token ids) fed to `inputName` (default: the model's first input); the first
  * output's argmax per row is the prediction.
  */
-export async function evaluateAccuracy(
-  modelBytes: Uint8Array,
-  evalSet: { inputs: number[][]; labels: number[]; shape?: number[] },
-  inputName?: string,
-): Promise<{ accuracy: number; predictions: number[] }> {
+export async function evaluateAccuracy(modelBytes: Uint8Array, evalSet: { inputs: number[][]; labels: number[]; shape?: number[] }, inputName?: string): Promise<{ accuracy: number; predictions: number[] }> {
   const n = evalSet.inputs.length;
   const width = evalSet.inputs[0]?.length ?? 0;
   if (n === 0 || width === 0 || evalSet.labels.length !== n || evalSet.inputs.some((r) => r.length !== width)) {
@@ -147,13 +147,7 @@ export async function evaluateAccuracy(
  * output named in `outputs` to `visit`, batch by batch (for calibration, issue 10). Non-float
  * outputs are skipped. Errors as evaluateAccuracy.
  */
-export async function runRowsBatched(
-  modelBytes: Uint8Array,
-  set: { inputs: number[][]; shape?: number[] },
-  batchSize: number,
-  outputs: readonly string[],
-  visit: (name: string, data: Float32Array) => void,
-): Promise<void> {
+export async function runRowsBatched(modelBytes: Uint8Array, set: { inputs: number[][]; shape?: number[] }, batchSize: number, outputs: readonly string[], visit: (name: string, data: Float32Array) => void): Promise<void> {
   const width = set.inputs[0]?.length ?? 0;
   if (set.inputs.length === 0 || width === 0 || set.inputs.some((r) => r.length !== width)) throw new EdgeError('EDGE_ERR_EVAL_SET_INVALID', 'a calibration set needs N rows of equal length');
   await withSession(modelBytes, async (s, o) => {
@@ -163,7 +157,10 @@ export async function runRowsBatched(
     for (let i = 0; i < set.inputs.length; i += batchSize) {
       const rows = set.inputs.slice(i, i + batchSize);
       const out = await runSession(s, o, { [name]: evalTensor(type, rows, rows.length, width, sample) });
-      for (const n of outputs) { const t = out[n]; if (t !== undefined && t.data instanceof Float32Array) visit(n, t.data); }
+      for (const n of outputs) {
+        const t = out[n];
+        if (t !== undefined && t.data instanceof Float32Array) visit(n, t.data);
+      }
     }
   });
 }

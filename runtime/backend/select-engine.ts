@@ -18,9 +18,7 @@ export function resolveBackend(pref: BackendPref, probe?: PlatformProbe): Backen
   if (pref === 'wasm') return 'wasm';
   if (pref === 'native' && !native) {
     const p = probe ?? { platform: process.platform, arch: process.arch };
-    throw new EdgeError('EDGE_ERR_BACKEND_UNAVAILABLE', `onnxruntime-node has no binary for ${p.platform}/${p.arch}`, {
-      details: { platform: p.platform, arch: p.arch },
-    });
+    throw new EdgeError('EDGE_ERR_BACKEND_UNAVAILABLE', `onnxruntime-node has no binary for ${p.platform}/${p.arch}`, { details: { platform: p.platform, arch: p.arch } });
   }
   return native ? 'native' : 'wasm';
 }

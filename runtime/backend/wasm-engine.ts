@@ -88,7 +88,15 @@ export class WasmEngine implements InferenceEngine {
   #closed = false;
 
   constructor(options: WasmEngineOptions = {}) {
-    this.#boot = { kind: 'wasm', allowTestHooks: options.allowTestHooks ?? false, wasmPathsUrl: wasmDistUrl(), initRuntime: true, wasmThreads: options.threads ?? 1, ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }), ...(options.ringMaxRunMs === undefined ? {} : { ringMaxRunMs: options.ringMaxRunMs }) };
+    this.#boot = {
+      kind: 'wasm',
+      allowTestHooks: options.allowTestHooks ?? false,
+      wasmPathsUrl: wasmDistUrl(),
+      initRuntime: true,
+      wasmThreads: options.threads ?? 1,
+      ...(options.ringSlotBytes === undefined ? {} : { ringSlotBytes: options.ringSlotBytes }),
+      ...(options.ringMaxRunMs === undefined ? {} : { ringMaxRunMs: options.ringMaxRunMs }),
+    };
     this.#onCrash = options.onWorkerCrash ?? (() => undefined);
     if (options.ringSlotBytes !== undefined) checkSlotBytes(options.ringSlotBytes);
     if (options.ringMaxRunMs !== undefined) checkRingMaxRunMs(options.ringMaxRunMs);
@@ -226,19 +234,7 @@ export class WasmEngine implements InferenceEngine {
     const rss0 = this.#rss();
     const reply = await rt.host.load(spec, req.key);
     if (this.#closed) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the engine was closed during the load');
-    const info: LoadedModel = {
-      key: req.key,
-      inputNames: reply.inputNames,
-      outputNames: reply.outputNames,
-      loadMs: performance.now() - t0,
-      sessionMs: reply.loadMs,
-      warmupMs: reply.warmupMs,
-      rssDeltaMB: (this.#rss() - rss0) / MB,
-      fromCache: false,
-      prestarted,
-      inputs: reply.inputs,
-      outputs: reply.outputs,
-    };
+    const info: LoadedModel = { key: req.key, inputNames: reply.inputNames, outputNames: reply.outputNames, loadMs: performance.now() - t0, sessionMs: reply.loadMs, warmupMs: reply.warmupMs, rssDeltaMB: (this.#rss() - rss0) / MB, fromCache: false, prestarted, inputs: reply.inputs, outputs: reply.outputs };
     this.#models.set(req.key, info);
     return info;
   }

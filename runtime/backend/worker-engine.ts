@@ -141,14 +141,27 @@ export class WorkerEngine implements InferenceEngine {
     if (early !== undefined) {
       // Started with the process, while modules loaded: its start-up growth cannot be told apart
       // from theirs, so the model that takes it reports only its own load's growth.
-      early.onCrash = () => { if (this.#spare?.host === early) this.#spare = undefined; };
-      this.#spare = { host: early, ready: early.ready().then(() => 0, () => Number.NaN) };
+      early.onCrash = () => {
+        if (this.#spare?.host === early) this.#spare = undefined;
+      };
+      this.#spare = {
+        host: early,
+        ready: early.ready().then(
+          () => 0,
+          () => Number.NaN,
+        ),
+      };
       return;
     }
     const rss0 = this.#rss();
-    const host = new WorkerHost(this.#boot, 'spare', () => { if (this.#spare?.host === host) this.#spare = undefined; });
+    const host = new WorkerHost(this.#boot, 'spare', () => {
+      if (this.#spare?.host === host) this.#spare = undefined;
+    });
     // Start-up growth of the process while the spare booted; NaN when it died first.
-    const ready = host.ready().then(() => (this.#rss() - rss0) / MB, () => Number.NaN);
+    const ready = host.ready().then(
+      () => (this.#rss() - rss0) / MB,
+      () => Number.NaN,
+    );
     this.#spare = { host, ready };
   }
 

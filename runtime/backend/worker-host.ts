@@ -102,9 +102,15 @@ export class WorkerHost {
     const sab = slotBytes > 0 ? createRing(slotBytes) : undefined;
     this.#ring = sab === undefined ? undefined : new RingClient(sab, (id, a) => this.#ringAnswer(id, a));
     this.#worker = new Worker(WORKER_URL, { workerData: { ...boot, ...(sab === undefined ? {} : { ring: sab }) }, name: `edge-infer:${label}` });
-    this.#worker.on('message', (msg: FromWorker) => { this.#heardFrom = true; this.#settle(msg); });
+    this.#worker.on('message', (msg: FromWorker) => {
+      this.#heardFrom = true;
+      this.#settle(msg);
+    });
     this.#worker.on('error', (e) => this.#crashed(`worker error: ${e.message}`));
-    this.#worker.on('exit', (code) => { this.#exited = true; this.#crashed(`worker exited with code ${code}`); });
+    this.#worker.on('exit', (code) => {
+      this.#exited = true;
+      this.#crashed(`worker exited with code ${code}`);
+    });
   }
 
   /** Re-targets crash reports (a pre-started worker gets its model's handler when a load takes it). */
@@ -194,7 +200,10 @@ export class WorkerHost {
     if (this.#state === 'up' && !this.#heardFrom) {
       this.#worker.ref(); // an unref'd (early) worker would not keep the process alive for the answer
       let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, 15_000); timer.unref(); });
+      const limit = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 15_000);
+        timer.unref();
+      });
       await Promise.race([this.ready().catch(() => undefined), limit]);
       clearTimeout(timer);
     }
@@ -211,7 +220,10 @@ export class WorkerHost {
       this.#worker.postMessage({ type: 'stop', id: 0 } satisfies ToWorker);
       this.#ring?.afterPost();
       let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, STOP_WAIT_MS); timer.unref(); });
+      const limit = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, STOP_WAIT_MS);
+        timer.unref();
+      });
       await Promise.race([exited, limit]);
       clearTimeout(timer);
     }
@@ -240,8 +252,7 @@ export class WorkerHost {
     if (a.kind === 'done') {
       p.recent?.add(a.inferenceMs);
       p.resolve({ outputs: a.outputs, inferenceMs: a.inferenceMs });
-    }
-    else p.reject(new EdgeError(isErrorCode(a.code) ? a.code : 'EDGE_ERR_INTERNAL', a.message));
+    } else p.reject(new EdgeError(isErrorCode(a.code) ? a.code : 'EDGE_ERR_INTERNAL', a.message));
   }
 
   #settle(msg: FromWorker): void {

@@ -43,23 +43,13 @@ const r1 = (x: number): string => (Math.round(x * 10) / 10).toFixed(1);
  */
 export function effectiveBudgetMB(i: BudgetInputs): EffectiveBudget {
   const held = i.heldMB ?? 0;
-  const options: { limitedBy: BudgetLimit; mb: number; detail: string }[] = [
-    { limitedBy: 'profile', mb: i.profileBudgetMB, detail: `the profile's budget is ${r1(i.profileBudgetMB)} MB` },
-  ];
+  const options: { limitedBy: BudgetLimit; mb: number; detail: string }[] = [{ limitedBy: 'profile', mb: i.profileBudgetMB, detail: `the profile's budget is ${r1(i.profileBudgetMB)} MB` }];
   if (i.cgroupLimitMB !== null) {
     const rest = Math.max(i.reserveMB, i.processRssMB - held);
-    options.push({
-      limitedBy: 'cgroup',
-      mb: i.cgroupLimitMB - rest,
-      detail: `cgroup memory.max ${r1(i.cgroupLimitMB)} MB minus ${r1(rest)} MB for the rest of the process (reserve ${r1(i.reserveMB)} MB, non-session RSS ${r1(i.processRssMB - held)} MB)`,
-    });
+    options.push({ limitedBy: 'cgroup', mb: i.cgroupLimitMB - rest, detail: `cgroup memory.max ${r1(i.cgroupLimitMB)} MB minus ${r1(rest)} MB for the rest of the process (reserve ${r1(i.reserveMB)} MB, non-session RSS ${r1(i.processRssMB - held)} MB)` });
   }
   if (i.memAvailableMB !== null) {
-    options.push({
-      limitedBy: 'memavailable',
-      mb: i.memAvailableMB - i.reserveMB + held,
-      detail: `MemAvailable ${r1(i.memAvailableMB)} MB minus the ${r1(i.reserveMB)} MB reserve plus ${r1(held)} MB already held by sessions`,
-    });
+    options.push({ limitedBy: 'memavailable', mb: i.memAvailableMB - i.reserveMB + held, detail: `MemAvailable ${r1(i.memAvailableMB)} MB minus the ${r1(i.reserveMB)} MB reserve plus ${r1(held)} MB already held by sessions` });
   }
   let best = options[0] ?? { limitedBy: 'profile' as const, mb: i.profileBudgetMB, detail: '' };
   for (const o of options) if (o.mb < best.mb) best = o;
@@ -84,16 +74,22 @@ export class BudgetLedger {
     this.#limitMB = limitMB;
   }
 
-  get limitMB(): number { return this.#limitMB; }
+  get limitMB(): number {
+    return this.#limitMB;
+  }
   get usedMB(): number {
     let sum = 0;
     for (const e of this.#entries.values()) sum += e.mb;
     return sum;
   }
-  get freeMB(): number { return this.#limitMB - this.usedMB; }
+  get freeMB(): number {
+    return this.#limitMB - this.usedMB;
+  }
 
   /** A new limit (e.g. MemAvailable fell). Entries are kept; `freeMB` may go negative. */
-  setLimitMB(mb: number): void { this.#limitMB = mb; }
+  setLimitMB(mb: number): void {
+    this.#limitMB = mb;
+  }
 
   /**
    * Books an estimate before a load. Throws EDGE_ERR_BUDGET_EXCEEDED {needMB, freeMB, budgetMB}
@@ -103,9 +99,7 @@ export class BudgetLedger {
     if (this.#entries.has(key)) throw new EdgeError('EDGE_ERR_INTERNAL', `budget key ${key} is already reserved`, { details: { key } });
     const free = this.freeMB;
     if (mb > free) {
-      throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `${key} needs ${r1(mb)} MB, ${r1(free)} MB of the ${r1(this.#limitMB)} MB budget is free`, {
-        details: { key, needMB: mb, freeMB: free, budgetMB: this.#limitMB },
-      });
+      throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `${key} needs ${r1(mb)} MB, ${r1(free)} MB of the ${r1(this.#limitMB)} MB budget is free`, { details: { key, needMB: mb, freeMB: free, budgetMB: this.#limitMB } });
     }
     this.#entries.set(key, { key, mb, measured: false });
   }
@@ -123,16 +117,18 @@ export class BudgetLedger {
     e.mb = measuredMB;
     e.measured = true;
     if (measuredMB > freeBefore) {
-      throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `${key} measured ${r1(measuredMB)} MB, ${r1(freeBefore)} MB of the ${r1(this.#limitMB)} MB budget was free`, {
-        details: { key, needMB: measuredMB, freeMB: freeBefore, budgetMB: this.#limitMB },
-      });
+      throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `${key} measured ${r1(measuredMB)} MB, ${r1(freeBefore)} MB of the ${r1(this.#limitMB)} MB budget was free`, { details: { key, needMB: measuredMB, freeMB: freeBefore, budgetMB: this.#limitMB } });
     }
   }
 
   /** Frees what `key` held; unknown keys are ignored (release is idempotent). */
-  release(key: string): void { this.#entries.delete(key); }
+  release(key: string): void {
+    this.#entries.delete(key);
+  }
 
-  entries(): LedgerEntry[] { return [...this.#entries.values()].map((e) => ({ ...e })); }
+  entries(): LedgerEntry[] {
+    return [...this.#entries.values()].map((e) => ({ ...e }));
+  }
 }
 
 /** What one loaded model counts for: its planned figure and its measured growth (null: not measured). */

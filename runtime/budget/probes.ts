@@ -33,7 +33,11 @@ export async function cgroupMemoryLimitMB(fsRoot = '/', read: TextReader = defau
   const text = await tryRead(read, path.join(fsRoot, 'proc/self/cgroup'));
   const line = text?.split('\n').find((l) => l.startsWith('0::'));
   if (line === undefined) return null;
-  const parts = line.slice(3).trim().split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
+  const parts = line
+    .slice(3)
+    .trim()
+    .split('/')
+    .filter((p) => p !== '' && p !== '.' && p !== '..');
   let lowest: number | null = null;
   for (let n = parts.length; n >= 0; n--) {
     const raw = await tryRead(read, path.join(fsRoot, 'sys/fs/cgroup', ...parts.slice(0, n), 'memory.max'));

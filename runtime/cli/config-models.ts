@@ -34,10 +34,7 @@ export async function warnUnknownModels(config: ServiceConfig, log: Logger): Pro
   const present = await presentModelIds(config.modelsDir);
   const unknown = unknownModelIds(Object.keys(config.models), present);
   for (const model of unknown) {
-    log.warn('config.unknown_model', {
-      model, modelsDir: config.modelsDir, known: present,
-      hint: `config.models.${model} names no model in ${config.modelsDir}; fix the id or remove the entry`,
-    });
+    log.warn('config.unknown_model', { model, modelsDir: config.modelsDir, known: present, hint: `config.models.${model} names no model in ${config.modelsDir}; fix the id or remove the entry` });
   }
   return unknown;
 }

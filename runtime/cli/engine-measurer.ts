@@ -53,10 +53,7 @@ export class EngineMeasurer implements ModelMeasurer {
    */
   async measure(file: string, bytes: Uint8Array, rows: number[][], latency: { batches: number[]; runs: number }, layout: EvalLayout = {}): Promise<MeasureResult> {
     const key = `eval-${++this.#seq}`;
-    const loaded = await this.#engine.load({
-      key, file, bytes,
-      session: { intraOpThreads: this.threads, graphOptimization: 'all', memArena: true, memPattern: true },
-    });
+    const loaded = await this.#engine.load({ key, file, bytes, session: { intraOpThreads: this.threads, graphOptimization: 'all', memArena: true, memPattern: true } });
     try {
       const input = loaded.inputNames[0] ?? 'input';
       const output = loaded.outputNames[0] ?? '';
@@ -67,7 +64,10 @@ export class EngineMeasurer implements ModelMeasurer {
       const feed = (start: number, batch: number): NamedTensors => {
         if (int64) {
           const ids = new BigInt64Array(batch * width);
-          for (let i = 0; i < batch; i++) (rows[(start + i) % rows.length] ?? []).forEach((v, j) => { ids[i * width + j] = BigInt(Math.trunc(v)); });
+          for (let i = 0; i < batch; i++)
+            (rows[(start + i) % rows.length] ?? []).forEach((v, j) => {
+              ids[i * width + j] = BigInt(Math.trunc(v));
+            });
           return { [input]: { dtype: 'int64', dims: [batch, ...sample], data: ids } };
         }
         const data = new Float32Array(batch * width);

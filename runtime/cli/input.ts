@@ -14,9 +14,7 @@ import { EdgeError } from '../errors.js';
 
 function tooLarge(ref: string, bytes: number | null, maxBytes: number): EdgeError {
   const size = bytes === null ? `more than ${maxBytes} bytes` : `${bytes} bytes`;
-  return new EdgeError('EDGE_ERR_TOO_LARGE', `--input ${ref} holds ${size}; the limit is ${maxBytes} (limits.maxPayloadBytes in the service config)`, {
-    details: { file: ref, maxPayloadBytes: maxBytes, ...(bytes === null ? {} : { bytes }) },
-  });
+  return new EdgeError('EDGE_ERR_TOO_LARGE', `--input ${ref} holds ${size}; the limit is ${maxBytes} (limits.maxPayloadBytes in the service config)`, { details: { file: ref, maxPayloadBytes: maxBytes, ...(bytes === null ? {} : { bytes }) } });
 }
 
 function unreadable(ref: string, e: unknown): EdgeError {
@@ -49,7 +47,9 @@ export async function readInputText(ref: string, maxBytes: number): Promise<stri
       throw unreadable(ref, e);
     }
   }
-  const s = await stat(ref).catch((e: unknown) => { throw unreadable(ref, e); });
+  const s = await stat(ref).catch((e: unknown) => {
+    throw unreadable(ref, e);
+  });
   if (s.isDirectory()) throw unreadable(ref, Object.assign(new Error('is a folder'), { code: 'EISDIR' }));
   if (s.isFile() && s.size > maxBytes) throw tooLarge(ref, s.size, maxBytes);
   try {

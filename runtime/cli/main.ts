@@ -26,10 +26,10 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   plan: { summary: 'show which variant of each model this board would run, and why', load: () => import('./commands/plan.js') },
   detect: { summary: 'detect which device profile fits this host, and why', load: () => import('./commands/detect.js') },
   validate: { summary: 'check profiles, manifests and configs; exit 78 listing every problem', load: () => import('./commands/validate.js') },
-  infer: { summary: 'run one local inference through the service\'s path', load: () => import('./commands/infer.js') },
+  infer: { summary: "run one local inference through the service's path", load: () => import('./commands/infer.js') },
   request: { summary: 'send one inference request over MQTT and print the answer', load: () => import('./commands/request.js') },
   bench: { summary: 'measure every variant on this device (--calibrate writes the calibration)', load: () => import('./commands/bench.js') },
-  inspect: { summary: 'show an ONNX file\'s inputs, ops, parameters, MACs and memory cost', load: () => import('./commands/inspect.js') },
+  inspect: { summary: "show an ONNX file's inputs, ops, parameters, MACs and memory cost", load: () => import('./commands/inspect.js') },
   quantize: { summary: 'make an int8, int4 or mixed-bit variant of an ONNX model', load: () => import('./commands/quantize.js') },
   prune: { summary: 'remove hidden units / channels by weight norm (structured pruning)', load: () => import('./commands/prune.js') },
   eval: { summary: 'measure accuracy, agreement, size and latency of a model or variant', load: () => import('./commands/eval.js') },
@@ -77,7 +77,9 @@ let stdoutClosed = false;
  * dropped (nowhere left to report them).
  */
 function guardStdio(): void {
-  process.stdout.on('error', () => { stdoutClosed = true; });
+  process.stdout.on('error', () => {
+    stdoutClosed = true;
+  });
   process.stderr.on('error', () => undefined);
 }
 
@@ -138,14 +140,7 @@ export async function main(argv: string[]): Promise<number> {
     if (level !== undefined && !['debug', 'info', 'warn', 'error'].includes(String(level))) {
       throw new EdgeError('EDGE_ERR_USAGE', `--log-level must be one of debug, info, warn, error (got "${String(level)}")`);
     }
-    const ctx: CommandContext = {
-      values: parsed.values as CommandContext['values'],
-      positionals: parsed.positionals,
-      json: parsed.values['json'] === true,
-      out,
-      log: createLogger({ level: (level as 'debug' | 'info' | 'warn' | 'error' | undefined) ?? (name === 'run' ? 'info' : 'warn') }),
-      packageRoot,
-    };
+    const ctx: CommandContext = { values: parsed.values as CommandContext['values'], positionals: parsed.positionals, json: parsed.values['json'] === true, out, log: createLogger({ level: (level as 'debug' | 'info' | 'warn' | 'error' | undefined) ?? (name === 'run' ? 'info' : 'warn') }), packageRoot };
     return await command.run(ctx);
   } catch (e) {
     const err = asEdgeError(e);

@@ -21,8 +21,4 @@ export function nodeVersionProblem(version: string): string | null {
 }
 
 /** How to get a supported Node on a Pi (the EDGE_ERR_NODE_UNSUPPORTED hint says the same, shorter). */
-export const NODE_INSTALL_HELP = [
-  'Raspberry Pi OS trixie (13): sudo apt-get install nodejs   (Node 20)',
-  'Raspberry Pi OS bookworm (12): its nodejs is 18; use NodeSource\'s apt repository for Node 20 or 22',
-  '  (https://github.com/nodesource/distributions), then: sudo apt-get install nodejs',
-].join('\n');
+export const NODE_INSTALL_HELP = ['Raspberry Pi OS trixie (13): sudo apt-get install nodejs   (Node 20)', "Raspberry Pi OS bookworm (12): its nodejs is 18; use NodeSource's apt repository for Node 20 or 22", '  (https://github.com/nodesource/distributions), then: sudo apt-get install nodejs'].join('\n');

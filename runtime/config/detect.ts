@@ -44,10 +44,14 @@ export const DERIVED_RESERVE_MB = 64;
 /** Node's process.arch -> profile arch; undefined for architectures edge-infer has no profile for. */
 export function hostArch(nodeArch: string): Arch | undefined {
   switch (nodeArch) {
-    case 'arm64': return 'arm64';
-    case 'arm': return 'armv7';
-    case 'x64': return 'x64';
-    default: return undefined;
+    case 'arm64':
+      return 'arm64';
+    case 'arm':
+      return 'armv7';
+    case 'x64':
+      return 'x64';
+    default:
+      return undefined;
   }
 }
 
@@ -129,9 +133,7 @@ function derivedPrecision(arch: Arch, dotprod: boolean): Precision[] {
 export function deriveProfile(facts: HostFacts): { profile: DeviceProfile; reasons: string[] } {
   const arch = hostArch(facts.nodeArch);
   if (arch === undefined) {
-    throw new EdgeError('EDGE_ERR_PROFILE_NOT_FOUND', `no profile matches and none can be derived: process.arch '${facts.nodeArch}' is not arm64, arm or x64`, {
-      details: { nodeArch: facts.nodeArch },
-    });
+    throw new EdgeError('EDGE_ERR_PROFILE_NOT_FOUND', `no profile matches and none can be derived: process.arch '${facts.nodeArch}' is not arm64, arm or x64`, { details: { nodeArch: facts.nodeArch } });
   }
   const totalMB = facts.memTotalMB ?? facts.cgroupMemoryMaxMB;
   if (totalMB === undefined) {
@@ -139,7 +141,10 @@ export function deriveProfile(facts: HostFacts): { profile: DeviceProfile; reaso
   }
   const reserveMB = DERIVED_RESERVE_MB;
   const half = Math.floor(totalMB / 2);
-  const candidates: Array<[number, string]> = [[half, `half of MemTotal ${totalMB} = ${half}`], [totalMB - reserveMB, `MemTotal - reserve = ${totalMB - reserveMB}`]];
+  const candidates: Array<[number, string]> = [
+    [half, `half of MemTotal ${totalMB} = ${half}`],
+    [totalMB - reserveMB, `MemTotal - reserve = ${totalMB - reserveMB}`],
+  ];
   if (facts.cgroupMemoryMaxMB !== undefined) {
     candidates.push([facts.cgroupMemoryMaxMB - reserveMB, `cgroup memory.max ${facts.cgroupMemoryMaxMB} - reserve ${reserveMB} = ${facts.cgroupMemoryMaxMB - reserveMB}`]);
   }
@@ -155,15 +160,7 @@ export function deriveProfile(facts: HostFacts): { profile: DeviceProfile; reaso
     match: {},
     cpu: { arch, cores, ...(facts.cpuModel === undefined ? {} : { model: facts.cpuModel }), features: [...facts.cpuFeatures] },
     memory: { totalMB, budgetMB, reserveMB: Math.min(reserveMB, totalMB) },
-    inference: {
-      threads: Math.max(1, Math.min(4, cores - 1)),
-      precision: derivedPrecision(arch, dotprod),
-      accuracyFloor: 0.9,
-      latencyTargetMs: 100,
-      backend: 'auto',
-      graphOptimization: 'all',
-      estimatedGmacsPerS: {},
-    },
+    inference: { threads: Math.max(1, Math.min(4, cores - 1)), precision: derivedPrecision(arch, dotprod), accuracyFloor: 0.9, latencyTargetMs: 100, backend: 'auto', graphOptimization: 'all', estimatedGmacsPerS: {} },
     thermal: hot,
     telemetry: { intervalS: 30 },
   };

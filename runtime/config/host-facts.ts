@@ -43,19 +43,33 @@ export function currentRuntimeFacts(): RuntimeFacts {
 
 /** ARM "CPU part" ids (implementer 0x41) of cores found on Pi-class boards. */
 const ARM_PARTS: Readonly<Record<string, string>> = {
-  '0xd03': 'Cortex-A53', '0xd04': 'Cortex-A35', '0xd05': 'Cortex-A55', '0xd07': 'Cortex-A57',
-  '0xd08': 'Cortex-A72', '0xd09': 'Cortex-A73', '0xd0a': 'Cortex-A75', '0xd0b': 'Cortex-A76',
-  '0xd0c': 'Neoverse-N1', '0xd0d': 'Cortex-A77', '0xd41': 'Cortex-A78', '0xd46': 'Cortex-A510',
+  '0xd03': 'Cortex-A53',
+  '0xd04': 'Cortex-A35',
+  '0xd05': 'Cortex-A55',
+  '0xd07': 'Cortex-A57',
+  '0xd08': 'Cortex-A72',
+  '0xd09': 'Cortex-A73',
+  '0xd0a': 'Cortex-A75',
+  '0xd0b': 'Cortex-A76',
+  '0xd0c': 'Neoverse-N1',
+  '0xd0d': 'Cortex-A77',
+  '0xd41': 'Cortex-A78',
+  '0xd46': 'Cortex-A510',
   '0xd47': 'Cortex-A710',
 };
 
 /** /proc/cpuinfo flag -> profile feature. ARM: asimd (arm64) / neon (armv7); x86: flags. */
 const FLAG_FEATURES: ReadonlyArray<readonly [string, CpuFeature]> = [
-  ['asimd', 'neon'], ['neon', 'neon'],
+  ['asimd', 'neon'],
+  ['neon', 'neon'],
   ['asimddp', 'dotprod'],
-  ['asimdhp', 'fp16'], ['fphp', 'fp16'],
+  ['asimdhp', 'fp16'],
+  ['fphp', 'fp16'],
   ['i8mm', 'i8mm'],
-  ['sse4_2', 'sse4'], ['avx2', 'avx2'], ['avx512f', 'avx512'], ['avx512_vnni', 'avx512vnni'],
+  ['sse4_2', 'sse4'],
+  ['avx2', 'avx2'],
+  ['avx512f', 'avx512'],
+  ['avx512_vnni', 'avx512vnni'],
 ];
 
 async function readText(fsRoot: string, path: string): Promise<string | undefined> {

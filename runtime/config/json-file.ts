@@ -26,10 +26,7 @@ export function parseJsonText(text: string, file: string, code: ErrorCode): unkn
     return JSON.parse(body) as unknown;
   } catch (e) {
     const at = findJsonSyntaxError(body) ?? { position: 0, line: 1, column: 1, message: e instanceof Error ? e.message : String(e) };
-    throw new EdgeError(code, `${file}:${at.line}:${at.column}: not valid JSON: ${at.message}`, {
-      details: { file, line: at.line, column: at.column, position: at.position },
-      cause: e,
-    });
+    throw new EdgeError(code, `${file}:${at.line}:${at.column}: not valid JSON: ${at.message}`, { details: { file, line: at.line, column: at.column, position: at.position }, cause: e });
   }
 }
 
@@ -65,13 +62,20 @@ export function findJsonSyntaxError(text: string): JsonSyntaxPosition | undefine
     for (;;) {
       if (i >= text.length) fail('unterminated string');
       const c = text.charCodeAt(i);
-      if (c === 0x22) { i++; return; }
+      if (c === 0x22) {
+        i++;
+        return;
+      }
       if (c < 0x20) fail('control character in string');
       if (c === 0x5c) {
         i++;
         const e = text[i];
         if (e === 'u') {
-          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) { i += k; fail('bad \\u escape'); }
+          for (let k = 1; k <= 4; k++)
+            if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) {
+              i += k;
+              fail('bad \\u escape');
+            }
           i += 5;
         } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
         else fail('bad escape');
@@ -89,26 +93,49 @@ export function findJsonSyntaxError(text: string): JsonSyntaxPosition | undefine
     const c = text[i];
     if (c === undefined) fail('unexpected end of input');
     else if (c === '{') {
-      i++; ws();
-      if (text[i] === '}') { i++; return; }
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
       for (;;) {
         ws();
         if (text[i] !== '"') fail('expected a "quoted" key');
-        string(); ws();
+        string();
+        ws();
         if (text[i] !== ':') fail('expected ":"');
         i++;
-        value(depth + 1); ws();
-        if (text[i] === ',') { i++; continue; }
-        if (text[i] === '}') { i++; return; }
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
         fail('expected "," or "}"');
       }
     } else if (c === '[') {
-      i++; ws();
-      if (text[i] === ']') { i++; return; }
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
       for (;;) {
-        value(depth + 1); ws();
-        if (text[i] === ',') { i++; continue; }
-        if (text[i] === ']') { i++; return; }
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
         fail('expected "," or "]"');
       }
     } else if (c === '"') string();
@@ -133,7 +160,10 @@ export function findJsonSyntaxError(text: string): JsonSyntaxPosition | undefine
 }
 
 class ScanError extends Error {
-  constructor(readonly position: number, message: string) {
+  constructor(
+    readonly position: number,
+    message: string,
+  ) {
     super(message);
   }
 }

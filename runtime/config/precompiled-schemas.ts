@@ -17,10 +17,4 @@ import { REQUEST_SCHEMA } from '../transport/request-schema.js';
 export const AJV_OPTIONS = { allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true } as const;
 
 /** Export name in the generated module -> schema. Names are identifiers. */
-export const PRECOMPILED_SCHEMAS: Readonly<Record<string, object>> = {
-  profile: profileSchema,
-  serviceConfig: serviceConfigSchema,
-  manifest: manifestSchema,
-  calibration: calibrationSchema,
-  request: REQUEST_SCHEMA,
-};
+export const PRECOMPILED_SCHEMAS: Readonly<Record<string, object>> = { profile: profileSchema, serviceConfig: serviceConfigSchema, manifest: manifestSchema, calibration: calibrationSchema, request: REQUEST_SCHEMA };

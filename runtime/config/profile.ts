@@ -92,7 +92,10 @@ export async function listProfileIds(profilesDir: string): Promise<string[]> {
   } catch {
     return [];
   }
-  return names.filter((n) => n.endsWith('.json') && !NOT_PROFILES.has(n)).map((n) => n.slice(0, -'.json'.length)).sort();
+  return names
+    .filter((n) => n.endsWith('.json') && !NOT_PROFILES.has(n))
+    .map((n) => n.slice(0, -'.json'.length))
+    .sort();
 }
 
 /**
@@ -103,9 +106,7 @@ export async function loadProfile(ref: string, profilesDir: string): Promise<Dev
   if (isProfilePath(ref)) return readProfileFile(resolve(ref));
   const known = await listProfileIds(profilesDir);
   if (!known.includes(ref)) {
-    throw new EdgeError('EDGE_ERR_PROFILE_NOT_FOUND', `no profile "${ref}" in ${profilesDir}; known: ${known.join(', ') || '(none)'}`, {
-      details: { ref, profilesDir, known },
-    });
+    throw new EdgeError('EDGE_ERR_PROFILE_NOT_FOUND', `no profile "${ref}" in ${profilesDir}; known: ${known.join(', ') || '(none)'}`, { details: { ref, profilesDir, known } });
   }
   return loadFromDir(ref, profilesDir);
 }

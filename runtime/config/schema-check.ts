@@ -19,14 +19,12 @@ function generatedValidator(schema: object): Generated.GeneratedValidator {
   try {
     generated ??= createRequire(import.meta.url)(GENERATED) as typeof Generated;
   } catch (e) {
-    throw new EdgeError('EDGE_ERR_INTERNAL',
-      `dist/runtime/generated/validators.cjs did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); run \`npm run build\``, { cause: e });
+    throw new EdgeError('EDGE_ERR_INTERNAL', `dist/runtime/generated/validators.cjs did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); run \`npm run build\``, { cause: e });
   }
   const validate = generated.byFingerprint[schemaFingerprint(schema)];
   if (validate === undefined) {
     const title = (schema as { title?: unknown }).title;
-    throw new EdgeError('EDGE_ERR_INTERNAL',
-      `no build-time validator for schema ${JSON.stringify(title ?? '(untitled)')}: list it in runtime/config/precompiled-schemas.ts and run \`npm run build\` (dist/runtime/generated/validators.cjs is older than the schema)`);
+    throw new EdgeError('EDGE_ERR_INTERNAL', `no build-time validator for schema ${JSON.stringify(title ?? '(untitled)')}: list it in runtime/config/precompiled-schemas.ts and run \`npm run build\` (dist/runtime/generated/validators.cjs is older than the schema)`);
   }
   return validate;
 }
@@ -52,14 +50,33 @@ function toProblem(e: ErrorObject): SchemaProblem {
   let message = e.message ?? 'is invalid';
   let allowed: unknown;
   switch (e.keyword) {
-    case 'enum': allowed = params['allowedValues']; message = `must be one of ${JSON.stringify(allowed)}`; break;
-    case 'const': allowed = [params['allowedValue']]; break;
-    case 'type': allowed = params['type']; message = `must be ${String(allowed)}`; break;
-    case 'additionalProperties': path = `${path}/${String(params['additionalProperty'])}`; message = 'is not an allowed key'; break;
-    case 'required': path = `${path}/${String(params['missingProperty'])}`; message = 'is required'; break;
-    case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
-      allowed = `${String(params['comparison'])} ${String(params['limit'])}`; break;
-    default: break;
+    case 'enum':
+      allowed = params['allowedValues'];
+      message = `must be one of ${JSON.stringify(allowed)}`;
+      break;
+    case 'const':
+      allowed = [params['allowedValue']];
+      break;
+    case 'type':
+      allowed = params['type'];
+      message = `must be ${String(allowed)}`;
+      break;
+    case 'additionalProperties':
+      path = `${path}/${String(params['additionalProperty'])}`;
+      message = 'is not an allowed key';
+      break;
+    case 'required':
+      path = `${path}/${String(params['missingProperty'])}`;
+      message = 'is required';
+      break;
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      allowed = `${String(params['comparison'])} ${String(params['limit'])}`;
+      break;
+    default:
+      break;
   }
   return allowed === undefined ? { path, message } : { path, message, allowed };
 }

@@ -26,9 +26,7 @@ export async function readSecret(file: string): Promise<string> {
     }
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
     if ((st.mode & 0o077) !== 0) {
-      throw new EdgeError('EDGE_ERR_CREDENTIALS', `${file}: mode ${mode} lets group or others read it; chmod 600 ${file}`, {
-        details: { file, mode, reason: 'permissions' },
-      });
+      throw new EdgeError('EDGE_ERR_CREDENTIALS', `${file}: mode ${mode} lets group or others read it; chmod 600 ${file}`, { details: { file, mode, reason: 'permissions' } });
     }
     const text = (await handle.readFile('utf8')).replace(/\r?\n$/, '');
     if (text === '') throw new EdgeError('EDGE_ERR_CREDENTIALS', `${file}: the credentials file is empty`, { details: { file, reason: 'empty' } });
@@ -42,10 +40,7 @@ export async function readSecret(file: string): Promise<string> {
  * The broker password: broker.passwordFile (via readSecret) when set, else the environment variable
  * broker.passwordEnv, else undefined. Throws EDGE_ERR_CREDENTIALS as readSecret does.
  */
-export async function resolveBrokerPassword(
-  broker: Pick<BrokerConfig, 'passwordFile' | 'passwordEnv'>,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<string | undefined> {
+export async function resolveBrokerPassword(broker: Pick<BrokerConfig, 'passwordFile' | 'passwordEnv'>, env: Readonly<Record<string, string | undefined>> = process.env): Promise<string | undefined> {
   if (broker.passwordFile !== undefined) return readSecret(broker.passwordFile);
   const value = env[broker.passwordEnv];
   return value === undefined || value === '' ? undefined : value;

@@ -14,10 +14,7 @@ import { readJsonFile } from './json-file.js';
 import { packageRoot } from './package-root.js';
 import { isProfilePath } from './profile.js';
 import { compileSchema, formatProblems, type SchemaProblem } from './schema-check.js';
-import {
-  DEVICE_ID_PATTERN, serviceConfigSchema,
-  type BrokerConfig, type ModelServiceConfig, type ServiceConfigFile,
-} from './service-config-schema.js';
+import { DEVICE_ID_PATTERN, serviceConfigSchema, type BrokerConfig, type ModelServiceConfig, type ServiceConfigFile } from './service-config-schema.js';
 
 export type { BrokerConfig, BrokerTlsConfig, EmbeddedBrokerConfig, EmbeddedBrokerMode, ModelServiceConfig, ServiceConfigFile } from './service-config-schema.js';
 export { readSecret, resolveBrokerPassword } from './secret.js';
@@ -63,9 +60,7 @@ export const DEFAULT_STATE_DIR = '/var/lib/edge-infer';
 export const STATE_DIR_FALLBACK = './state';
 
 /** The settings a model gets when the config does not list it. */
-export const DEFAULT_MODEL_CONFIG: Readonly<ModelServiceConfig> = Object.freeze({
-  enabled: true, priority: 0, maxBatch: 1, maxQueueDelayMs: 0, preferredBatchSizes: [], queueLimit: 64,
-});
+export const DEFAULT_MODEL_CONFIG: Readonly<ModelServiceConfig> = Object.freeze({ enabled: true, priority: 0, maxBatch: 1, maxQueueDelayMs: 0, preferredBatchSizes: [], queueLimit: 64 });
 
 const checker = compileSchema<ServiceConfigFile>(serviceConfigSchema, 'EDGE_ERR_CONFIG_INVALID');
 const deviceIdRe = new RegExp(DEVICE_ID_PATTERN);
@@ -161,15 +156,7 @@ function build(raw: ServiceConfigFile, r: Resolved): ServiceConfig {
     if (tls.keyFile !== undefined) tls.keyFile = r.rel(tls.keyFile);
     broker.tls = tls;
   }
-  const config: ServiceConfig = {
-    ...rest,
-    deviceId: r.deviceId,
-    topicPrefix: fill(raw.topicPrefix, r.deviceId),
-    modelsDir: r.modelsDir,
-    stateDir: r.stateDir,
-    broker,
-    source: { file: r.file === '<defaults>' ? undefined : r.file, topicPrefixTemplate: raw.topicPrefix, clientIdTemplate: raw.broker.clientId },
-  };
+  const config: ServiceConfig = { ...rest, deviceId: r.deviceId, topicPrefix: fill(raw.topicPrefix, r.deviceId), modelsDir: r.modelsDir, stateDir: r.stateDir, broker, source: { file: r.file === '<defaults>' ? undefined : r.file, topicPrefixTemplate: raw.topicPrefix, clientIdTemplate: raw.broker.clientId } };
   if (r.profile !== undefined) config.profile = r.profile;
   // Issue 15 OTA: a trusted key given as a file path is resolved like the other paths.
   config.deploy = { ...raw.deploy, trustedKeys: raw.deploy.trustedKeys.map((k) => (k.includes('-----BEGIN') ? k : r.rel(k))) };

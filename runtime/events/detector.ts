@@ -26,8 +26,17 @@ export interface DetectedEvent {
 /** One frame's view of an output: its last row (a Float32Array-like of scores). */
 export type FrameOutputs = Readonly<Record<string, ArrayLike<number>>>;
 
-interface ThresholdState { kind: 'threshold'; active: boolean; run: number }
-interface TopState { kind: 'top1-change'; reported: number | null; candidate: number; run: number }
+interface ThresholdState {
+  kind: 'threshold';
+  active: boolean;
+  run: number;
+}
+interface TopState {
+  kind: 'top1-change';
+  reported: number | null;
+  candidate: number;
+  run: number;
+}
 
 export class EventDetector {
   readonly #specs: readonly EventSpec[];
@@ -57,10 +66,18 @@ export class EventDetector {
           const score = Number(row[spec.index ?? 0] ?? 0);
           if (!st.active) {
             st.run = score >= spec.on ? st.run + 1 : 0;
-            if (st.run >= (spec.minOnFrames ?? 1)) { st.active = true; st.run = 0; out.push({ event: spec.start ?? 'start', score, frame }); }
+            if (st.run >= (spec.minOnFrames ?? 1)) {
+              st.active = true;
+              st.run = 0;
+              out.push({ event: spec.start ?? 'start', score, frame });
+            }
           } else {
             st.run = score < spec.off ? st.run + 1 : 0;
-            if (st.run >= (spec.minOffFrames ?? 1)) { st.active = false; st.run = 0; out.push({ event: spec.end ?? 'end', score, frame }); }
+            if (st.run >= (spec.minOffFrames ?? 1)) {
+              st.active = false;
+              st.run = 0;
+              out.push({ event: spec.end ?? 'end', score, frame });
+            }
           }
         } else if (spec.kind === 'top1-change' && st.kind === 'top1-change') {
           let best = 0;

@@ -63,10 +63,7 @@ export function keyIdOf(publicKey: KeyObject): string {
 /** A new ed25519 key pair as PEM (PKCS#8 private, SPKI public). */
 export function generateDeployKeys(): { privatePem: string; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  };
+  return { privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
 
 function asEd25519(k: KeyObject, what: string): KeyObject {
@@ -75,7 +72,9 @@ function asEd25519(k: KeyObject, what: string): KeyObject {
 }
 
 export function privateKeyFromPem(pem: string, what = 'the signing key'): KeyObject {
-  try { return asEd25519(createPrivateKey(pem), what); } catch (e) {
+  try {
+    return asEd25519(createPrivateKey(pem), what);
+  } catch (e) {
     if (e instanceof EdgeError) throw e;
     throw new EdgeError('EDGE_ERR_DEPLOY_KEY', `${what} is not a PEM private key`, { cause: e });
   }
@@ -83,7 +82,9 @@ export function privateKeyFromPem(pem: string, what = 'the signing key'): KeyObj
 
 /** A trusted public key from PEM text (a private key PEM also gives its public half). */
 export function publicKeyFromPem(pem: string, what = 'a trusted key'): KeyObject {
-  try { return asEd25519(createPublicKey(pem), what); } catch (e) {
+  try {
+    return asEd25519(createPublicKey(pem), what);
+  } catch (e) {
     if (e instanceof EdgeError) throw e;
     throw new EdgeError('EDGE_ERR_DEPLOY_KEY', `${what} is not a PEM public key`, { cause: e });
   }
@@ -114,7 +115,9 @@ export async function buildBundle(modelDir: string, privateKey: KeyObject, now =
   for (const p of rel) {
     checkBundlePath(p);
     let b: Buffer;
-    try { b = await readFile(path.join(modelDir, p)); } catch (e) {
+    try {
+      b = await readFile(path.join(modelDir, p));
+    } catch (e) {
       throw new EdgeError('EDGE_ERR_BUNDLE_INVALID', `cannot read ${p} in ${modelDir}`, { cause: e });
     }
     files.push({ path: p, sha256: sha256Hex(b), bytes: b.length });
@@ -125,16 +128,22 @@ export async function buildBundle(modelDir: string, privateKey: KeyObject, now =
   return { id: bundleIdOf(manifestText), manifestText, manifest, signature: sign(null, Buffer.from(manifestText), privateKey).toString('base64'), blob: Buffer.concat(parts) };
 }
 
-function invalid(msg: string): EdgeError { return new EdgeError('EDGE_ERR_BUNDLE_INVALID', msg); }
+function invalid(msg: string): EdgeError {
+  return new EdgeError('EDGE_ERR_BUNDLE_INVALID', msg);
+}
 
 /** Checks the signature against the trusted keys, then the manifest's shape. Returns the parsed manifest. */
 export function verifyBundleManifest(manifestText: string, signature: string, trusted: readonly KeyObject[]): BundleManifest {
   const sig = Buffer.from(signature, 'base64');
   if (sig.length !== 64) throw new EdgeError('EDGE_ERR_BUNDLE_SIGNATURE', 'the bundle carries no ed25519 signature');
   const data = Buffer.from(manifestText, 'utf8');
-  if (!trusted.some((k) => verify(null, data, k, sig))) throw new EdgeError('EDGE_ERR_BUNDLE_SIGNATURE', 'no trusted key verifies the bundle\'s signature', { details: { trustedKeys: trusted.map(keyIdOf) } });
+  if (!trusted.some((k) => verify(null, data, k, sig))) throw new EdgeError('EDGE_ERR_BUNDLE_SIGNATURE', "no trusted key verifies the bundle's signature", { details: { trustedKeys: trusted.map(keyIdOf) } });
   let doc: unknown;
-  try { doc = JSON.parse(manifestText); } catch { throw invalid('the bundle manifest is not JSON'); }
+  try {
+    doc = JSON.parse(manifestText);
+  } catch {
+    throw invalid('the bundle manifest is not JSON');
+  }
   const m = doc as Partial<BundleManifest>;
   if (m.format !== BUNDLE_FORMAT) throw invalid(`the bundle format is not ${BUNDLE_FORMAT}`);
   if (typeof m.model !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/i.test(m.model)) throw invalid('the bundle names no valid model id');
@@ -178,7 +187,11 @@ export function decodeChunk(msg: Buffer): { header: ChunkHeader; data: Buffer } 
   const n = msg.readUInt32BE(0);
   if (n > 1024 || 4 + n > msg.length) throw invalid('a deploy chunk header is malformed');
   let h: Partial<ChunkHeader>;
-  try { h = JSON.parse(msg.subarray(4, 4 + n).toString('utf8')) as Partial<ChunkHeader>; } catch { throw invalid('a deploy chunk header is not JSON'); }
+  try {
+    h = JSON.parse(msg.subarray(4, 4 + n).toString('utf8')) as Partial<ChunkHeader>;
+  } catch {
+    throw invalid('a deploy chunk header is not JSON');
+  }
   if (typeof h.bundleId !== 'string' || !Number.isSafeInteger(h.index) || !Number.isSafeInteger(h.total) || typeof h.sha256 !== 'string') throw invalid('a deploy chunk header needs bundleId, index, total, sha256');
   const data = msg.subarray(4 + n);
   if (sha256Hex(data) !== h.sha256) throw invalid(`deploy chunk ${h.index} of ${h.bundleId}: sha256 mismatch`);

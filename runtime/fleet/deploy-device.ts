@@ -85,7 +85,11 @@ const BREADCRUMB = 'breadcrumb.json';
 const now = (): string => new Date().toISOString();
 
 async function readBreadcrumb(stateDir: string): Promise<Breadcrumb | null> {
-  try { return JSON.parse(await readFile(path.join(deployDir(stateDir), BREADCRUMB), 'utf8')) as Breadcrumb; } catch { return null; }
+  try {
+    return JSON.parse(await readFile(path.join(deployDir(stateDir), BREADCRUMB), 'utf8')) as Breadcrumb;
+  } catch {
+    return null;
+  }
 }
 async function writeBreadcrumb(stateDir: string, b: Breadcrumb): Promise<void> {
   await atomicWrite(path.join(deployDir(stateDir), BREADCRUMB), JSON.stringify(b) + '\n');
@@ -97,7 +101,8 @@ async function dropBreadcrumb(stateDir: string): Promise<void> {
 
 async function restore(stateDir: string, model: string, previous: ActiveEntry | null): Promise<void> {
   const active = await readActive(stateDir);
-  if (previous === null) delete active.models[model]; else active.models[model] = previous;
+  if (previous === null) delete active.models[model];
+  else active.models[model] = previous;
   await writeActive(stateDir, active);
 }
 
@@ -132,18 +137,24 @@ export class DeployDevice {
   #chain: Promise<void> = Promise.resolve();
   readonly #headers = new Map<string, Header & { manifest: BundleManifest; have: Set<number> }>();
 
-  constructor(o: DeployDeviceOptions) { this.#o = o; }
+  constructor(o: DeployDeviceOptions) {
+    this.#o = o;
+  }
 
   /** One message from `<prefix>/deploy/<kind>`; handled in arrival order. */
   handle(kind: string, payload: Buffer): void {
-    this.#chain = this.#chain.then(() => this.#handle(kind, payload)).catch((e: unknown) => {
-      const err = asEdgeError(e);
-      this.#o.log.error('deploy.failed', { code: err.code, message: err.message });
-    });
+    this.#chain = this.#chain
+      .then(() => this.#handle(kind, payload))
+      .catch((e: unknown) => {
+        const err = asEdgeError(e);
+        this.#o.log.error('deploy.failed', { code: err.code, message: err.message });
+      });
   }
 
   /** Resolves when every message received so far has been handled (tests, shutdown). */
-  idle(): Promise<void> { return this.#chain; }
+  idle(): Promise<void> {
+    return this.#chain;
+  }
 
   #report(s: Omit<DeployState, 'at'>): void {
     const state: DeployState = { ...s, at: now() };
@@ -158,12 +169,16 @@ export class DeployDevice {
     await new Promise(() => undefined);
   }
 
-  #incoming(id: string): string { return path.join(deployDir(this.#o.stateDir), 'incoming', id); }
+  #incoming(id: string): string {
+    return path.join(deployDir(this.#o.stateDir), 'incoming', id);
+  }
 
   async #handle(kind: string, payload: Buffer): Promise<void> {
     if (kind === 'chunk') return this.#chunk(payload);
     let doc: Record<string, unknown>;
-    try { doc = JSON.parse(payload.toString('utf8')) as Record<string, unknown>; } catch {
+    try {
+      doc = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+    } catch {
       this.#o.log.warn('deploy.bad_message', { code: 'EDGE_ERR_BUNDLE_INVALID', kind, message: 'not JSON' });
       return;
     }
@@ -194,7 +209,10 @@ export class DeployDevice {
       await mkdir(dir, { recursive: true });
       await writeFile(path.join(dir, 'header.json'), JSON.stringify({ bundleId: id, manifestText, signature: doc['signature'], total, chunkBytes }));
       const have = new Set<number>();
-      for (const f of await readdir(dir)) { const m = /^chunk-(\d+)$/.exec(f); if (m) have.add(Number(m[1])); }
+      for (const f of await readdir(dir)) {
+        const m = /^chunk-(\d+)$/.exec(f);
+        if (m) have.add(Number(m[1]));
+      }
       this.#headers.set(id, { bundleId: id, manifestText, signature: String(doc['signature']), total, chunkBytes, manifest, have });
       this.#report({ bundleId: id, model, step: 'receiving', ok: true, missing: this.#missing(id) });
     } catch (e) {
@@ -213,7 +231,9 @@ export class DeployDevice {
 
   async #chunk(payload: Buffer): Promise<void> {
     let c;
-    try { c = decodeChunk(payload); } catch (e) {
+    try {
+      c = decodeChunk(payload);
+    } catch (e) {
       this.#o.log.warn('deploy.bad_chunk', { code: asEdgeError(e).code, message: asEdgeError(e).message });
       return;
     }
@@ -254,7 +274,8 @@ export class DeployDevice {
     let fh = await open(path.join(tmp, files[0]!.path), 'w');
     const closeFile = async (): Promise<void> => {
       const f = files[fi]!;
-      await fh.sync(); await fh.close();
+      await fh.sync();
+      await fh.close();
       if (hash.digest('hex') !== f.sha256) throw new EdgeError('EDGE_ERR_BUNDLE_INVALID', `${f.path}: sha256 differs from the signed manifest`, { details: { file: f.path } });
     };
     const nextFile = async (): Promise<void> => {
@@ -266,7 +287,10 @@ export class DeployDevice {
       await mkdir(path.dirname(path.join(tmp, f.path)), { recursive: true });
       fh = await open(path.join(tmp, f.path), 'w');
     };
-    while (left === 0 && fi < files.length) { await closeFile(); await nextFile(); }
+    while (left === 0 && fi < files.length) {
+      await closeFile();
+      await nextFile();
+    }
     for (let i = 0; i < h.total; i++) {
       let data = await readFile(path.join(this.#incoming(h.bundleId), `chunk-${i}`));
       while (data.length > 0 && fi < files.length) {
@@ -275,7 +299,10 @@ export class DeployDevice {
         await fh.write(part);
         left -= part.length;
         data = data.subarray(part.length);
-        while (left === 0 && fi < files.length) { await closeFile(); await nextFile(); }
+        while (left === 0 && fi < files.length) {
+          await closeFile();
+          await nextFile();
+        }
       }
     }
     if (fi < files.length) throw new EdgeError('EDGE_ERR_BUNDLE_INVALID', 'the bundle ended before its last file');

@@ -22,8 +22,12 @@ export interface ActiveFile {
   models: Record<string, ActiveEntry>;
 }
 
-export function deployDir(stateDir: string): string { return path.join(stateDir, 'deploy'); }
-export function storeDir(stateDir: string, bundleId: string): string { return path.join(deployDir(stateDir), 'store', bundleId); }
+export function deployDir(stateDir: string): string {
+  return path.join(stateDir, 'deploy');
+}
+export function storeDir(stateDir: string, bundleId: string): string {
+  return path.join(deployDir(stateDir), 'store', bundleId);
+}
 
 /** Writes `file` so that a crash leaves either its old content or `text`, never a mix. */
 export async function atomicWrite(file: string, text: string | Buffer): Promise<void> {
@@ -42,7 +46,11 @@ export async function atomicWrite(file: string, text: string | Buffer): Promise<
 
 export async function fsyncDir(dir: string): Promise<void> {
   const d = await open(dir, 'r');
-  try { await d.sync(); } finally { await d.close(); }
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
 }
 
 /** The overlay; `{models: {}}` when there is none or it cannot be parsed (then the bundled models serve). */
@@ -50,7 +58,9 @@ export async function readActive(stateDir: string): Promise<ActiveFile> {
   try {
     const doc = JSON.parse(await readFile(path.join(deployDir(stateDir), 'active.json'), 'utf8')) as unknown;
     if (doc !== null && typeof doc === 'object' && 'models' in doc && typeof doc.models === 'object' && doc.models !== null) return doc as ActiveFile;
-  } catch { /* none yet */ }
+  } catch {
+    /* none yet */
+  }
   return { models: {} };
 }
 

@@ -71,39 +71,31 @@ export function haDiscoveryMessage(haPrefix: string, f: HaDeviceFacts): HaDiscov
   for (const m of f.models) {
     const state = `${f.prefix}/models/${m.id}/state`;
     cmps[uid(`${m.id}_result`)] = {
-      p: 'sensor', unique_id: uid(`${m.id}_result`), name: `${m.id} result`, icon: 'mdi:brain',
-      state_topic: state, value_template: '{{ value_json.label }}',
-      json_attributes_topic: state, json_attributes_template: '{{ {"score": value_json.score, "variant": value_json.variant, "at": value_json.at} | tojson }}',
+      p: 'sensor',
+      unique_id: uid(`${m.id}_result`),
+      name: `${m.id} result`,
+      icon: 'mdi:brain',
+      state_topic: state,
+      value_template: '{{ value_json.label }}',
+      json_attributes_topic: state,
+      json_attributes_template: '{{ {"score": value_json.score, "variant": value_json.variant, "at": value_json.at} | tojson }}',
     };
     if (m.eventTypes.length > 0) {
       cmps[uid(`${m.id}_event`)] = {
-        p: 'event', unique_id: uid(`${m.id}_event`), name: `${m.id} event`, event_types: [...m.eventTypes],
+        p: 'event',
+        unique_id: uid(`${m.id}_event`),
+        name: `${m.id} event`,
+        event_types: [...m.eventTypes],
         state_topic: `${f.prefix}/models/${m.id}/events`,
         value_template: '{{ {"event_type": value_json.event, "score": value_json.score, "stream": value_json.stream, "variant": value_json.variant} | tojson }}',
       };
     }
-    cmps[uid(`${m.id}_p95`)] = {
-      p: 'sensor', unique_id: uid(`${m.id}_p95`), name: `${m.id} p95 latency`, entity_category: 'diagnostic',
-      state_topic: telemetry, value_template: `{{ ${telemetryModel(m.id)}.latencyMs.p95 }}`,
-      unit_of_measurement: 'ms', device_class: 'duration', state_class: 'measurement',
-    };
-    cmps[uid(`${m.id}_variant`)] = {
-      p: 'sensor', unique_id: uid(`${m.id}_variant`), name: `${m.id} variant`, entity_category: 'diagnostic',
-      state_topic: telemetry, value_template: `{{ ${telemetryModel(m.id)}.variant }}`,
-    };
+    cmps[uid(`${m.id}_p95`)] = { p: 'sensor', unique_id: uid(`${m.id}_p95`), name: `${m.id} p95 latency`, entity_category: 'diagnostic', state_topic: telemetry, value_template: `{{ ${telemetryModel(m.id)}.latencyMs.p95 }}`, unit_of_measurement: 'ms', device_class: 'duration', state_class: 'measurement' };
+    cmps[uid(`${m.id}_variant`)] = { p: 'sensor', unique_id: uid(`${m.id}_variant`), name: `${m.id} variant`, entity_category: 'diagnostic', state_topic: telemetry, value_template: `{{ ${telemetryModel(m.id)}.variant }}` };
   }
-  cmps[uid('cpu_temp')] = {
-    p: 'sensor', unique_id: uid('cpu_temp'), name: 'CPU temperature', entity_category: 'diagnostic',
-    state_topic: telemetry, value_template: '{{ value_json.system.cpuTempC }}', unit_of_measurement: '°C', device_class: 'temperature', state_class: 'measurement',
-  };
-  cmps[uid('rss')] = {
-    p: 'sensor', unique_id: uid('rss'), name: 'Memory (RSS)', entity_category: 'diagnostic',
-    state_topic: telemetry, value_template: '{{ value_json.process.rssMB }}', unit_of_measurement: 'MB', device_class: 'data_size', state_class: 'measurement',
-  };
-  cmps[uid('outbox')] = {
-    p: 'sensor', unique_id: uid('outbox'), name: 'Outbox depth', entity_category: 'diagnostic',
-    state_topic: telemetry, value_template: '{{ value_json.outbox.depth }}', state_class: 'measurement',
-  };
+  cmps[uid('cpu_temp')] = { p: 'sensor', unique_id: uid('cpu_temp'), name: 'CPU temperature', entity_category: 'diagnostic', state_topic: telemetry, value_template: '{{ value_json.system.cpuTempC }}', unit_of_measurement: '°C', device_class: 'temperature', state_class: 'measurement' };
+  cmps[uid('rss')] = { p: 'sensor', unique_id: uid('rss'), name: 'Memory (RSS)', entity_category: 'diagnostic', state_topic: telemetry, value_template: '{{ value_json.process.rssMB }}', unit_of_measurement: 'MB', device_class: 'data_size', state_class: 'measurement' };
+  cmps[uid('outbox')] = { p: 'sensor', unique_id: uid('outbox'), name: 'Outbox depth', entity_category: 'diagnostic', state_topic: telemetry, value_template: '{{ value_json.outbox.depth }}', state_class: 'measurement' };
   return {
     topic: haDiscoveryTopic(haPrefix, f.deviceId),
     payload: {

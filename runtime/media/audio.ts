@@ -148,11 +148,15 @@ export class Resampler {
     const at = (i: number): number => (i < 0 ? (this.#hasPrev ? this.#prev : (x[0] ?? 0)) : (x[i] as number));
     let p = this.#pos;
     while (p <= x.length - 1) {
-      const i = Math.floor(p), f = p - i;
+      const i = Math.floor(p),
+        f = p - i;
       out[n++] = f === 0 ? at(i) : at(i) * (1 - f) + at(i + 1) * f;
       p += step;
     }
-    if (x.length > 0) { this.#prev = x[x.length - 1] as number; this.#hasPrev = true; }
+    if (x.length > 0) {
+      this.#prev = x[x.length - 1] as number;
+      this.#hasPrev = true;
+    }
     this.#pos = p - x.length;
     return out.subarray(0, n);
   }
@@ -188,7 +192,10 @@ export class Framer {
     let o = 0;
     for (; o + this.#frame <= all.length; o += this.#frame) {
       const body = all.subarray(o, o + this.#frame);
-      if (this.#context === 0) { frames.push(body.slice()); continue; }
+      if (this.#context === 0) {
+        frames.push(body.slice());
+        continue;
+      }
       const f = new Float32Array(this.#context + this.#frame);
       f.set(this.#ctx);
       f.set(body, this.#context);

@@ -42,14 +42,18 @@ let sharpModule: Promise<SharpModule | null> | null = null;
 
 /** sharp, or null when its native addon does not load here (then jpeg-js / pngjs decode). */
 function loadSharp(): Promise<SharpModule | null> {
-  sharpModule ??= process.env['EDGE_INFER_IMAGE_DECODER'] === 'js'
-    ? Promise.resolve(null)
-    : import('sharp').then((m) => {
-      const s = m.default as unknown as SharpModule & { concurrency(n: number): number };
-      // One libvips thread: the decode already runs on a pool thread next to inference threads.
-      s.concurrency(1);
-      return s;
-    }, () => null);
+  sharpModule ??=
+    process.env['EDGE_INFER_IMAGE_DECODER'] === 'js'
+      ? Promise.resolve(null)
+      : import('sharp').then(
+          (m) => {
+            const s = m.default as unknown as SharpModule & { concurrency(n: number): number };
+            // One libvips thread: the decode already runs on a pool thread next to inference threads.
+            s.concurrency(1);
+            return s;
+          },
+          () => null,
+        );
   return sharpModule;
 }
 
@@ -73,8 +77,7 @@ export async function decodeImage(bytes: Uint8Array, maxPixels: number, use?: Im
   try {
     const sharp = use === 'js' ? null : await loadSharp();
     if (sharp === null) return decodeJs(bytes, header.format, maxPixels);
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'warning', sequentialRead: true })
-      .toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'warning', sequentialRead: true }).toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 4) throw new Error(`decoded to ${info.channels} channels`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), format: header.format };
   } catch (e) {

@@ -50,8 +50,14 @@ function jpegHeader(b: Uint8Array): { width: number; height: number } {
   while (i + 4 <= b.length) {
     if (b[i] !== 0xff) throw badImage(`JPEG marker expected at byte ${i}`);
     const marker = b[i + 1] as number;
-    if (marker === 0xff) { i += 1; continue; } // fill byte
-    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { i += 2; continue; }
+    if (marker === 0xff) {
+      i += 1;
+      continue;
+    } // fill byte
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      i += 2;
+      continue;
+    }
     if (marker === 0xd9 || marker === 0xda) break;
     const len = ((b[i + 2] as number) << 8) | (b[i + 3] as number);
     if (len < 2) throw badImage(`JPEG segment at byte ${i} has length ${len}`);

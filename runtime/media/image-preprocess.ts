@@ -15,21 +15,30 @@ import type { RgbaImage } from './image-decode.js';
 /** Where the source rectangle maps into the output: scaled size and offset (letterbox) or the source crop (centre-crop). */
 interface Placement {
   /** Source rectangle, pixels (fractional). */
-  sx: number; sy: number; sw: number; sh: number;
+  sx: number;
+  sy: number;
+  sw: number;
+  sh: number;
   /** Destination rectangle inside the output, whole pixels. */
-  dx: number; dy: number; dw: number; dh: number;
+  dx: number;
+  dy: number;
+  dw: number;
+  dh: number;
 }
 
 function placement(srcW: number, srcH: number, spec: ImageSpec): Placement {
-  const W = spec.width, H = spec.height;
+  const W = spec.width,
+    H = spec.height;
   if (spec.resize === 'letterbox') {
     const s = Math.min(W / srcW, H / srcH);
-    const dw = Math.max(1, Math.round(srcW * s)), dh = Math.max(1, Math.round(srcH * s));
+    const dw = Math.max(1, Math.round(srcW * s)),
+      dh = Math.max(1, Math.round(srcH * s));
     return { sx: 0, sy: 0, sw: srcW, sh: srcH, dx: Math.floor((W - dw) / 2), dy: Math.floor((H - dh) / 2), dw, dh };
   }
   if (spec.resize === 'centre-crop') {
     const s = Math.max(W / srcW, H / srcH);
-    const sw = W / s, sh = H / s;
+    const sw = W / s,
+      sh = H / s;
     return { sx: (srcW - sw) / 2, sy: (srcH - sh) / 2, sw, sh, dx: 0, dy: 0, dw: W, dh: H };
   }
   return { sx: 0, sy: 0, sw: srcW, sh: srcH, dx: 0, dy: 0, dw: W, dh: H };
@@ -41,24 +50,33 @@ function placement(srcW: number, srcH: number, spec: ImageSpec): Placement {
  */
 function axisWeights(start: number, len: number, n: number, srcLen: number): { idx: Int32Array; w: Float32Array; off: Int32Array } {
   const step = len / n;
-  const idx: number[] = [], w: number[] = [];
+  const idx: number[] = [],
+    w: number[] = [];
   const off = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) {
     off[i] = idx.length;
     if (step >= 1) {
-      const a = start + i * step, b = a + step;
+      const a = start + i * step,
+        b = a + step;
       let total = 0;
       for (let s = Math.floor(a); s < Math.ceil(b); s++) {
         const cover = Math.min(b, s + 1) - Math.max(a, s);
         if (cover <= 0) continue;
-        idx.push(Math.min(srcLen - 1, Math.max(0, s))); w.push(cover); total += cover;
+        idx.push(Math.min(srcLen - 1, Math.max(0, s)));
+        w.push(cover);
+        total += cover;
       }
       for (let k = off[i] as number; k < idx.length; k++) w[k] = (w[k] as number) / total;
     } else {
       const c = Math.min(srcLen - 1, Math.max(0, start + (i + 0.5) * step - 0.5));
-      const s0 = Math.floor(c), f = c - s0;
-      idx.push(s0); w.push(1 - f);
-      if (f > 0 && s0 + 1 < srcLen) { idx.push(s0 + 1); w.push(f); }
+      const s0 = Math.floor(c),
+        f = c - s0;
+      idx.push(s0);
+      w.push(1 - f);
+      if (f > 0 && s0 + 1 < srcLen) {
+        idx.push(s0 + 1);
+        w.push(f);
+      }
     }
   }
   off[n] = idx.length;
@@ -78,13 +96,19 @@ function resizeRgb(img: RgbaImage, p: Placement): Float32Array {
     const base = y * img.width * 4;
     const d = img.data;
     for (let x = 0; x < p.dw; x++) {
-      let R = 0, G = 0, B = 0;
+      let R = 0,
+        G = 0,
+        B = 0;
       for (let k = xs.off[x] as number; k < (xs.off[x + 1] as number); k++) {
         const o = base + (xs.idx[k] as number) * 4;
-        const wa = (xs.w[k] as number) * (d[o + 3] as number) / 255;
-        R += (d[o] as number) * wa; G += (d[o + 1] as number) * wa; B += (d[o + 2] as number) * wa;
+        const wa = ((xs.w[k] as number) * (d[o + 3] as number)) / 255;
+        R += (d[o] as number) * wa;
+        G += (d[o + 1] as number) * wa;
+        B += (d[o + 2] as number) * wa;
       }
-      r[x * 3] = R; r[x * 3 + 1] = G; r[x * 3 + 2] = B;
+      r[x * 3] = R;
+      r[x * 3 + 1] = G;
+      r[x * 3 + 2] = B;
     }
     rows.set(y, r);
     return r;
@@ -92,7 +116,8 @@ function resizeRgb(img: RgbaImage, p: Placement): Float32Array {
   const out = new Float32Array(p.dw * p.dh * 3);
   for (let y = 0; y < p.dh; y++) {
     for (let k = ys.off[y] as number; k < (ys.off[y + 1] as number); k++) {
-      const r = row(ys.idx[k] as number), wy = ys.w[k] as number;
+      const r = row(ys.idx[k] as number),
+        wy = ys.w[k] as number;
       const o = y * p.dw * 3;
       for (let i = 0; i < p.dw * 3; i++) out[o + i] = (out[o + i] as number) + (r[i] as number) * wy;
     }
@@ -114,7 +139,9 @@ export function imageDims(spec: ImageSpec): number[] {
 export function preprocessImage(img: RgbaImage, spec: ImageSpec): Tensor {
   const p = placement(img.width, img.height, spec);
   const rgb = resizeRgb(img, p);
-  const W = spec.width, H = spec.height, C = imageChannels(spec);
+  const W = spec.width,
+    H = spec.height,
+    C = imageChannels(spec);
   const n = W * H * C;
   const pad = spec.pad ?? 0;
   const scale = spec.scale ?? 1 / 255;

@@ -77,13 +77,15 @@ export class MediaPool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#slots.map(async (s, i) => {
-      if (s === null) return;
-      this.#slots[i] = null;
-      for (const j of s.jobs.values()) j.reject(new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the media pool closed'));
-      s.jobs.clear();
-      await s.worker.terminate();
-    }));
+    await Promise.all(
+      this.#slots.map(async (s, i) => {
+        if (s === null) return;
+        this.#slots[i] = null;
+        for (const j of s.jobs.values()) j.reject(new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the media pool closed'));
+        s.jobs.clear();
+        await s.worker.terminate();
+      }),
+    );
   }
 
   #leastBusy(): Slot {

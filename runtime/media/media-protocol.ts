@@ -12,6 +12,4 @@ export interface MediaJob {
   maxPixels: number;
 }
 
-export type MediaReply =
-  | { seq: number; ok: true; tensor: Tensor; source: { width: number; height: number; format: ImageFormat } }
-  | { seq: number; ok: false; code: ErrorCode; message: string; details?: Readonly<Record<string, unknown>> };
+export type MediaReply = { seq: number; ok: true; tensor: Tensor; source: { width: number; height: number; format: ImageFormat } } | { seq: number; ok: false; code: ErrorCode; message: string; details?: Readonly<Record<string, unknown>> };

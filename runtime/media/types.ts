@@ -1,10 +1,7 @@
 /** What a request may carry besides tensors (issue 11). Plain data, shared by transport and service. */
 
 /** Raw media bytes from a request; decoded by the service (images in the media pool). */
-export type MediaPayload =
-  | { kind: 'image'; bytes: Uint8Array }
-  | { kind: 'wav'; bytes: Uint8Array }
-  | { kind: 'pcm'; bytes: Uint8Array; rate: number; format: string };
+export type MediaPayload = { kind: 'image'; bytes: Uint8Array } | { kind: 'wav'; bytes: Uint8Array } | { kind: 'pcm'; bytes: Uint8Array; rate: number; format: string };
 
 export interface RequestExtras {
   /** Stream id (1..128 chars): requests of one stream run in order and share its state. */

@@ -17,7 +17,10 @@ import { DataType } from './onnx-schema.js';
 import type { NodeProto, OnnxModel, TensorProto } from './onnx-types.js';
 import { makeFloatTensor, tensorToFloat32 } from './tensor-util.js';
 
-export interface FoldReport { folded: string[]; left: { name: string; path: string; reason: string }[] }
+export interface FoldReport {
+  folded: string[];
+  left: { name: string; path: string; reason: string }[];
+}
 
 function isFloatConst(t: TensorProto | undefined): t is TensorProto {
   return t !== undefined && t.dataType === DataType.FLOAT && t.dataLocation !== 1;
@@ -33,19 +36,33 @@ export function foldBatchNorms(model: OnnxModel): FoldReport {
     for (const bn of g.node) {
       if (bn.opType !== 'BatchNormalization' || (bn.domain ?? '') !== '') continue;
       const bnName = bn.name || (bn.output[0] ?? '');
-      const left = (reason: string): void => { report.left.push({ name: bnName, path: v.path, reason }); };
+      const left = (reason: string): void => {
+        report.left.push({ name: bnName, path: v.path, reason });
+      };
       const x = bn.input[0] ?? '';
       const conv = g.node.find((n) => n.output[0] === x);
-      if (conv === undefined || (conv.opType !== 'Conv' && conv.opType !== 'ConvTranspose')) { left('not fed by a Conv / ConvTranspose'); continue; }
+      if (conv === undefined || (conv.opType !== 'Conv' && conv.opType !== 'ConvTranspose')) {
+        left('not fed by a Conv / ConvTranspose');
+        continue;
+      }
       const readers = g.node.filter((n) => n.input.includes(x)).length;
       const subgraphReads = g.node.some((n) => nodeSubgraphs(n).some((s) => usedNames(s.graph).has(x)));
-      if (readers !== 1 || subgraphReads || outputs.has(x)) { left('the conv output is also read elsewhere'); continue; }
+      if (readers !== 1 || subgraphReads || outputs.has(x)) {
+        left('the conv output is also read elsewhere');
+        continue;
+      }
       const extra = bn.output.slice(1).filter((o) => o !== '');
-      if (extra.some((o) => usedNames(g).has(o)) || attrInt(bn, 'training_mode', 0) !== 0) { left('BatchNormalization in training mode'); continue; }
+      if (extra.some((o) => usedNames(g).has(o)) || attrInt(bn, 'training_mode', 0) !== 0) {
+        left('BatchNormalization in training mode');
+        continue;
+      }
       const w = lookupInitializer(v.scope, conv.input[1]);
       const b = conv.input[2] ? lookupInitializer(v.scope, conv.input[2]) : undefined;
       const params = bn.input.slice(1, 5).map((i) => lookupInitializer(v.scope, i));
-      if (!isFloatConst(w) || (conv.input[2] && !isFloatConst(b)) || !params.every(isFloatConst)) { left('weights or BN parameters are not constant float tensors'); continue; }
+      if (!isFloatConst(w) || (conv.input[2] && !isFloatConst(b)) || !params.every(isFloatConst)) {
+        left('weights or BN parameters are not constant float tensors');
+        continue;
+      }
       const [gamma, beta, mean, variance] = params.map((t) => tensorToFloat32(t as TensorProto)) as [Float32Array, Float32Array, Float32Array, Float32Array];
       const eps = attrFloat(bn, 'epsilon', 1e-5);
       const group = attrInt(conv, 'group', 1);
@@ -54,7 +71,10 @@ export function foldBatchNorms(model: OnnxModel): FoldReport {
       const dims = w.dims;
       // Output channels: Conv W [Cout, Cin/g, k...]; ConvTranspose W [Cin, Cout/g, k...] (channel = g_idx * Cout/g + j).
       const cout = transpose ? (dims[1] as number) * group : (dims[0] as number);
-      if (gamma.length !== cout) { left(`BN has ${gamma.length} channels, the conv ${cout}`); continue; }
+      if (gamma.length !== cout) {
+        left(`BN has ${gamma.length} channels, the conv ${cout}`);
+        continue;
+      }
       const k = Float32Array.from(gamma, (gm, c) => gm / Math.sqrt((variance[c] as number) + eps));
       const inner = dims.slice(2).reduce((a, d) => a * d, 1);
       const out = new Float32Array(wData.length);

@@ -29,7 +29,10 @@ export type ActivationRunner = (modelBytes: Uint8Array, outputs: readonly string
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'entropy'];
 
-export interface Range { min: number; max: number }
+export interface Range {
+  min: number;
+  max: number;
+}
 
 export interface CalibrateOptions {
   method?: CalibrationMethod;
@@ -80,7 +83,10 @@ export function entropyThreshold(hist: Float64Array, absMax: number, levels = 12
       const end = l === levels - 1 ? i : Math.floor((l + 1) * per);
       let sum = 0;
       let nonzero = 0;
-      for (let j = start; j < end; j++) { sum += hist[j] as number; if ((hist[j] as number) > 0) nonzero++; }
+      for (let j = start; j < end; j++) {
+        sum += hist[j] as number;
+        if ((hist[j] as number) > 0) nonzero++;
+      }
       for (let j = start; j < end; j++) if ((hist[j] as number) > 0) q[j] = sum / nonzero;
     }
     const pSum = p.reduce((a, b) => a + b, 0);
@@ -93,7 +99,10 @@ export function entropyThreshold(hist: Float64Array, absMax: number, levels = 12
       const qj = (q[j] as number) / qSum;
       kl += qj === 0 ? pj * 20 : pj * Math.log(pj / qj);
     }
-    if (kl < bestKl) { bestKl = kl; best = i; }
+    if (kl < bestKl) {
+      bestKl = kl;
+      best = i;
+    }
   }
   return (best / n) * absMax;
 }
@@ -106,14 +115,20 @@ export async function calibrateRanges(model: OnnxModel, tensors: readonly string
   const bytes = writeOnnx(withOutputs(model, tensors));
   const ranges = new Map<string, Range>();
   const run = async (...args: Parameters<ActivationRunner>): Promise<void> => {
-    try { await runner(...args); } catch (e) {
+    try {
+      await runner(...args);
+    } catch (e) {
       if (e instanceof EdgeError && e.code === 'EDGE_ERR_INFERENCE_FAILED') throw failed(`the calibration set does not run through the model: ${e.message}`, { cause: e.message });
       throw e;
     }
   };
   await run(bytes, tensors, (name, data) => {
     let { min, max } = ranges.get(name) ?? { min: Infinity, max: -Infinity };
-    for (let i = 0; i < data.length; i++) { const v = data[i] as number; if (v < min) min = v; if (v > max) max = v; }
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i] as number;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
     if (!Number.isFinite(min) || !Number.isFinite(max)) throw failed(`tensor ${name} holds non-finite values on the calibration set`, { tensor: name });
     ranges.set(name, { min, max });
   });

@@ -17,8 +17,16 @@
 import { EdgeError } from '../errors.js';
 import { elementCount, isTensorDtype, type NamedTensors, type Tensor, type TensorDtype } from '../tensor.js';
 
-export interface ConstantFeed { dtype: TensorDtype; dims: number[]; data: number[] }
-export interface StateLink { input: string; output: string; dims: number[] }
+export interface ConstantFeed {
+  dtype: TensorDtype;
+  dims: number[];
+  data: number[];
+}
+export interface StateLink {
+  input: string;
+  output: string;
+  dims: number[];
+}
 export interface EvalSequence {
   starts: number[];
   constants: Record<string, ConstantFeed>;
@@ -63,11 +71,16 @@ export function checkSequence(v: unknown, rows: number, bad: Bad): EvalSequence 
 
 function constantTensor(c: ConstantFeed): Tensor {
   switch (c.dtype) {
-    case 'int64': return { dtype: 'int64', dims: c.dims, data: BigInt64Array.from(c.data, (x) => BigInt(Math.trunc(x))) };
-    case 'int32': return { dtype: 'int32', dims: c.dims, data: Int32Array.from(c.data) };
-    case 'int8': return { dtype: 'int8', dims: c.dims, data: Int8Array.from(c.data) };
-    case 'uint8': return { dtype: 'uint8', dims: c.dims, data: Uint8Array.from(c.data) };
-    case 'float32': return { dtype: 'float32', dims: c.dims, data: Float32Array.from(c.data) };
+    case 'int64':
+      return { dtype: 'int64', dims: c.dims, data: BigInt64Array.from(c.data, (x) => BigInt(Math.trunc(x))) };
+    case 'int32':
+      return { dtype: 'int32', dims: c.dims, data: Int32Array.from(c.data) };
+    case 'int8':
+      return { dtype: 'int8', dims: c.dims, data: Int8Array.from(c.data) };
+    case 'uint8':
+      return { dtype: 'uint8', dims: c.dims, data: Uint8Array.from(c.data) };
+    case 'float32':
+      return { dtype: 'float32', dims: c.dims, data: Float32Array.from(c.data) };
   }
 }
 

@@ -28,7 +28,11 @@ export interface EvalSet {
   /** Rows are consecutive frames of streams whose recurrent state the eval carries. */
   sequence?: EvalSequence;
 }
-export interface CalibrationSet { inputs: number[][]; labels?: number[]; shape?: number[] }
+export interface CalibrationSet {
+  inputs: number[][];
+  labels?: number[];
+  shape?: number[];
+}
 
 function check(v: unknown, source: string, labelsRequired: boolean): CalibrationSet {
   const bad = (why: string): EdgeError => new EdgeError('EDGE_ERR_EVAL_SET_INVALID', `${source}: ${why}`, { details: { file: source } });
@@ -77,7 +81,9 @@ async function readJson(path: string): Promise<{ parsed: unknown; file: string }
   } catch (e) {
     throw new EdgeError('EDGE_ERR_EVAL_SET_INVALID', `cannot read set ${file}`, { details: { file }, cause: e });
   }
-  try { return { parsed: JSON.parse(text), file }; } catch (e) {
+  try {
+    return { parsed: JSON.parse(text), file };
+  } catch (e) {
     throw new EdgeError('EDGE_ERR_EVAL_SET_INVALID', `${file} is not JSON`, { details: { file }, cause: e });
   }
 }

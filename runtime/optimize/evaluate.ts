@@ -98,14 +98,20 @@ export function layerBitsOf(input: OnnxModel): Record<string, number> | undefine
     for (const node of v.graph.node) {
       const op = qualifiedOp(node);
       const name = (node.name || node.output[0] || '').replace(QUANT_SUFFIX, '');
-      if (op === 'com.microsoft.MatMulNBits') { bits[name] = attrInt(node, 'bits', 4); quantized = true; }
-      else if (op === 'MatMulInteger' || op === 'com.microsoft.DynamicQuantizeMatMul' || op === 'com.microsoft.DynamicQuantizeLSTM') { bits[name] = 8; quantized = true; }
-      else if (['MatMul', 'Gemm', 'Conv', 'ConvTranspose'].includes(op)) {
+      if (op === 'com.microsoft.MatMulNBits') {
+        bits[name] = attrInt(node, 'bits', 4);
+        quantized = true;
+      } else if (op === 'MatMulInteger' || op === 'com.microsoft.DynamicQuantizeMatMul' || op === 'com.microsoft.DynamicQuantizeLSTM') {
+        bits[name] = 8;
+        quantized = true;
+      } else if (['MatMul', 'Gemm', 'Conv', 'ConvTranspose'].includes(op)) {
         const w = node.input[1];
         const viaDq = dq.get(w ?? '');
         const t = viaDq ? lookupInitializer(v.scope, viaDq.input[0]) : undefined;
-        if (t !== undefined && (t.dataType === DataType.INT8 || t.dataType === DataType.UINT8)) { bits[name] = 8; quantized = true; }
-        else if (lookupInitializer(v.scope, w) !== undefined) bits[name] = 32;
+        if (t !== undefined && (t.dataType === DataType.INT8 || t.dataType === DataType.UINT8)) {
+          bits[name] = 8;
+          quantized = true;
+        } else if (lookupInitializer(v.scope, w) !== undefined) bits[name] = 32;
       }
     }
   }
@@ -115,15 +121,7 @@ export function layerBitsOf(input: OnnxModel): Record<string, number> | undefine
 /** Size, hash and structure of a model file. Throws nothing beyond what inspectModel throws. */
 export function modelFigures(bytes: Uint8Array, model: OnnxModel): ModelFigures {
   const r = inspectModel(model, bytes.byteLength);
-  return {
-    bytes: bytes.byteLength,
-    sha256: sha256Hex(bytes),
-    params: r.params,
-    macs: r.macs,
-    macsUnknown: r.macsUnknown,
-    ops: r.ops,
-    layerBits: layerBitsOf(model),
-  };
+  return { bytes: bytes.byteLength, sha256: sha256Hex(bytes), params: r.params, macs: r.macs, macsUnknown: r.macsUnknown, ops: r.ops, layerBits: layerBitsOf(model) };
 }
 
 /** Accuracy against `labels` and top-1 agreement with `reference` (null when absent). */

@@ -29,11 +29,7 @@ export function makeNode(opType: string, input: readonly string[], output: reado
 
 /** A float32 graph input/output: integer dims are fixed, strings symbolic ("batch"). */
 export function floatValueInfo(name: string, dims: readonly (number | string)[]): ValueInfoProto {
-  return {
-    name,
-    metadataProps: [],
-    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-  };
+  return { name, metadataProps: [], type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
 }
 
 export function getAttr(node: NodeProto, name: string): AttributeProto | undefined {
@@ -55,7 +51,7 @@ export function attrInts(node: NodeProto, name: string): number[] | undefined {
 /** "op" for the default domain, "domain.op" otherwise ("com.microsoft.MatMulNBits"). */
 export function qualifiedOp(node: NodeProto): string {
   const d = node.domain ?? '';
-  return d === '' || d === 'ai.onnx' ? node.opType ?? '' : `${d}.${node.opType ?? ''}`;
+  return d === '' || d === 'ai.onnx' ? (node.opType ?? '') : `${d}.${node.opType ?? ''}`;
 }
 
 export interface GraphIndex {
@@ -96,7 +92,10 @@ export function dropUnusedInitializers(g: GraphProto): number {
 /** A name not yet used by any value in the graph, derived from `base`. */
 export function uniqueNamer(g: GraphProto): (base: string) => string {
   const taken = new Set<string>();
-  for (const n of g.node) { for (const v of [...n.input, ...n.output]) taken.add(v); if (n.name) taken.add(n.name); }
+  for (const n of g.node) {
+    for (const v of [...n.input, ...n.output]) taken.add(v);
+    if (n.name) taken.add(n.name);
+  }
   for (const t of g.initializer) taken.add(t.name ?? '');
   for (const v of [...g.input, ...g.output, ...g.valueInfo]) taken.add(v.name ?? '');
   return (base) => {

@@ -89,7 +89,10 @@ export function dropUnusedInitializersDeep(model: OnnxModel): number {
 export function modelNamer(model: OnnxModel): (base: string) => string {
   const taken = new Set<string>();
   for (const { graph: g } of allGraphs(model)) {
-    for (const n of g.node) { for (const v of [...n.input, ...n.output]) taken.add(v); if (n.name) taken.add(n.name); }
+    for (const n of g.node) {
+      for (const v of [...n.input, ...n.output]) taken.add(v);
+      if (n.name) taken.add(n.name);
+    }
     for (const t of g.initializer) taken.add(t.name ?? '');
     for (const v of [...g.input, ...g.output, ...g.valueInfo]) taken.add(v.name ?? '');
   }
@@ -125,7 +128,11 @@ function renameReads(g: GraphProto, from: string, to: string): void {
   }
 }
 
-export interface HoistReport { constants: number; identities: number; casts: number }
+export interface HoistReport {
+  constants: number;
+  identities: number;
+  casts: number;
+}
 
 /**
  * See the module contract. Mutates `model`. `minElements` (default 0) keeps Constant nodes holding
@@ -143,13 +150,27 @@ export function hoistConstants(model: OnnxModel, opts: { minElements?: number } 
       const out = n.output[0] ?? '';
       if (n.opType === 'Constant' && (n.domain ?? '') === '' && !outputs.has(out)) {
         const t = constantValue(n, out);
-        if (t && t.dims.reduce((a, b) => a * b, 1) >= minElements) { g.initializer.push(t); report.constants++; continue; }
+        if (t && t.dims.reduce((a, b) => a * b, 1) >= minElements) {
+          g.initializer.push(t);
+          report.constants++;
+          continue;
+        }
       }
       const src = lookupInitializer(v.scope, n.input[0]);
-      if (src && n.opType === 'Identity' && !outputs.has(out)) { renameReads(g, out, n.input[0] as string); report.identities++; continue; }
+      if (src && n.opType === 'Identity' && !outputs.has(out)) {
+        renameReads(g, out, n.input[0] as string);
+        report.identities++;
+        continue;
+      }
       const to = n.attribute.find((a) => a.name === 'to')?.i;
       if (src && n.opType === 'Cast' && to === DataType.FLOAT && !outputs.has(out) && src.dataType !== DataType.STRING) {
-        try { g.initializer.push(makeFloatTensor(out, src.dims, tensorToFloat32(src))); report.casts++; continue; } catch { /* a type tensorToFloat32 cannot read (e.g. float16): keep the Cast */ }
+        try {
+          g.initializer.push(makeFloatTensor(out, src.dims, tensorToFloat32(src)));
+          report.casts++;
+          continue;
+        } catch {
+          /* a type tensorToFloat32 cannot read (e.g. float16): keep the Cast */
+        }
       }
       keep.push(n);
     }

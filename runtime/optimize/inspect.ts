@@ -71,25 +71,15 @@ export interface InspectReport {
   memory: MemoryEstimate;
 }
 
-const DTYPE_NAMES: Record<number, string> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool',
-  10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 16: 'bfloat16',
-};
+const DTYPE_NAMES: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 16: 'bfloat16' };
 
 function valueReport(name: string, type: TypeProto | undefined): ValueReport {
   const tt = type?.tensorType;
-  return {
-    name,
-    dtype: DTYPE_NAMES[tt?.elemType ?? 0] ?? 'unknown',
-    shape: (tt?.shape?.dim ?? []).map((d) => d.dimValue ?? d.dimParam ?? '?'),
-  };
+  return { name, dtype: DTYPE_NAMES[tt?.elemType ?? 0] ?? 'unknown', shape: (tt?.shape?.dim ?? []).map((d) => d.dimValue ?? d.dimParam ?? '?') };
 }
 
 /** Input slots of quantized ops that hold scales / zero points rather than weights. */
-const METADATA_SLOTS: Record<string, readonly number[]> = {
-  DequantizeLinear: [1, 2], QuantizeLinear: [1, 2], MatMulInteger: [2, 3], ConvInteger: [2, 3],
-  MatMulNBits: [2, 3, 4], DynamicQuantizeMatMul: [2, 3], QLinearMatMul: [1, 2, 4, 5, 6, 7], QLinearConv: [1, 2, 4, 5, 6, 7],
-};
+const METADATA_SLOTS: Record<string, readonly number[]> = { DequantizeLinear: [1, 2], QuantizeLinear: [1, 2], MatMulInteger: [2, 3], ConvInteger: [2, 3], MatMulNBits: [2, 3, 4], DynamicQuantizeMatMul: [2, 3], QLinearMatMul: [1, 2, 4, 5, 6, 7], QLinearConv: [1, 2, 4, 5, 6, 7] };
 
 function isScaleMul(node: NodeProto, g: ReturnType<typeof indexGraph>): boolean {
   if (node.opType !== 'Mul') return false;
@@ -151,7 +141,11 @@ function layerReports(g: GraphProto, scope: readonly GraphProto[], outerShapes: 
     if (node.opType === 'DequantizeLinear' && dqWeight.has(node.output[0] ?? '')) continue;
     const inits = node.input.map((i) => idx.initializers.get(dqWeight.get(i)?.input[0] ?? i));
     if (!inits.some((t) => t !== undefined)) continue;
-    for (const i of node.input) for (const m of (dqWeight.get(i)?.input.slice(1) ?? [])) { const t = idx.initializers.get(m); if (t) bytesExtra.set(node, (bytesExtra.get(node) ?? 0) + tensorByteSize(t)); }
+    for (const i of node.input)
+      for (const m of dqWeight.get(i)?.input.slice(1) ?? []) {
+        const t = idx.initializers.get(m);
+        if (t) bytesExtra.set(node, (bytesExtra.get(node) ?? 0) + tensorByteSize(t));
+      }
     const op = node.opType ?? '';
     const metadata = new Set(METADATA_SLOTS[op] ?? []);
     const scaleMul = isScaleMul(node, idx);
@@ -184,7 +178,10 @@ export function inspectModel(input: OnnxModel, fileBytes?: number): InspectRepor
   const graphShapes = new Map<GraphProto, Map<string, Shape>>();
   let initializerBytes = 0;
   for (const v of allGraphs(model)) {
-    for (const n of v.graph.node) { const op = qualifiedOp(n); opCounts[op] = (opCounts[op] ?? 0) + 1; }
+    for (const n of v.graph.node) {
+      const op = qualifiedOp(n);
+      opCounts[op] = (opCounts[op] ?? 0) + 1;
+    }
     initializerBytes += v.graph.initializer.reduce((a, t) => a + tensorByteSize(t), 0);
     const r = layerReports(v.graph, v.scope, v.scope[1] === undefined ? undefined : graphShapes.get(v.scope[1]), v.path);
     graphShapes.set(v.graph, r.shapes);
@@ -199,7 +196,11 @@ export function inspectModel(input: OnnxModel, fileBytes?: number): InspectRepor
     for (const o of n.output) {
       if (initNames.has(o)) continue;
       const size = shapeSize(shapes.get(o));
-      if (size === null) { activationBytes = null; largest = null; break; }
+      if (size === null) {
+        activationBytes = null;
+        largest = null;
+        break;
+      }
       if (activationBytes !== null) activationBytes += size * 4;
       if (largest !== null) largest = Math.max(largest, size * 4);
     }
@@ -218,16 +219,9 @@ export function inspectModel(input: OnnxModel, fileBytes?: number): InspectRepor
     macs: layers.reduce((a, l) => a + (l.macs ?? 0), 0),
     macsUnknown: layers.filter((l) => l.macs === null && /MatMul|Gemm|Conv|LSTM|GRU|RNN/.test(l.op)).map((l) => l.name),
     initializerBytes,
-    memory: {
-      weightBytes: initializerBytes,
-      largestActivationBytes: largest,
-      activationBytes,
-      estimatedPeakBytes: (fileBytes ?? initializerBytes) + initializerBytes + (activationBytes ?? 0),
-    },
+    memory: { weightBytes: initializerBytes, largestActivationBytes: largest, activationBytes, estimatedPeakBytes: (fileBytes ?? initializerBytes) + initializerBytes + (activationBytes ?? 0) },
   };
 }
-
-
 
 /** Constant / Identity / Cast nodes that hoisting removed from the copy, so op counts stay those of the file. */
 function countConstants(model: OnnxModel): Record<string, number> {

@@ -44,27 +44,54 @@ export function findLinearLayers(g: GraphProto): { layers: LinearLayer[]; skippe
     const op = node.opType ?? '';
     const name = layerName(node);
     if ((node.domain ?? '') !== '' && node.domain !== 'ai.onnx') continue;
-    if (op === 'Conv') { skipped.push({ name, op, reason: 'Conv weights are left in float on the dynamic path (dynamic ConvInteger runs slower than float Conv in onnxruntime on CPU); --calibrate <set> makes it static int8' }); continue; }
+    if (op === 'Conv') {
+      skipped.push({ name, op, reason: 'Conv weights are left in float on the dynamic path (dynamic ConvInteger runs slower than float Conv in onnxruntime on CPU); --calibrate <set> makes it static int8' });
+      continue;
+    }
     if (op !== 'MatMul' && op !== 'Gemm') continue;
     const a = node.input[0] ?? '';
     const w = idx.initializers.get(node.input[1] ?? '');
-    if (idx.initializers.has(a)) { skipped.push({ name, op, reason: 'the first input is a constant (only constant right-hand weights are quantized)' }); continue; }
-    if (w === undefined) { skipped.push({ name, op, reason: 'the weight is not a constant initializer' }); continue; }
-    if (w.dataType !== DataType.FLOAT) { skipped.push({ name, op, reason: `the weight is not float32 (data_type ${w.dataType ?? 0})` }); continue; }
-    if (w.dims.length !== 2) { skipped.push({ name, op, reason: `the weight has rank ${w.dims.length}, not 2` }); continue; }
-    if (w.dataLocation === 1) { skipped.push({ name, op, reason: 'the weight is stored as external data' }); continue; }
+    if (idx.initializers.has(a)) {
+      skipped.push({ name, op, reason: 'the first input is a constant (only constant right-hand weights are quantized)' });
+      continue;
+    }
+    if (w === undefined) {
+      skipped.push({ name, op, reason: 'the weight is not a constant initializer' });
+      continue;
+    }
+    if (w.dataType !== DataType.FLOAT) {
+      skipped.push({ name, op, reason: `the weight is not float32 (data_type ${w.dataType ?? 0})` });
+      continue;
+    }
+    if (w.dims.length !== 2) {
+      skipped.push({ name, op, reason: `the weight has rank ${w.dims.length}, not 2` });
+      continue;
+    }
+    if (w.dataLocation === 1) {
+      skipped.push({ name, op, reason: 'the weight is stored as external data' });
+      continue;
+    }
     let data = tensorToFloat32(w);
     let [K, N] = w.dims as [number, number];
     const layer: Partial<LinearLayer> = { name, node, op, input: a };
     if (op === 'Gemm') {
-      if (attrInt(node, 'transA', 0) !== 0) { skipped.push({ name, op, reason: 'Gemm with transA=1' }); continue; }
-      if (attrInt(node, 'transB', 0) !== 0) { data = transpose2d(data, K, N); [K, N] = [N, K]; }
+      if (attrInt(node, 'transA', 0) !== 0) {
+        skipped.push({ name, op, reason: 'Gemm with transA=1' });
+        continue;
+      }
+      if (attrInt(node, 'transB', 0) !== 0) {
+        data = transpose2d(data, K, N);
+        [K, N] = [N, K];
+      }
       const alpha = attrFloat(node, 'alpha', 1);
       if (alpha !== 1) for (let i = 0; i < data.length; i++) data[i] = (data[i] as number) * alpha;
       const cName = node.input[2] ?? '';
       if (cName !== '') {
         const c = idx.initializers.get(cName);
-        if (c === undefined) { skipped.push({ name, op, reason: 'Gemm bias C is not a constant' }); continue; }
+        if (c === undefined) {
+          skipped.push({ name, op, reason: 'Gemm bias C is not a constant' });
+          continue;
+        }
         const beta = attrFloat(node, 'beta', 1);
         const cData = tensorToFloat32(c);
         if (beta !== 1) for (let i = 0; i < cData.length; i++) cData[i] = (cData[i] as number) * beta;

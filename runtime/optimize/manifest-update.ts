@@ -58,14 +58,7 @@ export function applyVariantUpdates(doc: unknown, updates: readonly VariantUpdat
     // A MAC count inspect could only partly determine (shapes it cannot follow, e.g. through
     // Gather/Reshape) would replace a complete figure with an undercount: keep the manifest's then.
     const macsKnown = u.model.macsUnknown.length === 0 || typeof v.macs !== 'number';
-    const fields: Json = {
-      sha256: u.model.sha256,
-      bytes: u.model.bytes,
-      params: u.model.params,
-      macs: macsKnown ? u.model.macs : v.macs,
-      ops: u.model.ops,
-      quality,
-    };
+    const fields: Json = { sha256: u.model.sha256, bytes: u.model.bytes, params: u.model.params, macs: macsKnown ? u.model.macs : v.macs, ops: u.model.ops, quality };
     if (v.precision === 'mixed' && u.model.layerBits !== undefined) fields.layerBits = u.model.layerBits;
     return withKeys(v, fields, VARIANT_ORDER);
   });

@@ -10,19 +10,12 @@
  * - writeOnnx(readOnnx(b)) decodes to an object deep-equal to readOnnx(b) (lossless round trip).
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { EdgeError } from '../errors.js';
 import { DATA_TYPE_BITS, DataType, onnxRoot } from './onnx-schema.js';
 import type { AttributeProto, GraphProto, OnnxModel, TensorProto } from './onnx-types.js';
 
-const CONVERSION: protobuf.IConversionOptions = {
-  longs: Number,
-  enums: Number,
-  defaults: false,
-  arrays: true,
-  objects: false,
-  oneofs: false,
-};
+const CONVERSION: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: false, arrays: true, objects: false, oneofs: false };
 
 function modelType(): protobuf.Type {
   return onnxRoot().lookupType('onnx.ModelProto');

@@ -5,10 +5,19 @@
  * views into the file's buffer (do not mutate them; copy before writing into one).
  */
 
-export interface StringStringEntry { key?: string; value?: string }
-export interface OperatorSetId { domain?: string; version?: number }
+export interface StringStringEntry {
+  key?: string;
+  value?: string;
+}
+export interface OperatorSetId {
+  domain?: string;
+  version?: number;
+}
 
-export interface TensorSegment { begin?: number; end?: number }
+export interface TensorSegment {
+  begin?: number;
+  end?: number;
+}
 
 export interface TensorProto {
   dims: number[];
@@ -28,10 +37,20 @@ export interface TensorProto {
   metadataProps: StringStringEntry[];
 }
 
-export interface SparseTensorProto { values?: TensorProto; indices?: TensorProto; dims: number[] }
+export interface SparseTensorProto {
+  values?: TensorProto;
+  indices?: TensorProto;
+  dims: number[];
+}
 
-export interface Dimension { dimValue?: number; dimParam?: string; denotation?: string }
-export interface TensorShapeProto { dim: Dimension[] }
+export interface Dimension {
+  dimValue?: number;
+  dimParam?: string;
+  denotation?: string;
+}
+export interface TensorShapeProto {
+  dim: Dimension[];
+}
 
 export interface TypeProto {
   tensorType?: { elemType?: number; shape?: TensorShapeProto };
@@ -85,7 +104,10 @@ export interface NodeProto {
   deviceConfigurations: unknown[];
 }
 
-export interface TensorAnnotation { tensorName?: string; quantParameterTensorNames: StringStringEntry[] }
+export interface TensorAnnotation {
+  tensorName?: string;
+  quantParameterTensorNames: StringStringEntry[];
+}
 
 export interface GraphProto {
   node: NodeProto[];

@@ -43,7 +43,10 @@ function toInputs(n: NodeProto, attrs: string[], name: (b: string) => string, in
   const inputs = [n.input[0] ?? ''];
   for (const a of attrs) {
     const ints = n.attribute.find((x) => x.name === a)?.ints;
-    if (ints === undefined) { inputs.push(''); continue; }
+    if (ints === undefined) {
+      inputs.push('');
+      continue;
+    }
     const t = name(`${n.name || 'slice'}_${a}`);
     inits.push(makeInt64Tensor(t, [ints.length], ints));
     inputs.push(t);

@@ -33,7 +33,10 @@ export interface PruneOptions {
 }
 
 export interface PrunedLayer {
-  name: string; op: string; unitsBefore: number; unitsAfter: number;
+  name: string;
+  op: string;
+  unitsBefore: number;
+  unitsAfter: number;
   /** The subgraph holding it (absent for the main graph). */
   graph?: string;
   /** Depthwise Convs whose channels went with it. */
@@ -47,9 +50,21 @@ export interface PruneReport {
 }
 
 /** A constant to slice: initializer `name` along `axis`, each unit spanning `block` entries (default 1). */
-interface Cut { name: string; axis: number; block?: number }
+interface Cut {
+  name: string;
+  axis: number;
+  block?: number;
+}
 
-interface Chain { producer: NodeProto; units: number; outCuts: Cut[]; middle: Cut[]; inCuts: Cut[]; intermediates: string[]; depthwise: NodeProto[] }
+interface Chain {
+  producer: NodeProto;
+  units: number;
+  outCuts: Cut[];
+  middle: Cut[];
+  inCuts: Cut[];
+  intermediates: string[];
+  depthwise: NodeProto[];
+}
 
 const UNARY = new Set(['Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Gelu', 'Elu', 'Selu', 'HardSigmoid', 'HardSwish', 'Softplus', 'Dropout', 'Identity', 'Erf', 'Mish', 'Clip']);
 /** Per-channel ops a conv chain passes through unchanged (pooling keeps channels). */
@@ -88,7 +103,10 @@ function producerCuts(n: NodeProto, idx: GraphIndex): { units: number; cuts: Cut
   }
   if (op === 'Conv' && attrInt(n, 'group', 1) === 1) {
     const cuts: Cut[] = [{ name: wName, axis: 0 }];
-    if (n.input[2]) { if (constFloat(idx, n.input[2]) === undefined) return 'Conv bias is not a constant'; cuts.push({ name: n.input[2], axis: 0 }); }
+    if (n.input[2]) {
+      if (constFloat(idx, n.input[2]) === undefined) return 'Conv bias is not a constant';
+      cuts.push({ name: n.input[2], axis: 0 });
+    }
     return { units: w.dims[0] as number, cuts, conv: true };
   }
   if (op === 'Conv' && isDepthwise(n, idx, w.dims[0] as number)) return 'depthwise Conv: its channels follow the layer that feeds it (pruned with that layer)';
@@ -139,7 +157,10 @@ function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['ski
     const op = n.opType ?? '';
     if (!['MatMul', 'Gemm', 'Conv'].includes(op) || (n.domain ?? '') !== '') continue;
     const p = producerCuts(n, idx);
-    if (typeof p === 'string') { skipped.push({ name: layerName(n), op, reason: p }); continue; }
+    if (typeof p === 'string') {
+      skipped.push({ name: layerName(n), op, reason: p });
+      continue;
+    }
     const middle: Cut[] = [];
     const intermediates: string[] = [];
     let value = n.output[0] ?? '';
@@ -151,11 +172,17 @@ function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['ski
     let block = 1;
     for (;;) {
       const readers = idx.consumers.get(value) ?? [];
-      if (idx.graphOutputs.has(value) || readers.length !== 1) { if (readers.length > 1) reason = 'its output is read by more than one node'; break; }
+      if (idx.graphOutputs.has(value) || readers.length !== 1) {
+        if (readers.length > 1) reason = 'its output is read by more than one node';
+        break;
+      }
       const next = readers[0] as NodeProto;
       intermediates.push(value);
       found = consumerCut(next, value, idx, conv);
-      if (found) { if (block > 1) found = { ...found, block }; break; }
+      if (found) {
+        if (block > 1) found = { ...found, block };
+        break;
+      }
       if (conv && next.opType === 'Flatten' && attrInt(next, 'axis', 1) === 1) {
         const spatial = globalPooled ? 1 : shapeSize(shapes.get(value)?.slice(2));
         if (spatial === null) break;
@@ -175,7 +202,10 @@ function findChains(g: GraphProto): { chains: Chain[]; skipped: PruneReport['ski
       middle.push(...mid);
       value = next.output[0] ?? '';
     }
-    if (found === undefined) { skipped.push({ name: layerName(n), op, reason }); continue; }
+    if (found === undefined) {
+      skipped.push({ name: layerName(n), op, reason });
+      continue;
+    }
     chains.push({ producer: n, units: p.units, outCuts: p.cuts, middle, inCuts: [found], intermediates, depthwise });
   }
   // An initializer shared by two nodes cannot be sliced for one of them.
@@ -196,7 +226,10 @@ function sliceNorms(data: Float32Array, dims: number[], axis: number, block = 1)
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const size = dims[axis] as number;
   const out = new Float64Array(size / block);
-  for (let i = 0; i < data.length; i++) { const u = Math.floor((Math.floor(i / inner) % size) / block); out[u] = (out[u] as number) + (data[i] as number) ** 2; }
+  for (let i = 0; i < data.length; i++) {
+    const u = Math.floor((Math.floor(i / inner) % size) / block);
+    out[u] = (out[u] as number) + (data[i] as number) ** 2;
+  }
   return out;
 }
 
@@ -206,7 +239,11 @@ function keepSlices(data: Float32Array, dims: number[], axis: number, keep: numb
   const outer = data.length / (inner * size);
   const out = new Float32Array(outer * keep.length * inner);
   let o = 0;
-  for (let a = 0; a < outer; a++) for (const u of keep) { out.set(data.subarray((a * size + u) * inner, (a * size + u + 1) * inner), o); o += inner; }
+  for (let a = 0; a < outer; a++)
+    for (const u of keep) {
+      out.set(data.subarray((a * size + u) * inner, (a * size + u + 1) * inner), o);
+      o += inner;
+    }
   const newDims = [...dims];
   newDims[axis] = keep.length;
   return { data: out, dims: newDims };
@@ -236,7 +273,9 @@ function pruneChains(g: GraphProto, chains: Chain[], s: number, report: PruneRep
     if (t === undefined) throw new EdgeError('EDGE_ERR_INTERNAL', `initializer ${name} vanished`);
     return { data: tensorToFloat32(t), dims: [...t.dims] };
   };
-  const write = (name: string, v: { data: Float32Array; dims: number[] }): void => { g.initializer[byName.get(name) as number] = makeFloatTensor(name, v.dims, v.data); };
+  const write = (name: string, v: { data: Float32Array; dims: number[] }): void => {
+    g.initializer[byName.get(name) as number] = makeFloatTensor(name, v.dims, v.data);
+  };
   const dropValueInfo = new Set<string>();
   for (const c of chains) {
     const keepCount = Math.max(1, Math.round(c.units * (1 - s)));
@@ -247,7 +286,10 @@ function pruneChains(g: GraphProto, chains: Chain[], s: number, report: PruneRep
     const na = sliceNorms(a.data, a.dims, wOut.axis);
     const nb = sliceNorms(b.data, b.dims, wIn.axis, wIn.block);
     const score = Array.from(na, (v, j) => Math.sqrt(v) * Math.sqrt(nb[j] ?? 0));
-    const keep = [...score.keys()].sort((x, y) => (score[y] as number) - (score[x] as number) || x - y).slice(0, keepCount).sort((x, y) => x - y);
+    const keep = [...score.keys()]
+      .sort((x, y) => (score[y] as number) - (score[x] as number) || x - y)
+      .slice(0, keepCount)
+      .sort((x, y) => x - y);
     for (const cut of [...c.outCuts, ...c.middle, ...c.inCuts]) {
       const v = read(cut.name);
       const block = cut.block ?? 1;

@@ -17,7 +17,11 @@ import { DataType } from './onnx-schema.js';
 import type { NodeProto, TensorProto } from './onnx-types.js';
 import { emptyTensor, makeFloatTensor, makeInt8Tensor, makeUint8Tensor } from './tensor-util.js';
 
-export interface QParams { scale: number; zeroPoint: number; unsigned: boolean }
+export interface QParams {
+  scale: number;
+  zeroPoint: number;
+  unsigned: boolean;
+}
 
 /** Asymmetric 8-bit parameters of a range (uint8: zero point in 0..255; int8: -128..127). */
 export function activationParams(min: number, max: number, unsigned: boolean): QParams {
@@ -35,7 +39,10 @@ export function quantizeWeight(w: Float32Array, dims: readonly number[], axis: n
   const inner = axis < 0 ? w.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const channelOf = (i: number): number => (axis < 0 ? 0 : Math.floor(i / inner) % channels);
   const scale = new Float32Array(channels);
-  for (let i = 0; i < w.length; i++) { const c = channelOf(i); scale[c] = Math.max(scale[c] as number, Math.abs(w[i] as number)); }
+  for (let i = 0; i < w.length; i++) {
+    const c = channelOf(i);
+    scale[c] = Math.max(scale[c] as number, Math.abs(w[i] as number));
+  }
   for (let c = 0; c < channels; c++) scale[c] = (scale[c] as number) > 0 ? (scale[c] as number) / qMax : 1;
   const q = new Int8Array(w.length);
   for (let i = 0; i < w.length; i++) q[i] = Math.max(-qMax, Math.min(qMax, Math.round((w[i] as number) / (scale[channelOf(i)] as number))));
@@ -46,7 +53,10 @@ function int32Tensor(name: string, dims: readonly number[], data: Int32Array): T
   return { ...emptyTensor(name, DataType.INT32, dims), rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-export interface Built { nodes: NodeProto[]; inits: TensorProto[] }
+export interface Built {
+  nodes: NodeProto[];
+  inits: TensorProto[];
+}
 
 /** DequantizeLinear of a per-channel int8 weight; `out` is the float weight the layer reads. */
 export function weightDq(base: string, w: Float32Array, dims: readonly number[], axis: number, qMax: number, name: (b: string) => string, out: string, domain: string): Built & { scale: Float32Array } {
@@ -81,8 +91,5 @@ export function paramInits(base: string, p: QParams, name: (b: string) => string
 /** x -> QuantizeLinear -> DequantizeLinear -> out, sharing the parameter initializers. */
 export function qdqPair(x: string, out: string, params: { scale: string; zp: string }, name: (b: string) => string, domain: string): NodeProto[] {
   const q = name(`${x}_q`);
-  return [
-    makeNode('QuantizeLinear', [x, params.scale, params.zp], [q], '', [], domain || undefined),
-    makeNode('DequantizeLinear', [q, params.scale, params.zp], [out], '', [], domain || undefined),
-  ];
+  return [makeNode('QuantizeLinear', [x, params.scale, params.zp], [q], '', [], domain || undefined), makeNode('DequantizeLinear', [q, params.scale, params.zp], [out], '', [], domain || undefined)];
 }

@@ -130,7 +130,12 @@ export function planStatic(v: GraphVisit, opts: PlanOptions, skipped: SkippedLay
   const floatValue = (name: string): boolean => floatInputs.has(name) || g.node.some((n) => n.output.includes(name));
   const q = new Set<string>();
   const order: string[] = [];
-  const add = (t: string): void => { if (!q.has(t)) { q.add(t); order.push(t); } };
+  const add = (t: string): void => {
+    if (!q.has(t)) {
+      q.add(t);
+      order.push(t);
+    }
+  };
   const plan: StaticPlan = { layers: [], tensors: order, sameParams: new Map(), fused: [], quantizedOps: [], constants: [] };
   const fusedActs = new Set<NodeProto>();
   /** Fuses a Relu / Clip that alone reads n's output (see the module comment); true when done. */
@@ -150,11 +155,23 @@ export function planStatic(v: GraphVisit, opts: PlanOptions, skipped: SkippedLay
     const op = n.opType ?? '';
     if (fusedActs.has(n)) continue;
     const layer = weightedLayer(n, v.scope);
-    if (typeof layer === 'string') { skipped.push({ name: layerName(n), op, reason: layer }); continue; }
+    if (typeof layer === 'string') {
+      skipped.push({ name: layerName(n), op, reason: layer });
+      continue;
+    }
     if (layer !== undefined) {
-      if (only !== undefined && !only.has(layer.name)) { skipped.push({ name: layer.name, op, reason: 'kept float by the mixed plan (measured too sensitive)' }); continue; }
-      if (opts.int8Stem !== true && op === 'Conv' && floatInputs.has(n.input[0] ?? '') && (layer.weight.dims[1] as number) * attrInt(n, 'group', 1) <= 4) { skipped.push({ name: layer.name, op, reason: STEM_REASON }); continue; }
-      if (!floatValue(n.input[0] ?? '')) { skipped.push({ name: layer.name, op, reason: 'the activation input is not a float value of this graph' }); continue; }
+      if (only !== undefined && !only.has(layer.name)) {
+        skipped.push({ name: layer.name, op, reason: 'kept float by the mixed plan (measured too sensitive)' });
+        continue;
+      }
+      if (opts.int8Stem !== true && op === 'Conv' && floatInputs.has(n.input[0] ?? '') && (layer.weight.dims[1] as number) * attrInt(n, 'group', 1) <= 4) {
+        skipped.push({ name: layer.name, op, reason: STEM_REASON });
+        continue;
+      }
+      if (!floatValue(n.input[0] ?? '')) {
+        skipped.push({ name: layer.name, op, reason: 'the activation input is not a float value of this graph' });
+        continue;
+      }
       plan.layers.push(layer);
       add(n.input[0] ?? '');
       if (!fuseActivation(n)) add(n.output[0] ?? '');
@@ -169,7 +186,9 @@ export function planStatic(v: GraphVisit, opts: PlanOptions, skipped: SkippedLay
       for (const i of live) add(i);
       for (const c of consts) plan.constants.push({ node: n, input: c });
       plan.quantizedOps.push(op);
-      if (op === 'Add' || op === 'Mul') { if (fuseActivation(n)) continue; }
+      if (op === 'Add' || op === 'Mul') {
+        if (fuseActivation(n)) continue;
+      }
       add(n.output[0] ?? '');
       continue;
     }

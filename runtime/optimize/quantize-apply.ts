@@ -17,7 +17,11 @@ import { int8Layer } from './quantize-int8.js';
 export type LayerBits = 4 | 8 | 32;
 
 export interface QuantizedLayer {
-  name: string; op: string; K: number; N: number; bits: number;
+  name: string;
+  op: string;
+  K: number;
+  N: number;
+  bits: number;
   /** The subgraph holding it (absent for the main graph). */
   graph?: string;
 }
@@ -63,9 +67,15 @@ export function quantizeLayers(input: OnnxModel, bitsFor: (layer: LinearLayer, i
     const dqFor = new Map<string, { q: string; scale: string; zp: string }>();
     for (const layer of layers) {
       const i = index++;
-      if (opts.only !== undefined && !opts.only.has(layer.name)) { report.skipped.push(where({ name: layer.name, op: layer.op, reason: 'not selected' })); continue; }
+      if (opts.only !== undefined && !opts.only.has(layer.name)) {
+        report.skipped.push(where({ name: layer.name, op: layer.op, reason: 'not selected' }));
+        continue;
+      }
       const bits = bitsFor(layer, i, count);
-      if (bits === 32) { report.skipped.push(where({ name: layer.name, op: layer.op, reason: 'kept in float by the bit plan' })); continue; }
+      if (bits === 32) {
+        report.skipped.push(where({ name: layer.name, op: layer.op, reason: 'kept in float by the bit plan' }));
+        continue;
+      }
       const out = layer.node.output[0] ?? '';
       const newNodes: NodeProto[] = [];
       if (bits === 8) {
@@ -95,7 +105,10 @@ export function quantizeLayers(input: OnnxModel, bitsFor: (layer: LinearLayer, i
         if (n.opType !== 'LSTM' || (n.domain ?? '') !== '') continue;
         const lname = n.name || (n.output[0] ?? '');
         const why = lstmQuantizable(n, v.scope);
-        if (why !== undefined) { report.skipped.push(where({ name: lname, op: 'LSTM', reason: why })); continue; }
+        if (why !== undefined) {
+          report.skipped.push(where({ name: lname, op: 'LSTM', reason: why }));
+          continue;
+        }
         quantizeLstm(g, n, v.scope, opts.int8ReduceRange === false ? 127 : 63, name);
         ensureOpset(model, 'com.microsoft', 1);
         const w = lookupInitializer(v.scope, n.input[1]);

@@ -44,7 +44,11 @@ export function packInt4(w: Float32Array, K: number, N: number, blockSize: numbe
       const k1 = Math.min(K, k0 + blockSize);
       let lo = 0;
       let hi = 0;
-      for (let k = k0; k < k1; k++) { const v = w[k * N + n] as number; if (v < lo) lo = v; if (v > hi) hi = v; }
+      for (let k = k0; k < k1; k++) {
+        const v = w[k * N + n] as number;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
       let scale = (hi - lo) / 15;
       if (scale === 0) scale = 1;
       const zp = Math.max(0, Math.min(15, Math.round(-lo / scale)));
@@ -68,15 +72,9 @@ export function int4Layer(layer: LinearLayer, name: (b: string) => string, out: 
   const bq = name(`${base}_W_int4`);
   const sc = name(`${base}_W_scales`);
   const zp = name(`${base}_W_zero_points`);
-  const inits: TensorProto[] = [
-    makeUint8Tensor(bq, [layer.N, p.kBlocks, p.blobSize], p.packed),
-    makeFloatTensor(sc, [layer.N * p.kBlocks], p.scales),
-    makeUint8Tensor(zp, [p.zeroPoints.length], p.zeroPoints),
-  ];
+  const inits: TensorProto[] = [makeUint8Tensor(bq, [layer.N, p.kBlocks, p.blobSize], p.packed), makeFloatTensor(sc, [layer.N * p.kBlocks], p.scales), makeUint8Tensor(zp, [p.zeroPoints.length], p.zeroPoints)];
   const mmOut = layer.bias ? name(`${base}_no_bias`) : out;
-  const nodes = [makeNode('MatMulNBits', [layer.input, bq, sc, zp], [mmOut], name(`${base}_MatMulNBits`), [
-    intAttr('K', layer.K), intAttr('N', layer.N), intAttr('bits', 4), intAttr('block_size', bs), intAttr('accuracy_level', opts.accuracyLevel ?? 4),
-  ], 'com.microsoft')];
+  const nodes = [makeNode('MatMulNBits', [layer.input, bq, sc, zp], [mmOut], name(`${base}_MatMulNBits`), [intAttr('K', layer.K), intAttr('N', layer.N), intAttr('bits', 4), intAttr('block_size', bs), intAttr('accuracy_level', opts.accuracyLevel ?? 4)], 'com.microsoft')];
   if (layer.bias) {
     const b = name(`${base}_bias`);
     inits.push(makeFloatTensor(b, layer.bias.dims, layer.bias.data));
@@ -97,4 +95,3 @@ export function checkInt4Options(opts: Int4Options): void {
   const al = opts.accuracyLevel ?? 4;
   if (!(Number.isInteger(al) && al >= 0 && al <= 4)) throw new EdgeError('EDGE_ERR_USAGE', `accuracy level must be 0..4, got ${al}`);
 }
-

@@ -26,7 +26,6 @@ export interface QuantizeInt8Options {
   reduceRange?: boolean;
 }
 
-
 /** Per-column symmetric int8: returns int8 [K,N] and scales [N]. Exported for tests. */
 export function quantizePerColumnInt8(w: Float32Array, K: number, N: number, qMax = 63): { q: Int8Array; scale: Float32Array } {
   const scale = new Float32Array(N);
@@ -41,7 +40,6 @@ export function quantizePerColumnInt8(w: Float32Array, K: number, N: number, qMa
   }
   return { q, scale };
 }
-
 
 /** The nodes + initializers that compute `out = layer(input)` with an optional bias Add. */
 export function int8Layer(layer: LinearLayer, dq: { q: string; scale: string; zp: string }, name: (b: string) => string, out: string, qMax: number): { nodes: NodeProto[]; inits: TensorProto[] } {

@@ -51,6 +51,13 @@ export function quantizeLstm(g: GraphProto, n: NodeProto, scope: readonly GraphP
   g.initializer.push(...w.inits, ...r.inits);
   const opt = (i: number): string => n.input[i] ?? '';
   const inputs = [opt(0), w.q, r.q, opt(3), opt(4), opt(5), opt(6), opt(7), w.s, w.z, r.s, r.z];
-  const q = makeNode('DynamicQuantizeLSTM', inputs, [...n.output], base, n.attribute.filter((a) => a.name !== 'layout'), 'com.microsoft');
+  const q = makeNode(
+    'DynamicQuantizeLSTM',
+    inputs,
+    [...n.output],
+    base,
+    n.attribute.filter((a) => a.name !== 'layout'),
+    'com.microsoft',
+  );
   g.node[g.node.indexOf(n)] = q;
 }

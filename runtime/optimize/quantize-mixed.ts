@@ -31,7 +31,11 @@ export interface MixedOptions extends Int4Options {
   onProgress?: (message: string) => void;
 }
 
-export interface LayerSensitivity { name: string; drop4: number; drop8: number }
+export interface LayerSensitivity {
+  name: string;
+  drop4: number;
+  drop8: number;
+}
 
 export interface MixedReport extends QuantizeReport {
   method: 'sensitivity' | 'rule';
@@ -87,7 +91,13 @@ export async function quantizeMixed(input: OnnxModel, opts: MixedOptions = {}): 
   for (const s of [...sensitivity].sort((a, b) => a.drop4 - b.drop4)) {
     const d4 = Math.max(0, s.drop4);
     const d8 = Math.max(0, s.drop8);
-    if (spent + d4 <= maxDrop) { bits.set(s.name, 4); spent += d4; } else if (spent + d8 <= maxDrop) { bits.set(s.name, 8); spent += d8; } else bits.set(s.name, 32);
+    if (spent + d4 <= maxDrop) {
+      bits.set(s.name, 4);
+      spent += d4;
+    } else if (spent + d8 <= maxDrop) {
+      bits.set(s.name, 8);
+      spent += d8;
+    } else bits.set(s.name, 32);
   }
   const byRisk = [...sensitivity].sort((a, b) => b.drop4 - a.drop4);
   for (;;) {

@@ -68,7 +68,10 @@ export async function quantizeStaticMixed(input: OnnxModel, opts: StaticMixedOpt
   let spent = 0;
   for (const s of [...sensitivity].sort((a, b) => a.drop - b.drop)) {
     const d = Math.max(0, s.drop);
-    if (spent + d <= maxDrop) { int8.add(s.name); spent += d; }
+    if (spent + d <= maxDrop) {
+      int8.add(s.name);
+      spent += d;
+    }
   }
   const byRisk = [...sensitivity].sort((a, b) => b.drop - a.drop);
   for (;;) {

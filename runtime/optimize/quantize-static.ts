@@ -56,7 +56,9 @@ export interface StaticOptions {
 }
 
 export interface StaticLayer {
-  name: string; op: string; graph: string;
+  name: string;
+  op: string;
+  graph: string;
   activations: 'uint8' | 'int8' | 'float';
   weights: 'int8 per-channel' | 'int8 per-tensor' | 'int8 per-direction';
   /** Why activations stay float, when they do. */
@@ -80,7 +82,13 @@ function divToMul(g: GraphProto, scope: readonly GraphProto[], name: (b: string)
     const data = tensorToFloat32(c);
     if (data.some((x) => x === 0 || !Number.isFinite(x))) continue;
     const r = name(`${n.input[1] ?? 'divisor'}_reciprocal`);
-    g.initializer.push(makeFloatTensor(r, c.dims, data.map((x) => 1 / x)));
+    g.initializer.push(
+      makeFloatTensor(
+        r,
+        c.dims,
+        data.map((x) => 1 / x),
+      ),
+    );
     n.opType = 'Mul';
     n.input = [n.input[0] ?? '', r];
     count++;
@@ -103,7 +111,9 @@ export interface StaticReport {
   opsetRaised?: { from: number; to: number };
 }
 
-function weightDims(l: WeightedLayer): number[] { return [...l.weight.dims]; }
+function weightDims(l: WeightedLayer): number[] {
+  return [...l.weight.dims];
+}
 
 /** Replaces a layer's weight (and per-channel bias) inputs by DequantizeLinear outputs. */
 function quantizeLayerWeights(g: GraphProto, l: WeightedLayer, inputScale: number | undefined, qMax: number, name: (b: string) => string, domain: string): NodeProto[] {
@@ -144,11 +154,7 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
   if (!weightOnlyMain) divToMul(main.graph, main.scope, name);
   const mainSkipped: SkippedLayer[] = [];
   const plan = weightOnlyMain ? emptyPlan() : planStatic(main, { only: opts.only, int8Stem: opts.int8Stem === true }, mainSkipped);
-  const report: StaticReport = {
-    path: 'static', method, quantized: [], skipped: mainSkipped.map((s) => ({ ...s, graph: 'main' })), quantizedOps: {},
-    foldedBatchNorms: folded.folded.length, fusedActivations: plan.fused.length, hoisted, qdqDomain: domain || 'ai.onnx',
-    ...(opsetRaised ? { opsetRaised } : {}),
-  };
+  const report: StaticReport = { path: 'static', method, quantized: [], skipped: mainSkipped.map((s) => ({ ...s, graph: 'main' })), quantizedOps: {}, foldedBatchNorms: folded.folded.length, fusedActivations: plan.fused.length, hoisted, qdqDomain: domain || 'ai.onnx', ...(opsetRaised ? { opsetRaised } : {}) };
   for (const l of folded.left) report.skipped.push({ name: l.name, op: 'BatchNormalization', reason: `not folded: ${l.reason}`, graph: l.path });
   for (const op of plan.quantizedOps) report.quantizedOps[op] = (report.quantizedOps[op] ?? 0) + 1;
   // Weight-only int8 inside subgraphs (and in the main graph of an opset < 10 model that cannot be raised).
@@ -158,8 +164,14 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
     for (const n of v.graph.node) {
       const l = weightedLayer(n, v.scope);
       if (l === undefined) continue;
-      if (typeof l === 'string') { report.skipped.push({ name: n.name || (n.output[0] ?? ''), op: n.opType ?? '', reason: l, graph: v.path }); continue; }
-      if (opts.only !== undefined && !opts.only.has(l.name)) { report.skipped.push({ name: l.name, op: l.op, reason: 'kept float by the mixed plan (measured too sensitive)', graph: v.path }); continue; }
+      if (typeof l === 'string') {
+        report.skipped.push({ name: n.name || (n.output[0] ?? ''), op: n.opType ?? '', reason: l, graph: v.path });
+        continue;
+      }
+      if (opts.only !== undefined && !opts.only.has(l.name)) {
+        report.skipped.push({ name: l.name, op: l.op, reason: 'kept float by the mixed plan (measured too sensitive)', graph: v.path });
+        continue;
+      }
       // Float compute: no u8 x s8 saturation, so the full 8-bit range.
       extra.push(...quantizeLayerWeights(v.graph, l, undefined, 127, name, domain));
       report.quantized.push({ name: l.name, op: l.op, graph: v.path, activations: 'float', weights: l.axis >= 0 ? 'int8 per-channel' : 'int8 per-tensor', note: why });
@@ -185,9 +197,15 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
     for (const n of [...v.graph.node]) {
       if (n.opType !== 'LSTM' || (n.domain ?? '') !== '') continue;
       const lname = n.name || (n.output[0] ?? '');
-      if (opts.only !== undefined && !opts.only.has(lname)) { report.skipped.push({ name: lname, op: 'LSTM', reason: 'kept float by the mixed plan (measured too sensitive)', graph: v.path }); continue; }
+      if (opts.only !== undefined && !opts.only.has(lname)) {
+        report.skipped.push({ name: lname, op: 'LSTM', reason: 'kept float by the mixed plan (measured too sensitive)', graph: v.path });
+        continue;
+      }
       const why = lstmQuantizable(n, v.scope);
-      if (why !== undefined) { report.skipped.push({ name: lname, op: 'LSTM', reason: why, graph: v.path }); continue; }
+      if (why !== undefined) {
+        report.skipped.push({ name: lname, op: 'LSTM', reason: why, graph: v.path });
+        continue;
+      }
       quantizeLstm(v.graph, n, v.scope, qMax, name);
       report.quantized.push({ name: lname, op: 'LSTM', graph: v.path, activations: 'float', weights: 'int8 per-direction', note: 'com.microsoft.DynamicQuantizeLSTM: the input is quantized per run inside the op' });
     }
@@ -202,7 +220,10 @@ export async function quantizeStatic(input: OnnxModel, opts: StaticOptions): Pro
 function applyPlan(g: GraphProto, plan: StaticPlan, params: Map<string, QParams>, qMax: number, name: (b: string) => string, domain: string, unsigned: boolean, report: StaticReport): void {
   // Fused activations: the layer writes the activation's output directly.
   const removed = new Set<NodeProto>();
-  for (const f of plan.fused) { f.producer.output[0] = f.activation.output[0] ?? ''; removed.add(f.activation); }
+  for (const f of plan.fused) {
+    f.producer.output[0] = f.activation.output[0] ?? '';
+    removed.add(f.activation);
+  }
   const before = new Map<NodeProto, NodeProto[]>();
   for (const l of plan.layers) {
     const p = params.get(l.node.input[0] ?? '');
@@ -213,7 +234,11 @@ function applyPlan(g: GraphProto, plan: StaticPlan, params: Map<string, QParams>
     const t = lookupInitializer([g], c.input);
     if (t === undefined) continue;
     const data = tensorToFloat32(t);
-    const p = activationParams(data.reduce((a, b) => Math.min(a, b), 0), data.reduce((a, b) => Math.max(a, b), 0), unsigned);
+    const p = activationParams(
+      data.reduce((a, b) => Math.min(a, b), 0),
+      data.reduce((a, b) => Math.max(a, b), 0),
+      unsigned,
+    );
     const { q, out } = quantizeConstant(c.input, data, t.dims, p, name, domain);
     g.initializer.push(...q.inits);
     before.set(c.node, [...(before.get(c.node) ?? []), ...q.nodes]);

@@ -12,9 +12,35 @@ import { tensorToNumbers } from './tensor-util.js';
 export type Shape = (number | null)[];
 
 const ELEMENTWISE = new Set([
-  'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Gelu', 'Erf', 'Exp', 'Log', 'Sqrt', 'Neg', 'Abs', 'Clip', 'Softmax', 'LogSoftmax',
-  'Dropout', 'Identity', 'BatchNormalization', 'LayerNormalization', 'Cast', 'HardSigmoid', 'HardSwish', 'Elu', 'Selu',
-  'DynamicQuantizeLinear', 'QuantizeLinear', 'DequantizeLinear', 'Softplus', 'Mish', 'InstanceNormalization',
+  'Relu',
+  'LeakyRelu',
+  'Sigmoid',
+  'Tanh',
+  'Gelu',
+  'Erf',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Neg',
+  'Abs',
+  'Clip',
+  'Softmax',
+  'LogSoftmax',
+  'Dropout',
+  'Identity',
+  'BatchNormalization',
+  'LayerNormalization',
+  'Cast',
+  'HardSigmoid',
+  'HardSwish',
+  'Elu',
+  'Selu',
+  'DynamicQuantizeLinear',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'Softplus',
+  'Mish',
+  'InstanceNormalization',
 ]);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Where', 'Sum']);
 
@@ -55,9 +81,15 @@ function conv(node: NodeProto, x: Shape, w: Shape): Shape | undefined {
   for (let i = 0; i < spatial; i++) {
     const size = x[i + 2];
     const k = kernel[i];
-    if (size === null || size === undefined || k === null || k === undefined) { out.push(null); continue; }
+    if (size === null || size === undefined || k === null || k === undefined) {
+      out.push(null);
+      continue;
+    }
     const s = strides[i] ?? 1;
-    if (same) { out.push(Math.ceil(size / s)); continue; }
+    if (same) {
+      out.push(Math.ceil(size / s));
+      continue;
+    }
     const d = dil[i] ?? 1;
     const p = (pads[i] ?? 0) + (pads[i + spatial] ?? 0);
     out.push(Math.floor((size + p - d * (k - 1) - 1) / s) + 1);
@@ -73,8 +105,14 @@ export function inferShapes(g: GraphProto, outer?: ReadonlyMap<string, Shape>): 
   const shapes = new Map<string, Shape>(outer ?? []);
   const idx = indexGraph(g);
   for (const t of g.initializer) shapes.set(t.name ?? '', [...t.dims]);
-  for (const v of g.input) { const s = fromType(v.type, true); if (s && !shapes.has(v.name ?? '')) shapes.set(v.name ?? '', s); }
-  for (const v of [...g.valueInfo, ...g.output]) { const s = fromType(v.type, false); if (s) shapes.set(v.name ?? '', s); }
+  for (const v of g.input) {
+    const s = fromType(v.type, true);
+    if (s && !shapes.has(v.name ?? '')) shapes.set(v.name ?? '', s);
+  }
+  for (const v of [...g.valueInfo, ...g.output]) {
+    const s = fromType(v.type, false);
+    if (s) shapes.set(v.name ?? '', s);
+  }
   const get = (n: string | undefined): Shape | undefined => (n === undefined ? undefined : shapes.get(n));
   for (const node of g.node) {
     const op = node.opType ?? '';
@@ -102,7 +140,7 @@ export function inferShapes(g: GraphProto, outer?: ReadonlyMap<string, Shape>): 
     } else if (op === 'Reshape' && a) {
       const shapeInit = idx.initializers.get(node.input[1] ?? '');
       if (shapeInit) {
-        const target: Shape = tensorToNumbers(shapeInit).map((d, i) => (d === 0 ? a[i] ?? null : d));
+        const target: Shape = tensorToNumbers(shapeInit).map((d, i) => (d === 0 ? (a[i] ?? null) : d));
         const total = a.reduce<number | null>((x, y) => (x === null || y === null ? null : x * y), 1);
         const known = target.reduce<number | null>((x, y) => (x === null || y === null || y === -1 ? x : x * y), 1);
         out = target.map((d) => (d === -1 ? (total !== null && known ? total / known : null) : d));

@@ -12,11 +12,7 @@ import type { TensorProto } from './onnx-types.js';
 
 /** A TensorProto with every repeated field empty. */
 export function emptyTensor(name: string, dataType: number, dims: readonly number[]): TensorProto {
-  return {
-    name, dataType, dims: [...dims],
-    floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [],
-    externalData: [], metadataProps: [],
-  };
+  return { name, dataType, dims: [...dims], floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [], metadataProps: [] };
 }
 
 export function tensorElementCount(t: TensorProto): number {
@@ -51,22 +47,37 @@ export function tensorToFloat32(t: TensorProto): Float32Array {
   if (t.rawData !== undefined) {
     const buf = rawCopy(t);
     switch (dt) {
-      case DataType.FLOAT: return new Float32Array(buf);
-      case DataType.DOUBLE: return Float32Array.from(new Float64Array(buf));
-      case DataType.INT8: return Float32Array.from(new Int8Array(buf));
-      case DataType.UINT8: return Float32Array.from(new Uint8Array(buf));
-      case DataType.INT32: return Float32Array.from(new Int32Array(buf));
-      case DataType.INT64: return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
-      default: break;
+      case DataType.FLOAT:
+        return new Float32Array(buf);
+      case DataType.DOUBLE:
+        return Float32Array.from(new Float64Array(buf));
+      case DataType.INT8:
+        return Float32Array.from(new Int8Array(buf));
+      case DataType.UINT8:
+        return Float32Array.from(new Uint8Array(buf));
+      case DataType.INT32:
+        return Float32Array.from(new Int32Array(buf));
+      case DataType.INT64:
+        return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
+      default:
+        break;
     }
   } else {
     switch (dt) {
-      case DataType.FLOAT: return Float32Array.from(t.floatData);
-      case DataType.DOUBLE: return Float32Array.from(t.doubleData);
-      case DataType.INT8: case DataType.UINT8: case DataType.INT32: case DataType.INT16: case DataType.UINT16:
+      case DataType.FLOAT:
+        return Float32Array.from(t.floatData);
+      case DataType.DOUBLE:
+        return Float32Array.from(t.doubleData);
+      case DataType.INT8:
+      case DataType.UINT8:
+      case DataType.INT32:
+      case DataType.INT16:
+      case DataType.UINT16:
         return Float32Array.from(t.int32Data);
-      case DataType.INT64: return Float32Array.from(t.int64Data);
-      default: break;
+      case DataType.INT64:
+        return Float32Array.from(t.int64Data);
+      default:
+        break;
     }
   }
   throw new EdgeError('EDGE_ERR_QUANTIZE_UNSUPPORTED', `tensor "${t.name ?? ''}" has data_type ${dt}, which cannot be read as float (${n} elements)`, { details: { tensor: t.name, dataType: dt } });

@@ -51,10 +51,7 @@ function filterReason(m: ModelManifest, v: VariantManifest, c: Candidate, input:
 }
 
 function compare(a: Candidate, b: Candidate): number {
-  return a.prefIndex - b.prefIndex
-    || b.variant.quality.accuracy - a.variant.quality.accuracy
-    || a.latency.value - b.latency.value
-    || (a.variant.id < b.variant.id ? -1 : a.variant.id > b.variant.id ? 1 : 0);
+  return a.prefIndex - b.prefIndex || b.variant.quality.accuracy - a.variant.quality.accuracy || a.latency.value - b.latency.value || (a.variant.id < b.variant.id ? -1 : a.variant.id > b.variant.id ? 1 : 0);
 }
 
 export function modelCandidates(m: ModelManifest, input: PlanInput): ModelCandidates {

@@ -24,21 +24,10 @@ const MiB = 1024 * 1024;
  * - latencyOverheadMs: per-run cost outside the MACs (binding, tensor copies); a guess.
  * - fallbackGmacsPerS: used when the profile gives no rate for a precision nor its fallbacks.
  */
-export const ESTIMATE = {
-  memoryBytesFactor: 1.3,
-  sessionOverheadMB: 11,
-  latencyOverheadMs: 0.1,
-  fallbackGmacsPerS: 1,
-} as const;
+export const ESTIMATE = { memoryBytesFactor: 1.3, sessionOverheadMB: 11, latencyOverheadMs: 0.1, fallbackGmacsPerS: 1 } as const;
 
 /** Rate used for a precision the profile does not rate: fp16 -> fp32, mixed -> int4 -> int8 -> fp32. */
-const RATE_FALLBACK: Readonly<Record<Precision, readonly Precision[]>> = {
-  fp32: ['fp32'],
-  fp16: ['fp16', 'fp32'],
-  int8: ['int8', 'fp32'],
-  int4: ['int4', 'int8', 'fp32'],
-  mixed: ['mixed', 'int4', 'int8', 'fp32'],
-};
+const RATE_FALLBACK: Readonly<Record<Precision, readonly Precision[]>> = { fp32: ['fp32'], fp16: ['fp16', 'fp32'], int8: ['int8', 'fp32'], int4: ['int4', 'int8', 'fp32'], mixed: ['mixed', 'int4', 'int8', 'fp32'] };
 
 export interface Figure {
   value: number;
@@ -64,7 +53,10 @@ export function estimateLatencyMs(v: VariantManifest, profile: DeviceProfile, ca
   let gmacs: number = ESTIMATE.fallbackGmacsPerS;
   for (const p of RATE_FALLBACK[v.precision]) {
     const r = rates[p];
-    if (r !== undefined && r > 0) { gmacs = r; break; }
+    if (r !== undefined && r > 0) {
+      gmacs = r;
+      break;
+    }
   }
   const factor = caps.speedFactor[v.precision] ?? 1;
   return v.macs / (gmacs * factor * 1e6) + ESTIMATE.latencyOverheadMs;
@@ -74,9 +66,7 @@ export function variantFigures(model: string, v: VariantManifest, input: { profi
   const entry = calibrationFor(input.calibration, model, v.id, input.backend, input.profile.inference.threads);
   const wasm = input.backend.wasmMemory;
   return {
-    memory: entry ? { value: entry.rssMB, source: 'measured' }
-      : wasm ? wasmVariantFigure(model, v, wasm)
-        : { value: estimateMemoryMB(v, input.backend), source: 'estimated' },
+    memory: entry ? { value: entry.rssMB, source: 'measured' } : wasm ? wasmVariantFigure(model, v, wasm) : { value: estimateMemoryMB(v, input.backend), source: 'estimated' },
     latency: entry ? { value: entry.latencyP95Ms, source: 'measured' } : { value: estimateLatencyMs(v, input.profile, input.backend), source: 'estimated' },
   };
 }

@@ -5,8 +5,16 @@ import type { ModelPlan, Plan } from './types.js';
 
 function pad(rows: string[][]): string[] {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  for (const r of rows)
+    r.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** measured on this device / measured on the x86 reference machine (WASM, issue 18) / estimated. */
@@ -15,14 +23,7 @@ const est = (source: string): string => (source === 'measured' ? 'measured' : so
 function row(m: ModelPlan): string[] {
   const c = m.chosen;
   if (!c) return [m.model, '-', '-', '-', '-', '-'];
-  return [
-    m.model,
-    c.variant,
-    c.precision,
-    `${c.memoryMB.toFixed(1)} (${est(c.memorySource)})`,
-    `${c.latencyMs.toFixed(2)} (${est(c.latencySource)})`,
-    c.accuracy.toFixed(4),
-  ];
+  return [m.model, c.variant, c.precision, `${c.memoryMB.toFixed(1)} (${est(c.memorySource)})`, `${c.latencyMs.toFixed(2)} (${est(c.latencySource)})`, c.accuracy.toFixed(4)];
 }
 
 export function formatPlan(plan: Plan): string {

@@ -66,7 +66,10 @@ function rescue(slots: Slot[], left: number): number {
   for (const d of slots) {
     if (d.choice !== null || d.ranked.length === 0) continue;
     const smallest = Math.min(...d.ranked.map((c) => c.memory.value));
-    const order = slots.filter((s) => s !== d && s.choice !== null).reverse().sort((a, b) => a.priority - b.priority);
+    const order = slots
+      .filter((s) => s !== d && s.choice !== null)
+      .reverse()
+      .sort((a, b) => a.priority - b.priority);
     const saved = order.map((s) => s.choice);
     const squeezed = new Set<Slot>();
     let free = left;
@@ -81,7 +84,9 @@ function rescue(slots: Slot[], left: number): number {
       if (free >= smallest) break;
     }
     if (free < smallest) {
-      order.forEach((s, i) => { s.choice = saved[i] ?? null; });
+      order.forEach((s, i) => {
+        s.choice = saved[i] ?? null;
+      });
       continue;
     }
     for (const s of squeezed) s.gaveWayTo.push(d.manifest.id);
@@ -101,9 +106,7 @@ function modelPlan(s: Slot, budgetMB: number, precisions: readonly string[], run
     if (c === chosen) return;
     const need = c.memory.value;
     if (s.choice === null || i < s.choice) {
-      const detail = need <= s.leftBefore && s.gaveWayTo.length > 0
-        ? `needs ${mb(need)} MB (${c.memory.source}); gave way so that ${s.gaveWayTo.join(', ')} could load in the shared budget`
-        : `needs ${mb(need)} MB (${c.memory.source}), ${mb(need - s.leftBefore)} MB over the ${mb(s.leftBefore)} MB left`;
+      const detail = need <= s.leftBefore && s.gaveWayTo.length > 0 ? `needs ${mb(need)} MB (${c.memory.source}); gave way so that ${s.gaveWayTo.join(', ')} could load in the shared budget` : `needs ${mb(need)} MB (${c.memory.source}), ${mb(need - s.leftBefore)} MB over the ${mb(s.leftBefore)} MB left`;
       rejected.push({ variant: c.variant.id, reason: 'over-budget', detail });
     } else if (chosen) {
       rejected.push({ variant: c.variant.id, reason: 'lower-preference', detail: whyBetter(chosen, c, precisions) });
@@ -111,9 +114,10 @@ function modelPlan(s: Slot, budgetMB: number, precisions: readonly string[], run
   });
   const base = { model: s.manifest.id, priority: s.priority, rejected };
   if (!chosen) {
-    const message = s.ranked.length === 0
-      ? `no variant of ${s.manifest.id} passes this profile and backend (${s.filtered.length} refused)`
-      : `no variant of ${s.manifest.id} fits: the smallest needs ${mb(Math.min(...s.ranked.map((c) => c.memory.value)))} MB and ${mb(s.leftBefore)} MB of the ${mb(budgetMB)} MB budget is left${runtimeNote}`;
+    const message =
+      s.ranked.length === 0
+        ? `no variant of ${s.manifest.id} passes this profile and backend (${s.filtered.length} refused)`
+        : `no variant of ${s.manifest.id} fits: the smallest needs ${mb(Math.min(...s.ranked.map((c) => c.memory.value)))} MB and ${mb(s.leftBefore)} MB of the ${mb(budgetMB)} MB budget is left${runtimeNote}`;
     return { ...base, chosen: null, error: { code: 'EDGE_ERR_NO_VARIANT_FITS', message } };
   }
   const notes: string[] = [];
@@ -123,16 +127,7 @@ function modelPlan(s: Slot, budgetMB: number, precisions: readonly string[], run
   if (s.rescuedBy.length > 0) notes.push(`fits after downgrading ${s.rescuedBy.join(', ')}`);
   return {
     ...base,
-    chosen: {
-      variant: chosen.variant.id,
-      precision: chosen.variant.precision,
-      memoryMB: round2(chosen.memory.value),
-      memorySource: chosen.memory.source,
-      latencyMs: round2(chosen.latency.value),
-      latencySource: chosen.latency.source,
-      accuracy: chosen.variant.quality.accuracy,
-      detail: notes.join('; '),
-    },
+    chosen: { variant: chosen.variant.id, precision: chosen.variant.precision, memoryMB: round2(chosen.memory.value), memorySource: chosen.memory.source, latencyMs: round2(chosen.latency.value), latencySource: chosen.latency.source, accuracy: chosen.variant.quality.accuracy, detail: notes.join('; ') },
   };
 }
 
@@ -161,9 +156,5 @@ export function planModels(input: PlanInput): Plan {
   const models = slots.map((s) => modelPlan(s, input.budgetMB, input.profile.inference.precision, runtimeNote));
   const planned = runtime !== null && slots.some((s) => s.choice !== null);
   const usedMB = round2(slots.reduce((sum, s) => sum + memOf(s), 0) + (planned ? (runtime?.value ?? 0) : 0));
-  return {
-    profile: input.profile.id, backend: input.backend.kind, budgetMB: input.budgetMB, usedMB,
-    ...(planned && runtime ? { runtime: { mb: round2(runtime.value), source: runtime.source, startMB: round2(runtime.startMB), sharedMB: round2(runtime.sharedMB) } } : {}),
-    models,
-  };
+  return { profile: input.profile.id, backend: input.backend.kind, budgetMB: input.budgetMB, usedMB, ...(planned && runtime ? { runtime: { mb: round2(runtime.value), source: runtime.source, startMB: round2(runtime.startMB), sharedMB: round2(runtime.sharedMB) } } : {}), models };
 }

@@ -105,15 +105,7 @@ export interface PlanInput {
   exclusions?: Exclusion[];
 }
 
-export const REJECT_REASONS = [
-  'excluded',
-  'unsupported-precision',
-  'unsupported-op',
-  'below-accuracy-floor',
-  'slower-than-target',
-  'over-budget',
-  'lower-preference',
-] as const;
+export const REJECT_REASONS = ['excluded', 'unsupported-precision', 'unsupported-op', 'below-accuracy-floor', 'slower-than-target', 'over-budget', 'lower-preference'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export interface Rejection {

@@ -6,103 +6,25 @@
 import type { WasmMemoryFigures } from './types.js';
 
 export const WASM_REFERENCE: WasmMemoryFigures = {
-  "measuredOn": "x86-64 (x64), Node v20.20.2, onnxruntime-web 1.30, liftoff-only, 1 thread, 2026-11-29: node dist/bench/wasm-memory.js --runs 50 --write",
-  "runtimeMB": 70.7,
-  "sharedMB": 14.7,
-  "variants": [
-    {
-      "model": "digits",
-      "variant": "teacher-fp32",
-      "sha256": "1febbac1680a7645b3e22451ac289c7fa983254967b74aac856372917fc62125",
-      "mb": 1.9
-    },
-    {
-      "model": "digits",
-      "variant": "teacher-int8",
-      "sha256": "8f714f0533f08cfb9c5e656ea2cfe55050982c10b86a314d1c1bd9aa0f7d7cf5",
-      "mb": 1
-    },
-    {
-      "model": "digits",
-      "variant": "teacher-mixed",
-      "sha256": "9b2ea4d9eb09495a88b06c01a2f6f228f68b3eac7e10a47b61f03d5f9d44a749",
-      "mb": 1.2
-    },
-    {
-      "model": "digits",
-      "variant": "teacher-pruned50",
-      "sha256": "7a6040bf9c02ec3f84135cce3512acc2a6ab3978ffea30b9d7c0e8ba770da44a",
-      "mb": 1
-    },
-    {
-      "model": "digits",
-      "variant": "student-fp32",
-      "sha256": "c80868f67a8d113290a8d2ac5edbc38ace3005c43148ff5c9db92dfae507872c",
-      "mb": 1
-    },
-    {
-      "model": "digits",
-      "variant": "student-int8",
-      "sha256": "7effcdbd12e390ec854440afdd95b568d64a2bf11e62feb7a8296da5aa08ce97",
-      "mb": 1
-    },
-    {
-      "model": "digits",
-      "variant": "student-mixed",
-      "sha256": "529a6c4d245b91bd163d142127cb89c5f936331dedb87ffd26b8304445ff2497",
-      "mb": 1.2
-    },
-    {
-      "model": "spam",
-      "variant": "teacher-fp32",
-      "sha256": "72d9d3e3b144c08bbaa6bf4c6300c9701e4b193ba958b4f8affa7f78c59dd777",
-      "mb": 9.5
-    },
-    {
-      "model": "spam",
-      "variant": "teacher-int8",
-      "sha256": "6277fd174bfa0ed58c29df9fca277d702719fe7d7bb5d7b51244b3aa76cea6fd",
-      "mb": 3.2
-    },
-    {
-      "model": "spam",
-      "variant": "teacher-mixed",
-      "sha256": "99d1420d738f5fbd766b66cc738833a82b09bbdaa16cd3a42102191253ef3d1e",
-      "mb": 2.8
-    },
-    {
-      "model": "spam",
-      "variant": "teacher-pruned50",
-      "sha256": "62b8a9c83b314a71adffa6132fcdbf27ef5adbf0039f38e9f4de9d82e5e66ac5",
-      "mb": 5.5
-    },
-    {
-      "model": "spam",
-      "variant": "student-fp32",
-      "sha256": "ec7222b91f16b0813480616e1f857e43202149d18c7f184f2bb1ec1f8545ee63",
-      "mb": 1.6
-    },
-    {
-      "model": "spam",
-      "variant": "student-int8",
-      "sha256": "2741f0fbc1fd7dbe5315bcac906c939065df5d227fa4708b3ce1eececcec4ed0",
-      "mb": 1.5
-    },
-    {
-      "model": "textdir",
-      "variant": "fp32",
-      "sha256": "491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640",
-      "mb": 7.5
-    },
-    {
-      "model": "vad",
-      "variant": "fp32",
-      "sha256": "a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28",
-      "mb": 9.7
-    }
+  measuredOn: 'x86-64 (x64), Node v20.20.2, onnxruntime-web 1.30, liftoff-only, 1 thread, 2026-11-29: node dist/bench/wasm-memory.js --runs 50 --write',
+  runtimeMB: 70.7,
+  sharedMB: 14.7,
+  variants: [
+    { model: 'digits', variant: 'teacher-fp32', sha256: '1febbac1680a7645b3e22451ac289c7fa983254967b74aac856372917fc62125', mb: 1.9 },
+    { model: 'digits', variant: 'teacher-int8', sha256: '8f714f0533f08cfb9c5e656ea2cfe55050982c10b86a314d1c1bd9aa0f7d7cf5', mb: 1 },
+    { model: 'digits', variant: 'teacher-mixed', sha256: '9b2ea4d9eb09495a88b06c01a2f6f228f68b3eac7e10a47b61f03d5f9d44a749', mb: 1.2 },
+    { model: 'digits', variant: 'teacher-pruned50', sha256: '7a6040bf9c02ec3f84135cce3512acc2a6ab3978ffea30b9d7c0e8ba770da44a', mb: 1 },
+    { model: 'digits', variant: 'student-fp32', sha256: 'c80868f67a8d113290a8d2ac5edbc38ace3005c43148ff5c9db92dfae507872c', mb: 1 },
+    { model: 'digits', variant: 'student-int8', sha256: '7effcdbd12e390ec854440afdd95b568d64a2bf11e62feb7a8296da5aa08ce97', mb: 1 },
+    { model: 'digits', variant: 'student-mixed', sha256: '529a6c4d245b91bd163d142127cb89c5f936331dedb87ffd26b8304445ff2497', mb: 1.2 },
+    { model: 'spam', variant: 'teacher-fp32', sha256: '72d9d3e3b144c08bbaa6bf4c6300c9701e4b193ba958b4f8affa7f78c59dd777', mb: 9.5 },
+    { model: 'spam', variant: 'teacher-int8', sha256: '6277fd174bfa0ed58c29df9fca277d702719fe7d7bb5d7b51244b3aa76cea6fd', mb: 3.2 },
+    { model: 'spam', variant: 'teacher-mixed', sha256: '99d1420d738f5fbd766b66cc738833a82b09bbdaa16cd3a42102191253ef3d1e', mb: 2.8 },
+    { model: 'spam', variant: 'teacher-pruned50', sha256: '62b8a9c83b314a71adffa6132fcdbf27ef5adbf0039f38e9f4de9d82e5e66ac5', mb: 5.5 },
+    { model: 'spam', variant: 'student-fp32', sha256: 'ec7222b91f16b0813480616e1f857e43202149d18c7f184f2bb1ec1f8545ee63', mb: 1.6 },
+    { model: 'spam', variant: 'student-int8', sha256: '2741f0fbc1fd7dbe5315bcac906c939065df5d227fa4708b3ce1eececcec4ed0', mb: 1.5 },
+    { model: 'textdir', variant: 'fp32', sha256: '491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640', mb: 7.5 },
+    { model: 'vad', variant: 'fp32', sha256: 'a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28', mb: 9.7 },
   ],
-  "fallback": {
-    "baseMB": 5.5,
-    "perFileMB": 3.62
-  }
+  fallback: { baseMB: 5.5, perFileMB: 3.62 },
 };

@@ -61,7 +61,10 @@ export async function createPreprocessor(loaded: LoadedManifest): Promise<Prepro
     throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess input "${spec.input}" must be [batch, ${spec.maxLength}], manifest says [${input.shape.join(',')}]`, { details });
   }
   const vocab = await readVocab(loaded, spec);
-  for (const [k, id] of [['padId', spec.padId], ['unkId', spec.unkId]] as const) {
+  for (const [k, id] of [
+    ['padId', spec.padId],
+    ['unkId', spec.unkId],
+  ] as const) {
     if (!Number.isInteger(id) || id < 0 || id >= vocab.length) throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `preprocess ${k} ${id} is outside the vocab (${vocab.length} tokens)`, { details });
   }
   return textTokensPreprocessor(spec, vocab, dtype);

@@ -5,7 +5,12 @@
 import { allocate, type TensorDtype } from '../tensor.js';
 import type { Preprocessor, TextTokensSpec } from './types.js';
 
-const A = 65, Z = 90, a = 97, z = 122, D0 = 48, D9 = 57;
+const A = 65,
+  Z = 90,
+  a = 97,
+  z = 122,
+  D0 = 48,
+  D9 = 57;
 
 function isWordChar(c: number): boolean {
   return (c >= a && c <= z) || (c >= A && c <= Z) || (c >= D0 && c <= D9);
@@ -18,8 +23,14 @@ export function splitTokens(text: string, lowercase: TextTokensSpec['lowercase']
   let start = -1;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (isWordChar(c)) { if (start < 0) start = i; continue; }
-    if (start >= 0) { out.push(s.slice(start, i)); start = -1; }
+    if (isWordChar(c)) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start >= 0) {
+      out.push(s.slice(start, i));
+      start = -1;
+    }
     // Punctuation tokens are single ASCII characters; a UTF-16 surrogate never matches one.
     if (c < 128 && punctuation.includes(s[i] as string)) out.push(s[i] as string);
   }
@@ -30,7 +41,9 @@ export function splitTokens(text: string, lowercase: TextTokensSpec['lowercase']
 /** A tokenizer over a loaded vocabulary. `dtype` is the model input's element type (int64 or int32). */
 export function textTokensPreprocessor(spec: TextTokensSpec, vocab: readonly string[], dtype: 'int64' | 'int32'): Preprocessor {
   const index = new Map<string, number>();
-  vocab.forEach((t, i) => { if (!index.has(t)) index.set(t, i); });
+  vocab.forEach((t, i) => {
+    if (!index.has(t)) index.set(t, i);
+  });
   const L = spec.maxLength;
   return (texts) => {
     const ids = new Int32Array(texts.length * L).fill(spec.padId);

@@ -65,21 +65,15 @@ export async function verifyVariant(loaded: LoadedManifest, variant: VariantMani
     const st = await handle.stat();
     if (!st.isFile()) throw new EdgeError('EDGE_ERR_FILE_MISSING', `variant ${variant.id}: ${file} is not a regular file`, { details });
     if (st.size !== variant.bytes) {
-      throw new EdgeError('EDGE_ERR_FILE_TRUNCATED', `variant ${variant.id}: ${file} has ${st.size} bytes, manifest says ${variant.bytes}`, {
-        details: { ...details, expectedBytes: variant.bytes, actualBytes: st.size },
-      });
+      throw new EdgeError('EDGE_ERR_FILE_TRUNCATED', `variant ${variant.id}: ${file} has ${st.size} bytes, manifest says ${variant.bytes}`, { details: { ...details, expectedBytes: variant.bytes, actualBytes: st.size } });
     }
     const bytes = new Uint8Array(await handle.readFile());
     if (bytes.byteLength !== variant.bytes) {
-      throw new EdgeError('EDGE_ERR_FILE_TRUNCATED', `variant ${variant.id}: ${file} changed size while read`, {
-        details: { ...details, expectedBytes: variant.bytes, actualBytes: bytes.byteLength },
-      });
+      throw new EdgeError('EDGE_ERR_FILE_TRUNCATED', `variant ${variant.id}: ${file} changed size while read`, { details: { ...details, expectedBytes: variant.bytes, actualBytes: bytes.byteLength } });
     }
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== variant.sha256.toLowerCase()) {
-      throw new EdgeError('EDGE_ERR_INTEGRITY', `variant ${variant.id}: ${file} sha256 ${actual} differs from the manifest's ${variant.sha256}`, {
-        details: { ...details, expected: variant.sha256.toLowerCase(), actual },
-      });
+      throw new EdgeError('EDGE_ERR_INTEGRITY', `variant ${variant.id}: ${file} sha256 ${actual} differs from the manifest's ${variant.sha256}`, { details: { ...details, expected: variant.sha256.toLowerCase(), actual } });
     }
     return { path: file, bytes };
   } finally {

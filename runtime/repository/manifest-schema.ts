@@ -48,48 +48,32 @@ const variant: SchemaOf<VariantManifest> = {
     sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 of the file, 64 hex digits. Checked before every load.' },
     bytes: { type: 'integer', minimum: 1, description: 'File size in bytes. A different size refuses the variant as truncated.' },
     precision: { type: 'string', enum: PRECISIONS, description: 'Weight precision; "mixed" needs layerBits.' },
-    layerBits: {
-      type: 'object',
-      description: 'Mixed variants: weight bits per initializer or node name.',
-      minProperties: 1,
-      additionalProperties: { type: 'integer', enum: [2, 4, 8, 16, 32] },
-    },
+    layerBits: { type: 'object', description: 'Mixed variants: weight bits per initializer or node name.', minProperties: 1, additionalProperties: { type: 'integer', enum: [2, 4, 8, 16, 32] } },
     pruning: {
       type: 'object',
       description: 'Present when the variant was pruned.',
       additionalProperties: false,
       required: ['method', 'sparsity'],
-      properties: {
-        method: { type: 'string', minLength: 1, description: 'How it was pruned, e.g. "structured-l1".' },
-        sparsity: { type: 'number', minimum: 0, maximum: 1, description: 'Share (0..1) of weights removed.' },
-      },
+      properties: { method: { type: 'string', minLength: 1, description: 'How it was pruned, e.g. "structured-l1".' }, sparsity: { type: 'number', minimum: 0, maximum: 1, description: 'Share (0..1) of weights removed.' } },
     },
     distillation: {
       type: 'object',
       description: 'Present when the variant was distilled from another variant of this model.',
       additionalProperties: false,
       required: ['teacher'],
-      properties: {
-        teacher: { type: 'string', pattern: ID_PATTERN, description: 'Variant id of the teacher.' },
-        temperature: { type: 'number', exclusiveMinimum: 0, description: 'Softmax temperature used in distillation.' },
-      },
+      properties: { teacher: { type: 'string', pattern: ID_PATTERN, description: 'Variant id of the teacher.' }, temperature: { type: 'number', exclusiveMinimum: 0, description: 'Softmax temperature used in distillation.' } },
     },
     params: { type: 'integer', minimum: 0, description: 'Parameter count (weights + biases).' },
     macs: { type: 'integer', minimum: 0, description: 'Multiply-accumulates per sample at batch 1.' },
-    ops: {
-      type: 'array',
-      uniqueItems: true,
-      description: 'Operator types in the graph, domain-qualified outside the default domain ("com.microsoft.MatMulNBits").',
-      items: { type: 'string', minLength: 1 },
-    },
+    ops: { type: 'array', uniqueItems: true, description: 'Operator types in the graph, domain-qualified outside the default domain ("com.microsoft.MatMulNBits").', items: { type: 'string', minLength: 1 } },
     quality: {
       type: 'object',
-      description: 'Measured on the model\'s eval set.',
+      description: "Measured on the model's eval set.",
       additionalProperties: false,
       required: ['accuracy', 'agreement', 'evalCount'],
       properties: {
         accuracy: { type: 'number', minimum: 0, maximum: 1, description: 'Top-1 accuracy, 0..1.' },
-        agreement: { type: 'number', minimum: 0, maximum: 1, description: 'Share of samples whose top-1 equals the reference variant\'s, 0..1.' },
+        agreement: { type: 'number', minimum: 0, maximum: 1, description: "Share of samples whose top-1 equals the reference variant's, 0..1." },
         evalCount: { type: 'integer', minimum: 1, description: 'Eval samples behind the figures.' },
       },
     },
@@ -144,17 +128,14 @@ const audioSpec: SchemaOf<AudioSpec> = {
   properties: {
     kind: { type: 'string', enum: ['audio'], description: '"audio".' },
     input: { type: 'string', minLength: 1, description: 'Model input fed float32 [1, contextSamples + frameSamples].' },
-    rate: { type: 'integer', minimum: 1000, maximum: 384000, description: 'The model\'s sample rate, Hz.' },
+    rate: { type: 'integer', minimum: 1000, maximum: 384000, description: "The model's sample rate, Hz." },
     frameSamples: { type: 'integer', minimum: 1, maximum: 1048576, description: 'Samples per inference.' },
     contextSamples: { type: 'integer', minimum: 0, maximum: 65536, description: 'Samples of the previous frame prepended (silero v5: 64). Default 0.' },
     rateInput: { type: 'string', minLength: 1, description: 'An int64 input that receives the rate (silero "sr").' },
   },
 };
 
-const preprocess: SchemaOf<TextTokensSpec | ImageSpec | AudioSpec> = {
-  anyOf: [textTokens, imageSpec, audioSpec],
-  description: 'What the runtime does to a raw request (text, image, audio) before inference (runtime/preprocess/, runtime/media/).',
-};
+const preprocess: SchemaOf<TextTokensSpec | ImageSpec | AudioSpec> = { anyOf: [textTokens, imageSpec, audioSpec], description: 'What the runtime does to a raw request (text, image, audio) before inference (runtime/preprocess/, runtime/media/).' };
 
 const streams: SchemaOf<StreamsSpec> = {
   type: 'object',
@@ -171,11 +152,7 @@ const streams: SchemaOf<StreamsSpec> = {
         type: 'object',
         additionalProperties: false,
         required: ['input', 'output'],
-        properties: {
-          input: { type: 'string', minLength: 1, description: 'State input (fixed shape in `inputs`).' },
-          output: { type: 'string', minLength: 1, description: 'State output of the same shape.' },
-          init: { type: 'number', description: 'Initial value of every element. Default 0.' },
-        },
+        properties: { input: { type: 'string', minLength: 1, description: 'State input (fixed shape in `inputs`).' }, output: { type: 'string', minLength: 1, description: 'State output of the same shape.' }, init: { type: 'number', description: 'Initial value of every element. Default 0.' } },
       },
     },
   },
@@ -212,12 +189,7 @@ const topChangeEvent: SchemaOf<TopChangeEventSpec> = {
   },
 };
 
-const events: SchemaOf<EventSpec[]> = {
-  type: 'array',
-  maxItems: 16,
-  description: 'Events published on <prefix>/models/<model>/events, only on transitions.',
-  items: { anyOf: [thresholdEvent, topChangeEvent] },
-};
+const events: SchemaOf<EventSpec[]> = { type: 'array', maxItems: 16, description: 'Events published on <prefix>/models/<model>/events, only on transitions.', items: { anyOf: [thresholdEvent, topChangeEvent] } };
 
 /** The manifest schema; `compileSchema` applies its defaults. */
 export const manifestSchema: SchemaOf<ModelManifest> & { $schema: string } = {
@@ -244,14 +216,10 @@ export const manifestSchema: SchemaOf<ModelManifest> & { $schema: string } = {
         file: { type: 'string', minLength: 1, description: 'Path of the model file inside that package.' },
         sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 of that file as shipped (the unchanged variant has the same).' },
         license: { type: 'string', minLength: 1, description: 'Licence of the package (SPDX id).' },
-        upstream: { type: 'string', description: 'The model\'s original project and its licence, when it differs from the package.' },
+        upstream: { type: 'string', description: "The model's original project and its licence, when it differs from the package." },
       },
     },
-    labels: {
-      type: 'array',
-      description: 'Class names in output order (classification). Their count must equal the first output\'s last dimension.',
-      items: { type: 'string' },
-    },
+    labels: { type: 'array', description: "Class names in output order (classification). Their count must equal the first output's last dimension.", items: { type: 'string' } },
     inputs: { type: 'array', minItems: 1, items: tensorSpec, description: 'Graph inputs.' },
     outputs: { type: 'array', minItems: 1, items: tensorSpec, description: 'Graph outputs; for a classifier the first holds the scores.' },
     reference: { type: 'string', pattern: ID_PATTERN, description: 'Variant id that quality.agreement is measured against.' },
@@ -260,10 +228,7 @@ export const manifestSchema: SchemaOf<ModelManifest> & { $schema: string } = {
       description: 'Labelled eval set: {"inputs": number[][], "labels": number[]}.',
       additionalProperties: false,
       required: ['file', 'count'],
-      properties: {
-        file: { type: 'string', minLength: 1, description: 'Path relative to the model folder.' },
-        count: { type: 'integer', minimum: 1, description: 'Samples in the set.' },
-      },
+      properties: { file: { type: 'string', minLength: 1, description: 'Path relative to the model folder.' }, count: { type: 'integer', minimum: 1, description: 'Samples in the set.' } },
     },
     preprocess,
     streams,

@@ -79,7 +79,10 @@ export async function loadManifests(modelsDir: string): Promise<LoadedManifests>
   }
   const loaded: LoadedManifest[] = [];
   const errors: EdgeError[] = [];
-  const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const dirs = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   for (const name of dirs) {
     const file = path.join(root, name, MANIFEST_FILE);
     try {
@@ -123,9 +126,7 @@ export function findVariant(manifest: ModelManifest, id: string): VariantManifes
   const v = manifest.variants.find((x) => x.id === id);
   if (v === undefined) {
     const allowed = manifest.variants.map((x) => x.id);
-    throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${manifest.id}" has no variant "${id}" (has: ${allowed.join(', ')})`, {
-      details: { model: manifest.id, variant: id, allowed },
-    });
+    throw new EdgeError('EDGE_ERR_VARIANT_NOT_FOUND', `model "${manifest.id}" has no variant "${id}" (has: ${allowed.join(', ')})`, { details: { model: manifest.id, variant: id, allowed } });
   }
   return v;
 }

@@ -13,7 +13,11 @@ import path from 'node:path';
 import { resolveVariantFile, verifyVariant } from './integrity.js';
 import type { LoadedManifest, VariantManifest } from './types.js';
 
-interface Entry { size: number; mtimeMs: number; sha256: string }
+interface Entry {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
 
 export class VerifiedFiles {
   readonly #file: string | null;
@@ -37,7 +41,9 @@ export class VerifiedFiles {
             if (typeof e?.size === 'number' && typeof e.mtimeMs === 'number' && typeof e.sha256 === 'string') entries.set(k, { size: e.size, mtimeMs: e.mtimeMs, sha256: e.sha256 });
           }
         }
-      } catch { /* absent or unreadable: start empty */ }
+      } catch {
+        /* absent or unreadable: start empty */
+      }
     }
     return new VerifiedFiles(file, entries);
   }
@@ -70,6 +76,8 @@ export class VerifiedFiles {
       await writeFile(tmp, JSON.stringify(Object.fromEntries(this.#entries)));
       await rename(tmp, this.#file);
       this.#dirty = false;
-    } catch { /* a cache: ignore */ }
+    } catch {
+      /* a cache: ignore */
+    }
   }
 }

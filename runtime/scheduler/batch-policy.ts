@@ -31,10 +31,7 @@ export interface QueuedItem {
   signature: string;
 }
 
-export type BatchDecision =
-  | { kind: 'dispatch'; count: number; rows: number }
-  | { kind: 'wait'; untilMs: number }
-  | { kind: 'idle' };
+export type BatchDecision = { kind: 'dispatch'; count: number; rows: number } | { kind: 'wait'; untilMs: number } | { kind: 'idle' };
 
 export function decideBatch(queue: readonly QueuedItem[], nowMs: number, config: BatchingConfig | null): BatchDecision {
   const head = queue[0];

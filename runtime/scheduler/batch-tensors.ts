@@ -11,10 +11,13 @@ import { allocate, elementCount, type NamedTensors, type Tensor, type TensorData
 
 /** Batching key of a request: input names, dtypes and dims after dim 0. */
 export function signature(inputs: NamedTensors): string {
-  return Object.keys(inputs).sort().map((name) => {
-    const t = inputs[name] as Tensor;
-    return `${name}:${t.dtype}:${t.dims.slice(1).join('x')}`;
-  }).join('|');
+  return Object.keys(inputs)
+    .sort()
+    .map((name) => {
+      const t = inputs[name] as Tensor;
+      return `${name}:${t.dtype}:${t.dims.slice(1).join('x')}`;
+    })
+    .join('|');
 }
 
 function setAt(target: TensorData, source: TensorData, offset: number): void {

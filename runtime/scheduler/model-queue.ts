@@ -73,10 +73,7 @@ interface Pending extends QueuedItem {
   settled: boolean;
 }
 
-const globalTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+const globalTimers: Timers = { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) };
 
 export class ModelQueue {
   readonly key: string;
@@ -108,9 +105,7 @@ export class ModelQueue {
     this.#timers = options.timers ?? globalTimers;
     this.#variant = options.variant ?? '';
     const b = this.#batching;
-    const bad = !Number.isInteger(this.#limit) || this.#limit < 0 || !Number.isInteger(this.#concurrency) || this.#concurrency < 1
-      || (b !== null && (!Number.isInteger(b.maxBatch) || b.maxBatch < 1 || !(b.maxQueueDelayMs >= 0)
-        || b.preferredBatchSizes.some((s) => !Number.isInteger(s) || s < 1 || s > b.maxBatch)));
+    const bad = !Number.isInteger(this.#limit) || this.#limit < 0 || !Number.isInteger(this.#concurrency) || this.#concurrency < 1 || (b !== null && (!Number.isInteger(b.maxBatch) || b.maxBatch < 1 || !(b.maxQueueDelayMs >= 0) || b.preferredBatchSizes.some((s) => !Number.isInteger(s) || s < 1 || s > b.maxBatch)));
     if (bad) throw new EdgeError('EDGE_ERR_CONFIG_INVALID', `queue settings for model "${this.key}" are invalid`, { details: { queueLimit: this.#limit, concurrency: this.#concurrency, batching: b } });
   }
 
@@ -207,28 +202,26 @@ export class ModelQueue {
       this.#finish(batch, asEdgeError(e));
       return;
     }
-    this.#engine.run(this.key, merged).then((result) => {
-      const doneAt = this.#clock();
-      let parts: NamedTensors[];
-      try {
-        parts = splitRows(result.outputs, batch.map((p) => p.rows));
-      } catch (e) {
-        this.#finish(batch, asEdgeError(e));
-        return;
-      }
-      batch.forEach((p, i) => {
-        this.#settle(p, null, {
-          variant: this.#variant,
-          outputs: parts[i] as NamedTensors,
-          queueMs: dispatchedAt - p.enqueuedAtMs,
-          inferenceMs: result.inferenceMs,
-          serviceMs: doneAt - dispatchedAt,
-          batchRows: rows,
-          batchRequests: batch.length,
+    this.#engine.run(this.key, merged).then(
+      (result) => {
+        const doneAt = this.#clock();
+        let parts: NamedTensors[];
+        try {
+          parts = splitRows(
+            result.outputs,
+            batch.map((p) => p.rows),
+          );
+        } catch (e) {
+          this.#finish(batch, asEdgeError(e));
+          return;
+        }
+        batch.forEach((p, i) => {
+          this.#settle(p, null, { variant: this.#variant, outputs: parts[i] as NamedTensors, queueMs: dispatchedAt - p.enqueuedAtMs, inferenceMs: result.inferenceMs, serviceMs: doneAt - dispatchedAt, batchRows: rows, batchRequests: batch.length });
         });
-      });
-      this.#finish(batch, null);
-    }, (e: unknown) => this.#finish(batch, asEdgeError(e)));
+        this.#finish(batch, null);
+      },
+      (e: unknown) => this.#finish(batch, asEdgeError(e)),
+    );
   }
 
   #finish(batch: Pending[], error: EdgeError | null): void {
@@ -258,11 +251,14 @@ export class ModelQueue {
     if (this.#timer !== null && this.#timerAt <= untilMs) return;
     this.#clearTimer();
     this.#timerAt = untilMs;
-    this.#timer = this.#timers.setTimeout(() => {
-      this.#timer = null;
-      this.#timerAt = Infinity;
-      this.#pump();
-    }, Math.max(0, untilMs - now));
+    this.#timer = this.#timers.setTimeout(
+      () => {
+        this.#timer = null;
+        this.#timerAt = Infinity;
+        this.#pump();
+      },
+      Math.max(0, untilMs - now),
+    );
   }
 
   #clearTimer(): void {

@@ -63,16 +63,7 @@ export interface AdaptiveLimits {
   maxBackoff: number;
 }
 
-export const DEFAULT_ADAPTIVE_LIMITS = {
-  thermalHysteresisC: 5,
-  memAvailableMinMB: 64,
-  psiSomeAvg10Max: 10,
-  eventHoldMs: 15_000,
-  downWindowMs: 10_000,
-  upWindowMs: 60_000,
-  minLatencySamples: 20,
-  maxBackoff: 8,
-} as const satisfies Partial<AdaptiveLimits>;
+export const DEFAULT_ADAPTIVE_LIMITS = { thermalHysteresisC: 5, memAvailableMinMB: 64, psiSomeAvg10Max: 10, eventHoldMs: 15_000, downWindowMs: 10_000, upWindowMs: 60_000, minLatencySamples: 20, maxBackoff: 8 } as const satisfies Partial<AdaptiveLimits>;
 
 /** What the system probes said this tick; null = not exposed on this board. */
 export interface SystemSignals {
@@ -135,9 +126,7 @@ export interface ModelSignals {
   samples: number;
 }
 
-export type Decision =
-  | { action: 'stay'; pressures: Pressure[]; note?: 'at-cheapest' | 'waiting' }
-  | { action: 'switch'; from: string; to: string; reason: SwitchReason; direction: 'down' | 'up' };
+export type Decision = { action: 'stay'; pressures: Pressure[]; note?: 'at-cheapest' | 'waiting' } | { action: 'switch'; from: string; to: string; reason: SwitchReason; direction: 'down' | 'up' };
 
 export interface DecideInput {
   nowMs: number;
@@ -172,21 +161,15 @@ export function decide(state: ModelPolicyState, input: DecideInput): { state: Mo
     let waiting = false;
     for (const p of pressures) {
       const start = Math.max(since[p] ?? now, state.lastSwitchMs ?? -Infinity);
-      if (now - start < limits.downWindowMs) { waiting = true; continue; }
+      if (now - start < limits.downWindowMs) {
+        waiting = true;
+        continue;
+      }
       if (!here) continue;
       const to = ladder.find((r) => cost(r, p) < cost(here, p));
       if (!to) continue;
       const flapping = state.lastUpMs !== null && now - state.lastUpMs < limits.upWindowMs * state.backoff;
-      return {
-        state: {
-          ...next,
-          current: to.variant,
-          downFrom: [...state.downFrom, state.current],
-          lastSwitchMs: now,
-          backoff: flapping ? Math.min(limits.maxBackoff, state.backoff * 2) : state.backoff,
-        },
-        decision: { action: 'switch', from: state.current, to: to.variant, reason: p, direction: 'down' },
-      };
+      return { state: { ...next, current: to.variant, downFrom: [...state.downFrom, state.current], lastSwitchMs: now, backoff: flapping ? Math.min(limits.maxBackoff, state.backoff * 2) : state.backoff }, decision: { action: 'switch', from: state.current, to: to.variant, reason: p, direction: 'down' } };
     }
     return { state: next, decision: { action: 'stay', pressures, note: waiting ? 'waiting' : 'at-cheapest' } };
   }
@@ -202,10 +185,7 @@ export function decide(state: ModelPolicyState, input: DecideInput): { state: Mo
       if (v !== undefined && ladder.some((r) => r.variant === v)) to = v;
     }
     if (to !== undefined && to !== state.current) {
-      return {
-        state: { ...next, current: to, downFrom: stack, lastSwitchMs: now, lastUpMs: now },
-        decision: { action: 'switch', from: state.current, to, reason: 'recovered', direction: 'up' },
-      };
+      return { state: { ...next, current: to, downFrom: stack, lastSwitchMs: now, lastUpMs: now }, decision: { action: 'switch', from: state.current, to, reason: 'recovered', direction: 'up' } };
     }
     return { state: { ...next, downFrom: stack }, decision: { action: 'stay', pressures } };
   }

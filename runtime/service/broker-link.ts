@@ -28,10 +28,7 @@ export async function brokerEndpoint(c: ServiceConfig, brokerConfigured: boolean
   if (!embed) return { url: c.broker.url, protocolVersion: c.broker.protocolVersion, embedded: null };
   const { startEmbeddedBroker } = await import('../transport/embedded-broker.js');
   const embedded = await startEmbeddedBroker({ host: c.embeddedBroker.host, port: c.embeddedBroker.port });
-  log.info('broker.embedded', {
-    url: embedded.url,
-    note: 'no broker configured and nothing listening: started the in-process aedes broker (MQTT 3.1.1); use mosquitto in production',
-  });
+  log.info('broker.embedded', { url: embedded.url, note: 'no broker configured and nothing listening: started the in-process aedes broker (MQTT 3.1.1); use mosquitto in production' });
   // aedes speaks MQTT 3.1.1 only.
   return { url: embedded.url, protocolVersion: 4, embedded };
 }
@@ -40,7 +37,10 @@ export async function brokerEndpoint(c: ServiceConfig, brokerConfigured: boolean
 export function connectionOptions(c: ServiceConfig, endpoint: BrokerEndpoint, password: string | undefined): ConnectionOptions {
   const tls = c.broker.tls;
   return {
-    url: endpoint.url, protocolVersion: endpoint.protocolVersion, clientId: c.broker.clientId, keepaliveS: c.broker.keepaliveS,
+    url: endpoint.url,
+    protocolVersion: endpoint.protocolVersion,
+    clientId: c.broker.clientId,
+    keepaliveS: c.broker.keepaliveS,
     ...(c.broker.username !== undefined ? { username: c.broker.username } : {}),
     ...(password !== undefined ? { password } : {}),
     ...(tls ? { tls: stripUndefined({ caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, rejectUnauthorized: tls.rejectUnauthorized }) } : {}),

@@ -51,12 +51,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   const now = o.now ?? (() => performance.now());
   const runs = o.runs ?? 50;
   const started = now();
-  const session = {
-    intraOpThreads: o.profile.inference.threads,
-    graphOptimization: o.profile.inference.graphOptimization,
-    memArena: true,
-    memPattern: true,
-  };
+  const session = { intraOpThreads: o.profile.inference.threads, graphOptimization: o.profile.inference.graphOptimization, memArena: true, memPattern: true };
   const entries: CalibrationEntry[] = [];
   const failures: CalibrationResult['failures'] = [];
   const skipped: CalibrationResult['skipped'] = [];
@@ -99,11 +94,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
           await o.engine.unload(key);
         }
         times.sort((a, b) => a - b);
-        const entry: CalibrationEntry = {
-          model: m.id, variant: v.id, backend: o.engine.kind, threads: session.intraOpThreads,
-          loadMs: round(info.loadMs), latencyP50Ms: round(percentile(times, 50)), latencyP95Ms: round(percentile(times, 95)),
-          rssMB: round(Math.max(0, info.rssDeltaMB)),
-        };
+        const entry: CalibrationEntry = { model: m.id, variant: v.id, backend: o.engine.kind, threads: session.intraOpThreads, loadMs: round(info.loadMs), latencyP50Ms: round(percentile(times, 50)), latencyP95Ms: round(percentile(times, 95)), rssMB: round(Math.max(0, info.rssDeltaMB)) };
         entries.push(entry);
         o.onVariant?.(entry, m.id, v.id);
       } catch (e) {
@@ -139,7 +130,10 @@ async function afterOthers(o: CalibrateOptions, session: LoadRequest['session'],
     const p = smallest.get(model);
     if (!p) return;
     const key = `calibrate:primer:${model}`;
-    if (!load) { await o.engine.unload(key); return; }
+    if (!load) {
+      await o.engine.unload(key);
+      return;
+    }
     const { path: file, bytes } = await verifyVariant(p.loaded, p.v);
     await o.engine.load({ key, file, bytes, session, warmup: warmupInputs(p.loaded.manifest.inputs) });
   };

@@ -79,7 +79,10 @@ export function createDeployHost(o: DeployHostOptions): DeployHost {
       }
     },
     health(model, modelDir) {
-      const t = o.runtime().telemetry().find((x) => x.model === model);
+      const t = o
+        .runtime()
+        .telemetry()
+        .find((x) => x.model === model);
       const bad = (why: string): EdgeError => new EdgeError('EDGE_ERR_DEPLOY_HEALTH', `${model}: ${why}`, { details: { model } });
       // A reload that failed (logged) leaves the previous files serving: that is no success.
       if (o.runtime().manifest(model)?.dir !== path.resolve(modelDir)) return bad('the swap did not take: the previous model is still served (see reload.failed in the log)');
@@ -99,7 +102,9 @@ export async function readTrustedKeys(entries: readonly string[]): Promise<KeyOb
   for (const [i, e] of entries.entries()) {
     let pem = e;
     if (!e.includes('-----BEGIN')) {
-      try { pem = await readFile(e, 'utf8'); } catch (err) {
+      try {
+        pem = await readFile(e, 'utf8');
+      } catch (err) {
         throw new EdgeError('EDGE_ERR_DEPLOY_KEY', `deploy.trustedKeys[${i}]: cannot read ${e}`, { cause: err, details: { file: e } });
       }
     }

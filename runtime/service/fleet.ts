@@ -85,7 +85,8 @@ export function commandHost(d: CommandDeps): CommandHost {
         d.pins.delete(model);
         throw new EdgeError('EDGE_ERR_LOAD_FAILED', `could not switch ${model} to ${variant} (see the service log); nothing changed`, { details: { model, variant } });
       }
-      if (record !== null) d.onSwitch(model, record); else d.publishStatus();
+      if (record !== null) d.onSwitch(model, record);
+      else d.publishStatus();
       return { model, variant, pinned: true };
     },
     unpin: async (model) => {
@@ -94,7 +95,8 @@ export function commandHost(d: CommandDeps): CommandHost {
       const planned = rt.plan.models.find((m) => m.model === model)?.chosen?.variant ?? null;
       const current = rt.status().find((s) => s.model === model)?.variant ?? null;
       const record = planned !== null && current !== planned ? await rt.swap(model, planned, 'unpinned') : null;
-      if (record !== null) d.onSwitch(model, record); else d.publishStatus();
+      if (record !== null) d.onSwitch(model, record);
+      else d.publishStatus();
       return { model, variant: record?.to ?? current, pinned: false };
     },
   };
@@ -139,38 +141,57 @@ function str(body: Record<string, unknown>, key: string, command: string): strin
 export async function startFleet(o: FleetOptions): Promise<Fleet> {
   const c = o.config;
   const ha = c.homeAssistant;
-  const discoveryFor = (manifests: readonly LoadedManifest[]) => (ha.discovery
-    ? haDiscoveryMessage(ha.prefix, {
-      deviceId: c.deviceId, board: o.board, version: o.version, prefix: c.topicPrefix,
-      models: manifests.map((m) => ({ id: m.manifest.id, eventTypes: declaredEventTypes((m.manifest as { events?: unknown }).events) })),
-    })
-    : null);
+  const discoveryFor = (manifests: readonly LoadedManifest[]) =>
+    ha.discovery ? haDiscoveryMessage(ha.prefix, { deviceId: c.deviceId, board: o.board, version: o.version, prefix: c.topicPrefix, models: manifests.map((m) => ({ id: m.manifest.id, eventTypes: declaredEventTypes((m.manifest as { events?: unknown }).events) })) }) : null;
   const markerFile = path.join(o.stateDir, MARKER);
-  const announced = await readFile(markerFile, 'utf8').then((t) => (JSON.parse(t) as { topic?: unknown }).topic, () => undefined);
-  const onCommand = c.commands.enabled ? async (name: string, body: Record<string, unknown>): Promise<unknown> => {
-    switch (name) {
-      case 'status': return o.commands.status();
-      case 'reload': return o.commands.reload();
-      case 'calibrate': return o.commands.calibrate();
-      case 'pin': return o.commands.pin(str(body, 'model', name), str(body, 'variant', name));
-      case 'unpin': return o.commands.unpin(str(body, 'model', name));
-      default: throw new EdgeError('EDGE_ERR_UNKNOWN_COMMAND', `no command "${name}"; commands: status, reload, pin, unpin, calibrate`);
-    }
-  } : null;
+  const announced = await readFile(markerFile, 'utf8').then(
+    (t) => (JSON.parse(t) as { topic?: unknown }).topic,
+    () => undefined,
+  );
+  const onCommand = c.commands.enabled
+    ? async (name: string, body: Record<string, unknown>): Promise<unknown> => {
+        switch (name) {
+          case 'status':
+            return o.commands.status();
+          case 'reload':
+            return o.commands.reload();
+          case 'calibrate':
+            return o.commands.calibrate();
+          case 'pin':
+            return o.commands.pin(str(body, 'model', name), str(body, 'variant', name));
+          case 'unpin':
+            return o.commands.unpin(str(body, 'model', name));
+          default:
+            throw new EdgeError('EDGE_ERR_UNKNOWN_COMMAND', `no command "${name}"; commands: status, reload, pin, unpin, calibrate`);
+        }
+      }
+    : null;
   const deployOn = o.deploy !== undefined && o.deploy.trusted.length > 0;
   let device: DeployDevice | null = null;
   const needLink = ha.discovery || onCommand !== null || typeof announced === 'string' || deployOn;
-  const link = needLink ? FleetLink.start({
-    ...o.connection, prefix: c.topicPrefix, discovery: discoveryFor(o.manifests), haPrefix: ha.prefix, onCommand,
-    replyPolicy: c.replyTopics, log: o.log.child({ layer: 'fleet' }),
-    onDeploy: deployOn ? (kind, payload) => device?.handle(kind, payload) : null,
-    deployPrefixes: c.group !== undefined ? [`edge/group/${c.group}`] : [],
-  }) : null;
+  const link = needLink
+    ? FleetLink.start({
+        ...o.connection,
+        prefix: c.topicPrefix,
+        discovery: discoveryFor(o.manifests),
+        haPrefix: ha.prefix,
+        onCommand,
+        replyPolicy: c.replyTopics,
+        log: o.log.child({ layer: 'fleet' }),
+        onDeploy: deployOn ? (kind, payload) => device?.handle(kind, payload) : null,
+        deployPrefixes: c.group !== undefined ? [`edge/group/${c.group}`] : [],
+      })
+    : null;
   if (deployOn && o.deploy !== undefined && link !== null) {
     device = new DeployDevice({
-      stateDir: o.stateDir, trusted: o.deploy.trusted, host: o.deploy.host, publish: (s) => link.publishDeployState(s),
-      healthWindowS: c.deploy.healthWindowS, maxBundleBytes: Math.round(c.deploy.maxBundleMB * 1048576),
-      log: o.log.child({ layer: 'deploy' }), ...(o.deploy.holdAt !== undefined ? { holdAt: o.deploy.holdAt } : {}),
+      stateDir: o.stateDir,
+      trusted: o.deploy.trusted,
+      host: o.deploy.host,
+      publish: (s) => link.publishDeployState(s),
+      healthWindowS: c.deploy.healthWindowS,
+      maxBundleBytes: Math.round(c.deploy.maxBundleMB * 1048576),
+      log: o.log.child({ layer: 'deploy' }),
+      ...(o.deploy.holdAt !== undefined ? { holdAt: o.deploy.holdAt } : {}),
     });
     if (o.deploy.recovered !== null) link.publishDeployState(o.deploy.recovered);
     o.log.info('deploy.enabled', { topics: `${c.topicPrefix}/deploy/{begin,chunk,end}`, trustedKeys: o.deploy.trusted.length });

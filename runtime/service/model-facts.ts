@@ -24,7 +24,9 @@ export class FactsBook {
 
   watch(onChange: () => void): () => void {
     this.#watchers.add(onChange);
-    return () => { this.#watchers.delete(onChange); };
+    return () => {
+      this.#watchers.delete(onChange);
+    };
   }
 
   changed(): void {

@@ -90,7 +90,10 @@ export class ModelLifecycle {
     if (this.serving) return Promise.resolve(true);
     if (this.idle) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const t = setTimeout(() => { done = true; resolve(false); }, timeoutMs);
+      const t = setTimeout(() => {
+        done = true;
+        resolve(false);
+      }, timeoutMs);
       let done = false;
       const check = (): void => {
         if (done) return;

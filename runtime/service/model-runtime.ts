@@ -109,7 +109,10 @@ export class ModelRuntime implements InferenceHandler {
 
   constructor(opts: ModelRuntimeOptions) {
     this.#opts = opts;
-    this.#media = new MediaRunners(() => this.#now(), () => (opts.wallNow ? opts.wallNow() : Date.now()));
+    this.#media = new MediaRunners(
+      () => this.#now(),
+      () => (opts.wallNow ? opts.wallNow() : Date.now()),
+    );
     for (const loaded of opts.manifests) {
       const settings = { ...DEFAULT_MODEL_SETTINGS, ...(opts.settings?.[loaded.manifest.id] ?? {}) };
       if (!settings.enabled) continue;
@@ -211,7 +214,9 @@ export class ModelRuntime implements InferenceHandler {
   }
 
   async #recover(slot: Slot, delayMs: number, giveUp: boolean, err: EdgeError): Promise<void> {
-    await new Promise<void>((resolve) => { setTimeout(resolve, delayMs).unref(); });
+    await new Promise<void>((resolve) => {
+      setTimeout(resolve, delayMs).unref();
+    });
     if (this.#closing || slot.life.state !== 'restarting') return;
     await release(this.#ctx(), slot);
     if (giveUp && slot.variant) {
@@ -336,9 +341,7 @@ export class ModelRuntime implements InferenceHandler {
     if (!slot || preferred === null) return [];
     const { ranked } = modelCandidates(slot.loaded.manifest, this.#planInput());
     const from = ranked.findIndex((c) => c.variant.id === preferred);
-    return ranked.slice(Math.max(0, from)).map((c) => ({
-      variant: c.variant.id, latencyMs: c.latency.value, memoryMB: c.memory.value, accuracy: c.variant.quality.accuracy,
-    }));
+    return ranked.slice(Math.max(0, from)).map((c) => ({ variant: c.variant.id, latencyMs: c.latency.value, memoryMB: c.memory.value, accuracy: c.variant.quality.accuracy }));
   }
 
   /**
@@ -384,15 +387,17 @@ export class ModelRuntime implements InferenceHandler {
   /** Stops taking requests, lets in-flight ones finish within `drainTimeoutMs`, unloads. */
   async close(drainTimeoutMs = 5000): Promise<void> {
     this.#closing = true;
-    await Promise.all([...this.#slots.values()].map(async (s) => {
-      // A session handed over to a reload's new runtime is its business now.
-      if (s.queue && !s.handedOver) await s.queue.drain(drainTimeoutMs);
-      await release(this.#ctx(), s);
-      if (s.life.state !== 'unavailable') {
-        if (s.life.state !== 'unloading') s.life.to('unloading');
-        s.life.to('unavailable');
-      }
-    }));
+    await Promise.all(
+      [...this.#slots.values()].map(async (s) => {
+        // A session handed over to a reload's new runtime is its business now.
+        if (s.queue && !s.handedOver) await s.queue.drain(drainTimeoutMs);
+        await release(this.#ctx(), s);
+        if (s.life.state !== 'unavailable') {
+          if (s.life.state !== 'unloading') s.life.to('unloading');
+          s.life.to('unavailable');
+        }
+      }),
+    );
     await this.#media.close();
   }
 
@@ -420,9 +425,20 @@ export class ModelRuntime implements InferenceHandler {
   #ctx(): SlotLoadContext {
     const o = this.#opts;
     return {
-      engine: o.engine, profile: o.profile, budgetMB: o.budgetMB, cacheDir: o.cacheDir, log: o.log, now: o.now, swapDrainMs: o.swapDrainMs ?? 5000,
-      slots: [...this.#slots.values()], exclusions: this.#exclusions, measured: this.#measured, runtimeCharge: () => this.plan.runtime,
-      closing: () => this.#closing, newWindow: () => this.#newWindow(), monotonic: () => this.#now(),
+      engine: o.engine,
+      profile: o.profile,
+      budgetMB: o.budgetMB,
+      cacheDir: o.cacheDir,
+      log: o.log,
+      now: o.now,
+      swapDrainMs: o.swapDrainMs ?? 5000,
+      slots: [...this.#slots.values()],
+      exclusions: this.#exclusions,
+      measured: this.#measured,
+      runtimeCharge: () => this.plan.runtime,
+      closing: () => this.#closing,
+      newWindow: () => this.#newWindow(),
+      monotonic: () => this.#now(),
     };
   }
 }

@@ -92,13 +92,5 @@ export function planInput(o: { profile: DeviceProfile; budgetMB: number; caps: B
   const priorities: Record<string, number> = {};
   for (const [id, s] of slots) priorities[id] = s.settings.priority;
   const calibration: Calibration | undefined = o.calibration ? { ...o.calibration, entries: mergeEntries(o.calibration.entries, measured) } : undefined;
-  return {
-    profile: o.profile,
-    manifests: [...slots.values()].map((s) => s.loaded.manifest),
-    budgetMB: o.budgetMB,
-    backend: o.caps,
-    priorities,
-    exclusions,
-    ...(calibration ? { calibration } : {}),
-  };
+  return { profile: o.profile, manifests: [...slots.values()].map((s) => s.loaded.manifest), budgetMB: o.budgetMB, backend: o.caps, priorities, exclusions, ...(calibration ? { calibration } : {}) };
 }

@@ -64,7 +64,13 @@ export interface JournalEntry {
 const COMPACT_BYTES = 64 * 1024;
 const NO_ENTRY: JournalEntry = { settled: () => undefined };
 
-interface OpenLine { seq: number; maxRun: number; model: string; key: string; line: string }
+interface OpenLine {
+  seq: number;
+  maxRun: number;
+  model: string;
+  key: string;
+  line: string;
+}
 
 export class PoisonJournal {
   readonly #dir: string;
@@ -148,7 +154,11 @@ export class PoisonJournal {
         this.#open.delete(seq);
         this.#write(`E ${seq}\n`);
         if (this.#open.size === 0 && this.#fd !== null) {
-          try { closeSync(this.#fd); } catch { /* nothing left to lose */ }
+          try {
+            closeSync(this.#fd);
+          } catch {
+            /* nothing left to lose */
+          }
           this.#fd = null;
         }
       },
@@ -262,7 +272,11 @@ export class PoisonJournal {
   #off(e: unknown): void {
     this.#on = false;
     if (this.#fd !== null) {
-      try { closeSync(this.#fd); } catch { /* already unusable */ }
+      try {
+        closeSync(this.#fd);
+      } catch {
+        /* already unusable */
+      }
     }
     this.#fd = null;
     if (this.#warned) return;

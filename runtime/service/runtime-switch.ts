@@ -42,13 +42,20 @@ export class RuntimeSwitch implements InferenceHandler {
 
   watchFacts(onChange: () => void): () => void {
     this.#watchers.add(onChange);
-    return () => { this.#watchers.delete(onChange); };
+    return () => {
+      this.#watchers.delete(onChange);
+    };
   }
 
   infer(model: string, id: string, inputs: NamedTensors, extras?: RequestExtras): Promise<InferResult> {
     const p = this.#current.infer(model, id, inputs, extras);
     const observer = this.observer;
-    return observer === null ? p : p.then((r) => { observer(model, r); return r; });
+    return observer === null
+      ? p
+      : p.then((r) => {
+          observer(model, r);
+          return r;
+        });
   }
 
   noteRefused(model: string, code: ErrorCode): void {

@@ -116,11 +116,21 @@ export class EdgeService {
     return s;
   }
 
-  get plan(): Plan { return this.#switch.current.plan; }
-  get brokerUrl(): string { return this.#brokerUrl; }
-  get stateDir(): string { return this.#stateDir; }
-  get topicPrefix(): string { return this.#config.topicPrefix; }
-  get runtime(): ModelRuntime { return this.#switch.current; }
+  get plan(): Plan {
+    return this.#switch.current.plan;
+  }
+  get brokerUrl(): string {
+    return this.#brokerUrl;
+  }
+  get stateDir(): string {
+    return this.#stateDir;
+  }
+  get topicPrefix(): string {
+    return this.#config.topicPrefix;
+  }
+  get runtime(): ModelRuntime {
+    return this.#switch.current;
+  }
 
   /** True once MQTT is connected and the request subscription acknowledged; false after `timeoutMs` (READY=1 timing, deploy/systemd/README.md). */
   waitConnected(timeoutMs: number): Promise<boolean> {
@@ -170,23 +180,43 @@ export class EdgeService {
     });
     this.#publishStatus();
     this.#fleet = await startFleet({
-      config: c, stateDir: this.#stateDir, embeddedBroker: this.#broker !== null,
+      config: c,
+      stateDir: this.#stateDir,
+      embeddedBroker: this.#broker !== null,
       connection,
-      board: this.#setup.profile.board, version: this.#o.version, manifests: this.#setup.manifests,
-      handler: this.#switch, inbound: this.#inbound, log: this.#log,
+      board: this.#setup.profile.board,
+      version: this.#o.version,
+      manifests: this.#setup.manifests,
+      handler: this.#switch,
+      inbound: this.#inbound,
+      log: this.#log,
       commands: commandHost({
-        runtime: () => this.#switch.current, pins: this.#pins, status: () => this.#statusFacts(),
-        reload: async () => { await this.reload(await (this.#o.loadConfig?.() ?? Promise.resolve(this.#config))); },
+        runtime: () => this.#switch.current,
+        pins: this.#pins,
+        status: () => this.#statusFacts(),
+        reload: async () => {
+          await this.reload(await (this.#o.loadConfig?.() ?? Promise.resolve(this.#config)));
+        },
         calibrate: async () => {
           const cal = await this.#calibrateNow(this.#setup, this.#config);
           if (cal !== null) await this.reload(this.#config);
           return cal;
         },
-        onSwitch: (model, record) => this.#onSwitch(model, record), publishStatus: () => this.#publishStatus(),
+        onSwitch: (model, record) => this.#onSwitch(model, record),
+        publishStatus: () => this.#publishStatus(),
       }),
       deploy: {
-        trusted, recovered,
-        host: createDeployHost({ engine: this.#engine, deploy: c.deploy, budgetMB: () => this.#setup.budget.budgetMB, runtime: () => this.#switch.current, apply: async () => { await this.reload(this.#config); } }),
+        trusted,
+        recovered,
+        host: createDeployHost({
+          engine: this.#engine,
+          deploy: c.deploy,
+          budgetMB: () => this.#setup.budget.budgetMB,
+          runtime: () => this.#switch.current,
+          apply: async () => {
+            await this.reload(this.#config);
+          },
+        }),
         ...(process.env[DEPLOY_HOLD_ENV] ? { holdAt: process.env[DEPLOY_HOLD_ENV] } : {}),
       },
     });
@@ -207,7 +237,9 @@ export class EdgeService {
     this.#telemetry = startTelemetry({
       intervalS: c.telemetry?.intervalS ?? this.#setup.profile.telemetry.intervalS,
       collect,
-      publish: async (payload) => { this.#transport?.publishTelemetry(payload); },
+      publish: async (payload) => {
+        this.#transport?.publishTelemetry(payload);
+      },
       log: this.#log.child({ layer: 'telemetry' }),
     });
     if (c.adaptive.enabled) {
@@ -407,6 +439,15 @@ export class EdgeService {
 function bounded(p: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    p.then(() => { clearTimeout(t); resolve(); }, () => { clearTimeout(t); resolve(); });
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
   });
 }

@@ -41,12 +41,6 @@ function compareSide(side: IoMismatch['side'], manifest: readonly TensorSpec[], 
 }
 
 /** Every difference between the manifest's and the session's inputs and outputs; [] when they match. */
-export function checkSessionIo(
-  manifest: { inputs: readonly TensorSpec[]; outputs: readonly TensorSpec[] },
-  session: { inputs?: readonly IoSpec[] | undefined; outputs?: readonly IoSpec[] | undefined },
-): IoMismatch[] {
-  return [
-    ...(session.inputs ? compareSide('input', manifest.inputs, session.inputs) : []),
-    ...(session.outputs ? compareSide('output', manifest.outputs, session.outputs) : []),
-  ];
+export function checkSessionIo(manifest: { inputs: readonly TensorSpec[]; outputs: readonly TensorSpec[] }, session: { inputs?: readonly IoSpec[] | undefined; outputs?: readonly IoSpec[] | undefined }): IoMismatch[] {
+  return [...(session.inputs ? compareSide('input', manifest.inputs, session.inputs) : []), ...(session.outputs ? compareSide('output', manifest.outputs, session.outputs) : [])];
 }

@@ -95,28 +95,16 @@ export async function resolveSetup(o: SetupOptions): Promise<Setup> {
       const one = await loadManifest(path.join(dir, MANIFEST_FILE));
       if (one.manifest.id !== id) throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `deployed model ${dir} says id "${one.manifest.id}", expected "${id}"`);
       const at = loaded.findIndex((m) => m.manifest.id === id);
-      if (at >= 0) loaded[at] = one; else loaded.push(one);
+      if (at >= 0) loaded[at] = one;
+      else loaded.push(one);
     } catch (e) {
       errors.push(asEdgeError(e));
     }
   }
   loaded.sort((a, b) => (a.manifest.id < b.manifest.id ? -1 : a.manifest.id > b.manifest.id ? 1 : 0));
   const pref = o.backend ?? profile.inference.backend;
-  const backend = o.backendFor === 'profile'
-    ? resolveBackend(pref, { platform: 'linux', arch: NODE_ARCH[profile.cpu.arch] })
-    : resolveBackend(pref);
-  const computed = effectiveBudgetMB({
-    profileBudgetMB: profile.memory.budgetMB,
-    reserveMB: profile.memory.reserveMB,
-    cgroupLimitMB: await cgroupMemoryLimitMB(fsRoot),
-    memAvailableMB: await memAvailableMB(fsRoot),
-    processRssMB: processRssMB(),
-  });
-  const budget: EffectiveBudget = o.budgetMB === undefined || o.budgetMB >= computed.budgetMB
-    ? computed
-    : { budgetMB: o.budgetMB, limitedBy: 'profile', detail: `--budget-mb ${o.budgetMB} (the host allows ${computed.budgetMB} MB: ${computed.detail})` };
-  return {
-    profile, profileSource, detection, modelsDir, manifests: loaded, manifestErrors: errors,
-    backend, caps: defaultBackendCaps(backend), budget,
-  };
+  const backend = o.backendFor === 'profile' ? resolveBackend(pref, { platform: 'linux', arch: NODE_ARCH[profile.cpu.arch] }) : resolveBackend(pref);
+  const computed = effectiveBudgetMB({ profileBudgetMB: profile.memory.budgetMB, reserveMB: profile.memory.reserveMB, cgroupLimitMB: await cgroupMemoryLimitMB(fsRoot), memAvailableMB: await memAvailableMB(fsRoot), processRssMB: processRssMB() });
+  const budget: EffectiveBudget = o.budgetMB === undefined || o.budgetMB >= computed.budgetMB ? computed : { budgetMB: o.budgetMB, limitedBy: 'profile', detail: `--budget-mb ${o.budgetMB} (the host allows ${computed.budgetMB} MB: ${computed.detail})` };
+  return { profile, profileSource, detection, modelsDir, manifests: loaded, manifestErrors: errors, backend, caps: defaultBackendCaps(backend), budget };
 }

@@ -75,10 +75,7 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
       await c.engine.unload(key).catch(() => undefined);
       return new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the runtime closed during the load');
     }
-    c.measured.push({
-      model: m.id, variant: variant.id, backend: c.engine.kind, threads: c.profile.inference.threads,
-      loadMs: loaded.loadMs, latencyP50Ms: loaded.warmupMs ?? 0, latencyP95Ms: loaded.warmupMs ?? 0, rssMB: Math.max(0, loaded.rssDeltaMB),
-    });
+    c.measured.push({ model: m.id, variant: variant.id, backend: c.engine.kind, threads: c.profile.inference.threads, loadMs: loaded.loadMs, latencyP50Ms: loaded.warmupMs ?? 0, latencyP95Ms: loaded.warmupMs ?? 0, rssMB: Math.max(0, loaded.rssDeltaMB) });
     const old = { key: slot.key, queue: slot.queue };
     if (slot.variant?.id !== variant.id) slot.life.variantChanged();
     slot.key = key;
@@ -91,9 +88,7 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
       variant: variant.id,
       queueLimit: slot.settings.queueLimit,
       // Stream state is per request (not stacked by rows): no batching for stateful models (issue 11).
-      batching: batchable(m.inputs) && (m.streams?.state?.length ?? 0) === 0 && slot.settings.maxBatch > 1
-        ? { maxBatch: slot.settings.maxBatch, maxQueueDelayMs: slot.settings.maxQueueDelayMs, preferredBatchSizes: slot.settings.preferredBatchSizes }
-        : null,
+      batching: batchable(m.inputs) && (m.streams?.state?.length ?? 0) === 0 && slot.settings.maxBatch > 1 ? { maxBatch: slot.settings.maxBatch, maxQueueDelayMs: slot.settings.maxQueueDelayMs, preferredBatchSizes: slot.settings.preferredBatchSizes } : null,
       ...(c.now ? { clock: c.now } : {}),
     });
     slot.window = c.newWindow();
@@ -128,10 +123,17 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
 export async function retire(c: Pick<SlotLoadContext, 'log' | 'monotonic'> & { engine: Pick<InferenceEngine, 'unload'> }, queue: ModelQueue, key: string, timeoutMs: number): Promise<void> {
   const end = c.monotonic() + timeoutMs;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([queue.onIdle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+  await Promise.race([
+    queue.onIdle(),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    }),
+  ]);
   clearTimeout(timer);
   await queue.drain(Math.max(0, end - c.monotonic()));
-  await c.engine.unload(key).catch((e: unknown) => { c.log.warn('model.unload_failed', { key, error: asEdgeError(e) }); });
+  await c.engine.unload(key).catch((e: unknown) => {
+    c.log.warn('model.unload_failed', { key, error: asEdgeError(e) });
+  });
 }
 
 /** Drops the slot's session at once (queued requests are answered EDGE_ERR_SHUTTING_DOWN). */

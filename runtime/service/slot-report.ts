@@ -14,11 +14,7 @@ import { topClasses } from './top-classes.js';
 
 /** A slot for a model about to load (state `loading`). */
 export function newSlot(loaded: LoadedManifest, settings: ModelSettings, window: WindowedHistogram): Slot {
-  return {
-    loaded, settings, life: new ModelLifecycle(loaded.manifest.id), variant: null, key: null, queue: null, loadMs: null, rssDeltaMB: null, fromCache: false,
-    requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(), window, plannedMB: 0, switches: [], swapping: null,
-    waiting: 0, handedOver: false,
-  };
+  return { loaded, settings, life: new ModelLifecycle(loaded.manifest.id), variant: null, key: null, queue: null, loadMs: null, rssDeltaMB: null, fromCache: false, requests: 0, errors: 0, rejected: 0, latency: new LatencyHistogram(), window, plannedMB: 0, switches: [], swapping: null, waiting: 0, handedOver: false };
 }
 
 /** Adds a classification model's best classes to its result, in place (the one result type, issue 16). */
@@ -81,11 +77,7 @@ export function adoptSlot(slot: Slot, prev: Slot, chosen: string | undefined, be
   const variant = slot.loaded.manifest.variants.find((v) => v.id === prevVariant.id);
   if (variant?.sha256 !== prevVariant.sha256) return false;
   if (JSON.stringify(slot.settings) !== JSON.stringify(prev.settings)) return false;
-  Object.assign(slot, {
-    variant, key: prev.key, queue: prev.queue, loadMs: prev.loadMs, rssDeltaMB: prev.rssDeltaMB, fromCache: prev.fromCache,
-    requests: prev.requests, errors: prev.errors, rejected: prev.rejected, latency: prev.latency, window: prev.window, plannedMB: prev.plannedMB,
-    switches: prev.switches,
-  });
+  Object.assign(slot, { variant, key: prev.key, queue: prev.queue, loadMs: prev.loadMs, rssDeltaMB: prev.rssDeltaMB, fromCache: prev.fromCache, requests: prev.requests, errors: prev.errors, rejected: prev.rejected, latency: prev.latency, window: prev.window, plannedMB: prev.plannedMB, switches: prev.switches });
   if (prev.cacheError !== undefined) slot.cacheError = prev.cacheError;
   slot.life.restarts = prev.life.restarts;
   slot.life.to('ready');

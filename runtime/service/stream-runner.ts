@@ -111,13 +111,15 @@ export class StreamRunner {
     }
     ctx.busy++;
     const stream = extras.stream;
-    const job = ctx.tail.then(() => {
-      if (extras.reset === true) Object.assign(ctx, this.#newCtx(this.#detector()), { tail: ctx.tail, busy: ctx.busy });
-      return this.#process(ctx, stream, inputs, extras, image);
-    }).finally(() => {
-      ctx.busy--;
-      ctx.lastUsedMs = this.#o.now();
-    });
+    const job = ctx.tail
+      .then(() => {
+        if (extras.reset === true) Object.assign(ctx, this.#newCtx(this.#detector()), { tail: ctx.tail, busy: ctx.busy });
+        return this.#process(ctx, stream, inputs, extras, image);
+      })
+      .finally(() => {
+        ctx.busy--;
+        ctx.lastUsedMs = this.#o.now();
+      });
     ctx.tail = job.catch(() => undefined);
     return job;
   }
@@ -180,7 +182,10 @@ export class StreamRunner {
     if (ctx.resampler === null || ctx.resampler.from !== pcm.rate) ctx.resampler = new Resampler(pcm.rate, spec.rate);
     ctx.framer ??= new Framer(spec.frameSamples, spec.contextSamples ?? 0);
     const bodies = ctx.framer.push(ctx.resampler.push(pcm.samples));
-    if (!keep) { ctx.framer = null; ctx.resampler = null; }
+    if (!keep) {
+      ctx.framer = null;
+      ctx.resampler = null;
+    }
     return bodies.map((b) => {
       const f: NamedTensors = { ...extra, [spec.input]: { dtype: 'float32', dims: [1, b.length], data: b } };
       if (spec.rateInput !== undefined) {
@@ -198,7 +203,8 @@ export class StreamRunner {
     const results: NamedTensors[] = [];
     const rows: FrameOutputs[] = [];
     let last: InferOutcome | null = null;
-    let queueMs = 0, inferenceMs = 0;
+    let queueMs = 0,
+      inferenceMs = 0;
     for (const frame of frames) {
       const r = await this.#o.run({ ...frame, ...ctx.state });
       last = r;
@@ -229,14 +235,7 @@ export class StreamRunner {
       if (audio !== null) ev.streamS = Math.round(((startSamples + (d.frame + 1) * audio.frameSamples) / audio.rate) * 1000) / 1000;
       return ev;
     });
-    const outcome: InferOutcome = {
-      variant,
-      outputs: results.length === 1 ? (results[0] as NamedTensors) : results.length === 0 ? {} : concatRows(results),
-      queueMs,
-      inferenceMs,
-      frames: frames.length,
-      events,
-    };
+    const outcome: InferOutcome = { variant, outputs: results.length === 1 ? (results[0] as NamedTensors) : results.length === 0 ? {} : concatRows(results), queueMs, inferenceMs, frames: frames.length, events };
     if (frames.length === 1 && last?.top !== undefined) outcome.top = last.top;
     return outcome;
   }

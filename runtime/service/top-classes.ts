@@ -32,10 +32,13 @@ export function topClasses(logits: Tensor, labels: readonly string[] | undefined
       const e = Math.exp((data[off + c] ?? 0) - max);
       sum += e;
       // Insert c among the best kept so far: after every kept score >= e (a stable descending order).
-      let i = n < keep ? n : keep;
+      let i = Math.min(n, keep);
       while (i > 0 && (bestE[i - 1] as number) < e) i--;
       if (i >= keep) continue;
-      for (let j = Math.min(n, keep - 1); j > i; j--) { bestC[j] = bestC[j - 1] as number; bestE[j] = bestE[j - 1] as number; }
+      for (let j = Math.min(n, keep - 1); j > i; j--) {
+        bestC[j] = bestC[j - 1] as number;
+        bestE[j] = bestE[j - 1] as number;
+      }
       bestC[i] = c;
       bestE[i] = e;
       if (n < keep) n++;

@@ -42,15 +42,7 @@ export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
   const m = o.loaded.manifest;
   const v = o.variant;
   const { path: file, bytes } = await verifyVariant(o.loaded, v);
-  const request = {
-    key: o.key,
-    file,
-    bytes,
-    session: {
-      ...sessionSpecFor(o.profile, o.budgetMB),
-      ...(o.cacheDir ? { optimizedModelPath: path.join(o.cacheDir, `${m.id}-${v.id}-${v.sha256.slice(0, 12)}-${o.engine.kind}.ort.onnx`) } : {}),
-    },
-  };
+  const request = { key: o.key, file, bytes, session: { ...sessionSpecFor(o.profile, o.budgetMB), ...(o.cacheDir ? { optimizedModelPath: path.join(o.cacheDir, `${m.id}-${v.id}-${v.sha256.slice(0, 12)}-${o.engine.kind}.ort.onnx`) } : {}) } };
   let loaded: LoadedModel;
   try {
     loaded = await o.engine.load({ ...request, warmup: warmupInputs(m.inputs) });
@@ -70,18 +62,14 @@ export async function loadVariant(o: LoadVariantOptions): Promise<LoadedModel> {
   const over = Math.max(0, measuredMB - o.plannedMB - (o.sharedLeftMB ?? 0));
   if (o.othersMB + o.plannedMB + over > o.budgetMB) {
     await o.engine.unload(o.key);
-    throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `loading ${o.key} took ${round(measuredMB)} MB; with ${round(o.othersMB)} MB held by other models that passes the ${round(o.budgetMB)} MB budget`, {
-      details: { needMB: round(measuredMB), heldMB: round(o.othersMB), budgetMB: round(o.budgetMB) },
-    });
+    throw new EdgeError('EDGE_ERR_BUDGET_EXCEEDED', `loading ${o.key} took ${round(measuredMB)} MB; with ${round(o.othersMB)} MB held by other models that passes the ${round(o.budgetMB)} MB budget`, { details: { needMB: round(measuredMB), heldMB: round(o.othersMB), budgetMB: round(o.budgetMB) } });
   }
   return loaded;
 }
 
 function mismatchError(o: LoadVariantOptions, session: LoadedModel): EdgeError {
   const mismatches = checkSessionIo(o.loaded.manifest, session);
-  return new EdgeError('EDGE_ERR_MODEL_MISMATCH', `${o.key}: ${mismatches.map((x) => `${x.side} ${x.name}: ${x.problem}`).join('; ')}`, {
-    details: { model: o.loaded.manifest.id, variant: o.variant.id, mismatches },
-  });
+  return new EdgeError('EDGE_ERR_MODEL_MISMATCH', `${o.key}: ${mismatches.map((x) => `${x.side} ${x.name}: ${x.problem}`).join('; ')}`, { details: { model: o.loaded.manifest.id, variant: o.variant.id, mismatches } });
 }
 
 function round(n: number): number {

@@ -135,13 +135,7 @@ export class LatencyHistogram {
   }
 
   snapshot(): LatencySnapshot {
-    return {
-      count: this.#count,
-      p50: this.percentile(50),
-      p95: this.percentile(95),
-      p99: this.percentile(99),
-      max: this.max,
-    };
+    return { count: this.#count, p50: this.percentile(50), p95: this.percentile(95), p99: this.percentile(99), max: this.max };
   }
 
   reset(): void {

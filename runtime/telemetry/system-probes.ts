@@ -67,17 +67,7 @@ export interface ThrottleFlags {
 /** Decodes the firmware bitfield. Pure. */
 export function decodeThrottled(raw: number): ThrottleFlags {
   const bit = (n: number): boolean => ((raw >>> n) & 1) === 1;
-  return {
-    raw,
-    underVoltageNow: bit(0),
-    armFreqCappedNow: bit(1),
-    throttledNow: bit(2),
-    softTempLimitNow: bit(3),
-    underVoltageOccurred: bit(16),
-    armFreqCappedOccurred: bit(17),
-    throttledOccurred: bit(18),
-    softTempLimitOccurred: bit(19),
-  };
+  return { raw, underVoltageNow: bit(0), armFreqCappedNow: bit(1), throttledNow: bit(2), softTempLimitNow: bit(3), underVoltageOccurred: bit(16), armFreqCappedOccurred: bit(17), throttledOccurred: bit(18), softTempLimitOccurred: bit(19) };
 }
 
 /** True when any "now" bit is set: the board is limiting performance at this moment. */
@@ -169,9 +159,7 @@ export class SystemProbes {
    */
   async cpuTempC(): Promise<number | null> {
     const base = '/sys/class/thermal';
-    const zones = ((await this.#fs.list(base)) ?? []).filter((z) => /^thermal_zone\d+$/.test(z)).sort(
-      (a, b) => Number(a.slice(12)) - Number(b.slice(12)),
-    );
+    const zones = ((await this.#fs.list(base)) ?? []).filter((z) => /^thermal_zone\d+$/.test(z)).sort((a, b) => Number(a.slice(12)) - Number(b.slice(12)));
     let best: number | null = null;
     let zone0: number | null = null;
     for (const z of zones) {
@@ -244,12 +232,7 @@ export class SystemProbes {
       const c = parseKeyedCounters(eventsText);
       events = { low: c.get('low') ?? 0, high: c.get('high') ?? 0, max: c.get('max') ?? 0, oom: c.get('oom') ?? 0, oomKill: c.get('oom_kill') ?? 0 };
     }
-    return {
-      currentMB: current / MB,
-      maxMB: parseLimitMB(await this.#fs.readText(`${dir}/memory.max`)),
-      highMB: parseLimitMB(await this.#fs.readText(`${dir}/memory.high`)),
-      events,
-    };
+    return { currentMB: current / MB, maxMB: parseLimitMB(await this.#fs.readText(`${dir}/memory.max`)), highMB: parseLimitMB(await this.#fs.readText(`${dir}/memory.high`)), events };
   }
 
   /** /proc/pressure/memory (PSI, kernel >= 4.20 with CONFIG_PSI); null when absent. */

@@ -63,18 +63,14 @@ export async function sendRequest(o: SendRequestOptions): Promise<RequestAnswer>
   const nonce = randomUUID();
   const replyTo = `${o.prefix}/replies/${nonce}`;
   const id = typeof o.body?.['id'] === 'string' ? (o.body['id'] as string) : nonce;
-  const client: MqttClient = createMqttClient(o.url, {
-    protocolVersion: v5 ? 5 : 4,
-    clean: true,
-    reconnectPeriod: 0,
-    connectTimeout: Math.min(timeoutMs, 10_000),
-    ...(o.username !== undefined ? { username: o.username } : {}),
-    ...(o.password !== undefined ? { password: o.password } : {}),
-  }, tlsOptions(o.tls));
+  const client: MqttClient = createMqttClient(o.url, { protocolVersion: v5 ? 5 : 4, clean: true, reconnectPeriod: 0, connectTimeout: Math.min(timeoutMs, 10_000), ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}) }, tlsOptions(o.tls));
   try {
     return await new Promise<RequestAnswer>((resolve, reject) => {
       const timer = setTimeout(() => reject(new EdgeError('EDGE_ERR_TIMEOUT', `no answer from ${o.prefix}/models/${o.model} within ${timeoutMs} ms`, { details: { id, timeoutMs } })), timeoutMs);
-      const fail = (e: unknown): void => { clearTimeout(timer); reject(e); };
+      const fail = (e: unknown): void => {
+        clearTimeout(timer);
+        reject(e);
+      };
       client.once('error', (e) => fail(connectionError(e, o.url)));
       client.on('message', (_topic, payload, packet) => {
         const props = packet.properties;

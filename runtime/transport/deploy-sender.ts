@@ -71,17 +71,17 @@ export async function sendBundle(o: SendBundleOptions): Promise<SendBundleResult
   const timeoutMs = o.timeoutMs ?? 120_000;
   const b = o.bundle;
   const total = Math.max(1, Math.ceil(b.blob.length / o.chunkBytes));
-  const client: MqttClient = createMqttClient(o.url, {
-    protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000,
-    ...(o.username !== undefined ? { username: o.username } : {}),
-    ...(o.password !== undefined ? { password: o.password } : {}),
-  });
+  const client: MqttClient = createMqttClient(o.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000, ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}) });
   const fresh = new Map<string, DeviceDeployState>();
   let wake: (() => void) | null = null;
   client.on('message', (topic, payload, packet) => {
     if (packet.retain) return;
     let s: DeviceDeployState;
-    try { s = JSON.parse(payload.toString('utf8')) as DeviceDeployState; } catch { return; }
+    try {
+      s = JSON.parse(payload.toString('utf8')) as DeviceDeployState;
+    } catch {
+      return;
+    }
     if (s.bundleId !== b.id) return;
     fresh.set(topic, s);
     o.onState?.(topic, s);
@@ -93,7 +93,13 @@ export async function sendBundle(o: SendBundleOptions): Promise<SendBundleResult
       if (o.signal?.aborted) throw new EdgeError('EDGE_ERR_DEPLOY_FAILED', `bundle ${b.id}: aborted while waiting (${what})`);
       const left = end - Date.now();
       if (left <= 0) throw new EdgeError('EDGE_ERR_DEPLOY_FAILED', `bundle ${b.id}: ${what} within ${timeoutMs} ms (${fresh.size}/${o.expect} devices answered)`, { details: { bundleId: b.id, states: Object.fromEntries(fresh) } });
-      await new Promise<void>((r) => { const t = setTimeout(r, left); wake = () => { clearTimeout(t); r(); }; });
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
       wake = null;
     }
   };

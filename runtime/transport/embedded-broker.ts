@@ -32,7 +32,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 1883, host, () => { server.off('error', reject); resolve(); });
+      server.listen(options.port ?? 1883, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
   } catch (e) {
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -43,9 +46,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   return {
     url: `mqtt://${host}:${port}`,
     port,
-    close: () => new Promise<void>((resolve) => {
-      aedes.close(() => server.close(() => resolve()));
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        aedes.close(() => server.close(() => resolve()));
+      }),
   };
 }
 
@@ -53,7 +57,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
 export function isPortListening(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
-    const done = (v: boolean): void => { socket.destroy(); clearTimeout(t); resolve(v); };
+    const done = (v: boolean): void => {
+      socket.destroy();
+      clearTimeout(t);
+      resolve(v);
+    };
     const t = setTimeout(() => done(false), timeoutMs);
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));

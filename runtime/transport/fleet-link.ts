@@ -71,17 +71,21 @@ export class FleetLink {
     this.#cmdFilter = `${o.prefix}/cmd/+`;
     this.#topics = createTopics(o.prefix);
     const v5 = (o.protocolVersion ?? 5) === 5;
-    this.#client = createMqttClient(o.url, {
-      protocolVersion: v5 ? 5 : 4,
-      clientId: `${o.clientId}-fleet`,
-      clean: true,
-      keepalive: o.keepaliveS ?? 30,
-      reconnectPeriod: o.reconnectMs ?? 2000,
-      connectTimeout: o.connectTimeoutMs ?? 10_000,
-      queueQoSZero: false,
-      ...(o.username !== undefined ? { username: o.username } : {}),
-      ...(o.password !== undefined ? { password: o.password } : {}),
-    }, tlsOptions(o.tls));
+    this.#client = createMqttClient(
+      o.url,
+      {
+        protocolVersion: v5 ? 5 : 4,
+        clientId: `${o.clientId}-fleet`,
+        clean: true,
+        keepalive: o.keepaliveS ?? 30,
+        reconnectPeriod: o.reconnectMs ?? 2000,
+        connectTimeout: o.connectTimeoutMs ?? 10_000,
+        queueQoSZero: false,
+        ...(o.username !== undefined ? { username: o.username } : {}),
+        ...(o.password !== undefined ? { password: o.password } : {}),
+      },
+      tlsOptions(o.tls),
+    );
     this.#client.on('connect', () => this.#onConnect());
     this.#client.on('error', (e) => {
       const err = connectionError(e, o.url);
@@ -97,15 +101,13 @@ export class FleetLink {
     return new FleetLink(o);
   }
 
-  get connected(): boolean { return this.#client.connected; }
+  get connected(): boolean {
+    return this.#client.connected;
+  }
 
   #onConnect(): void {
     this.#lastError = '';
-    const filters = [
-      ...(this.#o.discovery !== null ? [`${this.#o.haPrefix}/status`] : []),
-      ...(this.#o.onCommand !== null ? [this.#cmdFilter] : []),
-      ...(this.#o.onDeploy ? [this.#o.prefix, ...(this.#o.deployPrefixes ?? [])].map((p) => `${p}/deploy/+`) : []),
-    ];
+    const filters = [...(this.#o.discovery !== null ? [`${this.#o.haPrefix}/status`] : []), ...(this.#o.onCommand !== null ? [this.#cmdFilter] : []), ...(this.#o.onDeploy ? [this.#o.prefix, ...(this.#o.deployPrefixes ?? [])].map((p) => `${p}/deploy/+`) : [])];
     if (filters.length > 0) this.#client.subscribe(filters, { qos: 1 });
     this.#publishDiscovery();
     this.#log.info('fleet.connected', { commands: this.#o.onCommand !== null ? this.#cmdFilter : null, discovery: this.#o.discovery?.topic ?? null });
@@ -146,8 +148,14 @@ export class FleetLink {
   async #waitConnected(timeoutMs: number): Promise<boolean> {
     if (this.#client.connected) return true;
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.#client.off('connect', on); resolve(false); }, timeoutMs);
-      const on = (): void => { clearTimeout(t); resolve(true); };
+      const t = setTimeout(() => {
+        this.#client.off('connect', on);
+        resolve(false);
+      }, timeoutMs);
+      const on = (): void => {
+        clearTimeout(t);
+        resolve(true);
+      };
       this.#client.once('connect', on);
     });
   }
@@ -175,7 +183,11 @@ export class FleetLink {
     try {
       if (payload.length > 0) {
         let doc: unknown;
-        try { doc = JSON.parse(payload.toString('utf8')); } catch { throw new EdgeError('EDGE_ERR_BAD_JSON', `command ${name}: the body is not JSON`); }
+        try {
+          doc = JSON.parse(payload.toString('utf8'));
+        } catch {
+          throw new EdgeError('EDGE_ERR_BAD_JSON', `command ${name}: the body is not JSON`);
+        }
         if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new EdgeError('EDGE_ERR_BAD_REQUEST', `command ${name}: the body must be a JSON object`);
         body = doc as Record<string, unknown>;
         if (reply === undefined && typeof body['replyTo'] === 'string') reply = body['replyTo'];

@@ -77,10 +77,7 @@ export function clientOptions(o: ConnectionOptions, will: { topic: string; paylo
   if (!/mqttjs/.test(process.env['DEBUG'] ?? '')) opts.log = noLog;
   if (will !== null) opts.will = { topic: will.topic, payload: will.payload, qos: 1, retain: true };
   if (v5) {
-    opts.properties = {
-      sessionExpiryInterval: o.cleanSession === true ? 0 : (o.sessionExpiryS ?? 3600),
-      receiveMaximum: Math.min(65_535, Math.max(1, Math.round(o.receiveMaximum ?? 64))),
-    };
+    opts.properties = { sessionExpiryInterval: o.cleanSession === true ? 0 : (o.sessionExpiryS ?? 3600), receiveMaximum: Math.min(65_535, Math.max(1, Math.round(o.receiveMaximum ?? 64))) };
   }
   if (o.username !== undefined) opts.username = o.username;
   if (o.password !== undefined) opts.password = o.password;

@@ -128,10 +128,7 @@ export class MqttService {
     this.#backoff = { minMs: o.reconnect?.minMs ?? 500, maxMs: o.reconnect?.maxMs ?? 30_000 };
     this.topics = createTopics(o.prefix);
     this.#outbox = outbox;
-    this.#path = new RequestPath({
-      topics: this.topics, handler: o.handler, limits: this.#limits, replyTopics: o.replyTopics, log: this.#log, nowMs: this.#nowMs,
-      enqueue: (m) => this.#outbox.enqueue(m), pump: () => this.#pump(), stopping: () => this.#stopping,
-    });
+    this.#path = new RequestPath({ topics: this.topics, handler: o.handler, limits: this.#limits, replyTopics: o.replyTopics, log: this.#log, nowMs: this.#nowMs, enqueue: (m) => this.#outbox.enqueue(m), pump: () => this.#pump(), stopping: () => this.#stopping });
     this.#diskRetryTimer = setInterval(() => void this.#outbox.retryDisk(), Math.max(50, Math.min(o.outbox.retryMs ?? 5000, 5000)));
     this.#diskRetryTimer.unref();
     const opts = clientOptions(o, o.announce === false ? null : { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })) });
@@ -139,10 +136,7 @@ export class MqttService {
     opts.outgoingStore = this.#outgoingStore;
     this.#client = createMqttClient(o.url, opts, tls);
     this.#inbound = o.inbound ?? new InboundWindow((model) => o.handler.queueLimit?.(model) ?? DEFAULT_INBOUND_LIMIT);
-    deferAcks(this.#client, (packet, ack, leave) => this.#onPublish(packet, ack, leave), {
-      window: this.#inbound,
-      keyOf: (packet) => this.topics.modelOfInferTopic(packet.topic) ?? '',
-    });
+    deferAcks(this.#client, (packet, ack, leave) => this.#onPublish(packet, ack, leave), { window: this.#inbound, keyOf: (packet) => this.topics.modelOfInferTopic(packet.topic) ?? '' });
     setNoDelay(this.#client);
     this.#client.on('connect', () => this.#onConnect());
     this.#client.on('error', (e) => this.#onError(e));
@@ -168,7 +162,10 @@ export class MqttService {
     if (this.#client.connected && this.#lastState === 'connected' && this.#subscribed) return Promise.resolve(true);
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(false), timeoutMs);
-      this.#connectWaiters.push(() => { clearTimeout(t); resolve(true); });
+      this.#connectWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
     });
   }
 
@@ -250,7 +247,10 @@ export class MqttService {
   }
 
   #publishStatus(state: 'online' | 'offline', cb?: () => void): void {
-    if (this.#o.announce === false) { cb?.(); return; }
+    if (this.#o.announce === false) {
+      cb?.();
+      return;
+    }
     const body = state === 'online' ? { state, ...this.#status } : { state };
     this.#client.publish(this.topics.status, JSON.stringify(body), { qos: 1, retain: true }, () => cb?.());
   }
@@ -319,7 +319,10 @@ export class MqttService {
   #waitIdle(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(resolve, ms);
-      this.#idleWaiters.push(() => { clearTimeout(t); resolve(); });
+      this.#idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
       this.#checkIdle();
     });
   }
@@ -341,7 +344,10 @@ export class MqttService {
     if (this.#client.connected) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(Math.max(left(), 200), left() + 500));
-        this.#publishStatus('offline', () => { clearTimeout(t); resolve(); });
+        this.#publishStatus('offline', () => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
     this.#stopped = true;
@@ -351,8 +357,17 @@ export class MqttService {
     // end(false) waits for every unacknowledged publish: forever if the broker is gone. Bounded:
     // what it did not take stays in the outbox (answers) or is the will's business (status).
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { dropConnection(this.#client); resolve(); }, Math.max(left(), 300));
-      this.#client.end(false, {}, () => { clearTimeout(t); resolve(); });
+      const t = setTimeout(
+        () => {
+          dropConnection(this.#client);
+          resolve();
+        },
+        Math.max(left(), 300),
+      );
+      this.#client.end(false, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
     });
     await this.#outbox.close();
     this.#log.info('mqtt.stopped', { outboxDepth: this.#outbox.stats().depth, inboundHolds: this.#inbound.holds });

@@ -57,10 +57,7 @@ interface Timer {
   clear: (id: unknown) => void;
 }
 
-const NATIVE_TIMER: Timer = {
-  set: (fn, ms) => setInterval(fn, ms),
-  clear: (id) => clearInterval(id as NodeJS.Timeout),
-};
+const NATIVE_TIMER: Timer = { set: (fn, ms) => setInterval(fn, ms), clear: (id) => clearInterval(id as NodeJS.Timeout) };
 
 const require = createRequire(import.meta.url);
 
@@ -155,10 +152,14 @@ export class InboundWindow {
   /** One request of `key` settled (answered, or left for the broker to redeliver): takes parked ones that fit now, oldest first. */
   leave(key: string): void {
     const n = this.open(key) - 1;
-    if (n > 0) this.#open.set(key, n); else this.#open.delete(key);
-    for (let i = 0; i < this.#parked.length;) {
+    if (n > 0) this.#open.set(key, n);
+    else this.#open.delete(key);
+    for (let i = 0; i < this.#parked.length; ) {
       const p = this.#parked[i] as { key: string; take: () => void };
-      if (!this.#room(p.key)) { i++; continue; }
+      if (!this.#room(p.key)) {
+        i++;
+        continue;
+      }
       this.#parked.splice(i, 1);
       this.#open.set(p.key, this.open(p.key) + 1);
       p.take();
@@ -205,10 +206,14 @@ export function deferAcks(client: MqttClient, onPublish: (packet: PublishPacket,
     };
     const take = (): void => {
       done(messageId === undefined ? undefined : DEFER_ACK);
-      if (client.stream !== stream) { leave(); return; }
+      if (client.stream !== stream) {
+        leave();
+        return;
+      }
       onPublish(packet, ack, leave);
     };
-    if (flow === undefined) take(); else flow.window.enter(key, take);
+    if (flow === undefined) take();
+    else flow.window.enter(key, take);
   };
 }
 

@@ -33,7 +33,7 @@ export async function readLegacy(dir: string, names: readonly string[], log: Log
   for (const seq of seqs.sort((a, b) => a - b)) {
     const file = join(dir, `${String(seq).padStart(16, '0')}.msg`);
     try {
-      messages.push(deserialize(durable.get(seq) ?? await readFile(file)));
+      messages.push(deserialize(durable.get(seq) ?? (await readFile(file))));
     } catch (e) {
       log.warn('outbox.corrupt_message', { file, reason: e instanceof Error ? e.message : String(e) });
     }

@@ -66,9 +66,7 @@ export function encodeAck(seqs: readonly number[]): Buffer {
   return record(ACK, seqs.length, body);
 }
 
-export type LogRecord =
-  | { type: typeof PUT; seq: number; bytes: Buffer }
-  | { type: typeof ACK; seqs: number[] };
+export type LogRecord = { type: typeof PUT; seq: number; bytes: Buffer } | { type: typeof ACK; seqs: number[] };
 
 /** The valid records of a segment, in order, and the length of the valid prefix (the rest is a torn tail). */
 export function decodeLog(buf: Buffer): { records: LogRecord[]; validBytes: number } {

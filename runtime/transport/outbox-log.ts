@@ -73,7 +73,11 @@ export class OutboxLog {
   async load(): Promise<LoadedLog> {
     await mkdir(this.#dir, { recursive: true });
     const names = await readdir(this.#dir);
-    const ids = names.map((n) => LOG_NAME.exec(n)?.[1]).filter((x): x is string => x !== undefined).map(Number).sort((a, b) => a - b);
+    const ids = names
+      .map((n) => LOG_NAME.exec(n)?.[1])
+      .filter((x): x is string => x !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
     const bodies = new Map<number, Buffer>();
     let maxSeq = 0;
     for (const id of ids) {
@@ -89,7 +93,10 @@ export class OutboxLog {
       this.#segments.push(seg);
       for (const r of records) {
         if (r.type === ACK) {
-          for (const s of r.seqs) { this.#forget(s); bodies.delete(s); }
+          for (const s of r.seqs) {
+            this.#forget(s);
+            bodies.delete(s);
+          }
           continue;
         }
         maxSeq = Math.max(maxSeq, r.seq);
@@ -164,7 +171,7 @@ export class OutboxLog {
         this.#active = true;
         this.#dirSyncDue = true;
       }
-      for (let off = 0; off < buf.byteLength;) {
+      for (let off = 0; off < buf.byteLength; ) {
         const { bytesWritten } = await fh.write(buf, off, buf.byteLength - off, at + off);
         off += bytesWritten;
       }

@@ -33,19 +33,18 @@ export interface BrokerProbeResult {
 export async function probeBroker(o: BrokerProbeOptions): Promise<BrokerProbeResult> {
   const tls = tlsOptions(o.tls);
   const t0 = performance.now();
-  const client = createMqttClient(o.url, {
-    protocolVersion: o.protocolVersion,
-    clientId: `edge-infer-doctor-${randomBytes(4).toString('hex')}`,
-    clean: true,
-    reconnectPeriod: 0,
-    connectTimeout: o.timeoutMs,
-    ...(o.username !== undefined ? { username: o.username } : {}),
-    ...(o.password !== undefined ? { password: o.password } : {}),
-  }, tls);
+  const client = createMqttClient(
+    o.url,
+    { protocolVersion: o.protocolVersion, clientId: `edge-infer-doctor-${randomBytes(4).toString('hex')}`, clean: true, reconnectPeriod: 0, connectTimeout: o.timeoutMs, ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}) },
+    tls,
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new EdgeError('EDGE_ERR_BROKER_UNREACHABLE', `broker ${o.url}: no CONNACK within ${o.timeoutMs} ms`, { details: { url: o.url } })), o.timeoutMs);
-      const done = (f: () => void): void => { clearTimeout(timer); f(); };
+      const done = (f: () => void): void => {
+        clearTimeout(timer);
+        f();
+      };
       client.once('connect', () => done(resolve));
       client.once('error', (e) => done(() => reject(connectionError(e, o.url))));
       client.once('close', () => done(() => reject(connectionError(new Error('connection closed before CONNACK'), o.url))));

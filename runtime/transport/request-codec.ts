@@ -65,11 +65,7 @@ export interface DecodeArgs {
 }
 
 const FLOAT32_MAX = 3.4028234663852886e38;
-const INT_RANGE: Record<Exclude<TensorDtype, 'float32' | 'int64'>, [number, number]> = {
-  int32: [-2147483648, 2147483647],
-  int8: [-128, 127],
-  uint8: [0, 255],
-};
+const INT_RANGE: Record<Exclude<TensorDtype, 'float32' | 'int64'>, [number, number]> = { int32: [-2147483648, 2147483647], int8: [-128, 127], uint8: [0, 255] };
 
 function userProp(props: RequestProperties | undefined, key: string): string | undefined {
   const v = props?.userProperties?.[key];

@@ -111,9 +111,7 @@ export class RequestPath {
     }
     const r = decoded.request as DecodedRequest & InferRequest;
     if (this.#o.stopping() || model === undefined) {
-      return this.#queueError(r, model === undefined
-        ? new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `topic ${packet.topic} names no model`)
-        : new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping'));
+      return this.#queueError(r, model === undefined ? new EdgeError('EDGE_ERR_UNKNOWN_MODEL', `topic ${packet.topic} names no model`) : new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping'));
     }
     let result: InferResult;
     try {

@@ -47,20 +47,7 @@ export const REQUEST_SCHEMA = {
     // Element types are checked while filling the typed array (one pass; Infinity from 1e999 is
     // EDGE_ERR_BAD_TENSOR there, a non-number EDGE_ERR_BAD_REQUEST), not by ajv.
     input: { type: 'array' },
-    inputs: {
-      type: 'object',
-      minProperties: 1,
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['data'],
-        properties: {
-          dtype: { enum: [...TENSOR_DTYPES] },
-          shape: { type: 'array', items: { type: 'integer' }, maxItems: 8 },
-          data: { type: 'array' },
-        },
-      },
-    },
+    inputs: { type: 'object', minProperties: 1, additionalProperties: { type: 'object', additionalProperties: false, required: ['data'], properties: { dtype: { enum: [...TENSOR_DTYPES] }, shape: { type: 'array', items: { type: 'integer' }, maxItems: 8 }, data: { type: 'array' } } } },
     text: { type: 'string' },
     texts: { type: 'array', minItems: 1, items: { type: 'string' } },
     image: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9+/\\s]+=*\\s*$' },

@@ -142,13 +142,7 @@ export function encodeBinaryResult(id: string, model: string, outcome: InferResu
   entries.forEach(([, t], i) => {
     payload.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), (infos[i] as BinaryOutputInfo).byteOffset);
   });
-  const userProperties: Record<string, string> = {
-    id,
-    model,
-    variant: outcome.variant,
-    latencyMs: `{"queue":${ms3(outcome.queueMs)},"inference":${ms3(outcome.inferenceMs)},"total":${ms3(totalMs)}}`,
-    outputs: JSON.stringify(infos),
-  };
+  const userProperties: Record<string, string> = { id, model, variant: outcome.variant, latencyMs: `{"queue":${ms3(outcome.queueMs)},"inference":${ms3(outcome.inferenceMs)},"total":${ms3(totalMs)}}`, outputs: JSON.stringify(infos) };
   const [only] = infos;
   if (infos.length === 1 && only !== undefined) {
     userProperties['dtype'] = only.dtype;

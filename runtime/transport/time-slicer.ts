@@ -45,7 +45,9 @@ export class TimeSlicer {
     const now = this.#nowMs();
     if (this.#sliceStart < 0) {
       this.#sliceStart = now;
-      setImmediate(() => { this.#sliceStart = -1; });
+      setImmediate(() => {
+        this.#sliceStart = -1;
+      });
       return false;
     }
     return now - this.#sliceStart >= this.#sliceMs;

@@ -44,14 +44,7 @@ export function watchDevices(o: WatchOptions): Watch {
   const base = o.prefix ?? o.root;
   if (!topicLevelsOk(base)) throw new EdgeError('EDGE_ERR_USAGE', `"${base}" cannot be a topic prefix (no + # NUL, no leading or trailing /)`);
   const filters = o.prefix !== undefined ? [`${o.prefix}/status`, `${o.prefix}/telemetry`] : [`${o.root}/+/status`, `${o.root}/+/telemetry`];
-  const client: MqttClient = createMqttClient(o.url, {
-    protocolVersion: 4,
-    clean: true,
-    reconnectPeriod: 1000,
-    connectTimeout: 5000,
-    ...(o.username !== undefined ? { username: o.username } : {}),
-    ...(o.password !== undefined ? { password: o.password } : {}),
-  }, tlsOptions(o.tls));
+  const client: MqttClient = createMqttClient(o.url, { protocolVersion: 4, clean: true, reconnectPeriod: 1000, connectTimeout: 5000, ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}) }, tlsOptions(o.tls));
   let lastError: string | null = null;
   client.on('error', (e) => {
     const err = connectionError(e, o.url);
@@ -67,10 +60,21 @@ export function watchDevices(o: WatchOptions): Watch {
     const kind: WatchedKind | null = topic.endsWith('/status') ? 'status' : topic.endsWith('/telemetry') ? 'telemetry' : null;
     if (kind === null) return;
     const device = o.prefix !== undefined ? o.prefix : topic.slice(o.root.length + 1, topic.length - kind.length - 1);
-    if (payload.length === 0) { o.onDoc(kind, device, null); return; }
+    if (payload.length === 0) {
+      o.onDoc(kind, device, null);
+      return;
+    }
     let doc: unknown;
-    try { doc = JSON.parse(payload.toString('utf8')); } catch { return; }
+    try {
+      doc = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return;
+    }
     o.onDoc(kind, device, doc);
   });
-  return { close: async () => { await client.endAsync(true); } };
+  return {
+    close: async () => {
+      await client.endAsync(true);
+    },
+  };
 }

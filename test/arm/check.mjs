@@ -58,7 +58,11 @@ function runCli(args) {
     child.on('close', (code) => {
       const text = Buffer.concat(out).toString('utf8');
       let json = null;
-      try { json = JSON.parse(text); } catch { /* judged below */ }
+      try {
+        json = JSON.parse(text);
+      } catch {
+        /* judged below */
+      }
       res({ code, json, stdout: text, stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - t0 });
     });
   });
@@ -80,28 +84,27 @@ function argmax(a) {
 }
 
 const started = Date.now();
-const doc = {
-  node: { arch: process.arch, version: process.version, emulated: process.env.PI_EMU_ARCH ?? null, cpu: process.env.PI_EMU_CPU ?? null },
-  profile: values.profile ?? null,
-  samples: sampleCount,
-  detect: null,
-  boardDetect: null,
-  plans: {},
-  models: [],
-  ms: 0,
-};
+const doc = { node: { arch: process.arch, version: process.version, emulated: process.env.PI_EMU_ARCH ?? null, cpu: process.env.PI_EMU_CPU ?? null }, profile: values.profile ?? null, samples: sampleCount, detect: null, boardDetect: null, plans: {}, models: [], ms: 0 };
 
 // detect on this (possibly emulated) host: what it reads from /proc and which profile it picks.
 {
   const r = await runCli(['detect', '--json']);
   const d = need('detect', r);
   if (d !== null) {
-    doc.detect = d.error ? { error: d.error } : {
-      profile: d.profile.id, derived: d.derived, arch: d.profile.cpu.arch, nodeArch: d.facts.nodeArch,
-      cpuModel: d.facts.cpuModel ?? null, cpuFeatures: d.facts.cpuFeatures, deviceTreeModel: d.facts.deviceTreeModel ?? null,
-      memTotalMB: d.facts.memTotalMB ?? null, precision: d.profile.inference.precision,
-      mismatches: Object.fromEntries(d.verdicts.filter((v) => !v.matched).map((v) => [v.id, v.mismatches])),
-    };
+    doc.detect = d.error
+      ? { error: d.error }
+      : {
+          profile: d.profile.id,
+          derived: d.derived,
+          arch: d.profile.cpu.arch,
+          nodeArch: d.facts.nodeArch,
+          cpuModel: d.facts.cpuModel ?? null,
+          cpuFeatures: d.facts.cpuFeatures,
+          deviceTreeModel: d.facts.deviceTreeModel ?? null,
+          memTotalMB: d.facts.memTotalMB ?? null,
+          precision: d.profile.inference.precision,
+          mismatches: Object.fromEntries(d.verdicts.filter((v) => !v.matched).map((v) => [v.id, v.mismatches])),
+        };
   }
 }
 
@@ -130,11 +133,7 @@ for (const { key, args } of planSpecs) {
   const r = await runCli(['plan', '--json', ...modelsArgs, ...args]);
   const d = need(`plan ${key}`, r);
   if (d === null) continue;
-  doc.plans[key] = d.error ? { error: d.error } : {
-    profile: d.profile, backend: d.backend, budgetMB: d.budget.budgetMB,
-    chosen: Object.fromEntries(d.plan.models.map((m) => [m.model, m.chosen?.variant ?? null])),
-    precision: Object.fromEntries(d.plan.models.map((m) => [m.model, m.chosen?.precision ?? null])),
-  };
+  doc.plans[key] = d.error ? { error: d.error } : { profile: d.profile, backend: d.backend, budgetMB: d.budget.budgetMB, chosen: Object.fromEntries(d.plan.models.map((m) => [m.model, m.chosen?.variant ?? null])), precision: Object.fromEntries(d.plan.models.map((m) => [m.model, m.chosen?.precision ?? null])) };
 }
 
 // infer: the planned variant of each model through the real CLI (`infer`), then every variant of
@@ -167,10 +166,7 @@ for (const { key, args } of planSpecs) {
       const spec = manifest.inputs[0];
       const flat = picks.flatMap((i) => evalDoc.inputs[i]);
       const dims = [n, ...spec.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1))];
-      const tensor = () => ({
-        dtype: spec.dtype, dims,
-        data: spec.dtype === 'int64' ? BigInt64Array.from(flat.map((x) => BigInt(x))) : spec.dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat),
-      });
+      const tensor = () => ({ dtype: spec.dtype, dims, data: spec.dtype === 'int64' ? BigInt64Array.from(flat.map((x) => BigInt(x))) : spec.dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat) });
       // The CLI path once per model (the planner's choice), so `infer` itself is proven on this arch.
       const request = join(tmp, `${manifest.id}.json`);
       await writeFile(request, JSON.stringify({ id: `arm-check-${manifest.id}`, input: flat }));

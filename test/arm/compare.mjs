@@ -23,17 +23,11 @@ import { readFileSync } from 'node:fs';
  * int8 with full-range weights (quantize --full-range) differs by 1.07 on both ARM cores: x86 AVX2
  * saturates u8*s8 pairs (vpmaddubsw); ARM is exact. That one is a real disagreement and is reported.
  */
-export const TOLERANCE = {
-  fp32: { abs: 1e-3, rel: 1e-5 },
-  fp16: { abs: 1e-2, rel: 1e-3 },
-  int8: { abs: 1e-2, rel: 5e-3 },
-  mixed: { abs: 1e-2, rel: 1e-2 },
-  int4: { abs: 1e-2, rel: 1e-2 },
-};
+export const TOLERANCE = { fp32: { abs: 1e-3, rel: 1e-5 }, fp16: { abs: 1e-2, rel: 1e-3 }, int8: { abs: 1e-2, rel: 5e-3 }, mixed: { abs: 1e-2, rel: 1e-2 }, int4: { abs: 1e-2, rel: 1e-2 } };
 
 const [refPath, ...runSpecs] = process.argv.slice(2);
 if (refPath === undefined || runSpecs.length === 0) {
-  process.stderr.write('usage: compare.mjs <reference.json> \'<label>=<run.json>;backend=native|wasm[;arch=..][;features=+f,-g][;board=<profile>]\' ...\n');
+  process.stderr.write("usage: compare.mjs <reference.json> '<label>=<run.json>;backend=native|wasm[;arch=..][;features=+f,-g][;board=<profile>]' ...\n");
   process.exit(2);
 }
 const ref = JSON.parse(readFileSync(refPath, 'utf8'));
@@ -70,8 +64,27 @@ for (const spec of runSpecs) {
       }
     }
     const b = run.boardDetect;
-    detects.push([label, d?.profile ?? 'error', d?.derived ? 'yes' : 'no', b ? (b.error ? b.error.code : `${b.profile}${b.derived ? ' (derived)' : ''}`) : '-', d?.cpuModel ?? '-', (d?.cpuFeatures ?? []).join(','), (d?.precision ?? []).join('>'),
-      Object.entries(run.plans).map(([k, p]) => `${k}: ${p.error ? p.error.code : `${p.profile}/${p.backend} ${Object.entries(p.chosen).map(([mm, c]) => `${mm}=${c}`).join(' ')}`}`).join('; ')]);
+    detects.push([
+      label,
+      d?.profile ?? 'error',
+      d?.derived ? 'yes' : 'no',
+      b ? (b.error ? b.error.code : `${b.profile}${b.derived ? ' (derived)' : ''}`) : '-',
+      d?.cpuModel ?? '-',
+      (d?.cpuFeatures ?? []).join(','),
+      (d?.precision ?? []).join('>'),
+      Object.entries(run.plans)
+        .map(
+          ([k, p]) =>
+            `${k}: ${
+              p.error
+                ? p.error.code
+                : `${p.profile}/${p.backend} ${Object.entries(p.chosen)
+                    .map(([mm, c]) => `${mm}=${c}`)
+                    .join(' ')}`
+            }`,
+        )
+        .join('; '),
+    ]);
   }
   if (wantBoard !== undefined) {
     const b = run.boardDetect;
@@ -79,7 +92,10 @@ for (const spec of runSpecs) {
     else if (b.profile !== wantBoard) bad(`detect --root on a tree with device-tree model "${b.cpuinfoModel}" and MemTotal ${b.memTotalMB} MB picked ${b.profile}, expected ${wantBoard}`);
   }
   for (const [key, plan] of Object.entries(run.plans)) {
-    if (plan.error) { bad(`plan ${key} failed: ${plan.error.code}`); continue; }
+    if (plan.error) {
+      bad(`plan ${key} failed: ${plan.error.code}`);
+      continue;
+    }
     if (key === 'detected') continue;
     const twin = Object.values(ref.plans).find((p) => !p.error && p.profile === plan.profile && p.backend === plan.backend);
     if (twin === undefined) continue;
@@ -98,23 +114,45 @@ for (const spec of runSpecs) {
       const row = { run: label, model: model.model, variant: v.variant, precision: v.precision, backend: v.backend ?? '-', top1: '-', maxDiff: NaN, tol: NaN, ok: false, ms: v.ms };
       const tol = TOLERANCE[v.precision] ?? TOLERANCE.fp32;
       rows.push(row);
-      if (v.error) { bad(`${model.model}/${v.variant}: ${v.error.code}: ${v.error.message}`); continue; }
-      if (r === undefined || r.error) { bad(`${model.model}/${v.variant}: no x86 reference answer${r?.error ? ` (${r.error.code})` : ''}`); continue; }
+      if (v.error) {
+        bad(`${model.model}/${v.variant}: ${v.error.code}: ${v.error.message}`);
+        continue;
+      }
+      if (r === undefined || r.error) {
+        bad(`${model.model}/${v.variant}: no x86 reference answer${r?.error ? ` (${r.error.code})` : ''}`);
+        continue;
+      }
       let ok = true;
-      if (v.backend !== wantBackend) { ok = false; bad(`${model.model}/${v.variant} ran on ${v.backend}, expected ${wantBackend}`); }
+      if (v.backend !== wantBackend) {
+        ok = false;
+        bad(`${model.model}/${v.variant} ran on ${v.backend}, expected ${wantBackend}`);
+      }
       let diff = 0;
       let worst = -1;
       const tops = [];
       v.logits.forEach((logits, s) => {
         const refLogits = r.logits[s];
-        if (refLogits === undefined || refLogits.length !== logits.length) { ok = false; bad(`${model.model}/${v.variant} sample ${s}: output size differs from x86`); return; }
+        if (refLogits === undefined || refLogits.length !== logits.length) {
+          ok = false;
+          bad(`${model.model}/${v.variant} sample ${s}: output size differs from x86`);
+          return;
+        }
         const allowed = tol.abs + tol.rel * Math.max(...refLogits.map(Math.abs));
         const d = Math.max(...logits.map((x, i) => Math.abs(x - refLogits[i])));
-        if (d / allowed > worst) { worst = d / allowed; row.tol = allowed; }
-        if (d > allowed) { ok = false; bad(`${model.model}/${v.variant} sample ${s}: logits differ from x86 by ${d.toExponential(2)} > ${allowed.toExponential(2)} (${v.precision}: ${tol.abs} + ${tol.rel} x max|logit|)`); }
+        if (d / allowed > worst) {
+          worst = d / allowed;
+          row.tol = allowed;
+        }
+        if (d > allowed) {
+          ok = false;
+          bad(`${model.model}/${v.variant} sample ${s}: logits differ from x86 by ${d.toExponential(2)} > ${allowed.toExponential(2)} (${v.precision}: ${tol.abs} + ${tol.rel} x max|logit|)`);
+        }
         diff = Math.max(diff, d);
         tops.push(v.top1[s] === r.top1[s] ? `${v.top1[s]}` : `${v.top1[s]}!=${r.top1[s]}`);
-        if (v.top1[s] !== r.top1[s]) { ok = false; bad(`${model.model}/${v.variant} sample ${s} (eval #${model.samples[s]?.index}): top-1 ${v.top1[s]}, x86 ${r.top1[s]}`); }
+        if (v.top1[s] !== r.top1[s]) {
+          ok = false;
+          bad(`${model.model}/${v.variant} sample ${s} (eval #${model.samples[s]?.index}): top-1 ${v.top1[s]}, x86 ${r.top1[s]}`);
+        }
       });
       Object.assign(row, { top1: tops.join(' '), maxDiff: diff, ok });
     }
@@ -123,7 +161,13 @@ for (const spec of runSpecs) {
 
 function printTable(table) {
   const widths = table[0].map((_, i) => Math.max(...table.map((t) => t[i].length)));
-  for (const t of table) process.stdout.write(t.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n');
+  for (const t of table)
+    process.stdout.write(
+      t
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd() + '\n',
+    );
 }
 if (detects.length > 0) {
   printTable([['run', 'detect', 'derived', 'detect on board tree', 'cpu', 'features', 'precision order', 'plans (profile/backend chosen)'], ...detects]);

@@ -18,13 +18,22 @@ const out = { arch: process.arch, decoder: await imageDecoder() };
 out.jpegGrey = sum(await pool.image(encodeJpeg(pic, 640, 480), spec, 16e6));
 out.pngGrey = sum(await pool.image(encodePng(pic, 640, 480, 2), spec, 16e6));
 out.pngRgbLetterbox = sum(await pool.image(encodePng(pic, 640, 480, 6), rgb, 16e6));
-try { await pool.image(Buffer.from('nope'), spec, 16e6); } catch (e) { out.badImage = e.code; }
+try {
+  await pool.image(Buffer.from('nope'), spec, 16e6);
+} catch (e) {
+  out.badImage = e.code;
+}
 await pool.close();
 const r = new Resampler(48000, 16000);
 const f = new Framer(512);
 const x = utterances(48000, [200, 500, 300]);
-let frames = 0, total = 0;
-for (let o = 0; o < x.length; o += 4800) for (const fr of f.push(r.push(x.subarray(o, o + 4800)))) { frames++; total += fr.reduce((a, b) => a + Math.abs(b), 0); }
+let frames = 0,
+  total = 0;
+for (let o = 0; o < x.length; o += 4800)
+  for (const fr of f.push(r.push(x.subarray(o, o + 4800)))) {
+    frames++;
+    total += fr.reduce((a, b) => a + Math.abs(b), 0);
+  }
 out.audioFrames = frames;
 out.audioAbsSum = Math.round(total * 1e4) / 1e4;
 console.log(JSON.stringify(out));

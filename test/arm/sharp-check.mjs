@@ -21,5 +21,10 @@ const sum = (t) => Math.round(Array.from(t.data).reduce((a, b) => a + b, 0) * 1e
 const out = { arch: process.arch, sharp: sharp.versions };
 out.jpegGrey = sum(preprocessImage(await decode(encodeJpeg(pic, 640, 480)), spec));
 out.pngGrey = sum(preprocessImage(await decode(encodePng(pic, 640, 480, 2)), spec));
-try { await decode(encodeJpeg(pic, 640, 480).subarray(0, 20000)); out.truncated = 'decoded'; } catch { out.truncated = 'refused'; }
+try {
+  await decode(encodeJpeg(pic, 640, 480).subarray(0, 20000));
+  out.truncated = 'decoded';
+} catch {
+  out.truncated = 'refused';
+}
 console.log(JSON.stringify(out));

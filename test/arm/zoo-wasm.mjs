@@ -22,10 +22,17 @@ if (process.argv[2] === '--compare') {
   const problems = [];
   for (const [model, x] of Object.entries(a.models)) {
     const y = b.models[model];
-    if (!y) { problems.push(`${model}: not loaded on ${b.arch}`); continue; }
+    if (!y) {
+      problems.push(`${model}: not loaded on ${b.arch}`);
+      continue;
+    }
     if (x.variant !== y.variant) problems.push(`${model}: variant ${x.variant} vs ${y.variant}`);
     const diff = x.outputs.reduce((m, v, i) => Math.max(m, Math.abs(v - (y.outputs[i] ?? NaN))), 0);
-    const top = (o) => Array.from({ length: ROWS }, (_, r) => { const row = o.slice(r * x.classes, (r + 1) * x.classes); return x.classes === 1 ? Number(row[0] >= 0.5) : row.indexOf(Math.max(...row)); });
+    const top = (o) =>
+      Array.from({ length: ROWS }, (_, r) => {
+        const row = o.slice(r * x.classes, (r + 1) * x.classes);
+        return x.classes === 1 ? Number(row[0] >= 0.5) : row.indexOf(Math.max(...row));
+      });
     const same = top(x.outputs).every((c, r) => c === top(y.outputs)[r]);
     console.log(`${model.padEnd(8)} ${x.variant.padEnd(18)} max |${a.arch} - ${b.arch}| ${diff.toExponential(2)}  top-1 ${same ? 'same' : 'DIFFERENT'}`);
     if (!(diff <= 1e-3) || !same) problems.push(`${model}: diff ${diff}, top-1 ${same ? 'same' : 'different'}`);

@@ -40,8 +40,7 @@ function ssl(args: readonly string[], cwd: string): void {
 function selfSignedCa(dir: string, name: string): { cert: string; key: string } {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.crt`);
-  ssl(['req', '-x509', ...KEY, '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  ssl(['req', '-x509', ...KEY, '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
   return { cert, key };
 }
 
@@ -65,14 +64,34 @@ function expired(dir: string, ca: { cert: string; key: string }, req: string, ou
   writeFileSync(join(db, 'index.txt'), '');
   writeFileSync(join(db, 'serial'), '1000\n');
   const conf = join(db, 'ca.cnf');
-  writeFileSync(conf, [
-    '[ca]', 'default_ca = edge', '',
-    '[edge]', `dir = ${db}`, 'database = $dir/index.txt', 'serial = $dir/serial', 'new_certs_dir = $dir/new',
-    `certificate = ${ca.cert}`, `private_key = ${ca.key}`, 'default_md = sha256', 'policy = any', 'unique_subject = no',
-    'copy_extensions = none', 'x509_extensions = client_ext', '',
-    '[any]', 'commonName = supplied', '',
-    '[client_ext]', 'basicConstraints = CA:FALSE', 'extendedKeyUsage = clientAuth', '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      '[ca]',
+      'default_ca = edge',
+      '',
+      '[edge]',
+      `dir = ${db}`,
+      'database = $dir/index.txt',
+      'serial = $dir/serial',
+      'new_certs_dir = $dir/new',
+      `certificate = ${ca.cert}`,
+      `private_key = ${ca.key}`,
+      'default_md = sha256',
+      'policy = any',
+      'unique_subject = no',
+      'copy_extensions = none',
+      'x509_extensions = client_ext',
+      '',
+      '[any]',
+      'commonName = supplied',
+      '',
+      '[client_ext]',
+      'basicConstraints = CA:FALSE',
+      'extendedKeyUsage = clientAuth',
+      '',
+    ].join('\n'),
+  );
   ssl(['ca', '-batch', '-config', conf, '-in', req, '-out', join(dir, out), '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-notext'], dir);
 }
 
@@ -88,18 +107,5 @@ export function makeTestPki(clientCn = 'edge-infer'): TestPki {
   sign(dir, other, stranger.csr, 'stranger.crt', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
   const old = csr(dir, 'expired', clientCn);
   expired(dir, ca, old.csr, 'expired.crt');
-  return {
-    dir,
-    caCert: ca.cert,
-    serverCert: join(dir, 'server.crt'),
-    serverKey: server.key,
-    clientCert: join(dir, 'client.crt'),
-    clientKey: client.key,
-    clientCn,
-    otherCaCert: other.cert,
-    expiredCert: join(dir, 'expired.crt'),
-    expiredKey: old.key,
-    strangerCert: join(dir, 'stranger.crt'),
-    strangerKey: stranger.key,
-  };
+  return { dir, caCert: ca.cert, serverCert: join(dir, 'server.crt'), serverKey: server.key, clientCert: join(dir, 'client.crt'), clientKey: client.key, clientCn, otherCaCert: other.cert, expiredCert: join(dir, 'expired.crt'), expiredKey: old.key, strangerCert: join(dir, 'stranger.crt'), strangerKey: stranger.key };
 }

@@ -10,8 +10,15 @@ import path from 'node:path';
 import { mulberry32 } from './prng.js';
 import type { Fixtures, Probe } from './cli-probe.js';
 
-interface Value { v: string; bad: boolean }
-interface Slot { pool: Value[]; good?: string; required?: boolean }
+interface Value {
+  v: string;
+  bad: boolean;
+}
+interface Slot {
+  pool: Value[];
+  good?: string;
+  required?: boolean;
+}
 interface Spec {
   name: string;
   positional?: Slot;
@@ -40,7 +47,10 @@ export function commandSpecs(f: Fixtures): Spec[] {
   return [
     { name: 'inspect', weight: 3, positional: { good: fx('model.onnx'), pool: badOnnx }, flags: {} },
     {
-      name: 'quantize', weight: 4, mayWrite: ['out.onnx'], positional: { good: fx('model.onnx'), pool: badOnnx },
+      name: 'quantize',
+      weight: 4,
+      mayWrite: ['out.onnx'],
+      positional: { good: fx('model.onnx'), pool: badOnnx },
       flags: {
         to: { good: 'int8', required: true, pool: [...good('int4', 'mixed'), ...bad('int3', '', 'INT8')] },
         output: { good: 'out.onnx', required: true, pool: badOut },
@@ -51,15 +61,16 @@ export function commandSpecs(f: Fixtures): Spec[] {
       },
     },
     {
-      name: 'prune', weight: 3, mayWrite: ['out.onnx'], positional: { good: fx('model.onnx'), pool: badOnnx },
-      flags: {
-        sparsity: { good: '0.5', required: true, pool: [...good('0', '0.25'), ...bad('1', '1.5', ...BAD_NUMBERS.map((x) => x.v))] },
-        output: { good: 'out.onnx', required: true, pool: badOut },
-        eval: { pool: [...good(fx('eval.json')), ...bad(fx('eval-bad.json'), fx('missing.json'))] },
-      },
+      name: 'prune',
+      weight: 3,
+      mayWrite: ['out.onnx'],
+      positional: { good: fx('model.onnx'), pool: badOnnx },
+      flags: { sparsity: { good: '0.5', required: true, pool: [...good('0', '0.25'), ...bad('1', '1.5', ...BAD_NUMBERS.map((x) => x.v))] }, output: { good: 'out.onnx', required: true, pool: badOut }, eval: { pool: [...good(fx('eval.json')), ...bad(fx('eval-bad.json'), fx('missing.json'))] } },
     },
     {
-      name: 'infer', weight: 4, positional: { good: 'digits', pool: ids },
+      name: 'infer',
+      weight: 4,
+      positional: { good: 'digits', pool: ids },
       flags: {
         input: { good: fx('sample.json'), required: true, pool: [...badJsonFiles, ...bad(fx('huge.json'))] },
         models: { good: fx('models'), pool: models },
@@ -71,24 +82,16 @@ export function commandSpecs(f: Fixtures): Spec[] {
       },
     },
     {
-      name: 'plan', weight: 3, flags: {
-        profile: { good: 'rpi4-2gb', pool: profiles },
-        models: { good: fx('models'), pool: models },
-        'budget-mb': { pool: [...good('512'), ...bad('0.0001'), ...BAD_NUMBERS] },
-        backend: { pool: [...good('wasm'), ...backends] },
-        config: { pool: configs },
-        calibration: { pool: badJsonFiles },
-      },
+      name: 'plan',
+      weight: 3,
+      flags: { profile: { good: 'rpi4-2gb', pool: profiles }, models: { good: fx('models'), pool: models }, 'budget-mb': { pool: [...good('512'), ...bad('0.0001'), ...BAD_NUMBERS] }, backend: { pool: [...good('wasm'), ...backends] }, config: { pool: configs }, calibration: { pool: badJsonFiles } },
     },
-    {
-      name: 'detect', weight: 2, flags: {
-        root: { pool: [...good('/', path.join(f.fx, '..', '..')), ...bad(fx('missing-dir'), fx('sample.json'), '')] },
-        profiles: { pool: [...bad(fx('adir'), fx('missing-dir'), fx('sample.json'))] },
-      },
-    },
+    { name: 'detect', weight: 2, flags: { root: { pool: [...good('/', path.join(f.fx, '..', '..')), ...bad(fx('missing-dir'), fx('sample.json'), '')] }, profiles: { pool: [...bad(fx('adir'), fx('missing-dir'), fx('sample.json'))] } } },
     { name: 'validate', weight: 3, positional: { good: fx('profile-good.json'), pool: [...badJsonFiles, ...bad(fx('profile-wrongtypes.json'), fx('config-wrongtypes.json'), fx('models-broken'), fx('huge.json'))] }, flags: {} },
     {
-      name: 'eval', weight: 2, positional: { good: 'digits', pool: ids },
+      name: 'eval',
+      weight: 2,
+      positional: { good: 'digits', pool: ids },
       flags: {
         models: { good: fx('models'), pool: models },
         runs: { good: '2', pool: [...good('0', '1'), ...BAD_NUMBERS] },
@@ -100,26 +103,18 @@ export function commandSpecs(f: Fixtures): Spec[] {
       },
     },
     {
-      name: 'request', weight: 3, positional: { good: 'digits', pool: bad('', 'x'.repeat(300), 'a/b', '#', '+') },
+      name: 'request',
+      weight: 3,
+      positional: { good: 'digits', pool: bad('', 'x'.repeat(300), 'a/b', '#', '+') },
+      flags: { input: { good: fx('sample.json'), required: true, pool: badJsonFiles }, broker: { good: 'mqtt://127.0.0.1:1', pool: bad('http://x', 'notaurl', '', 'mqtt://') }, 'timeout-ms': { good: '500', pool: BAD_NUMBERS }, mqtt: { pool: [...good('4'), ...bad('6', '')] }, 'device-id': { pool: bad('a/b', '#', '') } },
+    },
+    { name: 'bench', weight: 1, mayWrite: ['state/', 'home/state/'], flags: { profile: { good: 'generic-x64', pool: profiles }, models: { good: fx('models'), pool: models }, runs: { good: '2', pool: BAD_NUMBERS }, calibrate: { pool: [] }, 'state-dir': { pool: good('state') } } },
+    {
+      name: 'run',
+      weight: 1,
+      mayWrite: ['state/', 'home/state/'],
+      signal: { name: 'SIGTERM', afterMs: 2500 },
       flags: {
-        input: { good: fx('sample.json'), required: true, pool: badJsonFiles },
-        broker: { good: 'mqtt://127.0.0.1:1', pool: bad('http://x', 'notaurl', '', 'mqtt://') },
-        'timeout-ms': { good: '500', pool: BAD_NUMBERS },
-        mqtt: { pool: [...good('4'), ...bad('6', '')] },
-        'device-id': { pool: bad('a/b', '#', '') },
-      },
-    },
-    {
-      name: 'bench', weight: 1, mayWrite: ['state/', 'home/state/'], flags: {
-        profile: { good: 'generic-x64', pool: profiles },
-        models: { good: fx('models'), pool: models },
-        runs: { good: '2', pool: BAD_NUMBERS },
-        calibrate: { pool: [] },
-        'state-dir': { pool: good('state') },
-      },
-    },
-    {
-      name: 'run', weight: 1, mayWrite: ['state/', 'home/state/'], signal: { name: 'SIGTERM', afterMs: 2500 }, flags: {
         config: { good: fx('config-good.json'), pool: configs },
         'state-dir': { good: 'state', pool: [] },
         broker: { pool: bad('http://x', 'notaurl', '') },
@@ -154,7 +149,10 @@ function generate(spec: Spec, rnd: () => number): Probe {
       const slots = Object.entries(spec.flags).filter(([, s]) => s.pool.length > 0);
       const usePositional = spec.positional !== undefined && spec.positional.pool.length > 0 && (slots.length === 0 || rnd() < 0.3);
       if (usePositional && spec.positional) positional = pick(rnd, spec.positional.pool);
-      else if (slots.length > 0) { const [name, slot] = pick(rnd, slots); flags.set(name, pick(rnd, slot.pool)); }
+      else if (slots.length > 0) {
+        const [name, slot] = pick(rnd, slots);
+        flags.set(name, pick(rnd, slot.pool));
+      }
     } else if (m === 'drop-required') {
       const req = Object.entries(spec.flags).filter(([n, s]) => s.required === true && flags.has(n));
       if (req.length > 0) flags.delete(pick(rnd, req)[0]);
@@ -162,7 +160,11 @@ function generate(spec: Spec, rnd: () => number): Probe {
     else if (m === 'stray-positional') tail.push({ v: 'typo', bad: true });
     else if (m === 'no-value') {
       const withValue = [...flags.keys()];
-      if (withValue.length > 0) { const name = pick(rnd, withValue); flags.delete(name); tail.push({ v: `--${name}`, bad: true }); }
+      if (withValue.length > 0) {
+        const name = pick(rnd, withValue);
+        flags.delete(name);
+        tail.push({ v: `--${name}`, bad: true });
+      }
     } else if (m === 'json') tail.push({ v: '--json', bad: false });
     else closeStdout = true;
   }
@@ -177,7 +179,9 @@ function generate(spec: Spec, rnd: () => number): Probe {
   const isBad = missingRequired || positional?.bad === true || [...flags.values(), ...tail].some((x) => x.bad);
   return {
     name: args.map((a) => (a === '' ? "''" : a.length > 60 ? `${a.slice(0, 20)}...(${a.length})` : a)).join(' ') + (closeStdout ? ' | (closed)' : ''),
-    args, bad: isBad, closeStdout,
+    args,
+    bad: isBad,
+    closeStdout,
     ...(spec.mayWrite ? { mayWrite: spec.mayWrite } : {}),
     // A command line that must be refused gets no signal: it has to end by itself (or hang: a violation).
     ...(spec.signal && !isBad ? { signal: spec.signal } : {}),

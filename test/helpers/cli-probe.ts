@@ -37,7 +37,15 @@ export interface Probe {
   timeoutMs?: number;
 }
 
-export interface ProbeRun { probe: Probe; code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; hung: boolean; written: string[] }
+export interface ProbeRun {
+  probe: Probe;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  hung: boolean;
+  written: string[];
+}
 
 export const DOCUMENTED_EXITS = [0, 64, 69, 78];
 const STACK = /^\s+at .+:\d+:\d+\)?$|node:internal|Unhandled 'error'|^\s*\^$/m;
@@ -105,15 +113,25 @@ export function makeFixtures(): Fixtures {
     full = null;
   } else {
     const roErr = mount(['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]);
-    if (roErr !== null) { skipped.push(`read-only file system: ${roErr}`); ro = null; }
+    if (roErr !== null) {
+      skipped.push(`read-only file system: ${roErr}`);
+      ro = null;
+    }
     const fullErr = mount(['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]);
-    if (fullErr !== null) { skipped.push(`full file system: ${fullErr}`); full = null; } else {
+    if (fullErr !== null) {
+      skipped.push(`full file system: ${fullErr}`);
+      full = null;
+    } else {
       spawnSync('dd', ['if=/dev/zero', `of=${path.join(full, 'fill')}`, 'bs=4096'], { stdio: 'ignore' });
     }
   }
   const mounted = [ro, full].filter((m): m is string => m !== null);
   return {
-    root, fx, ro, full, skipped,
+    root,
+    fx,
+    ro,
+    full,
+    skipped,
     cleanup() {
       for (const m of mounted) spawnSync('umount', [m]);
       rmSync(root, { recursive: true, force: true });
@@ -165,11 +183,19 @@ export function runProbe(probe: Probe, fixtures: Fixtures, index: number): Promi
     child.stdin.on('error', () => undefined);
     child.stdin.end(probe.stdin ?? '');
     if (probe.closeStdout === true) child.stdout.destroy();
-    else child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    else
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+      });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     const sig = probe.signal;
     const sigTimer = sig === undefined ? null : setTimeout(() => child.kill(sig.name), sig.afterMs);
-    const hang = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, probe.timeoutMs ?? 60_000);
+    const hang = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, probe.timeoutMs ?? 60_000);
     child.once('close', (code, signal) => {
       clearTimeout(hang);
       if (sigTimer !== null) clearTimeout(sigTimer);
@@ -185,14 +211,8 @@ export function runProbe(probe: Probe, fixtures: Fixtures, index: number): Promi
  * that writes them still passes, and the test prints how many runs did.
  */
 export const KNOWN_WRITES: readonly { prefix: string; why: string }[] = [
-  {
-    prefix: 'home/.cache/Microsoft/DeveloperTools/.onnxruntime/',
-    why: 'onnxruntime-node 1.30 (POSIX telemetry) writes deviceid and onnxruntime.db under $HOME/.cache on every session; ORT_TELEMETRY_DISABLED=1 does not stop it',
-  },
-  {
-    prefix: 'home/.cache/edge-infer/',
-    why: 'plan, infer and run remember verified variant files (sha256 by path, size and mtime) in $XDG_CACHE_HOME/edge-infer/verified-files.json (issue 12: plan verifies what it names); a cache, by design',
-  },
+  { prefix: 'home/.cache/Microsoft/DeveloperTools/.onnxruntime/', why: 'onnxruntime-node 1.30 (POSIX telemetry) writes deviceid and onnxruntime.db under $HOME/.cache on every session; ORT_TELEMETRY_DISABLED=1 does not stop it' },
+  { prefix: 'home/.cache/edge-infer/', why: 'plan, infer and run remember verified variant files (sha256 by path, size and mtime) in $XDG_CACHE_HOME/edge-infer/verified-files.json (issue 12: plan verifies what it names); a cache, by design' },
 ];
 
 function knownWrite(f: string): boolean {
@@ -230,7 +250,7 @@ export function judge(r: ProbeRun): string[] {
   const codeUnseen = p.closeStdout === true && p.args.includes('--json'); // --json puts the error on the closed stdout
   if (r.code !== 0 && r.code !== null && p.signal === undefined && !codeUnseen && !/EDGE_ERR_[A-Z_]+/.test(both)) v.push(`exit ${r.code} without an EDGE_ERR_ code`);
   if (STACK.test(r.stderr)) v.push(`stack trace on stderr: ${r.stderr.split('\n').slice(0, 3).join(' | ')}`);
-  if (LOCAL.has(cmd) && /<prefix>/.test(both)) v.push('a local command\'s hint points at an MQTT topic (<prefix>)');
+  if (LOCAL.has(cmd) && /<prefix>/.test(both)) v.push("a local command's hint points at an MQTT topic (<prefix>)");
   const allowed = p.mayWrite ?? [];
   for (const f of r.written) {
     if (knownWrite(f)) continue;

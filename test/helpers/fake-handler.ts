@@ -21,7 +21,10 @@ export interface FakeHandlerOptions {
 
 const SPECS: Record<string, TensorSpec[]> = {
   sum: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
-  pair: [{ name: 'a', dtype: 'int32', shape: [1, 2] }, { name: 'b', dtype: 'int32', shape: [1, 2] }],
+  pair: [
+    { name: 'a', dtype: 'int32', shape: [1, 2] },
+    { name: 'b', dtype: 'int32', shape: [1, 2] },
+  ],
   stuck: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
 };
 
@@ -46,7 +49,9 @@ export class FakeHandler implements InferenceHandler {
 
   watchFacts(onChange: () => void): () => void {
     this.#watchers.add(onChange);
-    return () => { this.#watchers.delete(onChange); };
+    return () => {
+      this.#watchers.delete(onChange);
+    };
   }
 
   /** Tells the watchers the facts changed (as a variant change does in the real runtime). */
@@ -74,8 +79,15 @@ export class FakeHandler implements InferenceHandler {
     };
     const delay = this.#o.delayMs ?? 0;
     return new Promise((resolve, reject) => {
-      const go = (): void => { try { resolve(run()); } catch (e) { reject(e); } };
-      if (delay > 0) setTimeout(go, delay); else setImmediate(go);
+      const go = (): void => {
+        try {
+          resolve(run());
+        } catch (e) {
+          reject(e);
+        }
+      };
+      if (delay > 0) setTimeout(go, delay);
+      else setImmediate(go);
     });
   }
 }

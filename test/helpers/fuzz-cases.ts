@@ -6,10 +6,7 @@ import { mulberry32 as prng } from './prng.js';
 
 export { prng };
 
-export type Expect =
-  | { kind: 'digits'; labels: number[] }
-  | { kind: 'two'; y: number[] }
-  | { kind: 'error'; codes: readonly string[] };
+export type Expect = { kind: 'digits'; labels: number[] } | { kind: 'two'; y: number[] } | { kind: 'error'; codes: readonly string[] };
 
 export interface FuzzCase {
   category: string;
@@ -29,7 +26,6 @@ export interface FuzzContext {
   maxPayloadBytes: number;
   maxBatch: number;
 }
-
 
 const BAD_JSON = ['EDGE_ERR_BAD_JSON'] as const;
 const BAD_REQ = ['EDGE_ERR_BAD_REQUEST'] as const;
@@ -106,9 +102,21 @@ export class FuzzGenerator {
   /** A bad request of a random kind. */
   bad(): FuzzCase {
     const kinds = [
-      () => this.#randomBytes(), () => this.#truncated(), () => this.#nested(), () => this.#huge(), () => this.#nanInf(),
-      () => this.#dtype(), () => this.#shape(), () => this.#mismatch(), () => this.#overSize(), () => this.#unknownModel(),
-      () => this.#contentType(), () => this.#lyingBinary(), () => this.#missingId(), () => this.#idTypes(), () => this.#twoInputsBad(),
+      () => this.#randomBytes(),
+      () => this.#truncated(),
+      () => this.#nested(),
+      () => this.#huge(),
+      () => this.#nanInf(),
+      () => this.#dtype(),
+      () => this.#shape(),
+      () => this.#mismatch(),
+      () => this.#overSize(),
+      () => this.#unknownModel(),
+      () => this.#contentType(),
+      () => this.#lyingBinary(),
+      () => this.#missingId(),
+      () => this.#idTypes(),
+      () => this.#twoInputsBad(),
       () => this.#schemaJunk(),
     ];
     return this.#pick(kinds)();
@@ -132,7 +140,7 @@ export class FuzzGenerator {
     const depth = this.#int(100, 20_000);
     const k = this.#int(0, 3);
     if (k === 0) return this.#raw('digits', `{"id":"${this.#id()}","input":${'['.repeat(depth)}${']'.repeat(depth)}}`, 'nested-arrays', ['EDGE_ERR_BAD_JSON', 'EDGE_ERR_BAD_REQUEST', 'EDGE_ERR_BAD_TENSOR']);
-    if (k === 1) return this.#raw('digits', `{"id":"${this.#id()}","x":${'{"a":'.repeat(depth / 5 | 0)}1${'}'.repeat(depth / 5 | 0)}}`, 'nested-objects', ['EDGE_ERR_BAD_JSON', 'EDGE_ERR_BAD_REQUEST']);
+    if (k === 1) return this.#raw('digits', `{"id":"${this.#id()}","x":${'{"a":'.repeat((depth / 5) | 0)}1${'}'.repeat((depth / 5) | 0)}}`, 'nested-objects', ['EDGE_ERR_BAD_JSON', 'EDGE_ERR_BAD_REQUEST']);
     if (k === 2) return this.#raw('digits', `{"id":"${this.#id()}","input":${'['.repeat(depth)}`, 'nested-unclosed', BAD_JSON);
     return this.#raw('two-inputs', `{"id":"${this.#id()}","inputs":{"a":{"data":${'['.repeat(depth)}1${']'.repeat(depth)}}}}`, 'nested-in-tensor', ['EDGE_ERR_BAD_JSON', 'EDGE_ERR_BAD_REQUEST', 'EDGE_ERR_BAD_TENSOR']);
   }
@@ -289,10 +297,7 @@ export class FuzzGenerator {
   #schemaJunk(): FuzzCase {
     const { x } = this.#sample();
     const id = this.#id();
-    const body = this.#pick<unknown>([
-      [{ id, input: x }], 'a string', 42, null, { id, input: x, inputs: { input: { data: x } } }, { id, input: x, extra: 1 },
-      { id, inputs: {} }, { id, inputs: { input: 5 } }, { id, inputs: { input: { data: 'abc' } } }, { id, input: x, replyTo: 'a/+/b' },
-    ]);
+    const body = this.#pick<unknown>([[{ id, input: x }], 'a string', 42, null, { id, input: x, inputs: { input: { data: x } } }, { id, input: x, extra: 1 }, { id, inputs: {} }, { id, inputs: { input: 5 } }, { id, inputs: { input: { data: 'abc' } } }, { id, input: x, replyTo: 'a/+/b' }]);
     const codes = typeof body !== 'object' || body === null || Array.isArray(body) ? BAD_JSON : BAD_REQ;
     return this.#json('digits', body, 'schema-junk', { kind: 'error', codes });
   }

@@ -20,8 +20,13 @@ function chunk(type: string, data: Buffer): Buffer {
 
 function ihdr(width: number, height: number, colorType = 0): Buffer {
   const d = Buffer.alloc(13);
-  d.writeUInt32BE(width, 0); d.writeUInt32BE(height, 4);
-  d[8] = 8; d[9] = colorType; d[10] = 0; d[11] = 0; d[12] = 0;
+  d.writeUInt32BE(width, 0);
+  d.writeUInt32BE(height, 4);
+  d[8] = 8;
+  d[9] = colorType;
+  d[10] = 0;
+  d[11] = 0;
+  d[12] = 0;
   return chunk('IHDR', d);
 }
 
@@ -46,7 +51,7 @@ export function pngBomb(side = 20000): Buffer {
 /** `jpeg` with its first SOF0/SOF2 frame header saying width x height. */
 export function jpegWithDims(jpeg: Buffer, width: number, height: number): Buffer {
   const b = Buffer.from(jpeg);
-  for (let i = 2; i + 9 < b.length;) {
+  for (let i = 2; i + 9 < b.length; ) {
     const marker = b[i + 1] as number;
     const len = b.readUInt16BE(i + 2);
     if (marker === 0xc0 || marker === 0xc2) {

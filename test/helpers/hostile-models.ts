@@ -18,15 +18,7 @@ import path from 'node:path';
 import { readOnnx, writeOnnx } from '../../runtime/optimize/onnx-io.js';
 import { copyDigits, DIGITS_DIR, readDigitsManifest, type DigitsManifest } from './digits-copy.js';
 
-export const HOSTILE_EXPECTED = {
-  tampered: 'EDGE_ERR_INTEGRITY',
-  truncated: 'EDGE_ERR_FILE_TRUNCATED',
-  notonnx: 'EDGE_ERR_MODEL_INVALID',
-  hugeclaim: 'EDGE_ERR_MODEL_INVALID',
-  escape: 'EDGE_ERR_MANIFEST_INVALID',
-  symlink: 'EDGE_ERR_PATH_ESCAPE',
-  liar: 'EDGE_ERR_MODEL_MISMATCH',
-} as const;
+export const HOSTILE_EXPECTED = { tampered: 'EDGE_ERR_INTEGRITY', truncated: 'EDGE_ERR_FILE_TRUNCATED', notonnx: 'EDGE_ERR_MODEL_INVALID', hugeclaim: 'EDGE_ERR_MODEL_INVALID', escape: 'EDGE_ERR_MANIFEST_INVALID', symlink: 'EDGE_ERR_PATH_ESCAPE', liar: 'EDGE_ERR_MODEL_MISMATCH' } as const;
 export type HostileModel = keyof typeof HOSTILE_EXPECTED;
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -24,15 +24,19 @@ export async function setup(t: { teardown(fn: () => unknown): void }, extra: Par
   let rt: ModelRuntime | null = null;
   const engine = new NativeEngine({ allowTestHooks: true, onWorkerCrash: (key, err) => rt?.onWorkerCrash(key, err) });
   t.teardown(() => engine.close());
-  const options: ModelRuntimeOptions = {
-    profile, manifests, engine, caps: defaultBackendCaps('native'), budgetMB: 512, log: silentLogger,
-    crashPolicy: { firstDelayMs: 50, maxDelayMs: 200, maxCrashes: 3, windowMs: 60_000 }, loadWaitMs: 30_000, ...extra,
-  };
+  const options: ModelRuntimeOptions = { profile, manifests, engine, caps: defaultBackendCaps('native'), budgetMB: 512, log: silentLogger, crashPolicy: { firstDelayMs: 50, maxDelayMs: 200, maxCrashes: 3, windowMs: 60_000 }, loadWaitMs: 30_000, ...extra };
   rt = new ModelRuntime(options);
   const runtime = rt;
   await runtime.start();
   t.teardown(() => runtime.close(0));
-  return { rt: runtime, engine, options, setCurrent: (r: ModelRuntime) => { rt = r; } };
+  return {
+    rt: runtime,
+    engine,
+    options,
+    setCurrent: (r: ModelRuntime) => {
+      rt = r;
+    },
+  };
 }
 
 export function digits(rt: ModelRuntime) {

@@ -20,12 +20,14 @@ import { makeFloatTensor } from '../../runtime/optimize/tensor-util.js';
 
 function model(name: string, nodes: OnnxModel['graph']['node'], inits: OnnxModel['graph']['initializer'], inputs: [string, (number | string)[]][], outputs: [string, (number | string)[]][]): Uint8Array {
   return writeOnnx({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17 }], producerName: 'edge-infer-test', metadataProps: [], trainingInfo: [], functions: [], configuration: [],
-    graph: {
-      name, node: nodes, initializer: inits, sparseInitializer: [],
-      input: inputs.map(([n, d]) => floatValueInfo(n, d)), output: outputs.map(([n, d]) => floatValueInfo(n, d)),
-      valueInfo: [], quantizationAnnotation: [], metadataProps: [],
-    },
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: 'edge-infer-test',
+    metadataProps: [],
+    trainingInfo: [],
+    functions: [],
+    configuration: [],
+    graph: { name, node: nodes, initializer: inits, sparseInitializer: [], input: inputs.map(([n, d]) => floatValueInfo(n, d)), output: outputs.map(([n, d]) => floatValueInfo(n, d)), valueInfo: [], quantizationAnnotation: [], metadataProps: [] },
   });
 }
 
@@ -38,26 +40,28 @@ export function halvesOnnx(): Uint8Array {
       W[(y * 28 + x) * 3 + 1] = (-left * 10) / 392;
     }
   }
-  return model('halves', [
-    makeNode('Flatten', ['x'], ['flat'], 'flatten', [intAttr('axis', 1)]),
-    makeNode('MatMul', ['flat', 'W'], ['logits'], 'matmul'),
-  ], [makeFloatTensor('W', [784, 3], W)], [['x', ['batch', 1, 28, 28]]], [['logits', ['batch', 3]]]);
+  return model('halves', [makeNode('Flatten', ['x'], ['flat'], 'flatten', [intAttr('axis', 1)]), makeNode('MatMul', ['flat', 'W'], ['logits'], 'matmul')], [makeFloatTensor('W', [784, 3], W)], [['x', ['batch', 1, 28, 28]]], [['logits', ['batch', 3]]]);
 }
 
 export function counterOnnx(): Uint8Array {
-  return model('counter', [
-    makeNode('Abs', ['x'], ['ax'], 'abs'),
-    makeNode('ReduceMean', ['ax'], ['p'], 'mean', [intsAttr('axes', [1]), intAttr('keepdims', 1)]),
-    makeNode('Add', ['h', 'one'], ['hn'], 'count'),
-    makeNode('Identity', ['hn'], ['count'], 'show'),
-  ], [makeFloatTensor('one', [1, 1], Float32Array.of(1))], [['x', [1, 160]], ['h', [1, 1]]], [['p', [1, 1]], ['hn', [1, 1]], ['count', [1, 1]]]);
+  return model(
+    'counter',
+    [makeNode('Abs', ['x'], ['ax'], 'abs'), makeNode('ReduceMean', ['ax'], ['p'], 'mean', [intsAttr('axes', [1]), intAttr('keepdims', 1)]), makeNode('Add', ['h', 'one'], ['hn'], 'count'), makeNode('Identity', ['hn'], ['count'], 'show')],
+    [makeFloatTensor('one', [1, 1], Float32Array.of(1))],
+    [
+      ['x', [1, 160]],
+      ['h', [1, 1]],
+    ],
+    [
+      ['p', [1, 1]],
+      ['hn', [1, 1]],
+      ['count', [1, 1]],
+    ],
+  );
 }
 
 function variant(bytes: Uint8Array, ops: string[]): Record<string, unknown> {
-  return {
-    id: 'fp32', file: 'fp32.onnx', sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength,
-    precision: 'fp32', params: 0, macs: 0, ops, quality: { accuracy: 1, agreement: 1, evalCount: 1 },
-  };
+  return { id: 'fp32', file: 'fp32.onnx', sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength, precision: 'fp32', params: 0, macs: 0, ops, quality: { accuracy: 1, agreement: 1, evalCount: 1 } };
 }
 
 export const HALVES_PREPROCESS = { kind: 'image', input: 'x', width: 28, height: 28, resize: 'stretch', colour: 'grey', layout: 'NCHW', dtype: 'float32', scale: 1 / 255 };
@@ -68,25 +72,52 @@ export function writeMediaModels(dir: string, counterStreams: Record<string, unk
   const halves = halvesOnnx();
   mkdirSync(path.join(models, 'halves'), { recursive: true });
   writeFileSync(path.join(models, 'halves', 'fp32.onnx'), halves);
-  writeFileSync(path.join(models, 'halves', 'model.json'), JSON.stringify({
-    id: 'halves', task: 'classification', labels: ['left', 'right', 'even'],
-    inputs: [{ name: 'x', shape: ['batch', 1, 28, 28] }], outputs: [{ name: 'logits', shape: ['batch', 3] }],
-    reference: 'fp32', preprocess: HALVES_PREPROCESS,
-    events: [{ kind: 'top1-change', output: 'logits', holdFrames: 2 }],
-    variants: [variant(halves, ['Flatten', 'MatMul'])],
-  }, null, 2));
+  writeFileSync(
+    path.join(models, 'halves', 'model.json'),
+    JSON.stringify(
+      {
+        id: 'halves',
+        task: 'classification',
+        labels: ['left', 'right', 'even'],
+        inputs: [{ name: 'x', shape: ['batch', 1, 28, 28] }],
+        outputs: [{ name: 'logits', shape: ['batch', 3] }],
+        reference: 'fp32',
+        preprocess: HALVES_PREPROCESS,
+        events: [{ kind: 'top1-change', output: 'logits', holdFrames: 2 }],
+        variants: [variant(halves, ['Flatten', 'MatMul'])],
+      },
+      null,
+      2,
+    ),
+  );
   const counter = counterOnnx();
   mkdirSync(path.join(models, 'counter'), { recursive: true });
   writeFileSync(path.join(models, 'counter', 'fp32.onnx'), counter);
-  writeFileSync(path.join(models, 'counter', 'model.json'), JSON.stringify({
-    id: 'counter', task: 'other',
-    inputs: [{ name: 'x', shape: [1, 160] }, { name: 'h', shape: [1, 1] }], outputs: [{ name: 'p', shape: [1, 1] }, { name: 'hn', shape: [1, 1] }, { name: 'count', shape: [1, 1] }],
-    reference: 'fp32',
-    preprocess: { kind: 'audio', input: 'x', rate: 16000, frameSamples: 160 },
-    streams: { maxStreams: 3, idleS: 60, state: [{ input: 'h', output: 'hn', init: 0 }], ...counterStreams },
-    events: [{ kind: 'threshold', output: 'p', on: 0.1, off: 0.05, minOnFrames: 3, minOffFrames: 10 }],
-    variants: [variant(counter, ['Abs', 'ReduceMean', 'Add', 'Identity'])],
-  }, null, 2));
+  writeFileSync(
+    path.join(models, 'counter', 'model.json'),
+    JSON.stringify(
+      {
+        id: 'counter',
+        task: 'other',
+        inputs: [
+          { name: 'x', shape: [1, 160] },
+          { name: 'h', shape: [1, 1] },
+        ],
+        outputs: [
+          { name: 'p', shape: [1, 1] },
+          { name: 'hn', shape: [1, 1] },
+          { name: 'count', shape: [1, 1] },
+        ],
+        reference: 'fp32',
+        preprocess: { kind: 'audio', input: 'x', rate: 16000, frameSamples: 160 },
+        streams: { maxStreams: 3, idleS: 60, state: [{ input: 'h', output: 'hn', init: 0 }], ...counterStreams },
+        events: [{ kind: 'threshold', output: 'p', on: 0.1, off: 0.05, minOnFrames: 3, minOffFrames: 10 }],
+        variants: [variant(counter, ['Abs', 'ReduceMean', 'Add', 'Identity'])],
+      },
+      null,
+      2,
+    ),
+  );
   return models;
 }
 
@@ -95,10 +126,13 @@ export function halfPicture(w: number, h: number, bright: 'left' | 'right', colo
   const d = new Uint8Array(w * h * 4);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const on = (x < w / 2) === (bright === 'left');
+      const on = x < w / 2 === (bright === 'left');
       const o = (y * w + x) * 4;
       const noise = ((x * 31 + y * 17) % 23) - 11;
-      d[o] = on ? colour[0] : 20 + noise; d[o + 1] = on ? colour[1] : 25 + noise; d[o + 2] = on ? colour[2] : 30 + noise; d[o + 3] = 255;
+      d[o] = on ? colour[0] : 20 + noise;
+      d[o + 1] = on ? colour[1] : 25 + noise;
+      d[o + 2] = on ? colour[2] : 30 + noise;
+      d[o + 3] = 255;
     }
   }
   return d;
@@ -119,10 +153,19 @@ export function wav16(samples: Float32Array, rate: number): Buffer {
   const data = Buffer.alloc(samples.length * 2);
   samples.forEach((v, i) => data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32767))), i * 2));
   const h = Buffer.alloc(44);
-  h.write('RIFF', 0); h.writeUInt32LE(36 + data.length, 4); h.write('WAVE', 8);
-  h.write('fmt ', 12); h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24); h.writeUInt32LE(rate * 2, 28); h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34);
-  h.write('data', 36); h.writeUInt32LE(data.length, 40);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write('WAVE', 8);
+  h.write('fmt ', 12);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(data.length, 40);
   return Buffer.concat([h, data]);
 }
 

@@ -56,8 +56,14 @@ export function freePort(): Promise<number> {
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = createConnection({ host: '127.0.0.1', port });
-    c.once('connect', () => { c.destroy(); resolve(true); });
-    c.once('error', () => { c.destroy(); resolve(false); });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => {
+      c.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -84,7 +90,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     const p = spawn(MOSQUITTO_BIN, ['-c', confFile], { stdio: ['ignore', 'ignore', options.verbose === true ? 'inherit' : 'ignore'] });
     proc = p;
     let exited = false;
-    p.once('exit', () => { exited = true; });
+    p.once('exit', () => {
+      exited = true;
+    });
     for (let i = 0; i < 200; i++) {
       if (exited) throw new Error(`mosquitto exited at start (conf ${confFile})`);
       if (await accepts(port)) return;
@@ -98,7 +106,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     const p = proc;
     proc = undefined;
     if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise<void>((resolve) => { p.once('exit', () => resolve()); p.kill(sig); });
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill(sig);
+    });
   };
 
   await launch();
@@ -108,7 +119,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     dir,
     kill: () => signal('SIGKILL'),
     terminate: () => signal('SIGTERM'),
-    restart: async () => { await signal('SIGTERM'); await launch(); },
-    stop: async () => { await signal('SIGTERM'); rmSync(dir, { recursive: true, force: true }); },
+    restart: async () => {
+      await signal('SIGTERM');
+      await launch();
+    },
+    stop: async () => {
+      await signal('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

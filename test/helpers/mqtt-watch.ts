@@ -23,7 +23,11 @@ export class Watcher {
     this.client = client;
     client.on('message', (topic, payload, packet) => {
       let json: unknown;
-      try { json = JSON.parse(payload.toString()); } catch { json = undefined; }
+      try {
+        json = JSON.parse(payload.toString());
+      } catch {
+        json = undefined;
+      }
       const p = packet.properties;
       const r: Received = { topic, payload, json, retain: packet.retain };
       if (p?.correlationData !== undefined) r.correlationData = Buffer.from(p.correlationData).toString();
@@ -56,7 +60,10 @@ export class Watcher {
       if (left <= 0) throw new Error(`timed out waiting for ${what}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 200));
-        this.#waiters.push(() => { clearTimeout(t); resolve(); });
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }

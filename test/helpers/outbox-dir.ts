@@ -32,14 +32,20 @@ export function inspectOutboxDir(dir: string): OutboxDir {
   const names = readdirSync(dir).sort();
   const bodies = new Map<number, Buffer>();
   for (const n of names) {
-    if (!LOG_NAME.test(n)) { out.others.push(n); continue; }
+    if (!LOG_NAME.test(n)) {
+      out.others.push(n);
+      continue;
+    }
     out.segments++;
     const buf = readFileSync(join(dir, n));
     const { records, validBytes } = decodeLog(buf);
     out.tornBytes += buf.byteLength - validBytes;
     for (const r of records) {
       if (r.type === ACK) for (const s of r.seqs) bodies.delete(s);
-      else { bodies.set(r.seq, r.bytes); out.puts.push(r.seq); }
+      else {
+        bodies.set(r.seq, r.bytes);
+        out.puts.push(r.seq);
+      }
     }
   }
   out.live = [...bodies].sort((a, b) => a[0] - b[0]).map(([seq, b]) => ({ seq, message: deserialize(b) }));

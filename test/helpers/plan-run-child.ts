@@ -15,13 +15,7 @@ const setup = await resolveSetup({ packageRoot: ROOT, profile: id });
 const engine = createEngine(setup.profile.inference.backend);
 const rt = new ModelRuntime({ profile: setup.profile, manifests: setup.manifests, engine, caps: setup.caps, budgetMB: setup.budget.budgetMB, log: silentLogger });
 const after = await rt.start();
-const out = {
-  backend: setup.backend,
-  chosen: Object.fromEntries(after.models.map((m) => [m.model, m.chosen?.variant ?? null])),
-  loaded: Object.fromEntries(rt.status().map((s) => [s.model, s.state === 'ready' ? s.variant : null])),
-  usedMB: rt.usedMB(),
-  budgetMB: setup.budget.budgetMB,
-};
+const out = { backend: setup.backend, chosen: Object.fromEntries(after.models.map((m) => [m.model, m.chosen?.variant ?? null])), loaded: Object.fromEntries(rt.status().map((s) => [s.model, s.state === 'ready' ? s.variant : null])), usedMB: rt.usedMB(), budgetMB: setup.budget.budgetMB };
 await rt.close(0);
 await engine.close();
 process.stdout.write(JSON.stringify(out));

@@ -60,7 +60,10 @@ export interface PowerCutReport {
   finalExitCode: number | null;
 }
 
-interface Body { id?: string; error?: { code?: string } }
+interface Body {
+  id?: string;
+  error?: { code?: string };
+}
 
 export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutReport> {
   const say = o.log ?? (() => undefined);
@@ -70,10 +73,7 @@ export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutReport> 
   const dir = mkdtempSync(path.join(tmpdir(), 'edge-powercut-'));
   const prefix = 'edge/powercut';
   const replyTo = 'test/powercut/replies';
-  const config = {
-    deviceId: 'powercut', topicPrefix: prefix, profile: 'generic-x64', stateDir: path.join(dir, 'state'),
-    broker: { url: broker.url, protocolVersion: 5 }, log: { level: 'info', format: 'json' },
-  };
+  const config = { deviceId: 'powercut', topicPrefix: prefix, profile: 'generic-x64', stateDir: path.join(dir, 'state'), broker: { url: broker.url, protocolVersion: 5 }, log: { level: 'info', format: 'json' } };
   const req: MqttClient = createMqttClient(broker.url, { clientId: 'powercut-requester', clean: true, protocolVersion: 5, reconnectPeriod: 200 });
   const answers = new Map<string, number>();
   let answeredSent = 0;
@@ -81,14 +81,22 @@ export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutReport> 
   const errors: Record<string, number> = {};
   req.on('message', (_topic, payload) => {
     let b: Body;
-    try { b = JSON.parse(payload.toString('utf8')) as Body; } catch { errors['not JSON'] = (errors['not JSON'] ?? 0) + 1; return; }
+    try {
+      b = JSON.parse(payload.toString('utf8')) as Body;
+    } catch {
+      errors['not JSON'] = (errors['not JSON'] ?? 0) + 1;
+      return;
+    }
     if (b.error !== undefined) errors[b.error.code ?? '?'] = (errors[b.error.code ?? '?'] ?? 0) + 1;
     if (typeof b.id !== 'string') return;
     if (!answers.has(b.id) && b.id.startsWith('p') && !b.id.startsWith('probe')) answeredSent++;
     if (b.id.startsWith('probe')) probed = true;
     answers.set(b.id, (answers.get(b.id) ?? 0) + 1);
   });
-  await new Promise<void>((resolve, reject) => { req.once('connect', () => resolve()); req.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    req.once('connect', () => resolve());
+    req.once('error', reject);
+  });
   await new Promise<void>((resolve) => req.subscribe(replyTo, { qos: 1 }, () => resolve()));
   const sentIds: string[] = [];
   let svc: ServiceProcess | undefined;

@@ -36,20 +36,24 @@ export async function startSecureBroker(o: { aclFile?: string; pki?: TestPki } =
   const logFile = join(own, 'broker.log');
   const broker = await startMosquitto({
     allowAnonymous: false,
-    extraConf: [
-      `cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, 'require_certificate true',
-      `password_file ${passwd}`,
-      ...(o.aclFile !== undefined ? [`acl_file ${o.aclFile}`] : []),
-      'log_type all', `log_dest file ${logFile}`,
-    ],
+    extraConf: [`cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, 'require_certificate true', `password_file ${passwd}`, ...(o.aclFile !== undefined ? [`acl_file ${o.aclFile}`] : []), 'log_type all', `log_dest file ${logFile}`],
   });
-  const log = (): string => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
+  const log = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   return {
     broker,
     pki,
     url: `mqtts://127.0.0.1:${broker.port}`,
     log,
-    count: (re) => log().split('\n').filter((l) => re.test(l)).length,
+    count: (re) =>
+      log()
+        .split('\n')
+        .filter((l) => re.test(l)).length,
     stop: async () => {
       await broker.stop();
       rmSync(own, { recursive: true, force: true });

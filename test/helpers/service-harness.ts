@@ -9,7 +9,10 @@ import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { ROOT } from './service-process.js';
 
-export interface EvalSet { inputs: number[][]; labels: number[] }
+export interface EvalSet {
+  inputs: number[][];
+  labels: number[];
+}
 
 export function digitsEval(): EvalSet {
   return JSON.parse(readFileSync(path.join(ROOT, 'models', 'digits', 'eval', 'eval.json'), 'utf8')) as EvalSet;
@@ -27,13 +30,13 @@ export function makeModelsDir(dir: string): string {
   const manifest = {
     id: 'two-inputs',
     task: 'other',
-    inputs: [{ name: 'a', dtype: 'float32', shape: ['batch', 3] }, { name: 'b', dtype: 'int64', shape: ['batch', 1] }],
+    inputs: [
+      { name: 'a', dtype: 'float32', shape: ['batch', 3] },
+      { name: 'b', dtype: 'int64', shape: ['batch', 1] },
+    ],
     outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 3] }],
     reference: 'fp32',
-    variants: [{
-      id: 'fp32', file: 'fp32.onnx', sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength,
-      precision: 'fp32', params: 0, macs: 3, ops: ['Cast', 'Mul'], quality: { accuracy: 1, agreement: 1, evalCount: 1 },
-    }],
+    variants: [{ id: 'fp32', file: 'fp32.onnx', sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength, precision: 'fp32', params: 0, macs: 3, ops: ['Cast', 'Mul'], quality: { accuracy: 1, agreement: 1, evalCount: 1 } }],
   };
   writeFileSync(path.join(two, 'model.json'), JSON.stringify(manifest, null, 2));
   return models;

@@ -36,7 +36,12 @@ export function startService(config: Record<string, unknown>, args: string[] = [
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { for (const w of waiters.splice(0)) w(); resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      for (const w of waiters.splice(0)) w();
+      resolve(code);
+    }),
+  );
   return {
     child,
     dir: d,
@@ -48,7 +53,13 @@ export function startService(config: Record<string, unknown>, args: string[] = [
         if (child.exitCode !== null) throw new Error(`service exited (${child.exitCode}) before logging "${text}":\n${logs}`);
         const left = end - Date.now();
         if (left <= 0) throw new Error(`timed out waiting for "${text}" in the service log:\n${logs}`);
-        await new Promise<void>((resolve) => { const t = setTimeout(resolve, Math.min(left, 100)); waiters.push(() => { clearTimeout(t); resolve(); }); });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.min(left, 100));
+          waiters.push(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
       }
     },
   };
@@ -60,8 +71,12 @@ export function runCli(args: string[], options: { input?: string; env?: Record<s
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...(options.env ?? {}) } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.stdin.end(options.input ?? '');
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });

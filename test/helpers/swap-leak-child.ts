@@ -67,10 +67,22 @@ async function main(cycles: number, swaps: number): Promise<SwapFigures> {
   }
   const rssAfterMB = rssMB();
   let unloadedRefusedWith: string | null = null;
-  try { await engine.run('digits@student-fp32#0', input()); } catch (e) { unloadedRefusedWith = (e as { code?: string }).code ?? 'uncoded'; }
+  try {
+    await engine.run('digits@student-fp32#0', input());
+  } catch (e) {
+    unloadedRefusedWith = (e as { code?: string }).code ?? 'uncoded';
+  }
   await engine.close();
   return { cycles, swaps, rssBeforeMB, rssAfterMB, rssEvery50MB, variants: expected, unloadedRefusedWith };
 }
 
 const [cycles, swaps] = process.argv.slice(2).map(Number);
-main(cycles ?? 100, swaps ?? 100).then((f) => { process.stdout.write(JSON.stringify(f) + '\n'); }, (e: unknown) => { process.stderr.write(String(e instanceof Error ? e.stack : e) + '\n'); process.exit(1); });
+main(cycles ?? 100, swaps ?? 100).then(
+  (f) => {
+    process.stdout.write(JSON.stringify(f) + '\n');
+  },
+  (e: unknown) => {
+    process.stderr.write(String(e instanceof Error ? e.stack : e) + '\n');
+    process.exit(1);
+  },
+);

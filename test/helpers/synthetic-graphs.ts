@@ -26,12 +26,7 @@ function tensorAttr(name: string, t: TensorProto): AttributeProto {
 }
 
 export function wrapModel(graph: GraphProto, opset: number, extraOpsets: { domain: string; version: number }[] = []): OnnxModel {
-  return {
-    irVersion: opset >= 21 ? 10 : opset >= 13 ? 7 : 6,
-    opsetImport: [{ domain: '', version: opset }, ...extraOpsets],
-    producerName: 'edge-infer-test', metadataProps: [], trainingInfo: [], functions: [], configuration: [],
-    graph,
-  };
+  return { irVersion: opset >= 21 ? 10 : opset >= 13 ? 7 : 6, opsetImport: [{ domain: '', version: opset }, ...extraOpsets], producerName: 'edge-infer-test', metadataProps: [], trainingInfo: [], functions: [], configuration: [], graph };
 }
 
 function graph(name: string, node: NodeProto[], initializer: TensorProto[], input: GraphProto['input'], output: GraphProto['output']): GraphProto {
@@ -63,19 +58,28 @@ export function buildCnn(o: CnnOptions = {}): OnnxModel {
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [];
   const weight = (name: string, dims: number[], fanIn: number): string => {
-    const data = rand(dims.reduce((a, b) => a * b, 1), r, Math.sqrt(6 / fanIn));
-    if (!o.constantNodes) { inits.push(makeFloatTensor(name, dims, data)); return name; }
+    const data = rand(
+      dims.reduce((a, b) => a * b, 1),
+      r,
+      Math.sqrt(6 / fanIn),
+    );
+    if (!o.constantNodes) {
+      inits.push(makeFloatTensor(name, dims, data));
+      return name;
+    }
     nodes.push(makeNode('Constant', [], [`${name}_const`], `${name}_Constant`, [tensorAttr('value', makeFloatTensor(`${name}_const`, dims, data))]));
     nodes.push(makeNode('Identity', [`${name}_const`], [name], `${name}_Identity`));
     return name;
   };
-  const bias = (name: string, n: number): string => { inits.push(makeFloatTensor(name, [n], rand(n, r, 0.1))); return name; };
+  const bias = (name: string, n: number): string => {
+    inits.push(makeFloatTensor(name, [n], rand(n, r, 0.1)));
+    return name;
+  };
   const pads = intsAttr('pads', [1, 1, 1, 1]);
   nodes.push(makeNode('Conv', ['x', weight('w1', [c, 1, 3, 3], 9), bias('b1', c)], ['c1'], 'conv1', [pads, intsAttr('kernel_shape', [3, 3])]));
   let h = 'c1';
   if (o.batchNorm !== false) {
-    inits.push(makeFloatTensor('bn_scale', [c], positive(c, r, 0.5, 1.5)), makeFloatTensor('bn_bias', [c], rand(c, r, 0.2)),
-      makeFloatTensor('bn_mean', [c], rand(c, r, 0.3)), makeFloatTensor('bn_var', [c], positive(c, r, 0.5, 2)));
+    inits.push(makeFloatTensor('bn_scale', [c], positive(c, r, 0.5, 1.5)), makeFloatTensor('bn_bias', [c], rand(c, r, 0.2)), makeFloatTensor('bn_mean', [c], rand(c, r, 0.3)), makeFloatTensor('bn_var', [c], positive(c, r, 0.5, 2)));
     nodes.push(makeNode('BatchNormalization', ['c1', 'bn_scale', 'bn_bias', 'bn_mean', 'bn_var'], ['bn1'], 'bn1', [floatAttr('epsilon', 1e-5)]));
     h = 'bn1';
   }
@@ -127,12 +131,7 @@ export function buildLstmModel(opset = 14): OnnxModel {
     { ...emptyTensor('axes', 7, [1]), int64Data: [0] },
     makeFloatTensor('fc', [hidden, 4], rand(hidden * 4, r, 0.5)),
   ];
-  const nodes = [
-    makeNode('Transpose', ['x'], ['x_tnc'], 'to_time_major', [intsAttr('perm', [1, 0, 2])]),
-    makeNode('LSTM', ['x_tnc', 'W', 'R', 'B'], ['Y', 'Y_h'], 'lstm', [intAttr('hidden_size', hidden)]),
-    makeNode('Squeeze', ['Y_h', 'axes'], ['h'], 'squeeze'),
-    makeNode('MatMul', ['h', 'fc'], ['y'], 'head'),
-  ];
+  const nodes = [makeNode('Transpose', ['x'], ['x_tnc'], 'to_time_major', [intsAttr('perm', [1, 0, 2])]), makeNode('LSTM', ['x_tnc', 'W', 'R', 'B'], ['Y', 'Y_h'], 'lstm', [intAttr('hidden_size', hidden)]), makeNode('Squeeze', ['Y_h', 'axes'], ['h'], 'squeeze'), makeNode('MatMul', ['h', 'fc'], ['y'], 'head')];
   return wrapModel(graph('lstm_model', nodes, inits, [floatValueInfo('x', ['batch', 'time', 8])], [floatValueInfo('y', ['batch', 4])]), opset);
 }
 
@@ -154,11 +153,16 @@ export function buildResidualBlock(weakHalf = false, seed = 3): OnnxModel {
   }
   const bn = (p: string, c: number): TensorProto[] => [makeFloatTensor(`${p}_s`, [c], positive(c, r, 0.5, 1.5)), makeFloatTensor(`${p}_b`, [c], rand(c, r, 0.2)), makeFloatTensor(`${p}_m`, [c], rand(c, r, 0.2)), makeFloatTensor(`${p}_v`, [c], positive(c, r, 0.5, 2))];
   const inits = [
-    makeFloatTensor('w0', [8, 4, 3, 3], w(288, 36)), ...bn('bn0', 8),
-    makeFloatTensor('wa', [16, 8, 3, 3], wa), ...bn('bna', 16),
-    makeFloatTensor('wdw', [16, 1, 3, 3], w(144, 9)), makeFloatTensor('bdw', [16], rand(16, r, 0.1)),
-    makeFloatTensor('wb', [8, 16, 1, 1], wb), makeFloatTensor('bb', [8], rand(8, r, 0.1)),
-    makeFloatTensor('wfc', [10, 8], w(80, 8)), makeFloatTensor('bfc', [10], rand(10, r, 0.1)),
+    makeFloatTensor('w0', [8, 4, 3, 3], w(288, 36)),
+    ...bn('bn0', 8),
+    makeFloatTensor('wa', [16, 8, 3, 3], wa),
+    ...bn('bna', 16),
+    makeFloatTensor('wdw', [16, 1, 3, 3], w(144, 9)),
+    makeFloatTensor('bdw', [16], rand(16, r, 0.1)),
+    makeFloatTensor('wb', [8, 16, 1, 1], wb),
+    makeFloatTensor('bb', [8], rand(8, r, 0.1)),
+    makeFloatTensor('wfc', [10, 8], w(80, 8)),
+    makeFloatTensor('bfc', [10], rand(10, r, 0.1)),
   ];
   const pads = intsAttr('pads', [1, 1, 1, 1]);
   const nodes = [
@@ -184,11 +188,16 @@ export function buildResidualBlock(weakHalf = false, seed = 3): OnnxModel {
 export function buildDecoder(seed = 13): OnnxModel {
   const r = signedUniform(seed);
   const inits = [
-    makeFloatTensor('w0', [8, 8, 3, 3], rand(576, r, 0.3)), makeFloatTensor('b0', [8], rand(8, r, 0.1)),
-    makeFloatTensor('wt', [8, 4, 2, 2], rand(128, r, 0.5)), makeFloatTensor('bt', [4], rand(4, r, 0.1)),
-    makeFloatTensor('bn_s', [4], positive(4, r, 0.5, 1.5)), makeFloatTensor('bn_b', [4], rand(4, r, 0.2)),
-    makeFloatTensor('bn_m', [4], rand(4, r, 0.2)), makeFloatTensor('bn_v', [4], positive(4, r, 0.5, 2)),
-    makeFloatTensor('w1', [4, 4, 1, 1], rand(16, r, 0.8)), makeFloatTensor('b1', [4], rand(4, r, 0.1)),
+    makeFloatTensor('w0', [8, 8, 3, 3], rand(576, r, 0.3)),
+    makeFloatTensor('b0', [8], rand(8, r, 0.1)),
+    makeFloatTensor('wt', [8, 4, 2, 2], rand(128, r, 0.5)),
+    makeFloatTensor('bt', [4], rand(4, r, 0.1)),
+    makeFloatTensor('bn_s', [4], positive(4, r, 0.5, 1.5)),
+    makeFloatTensor('bn_b', [4], rand(4, r, 0.2)),
+    makeFloatTensor('bn_m', [4], rand(4, r, 0.2)),
+    makeFloatTensor('bn_v', [4], positive(4, r, 0.5, 2)),
+    makeFloatTensor('w1', [4, 4, 1, 1], rand(16, r, 0.8)),
+    makeFloatTensor('b1', [4], rand(4, r, 0.1)),
   ];
   const nodes = [
     makeNode('Conv', ['x', 'w0', 'b0'], ['c0'], 'conv0', [intsAttr('pads', [1, 1, 1, 1])]),

@@ -16,15 +16,7 @@ interface ChildConfig {
 }
 
 const cfg = JSON.parse(process.env['EDGE_TRANSPORT_CHILD'] ?? '{}') as ChildConfig;
-const svc = await MqttService.start({
-  url: cfg.url,
-  clientId: cfg.clientId,
-  prefix: cfg.prefix,
-  keepaliveS: 5,
-  handler: new FakeHandler({ delayMs: cfg.delayMs ?? 0, variant: cfg.variant ?? 'child' }),
-  outbox: { dir: cfg.dir, fsync: 'always' },
-  reconnect: { minMs: 50, maxMs: 300 },
-});
+const svc = await MqttService.start({ url: cfg.url, clientId: cfg.clientId, prefix: cfg.prefix, keepaliveS: 5, handler: new FakeHandler({ delayMs: cfg.delayMs ?? 0, variant: cfg.variant ?? 'child' }), outbox: { dir: cfg.dir, fsync: 'always' }, reconnect: { minMs: 50, maxMs: 300 } });
 svc.setStatus({ variant: cfg.variant ?? 'child' });
 process.on('message', (m) => {
   if (m === 'stats') process.send?.(svc.stats());

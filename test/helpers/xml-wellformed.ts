@@ -13,7 +13,10 @@ export function checkXml(xml: string): { problems: string[]; elements: string[] 
   const token = /<!--[\s\S]*?-->|<\/([A-Za-z][\w:.-]*)\s*>|<([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>|([^<]+)|(<)/g;
   for (const m of body.matchAll(token)) {
     const [, close, open, attrs, selfClose, text, stray] = m;
-    if (stray !== undefined) { problems.push(`stray < at ${m.index}`); continue; }
+    if (stray !== undefined) {
+      problems.push(`stray < at ${m.index}`);
+      continue;
+    }
     if (text !== undefined) {
       if (stack.length === 0 && text.trim() !== '') problems.push('text outside the root element');
       for (const e of text.matchAll(/&([^;\s]*);?/g)) {

@@ -49,14 +49,12 @@ export async function measureZoo(id: string): Promise<Zoo> {
   const n = set.labels.length;
   const variants = new Map<string, ZooVariant>();
   for (const [vid, r] of raw) {
-    variants.set(vid, {
-      ...r,
-      accuracy: r.predictions.filter((p, i) => p === set.labels[i]).length / n,
-      agreement: r.predictions.filter((p, i) => p === ref[i]).length / n,
-    });
+    variants.set(vid, { ...r, accuracy: r.predictions.filter((p, i) => p === set.labels[i]).length / n, agreement: r.predictions.filter((p, i) => p === ref[i]).length / n });
   }
   return {
-    loaded, set, variants,
+    loaded,
+    set,
+    variants,
     get(vid: string): ZooVariant {
       const z = variants.get(vid);
       if (z === undefined) throw new Error(`${id} has no variant ${vid}`);

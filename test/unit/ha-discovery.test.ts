@@ -11,13 +11,45 @@ const TOP = new Set(['dev', 'device', 'o', 'origin', 'cmps', 'components', 'avai
 const DEVICE = new Set(['ids', 'identifiers', 'name', 'mf', 'manufacturer', 'mdl', 'model', 'sw', 'sw_version', 'hw', 'hw_version', 'sa', 'suggested_area', 'cu', 'configuration_url', 'cns', 'connections', 'via_device', 'serial_number', 'sn', 'model_id', 'mdl_id']);
 const ORIGIN = new Set(['name', 'sw', 'sw_version', 'url', 'support_url']);
 const AVAILABILITY = new Set(['topic', 't', 'value_template', 'val_tpl', 'payload_available', 'pl_avail', 'payload_not_available', 'pl_not_avail']);
-const COMMON = new Set(['p', 'platform', 'unique_id', 'uniq_id', 'name', 'icon', 'ic', 'state_topic', 'stat_t', 'value_template', 'val_tpl', 'json_attributes_topic', 'json_attr_t', 'json_attributes_template', 'json_attr_tpl', 'entity_category', 'ent_cat', 'enabled_by_default', 'en', 'object_id', 'obj_id', 'qos', 'availability', 'device_class', 'dev_cla']);
+const COMMON = new Set([
+  'p',
+  'platform',
+  'unique_id',
+  'uniq_id',
+  'name',
+  'icon',
+  'ic',
+  'state_topic',
+  'stat_t',
+  'value_template',
+  'val_tpl',
+  'json_attributes_topic',
+  'json_attr_t',
+  'json_attributes_template',
+  'json_attr_tpl',
+  'entity_category',
+  'ent_cat',
+  'enabled_by_default',
+  'en',
+  'object_id',
+  'obj_id',
+  'qos',
+  'availability',
+  'device_class',
+  'dev_cla',
+]);
 const SENSOR = new Set([...COMMON, 'unit_of_measurement', 'unit_of_meas', 'state_class', 'stat_cla', 'expire_after', 'exp_aft', 'force_update', 'frc_upd', 'suggested_display_precision']);
 const EVENT = new Set([...COMMON, 'event_types', 'evt_typ']);
 
 const FACTS = {
-  deviceId: 'pi-kitchen', board: 'Raspberry Pi 4 Model B', version: '1.2.3', prefix: 'edge/pi-kitchen',
-  models: [{ id: 'digits', eventTypes: [] }, { id: 'vad', eventTypes: ['start', 'end'] }],
+  deviceId: 'pi-kitchen',
+  board: 'Raspberry Pi 4 Model B',
+  version: '1.2.3',
+  prefix: 'edge/pi-kitchen',
+  models: [
+    { id: 'digits', eventTypes: [] },
+    { id: 'vad', eventTypes: ['start', 'end'] },
+  ],
 };
 
 t.test('one retained message per device at <prefix>/device/<node id>/config', async (t) => {
@@ -71,9 +103,15 @@ t.test('per model a result sensor, p95 and variant diagnostics, and an event ent
   t.equal(byName.get('CPU temperature')?.['device_class'], 'temperature');
 });
 
-t.test('event names come from the manifest\'s declarations (issue 11 shapes)', async (t) => {
+t.test("event names come from the manifest's declarations (issue 11 shapes)", async (t) => {
   t.same(declaredEventTypes([{ kind: 'threshold', output: 'p', on: 0.5, off: 0.3 }]), ['start', 'end']);
-  t.same(declaredEventTypes([{ kind: 'threshold', output: 'p', on: 0.5, off: 0.3, start: 'speech', end: 'silence' }, { kind: 'top1-change', output: 'y', event: 'changed' }]), ['speech', 'silence', 'changed']);
+  t.same(
+    declaredEventTypes([
+      { kind: 'threshold', output: 'p', on: 0.5, off: 0.3, start: 'speech', end: 'silence' },
+      { kind: 'top1-change', output: 'y', event: 'changed' },
+    ]),
+    ['speech', 'silence', 'changed'],
+  );
   t.same(declaredEventTypes(undefined), []);
   t.same(declaredEventTypes([null, 7, { kind: 'other' }]), []);
 });

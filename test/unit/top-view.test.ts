@@ -9,7 +9,9 @@ import { keyOf } from '../../runtime/cli/top/terminal.js';
 
 function telemetry(monotonicS: number, requests: number, p50: number | null, extra: Record<string, unknown> = {}): unknown {
   return {
-    schemaVersion: 1, timestamp: '2026-11-29T00:00:00Z', monotonicS,
+    schemaVersion: 1,
+    timestamp: '2026-11-29T00:00:00Z',
+    monotonicS,
     models: [{ model: 'digits', variant: 'student-int8', state: 'ready', requests, errors: 1, rejected: 2, queueDepth: 3, latencyMs: { p50, p95: p50, p99: p50, max: p50 }, ...extra }],
     process: { rssMB: 61.5, heapUsedMB: 10, uptimeS: 5, fds: 20 },
     memory: { budgetMB: 512, usedMB: 40.2, availableMB: 1000, cgroupCurrentMB: null, cgroupLimitMB: null, cgroupEvents: null, pressureSomeAvg10: null },
@@ -19,8 +21,16 @@ function telemetry(monotonicS: number, requests: number, p50: number | null, ext
 }
 
 const STATUS = {
-  state: 'online', version: '0.1.0', deviceId: 'pi-a', profile: { id: 'rpi4-2gb', board: 'Raspberry Pi 4 Model B (2 GB)' }, backend: 'native',
-  budget: { budgetMB: 512 }, models: [{ model: 'digits', variant: 'student-int8', state: 'ready' }, { model: 'spam', variant: 'teacher-int8', state: 'loading' }],
+  state: 'online',
+  version: '0.1.0',
+  deviceId: 'pi-a',
+  profile: { id: 'rpi4-2gb', board: 'Raspberry Pi 4 Model B (2 GB)' },
+  backend: 'native',
+  budget: { budgetMB: 512 },
+  models: [
+    { model: 'digits', variant: 'student-int8', state: 'ready' },
+    { model: 'spam', variant: 'teacher-int8', state: 'loading' },
+  ],
   switches: [{ model: 'spam', from: 'teacher-fp32', to: 'teacher-int8', reason: 'thermal', at: '2026-11-29T00:00:00Z' }],
 };
 
@@ -66,7 +76,11 @@ t.test('offline marks the device and its models; an empty retained status forget
   f.status('pi-b', 'not an object', 1);
   f.telemetry('pi-b', [1, 2], 1);
   f.telemetry('pi-a', { models: [{ model: 7 }, null, { model: 'x', requests: 'many' }] }, 2);
-  t.same(f.snapshot().devices.map((d) => d.device), ['pi-a'], 'nothing made from documents that are not objects');
+  t.same(
+    f.snapshot().devices.map((d) => d.device),
+    ['pi-a'],
+    'nothing made from documents that are not objects',
+  );
   f.status('pi-a', null, 3);
   t.same(f.snapshot().devices, []);
 });
@@ -99,8 +113,14 @@ t.test('the screen fits 80x24 with twelve devices and marks the selected one', a
   const marked = lines.filter((l) => l.startsWith('>'));
   t.equal(marked.length, 1, 'one selected row');
   t.match(marked[0], /pi-11/, 'the selected device is scrolled into view');
-  t.ok(lines.some((l) => /digits\s+student-int8\s+ready/.test(l)), 'the selected device\'s models are listed');
-  t.ok(lines.some((l) => l.includes('71C!')), 'temperature with the throttling mark');
+  t.ok(
+    lines.some((l) => /digits\s+student-int8\s+ready/.test(l)),
+    "the selected device's models are listed",
+  );
+  t.ok(
+    lines.some((l) => l.includes('71C!')),
+    'temperature with the throttling mark',
+  );
 });
 
 t.test('plain lines carry every figure without drawing', async (t) => {
@@ -128,6 +148,9 @@ t.test('--group shows only the devices whose status names the group', async (t) 
   f.status('pi-a', { ...STATUS, group: 'kitchen' }, 0);
   f.status('pi-b', { ...STATUS, group: 'garage' }, 0);
   f.status('pi-c', STATUS, 0);
-  t.same(f.snapshot().devices.map((d) => d.device), ['pi-a']);
+  t.same(
+    f.snapshot().devices.map((d) => d.device),
+    ['pi-a'],
+  );
   t.equal(f.snapshot().devices[0]?.group, 'kitchen');
 });

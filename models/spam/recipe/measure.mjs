@@ -19,12 +19,12 @@ const manifestFile = path.join(dir, 'model.json');
 const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
 /** Manifest entries: what measuring cannot know (precision, how it was made). macsFrom: see architectureMacs. */
 const VARIANTS = [
-  {"id": "teacher-fp32", "file": "teacher-fp32.onnx", "precision": "fp32"},
-  {"id": "teacher-int8", "file": "teacher-int8.onnx", "macsFrom": "teacher-fp32.onnx", "precision": "int8"},
-  {"id": "teacher-mixed", "file": "teacher-mixed.onnx", "macsFrom": "teacher-fp32.onnx", "precision": "mixed"},
-  {"id": "teacher-pruned50", "file": "teacher-pruned50.onnx", "precision": "fp32", "pruning": {"method": "structured-units-l2", "sparsity": 0.5}},
-  {"id": "student-fp32", "file": "student-fp32.onnx", "precision": "fp32", "distillation": {"teacher": "teacher-fp32", "temperature": 2.0}},
-  {"id": "student-int8", "file": "student-int8.onnx", "macsFrom": "student-fp32.onnx", "precision": "int8", "distillation": {"teacher": "teacher-fp32", "temperature": 2.0}}
+  { id: 'teacher-fp32', file: 'teacher-fp32.onnx', precision: 'fp32' },
+  { id: 'teacher-int8', file: 'teacher-int8.onnx', macsFrom: 'teacher-fp32.onnx', precision: 'int8' },
+  { id: 'teacher-mixed', file: 'teacher-mixed.onnx', macsFrom: 'teacher-fp32.onnx', precision: 'mixed' },
+  { id: 'teacher-pruned50', file: 'teacher-pruned50.onnx', precision: 'fp32', pruning: { method: 'structured-units-l2', sparsity: 0.5 } },
+  { id: 'student-fp32', file: 'student-fp32.onnx', precision: 'fp32', distillation: { teacher: 'teacher-fp32', temperature: 2.0 } },
+  { id: 'student-int8', file: 'student-int8.onnx', macsFrom: 'student-fp32.onnx', precision: 'int8', distillation: { teacher: 'teacher-fp32', temperature: 2.0 } },
 ];
 const plan = VARIANTS;
 const evalSet = JSON.parse(readFileSync(path.join(dir, manifest.eval.file), 'utf8'));
@@ -36,7 +36,12 @@ async function latency(file, batch, runs) {
   const feed = (i) => ({ [s.inputNames[0]]: new ort.Tensor('int64', BigInt64Array.from(Array.from({ length: batch }, (_, b) => evalSet.inputs[(i * batch + b) % rows]).flat(), BigInt), [batch, L]) });
   for (let i = 0; i < 10; i++) await s.run(feed(i));
   const times = [];
-  for (let i = 0; i < runs; i++) { const f = feed(i); const t0 = performance.now(); await s.run(f); times.push(performance.now() - t0); }
+  for (let i = 0; i < runs; i++) {
+    const f = feed(i);
+    const t0 = performance.now();
+    await s.run(f);
+    times.push(performance.now() - t0);
+  }
   await s.release();
   times.sort((a, b) => a - b);
   return { batch, runs, medianMs: times[Math.floor(runs / 2)], minMs: times[0], p90Ms: times[Math.floor(runs * 0.9)] };
@@ -79,7 +84,9 @@ for (const v of plan) {
   const macs = fig.macsUnknown.length === 0 ? fig.macs : architectureMacs(readFileSync(path.join(dir, v.macsFrom ?? v.file)));
   Object.assign(out, { params: fig.params, macs, ops: fig.ops, quality: { accuracy: q.accuracy, agreement: q.agreement ?? 1, evalCount: q.evalCount } });
   variants.push(out);
-  console.log(`${v.id.padEnd(18)} ${String(fig.bytes).padStart(9)} B  params ${String(fig.params).padStart(8)}  macs ${String(macs).padStart(10)}${fig.macsUnknown.length ? ' (architecture)' : ''}  acc ${q.accuracy.toFixed(4)}  agree ${(q.agreement ?? 1).toFixed(4)}  b1 ${lat[v.id][0].medianMs.toFixed(3)} ms (min ${lat[v.id][0].minMs.toFixed(3)})  b32 ${lat[v.id][1].medianMs.toFixed(3)} ms`);
+  console.log(
+    `${v.id.padEnd(18)} ${String(fig.bytes).padStart(9)} B  params ${String(fig.params).padStart(8)}  macs ${String(macs).padStart(10)}${fig.macsUnknown.length ? ' (architecture)' : ''}  acc ${q.accuracy.toFixed(4)}  agree ${(q.agreement ?? 1).toFixed(4)}  b1 ${lat[v.id][0].medianMs.toFixed(3)} ms (min ${lat[v.id][0].minMs.toFixed(3)})  b32 ${lat[v.id][1].medianMs.toFixed(3)} ms`,
+  );
 }
 manifest.variants = variants;
 writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');

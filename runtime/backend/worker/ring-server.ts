@@ -87,7 +87,10 @@ export class RingServer {
       if (Atomics.load(i32, stateIndex(s)) !== SlotState.REQ) continue;
       const seq = Atomics.load(i32, seqIndex(s));
       // SEQ wraps at 2^31: compare by difference.
-      if (best < 0 || ((seq - bestSeq) | 0) < 0) { best = s; bestSeq = seq; }
+      if (best < 0 || ((seq - bestSeq) | 0) < 0) {
+        best = s;
+        bestSeq = seq;
+      }
     }
     return best;
   }

@@ -26,7 +26,9 @@ import type { FromWorker, LoadReply, RunReply, ToWorker, WorkerBoot, WorkerFailu
 import { RingServer } from './ring-server.js';
 
 class Failure extends Error {
-  constructor(readonly failure: WorkerFailure) { super(failure.message); }
+  constructor(readonly failure: WorkerFailure) {
+    super(failure.message);
+  }
 }
 
 const boot = workerData as WorkerBoot;
@@ -70,9 +72,7 @@ function fromOrt(outputs: InferenceSession.OnnxValueMapType): NamedTensors {
 }
 
 function ioSpecs(meta: readonly InferenceSession.ValueMetadata[]): IoSpec[] {
-  return meta.map((m) => (m.isTensor
-    ? { name: m.name, dtype: String(m.type), shape: [...m.shape] }
-    : { name: m.name, dtype: 'non-tensor', shape: [] }));
+  return meta.map((m) => (m.isTensor ? { name: m.name, dtype: String(m.type), shape: [...m.shape] } : { name: m.name, dtype: 'non-tensor', shape: [] }));
 }
 
 function optionsFor(spec: WorkerLoadSpec, level: WorkerLoadSpec['graphOptimization'], optimizedModelFilePath?: string): InferenceSession.SessionOptions {
@@ -152,16 +152,7 @@ async function load(name: string, spec: WorkerLoadSpec): Promise<LoadReply> {
     }
     warmupMs = performance.now() - w0;
   }
-  return {
-    inputNames: [...session.inputNames],
-    outputNames: [...session.outputNames],
-    inputs: ioSpecs(session.inputMetadata),
-    outputs: ioSpecs(session.outputMetadata),
-    loadMs,
-    warmupMs,
-    fromCache,
-    ...(cacheError === undefined ? {} : { cacheError }),
-  };
+  return { inputNames: [...session.inputNames], outputNames: [...session.outputNames], inputs: ioSpecs(session.inputMetadata), outputs: ioSpecs(session.outputMetadata), loadMs, warmupMs, fromCache, ...(cacheError === undefined ? {} : { cacheError }) };
 }
 
 /** Releases a named session; unknown names are ignored. */
@@ -203,17 +194,32 @@ port.on('message', (msg: ToWorker) => {
   ring?.messageArrived();
   switch (msg.type) {
     case 'load':
-      load(msg.session ?? '', msg.spec).then((reply) => {
-        // The model's bytes are in the wasm heap now; their JS copy is garbage (wasm-v8-flags.ts).
-        if (boot.initRuntime === true) collectGarbage();
-        port.postMessage({ type: 'loaded', id: msg.id, reply } satisfies FromWorker);
-      }, (e) => fail(msg.id, e)).finally(done);
+      load(msg.session ?? '', msg.spec)
+        .then(
+          (reply) => {
+            // The model's bytes are in the wasm heap now; their JS copy is garbage (wasm-v8-flags.ts).
+            if (boot.initRuntime === true) collectGarbage();
+            port.postMessage({ type: 'loaded', id: msg.id, reply } satisfies FromWorker);
+          },
+          (e) => fail(msg.id, e),
+        )
+        .finally(done);
       break;
     case 'run':
-      run(msg.session ?? '', msg.inputs).then(({ reply, transfer }) => port.postMessage({ type: 'ran', id: msg.id, reply } satisfies FromWorker, transfer), (e) => fail(msg.id, e)).finally(done);
+      run(msg.session ?? '', msg.inputs)
+        .then(
+          ({ reply, transfer }) => port.postMessage({ type: 'ran', id: msg.id, reply } satisfies FromWorker, transfer),
+          (e) => fail(msg.id, e),
+        )
+        .finally(done);
       break;
     case 'unload':
-      unload(msg.session).then(() => port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker), (e) => fail(msg.id, e)).finally(done);
+      unload(msg.session)
+        .then(
+          () => port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker),
+          (e) => fail(msg.id, e),
+        )
+        .finally(done);
       break;
     case 'ping':
       port.postMessage({ type: 'pong', id: msg.id } satisfies FromWorker);
@@ -228,7 +234,10 @@ port.on('message', (msg: ToWorker) => {
     case 'crash':
       // process.exit in a worker stops the thread a little later, not at once: return without
       // `done()` so the ring is not served again meanwhile.
-      if (boot.allowTestHooks) { process.exit(70); return; }
+      if (boot.allowTestHooks) {
+        process.exit(70);
+        return;
+      }
       fail(msg.id, new Failure({ code: 'EDGE_ERR_INTERNAL', message: 'test hooks are disabled in this engine' }));
       done();
       break;

@@ -17,7 +17,7 @@ export const command: Command = {
     ...SETUP_OPTIONS,
     calibrate: { type: 'boolean', help: 'write <state-dir>/calibration-<profile>-<backend>.json; `plan` and `run` then use measured figures' },
     runs: { type: 'string', help: 'timed runs per variant (default 50)' },
-    'state-dir': { type: 'string', help: 'where the calibration goes (default: the service\'s state dir)' },
+    'state-dir': { type: 'string', help: "where the calibration goes (default: the service's state dir)" },
   },
   examples: ['edge-infer bench --profile generic-x64 --runs 20', 'edge-infer bench --calibrate --state-dir ./state'],
   async run(ctx) {
@@ -26,10 +26,7 @@ export const command: Command = {
     const runs = positiveInt(ctx.values, 'runs', 50);
     const engine = createEngine(setup.backend);
     try {
-      const result = await calibrate({
-        profile: setup.profile, manifests: setup.manifests, engine, runs,
-        onVariant: (e, model, variant, error) => process.stderr.write(e ? `measured ${model}/${variant}: p50 ${e.latencyP50Ms} ms, ${e.rssMB} MB\n` : `failed ${model}/${variant}: ${error ?? ''}\n`),
-      });
+      const result = await calibrate({ profile: setup.profile, manifests: setup.manifests, engine, runs, onVariant: (e, model, variant, error) => process.stderr.write(e ? `measured ${model}/${variant}: p50 ${e.latencyP50Ms} ms, ${e.rssMB} MB\n` : `failed ${model}/${variant}: ${error ?? ''}\n`) });
       let file: string | null = null;
       if (flag(ctx.values, 'calibrate')) {
         const given = str(ctx.values, 'state-dir');

@@ -17,10 +17,7 @@ export const command: Command = {
   name: 'detect',
   summary: 'detect which device profile fits this host (device-tree model, CPU features, memory, cgroup limit) and why',
   usage: '[--root <dir>] [--profiles <dir>] [--json]',
-  options: {
-    root: { type: 'string', help: 'read /proc and /sys under this folder instead of / (fixtures, chroots)' },
-    profiles: { type: 'string', help: 'profiles folder; default: the bundled device-profiles/' },
-  },
+  options: { root: { type: 'string', help: 'read /proc and /sys under this folder instead of / (fixtures, chroots)' }, profiles: { type: 'string', help: 'profiles folder; default: the bundled device-profiles/' } },
   examples: ['edge-infer detect', 'edge-infer detect --root test/fixtures/hosts/rpi4-8gb-arm64 --json'],
   async run(ctx) {
     noPositionals(ctx.positionals);

@@ -29,7 +29,10 @@ export const CHECK_IDS = ['node', 'profile', 'budget', 'backend', 'temperature',
 
 function parseOnly(v: string | undefined): Set<string> | null {
   if (v === undefined) return null;
-  const ids = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const ids = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
   const unknown = ids.filter((x) => !(CHECK_IDS as readonly string[]).includes(x));
   if (ids.length === 0 || unknown.length > 0) throw new EdgeError('EDGE_ERR_USAGE', `--only takes ${CHECK_IDS.join(', ')} (got "${v}")`);
   return new Set(ids);
@@ -39,7 +42,12 @@ const readUnit: UnitReader = async () => {
   if (!existsSync('/run/systemd/system')) return null;
   try {
     const { stdout } = await promisify(execFile)('systemctl', ['show', 'edge-infer.service', '-p', 'LoadState,ActiveState,SubState,UnitFileState,Result'], { timeout: 5000 });
-    return Object.fromEntries(stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
   } catch {
     return null;
   }
@@ -49,15 +57,12 @@ export const command: Command = {
   name: 'doctor',
   summary: 'check this board can run the service (Node, backend, profile, budget, broker, state dir, clock, temperature, systemd); a fix for each failure',
   usage: '[--config <file>] [--profile <id|file>] [--models <dir>] [--state-dir <dir>] [--timeout-ms N] [--only <checks>] [--json]',
-  examples: [
-    'edge-infer doctor',
-    'edge-infer doctor --config /etc/edge-infer/config.json --json',
-  ],
+  examples: ['edge-infer doctor', 'edge-infer doctor --config /etc/edge-infer/config.json --json'],
   options: {
     config: { type: 'string', help: `service config file (default: ${PACKAGED_CONFIG} when it exists, else the defaults)` },
-    profile: { type: 'string', help: 'device profile id or file (default: the config\'s, else detected from the host)' },
-    models: { type: 'string', help: 'models folder (default: the config\'s, else the bundled models/)' },
-    'state-dir': { type: 'string', help: 'state folder to check (default: the config\'s stateDir: $STATE_DIRECTORY or /var/lib/edge-infer)' },
+    profile: { type: 'string', help: "device profile id or file (default: the config's, else detected from the host)" },
+    models: { type: 'string', help: "models folder (default: the config's, else the bundled models/)" },
+    'state-dir': { type: 'string', help: "state folder to check (default: the config's stateDir: $STATE_DIRECTORY or /var/lib/edge-infer)" },
     'timeout-ms': { type: 'string', help: 'broker connect timeout, ms (default 5000)' },
     only: { type: 'string', help: `run only these checks, comma-separated: ${CHECK_IDS.join(', ')} (default: all)` },
   },
@@ -87,11 +92,7 @@ export const command: Command = {
     if (want('broker')) results.push(await brokerCheck(config, positiveInt(ctx.values, 'timeout-ms', 5000)));
     if (want('state-dir')) results.push(await stateDirCheck(str(ctx.values, 'state-dir') ?? config.stateDir));
     if (want('clock')) {
-      results.push(clockCheck({
-        nowMs: Date.now(),
-        builtAtMs: await mtimeMs(path.join(ctx.packageRoot, 'dist/runtime/cli/main.js')),
-        synchronized: existsSync('/run/systemd/timesync') ? existsSync('/run/systemd/timesync/synchronized') : null,
-      }));
+      results.push(clockCheck({ nowMs: Date.now(), builtAtMs: await mtimeMs(path.join(ctx.packageRoot, 'dist/runtime/cli/main.js')), synchronized: existsSync('/run/systemd/timesync') ? existsSync('/run/systemd/timesync/synchronized') : null }));
     }
     if (want('systemd')) results.push(await systemdCheck(readUnit));
     const failed = anyFailed(results);

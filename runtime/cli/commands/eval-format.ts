@@ -17,10 +17,19 @@ export function formatEvalReport(r: EvalReport): string {
     const lat = batches.map((b) => latencyAt(v, b));
     const refLat = batches.map((b) => (ref === undefined ? undefined : latencyAt(ref, b)));
     return [
-      v.id, v.precision ?? '-', String(v.model.bytes), ref ? (ref.model.bytes / v.model.bytes).toFixed(2) : '-',
-      String(v.model.params), String(v.model.macs), pct(v.quality.accuracy), pct(v.quality.agreement),
+      v.id,
+      v.precision ?? '-',
+      String(v.model.bytes),
+      ref ? (ref.model.bytes / v.model.bytes).toFixed(2) : '-',
+      String(v.model.params),
+      String(v.model.macs),
+      pct(v.quality.accuracy),
+      pct(v.quality.agreement),
       ...lat.map((x) => (x === undefined ? '-' : x.toFixed(4))),
-      ...lat.map((x, i) => { const y = refLat[i]; return x === undefined || y === undefined ? '-' : (y / x).toFixed(2); }),
+      ...lat.map((x, i) => {
+        const y = refLat[i];
+        return x === undefined || y === undefined ? '-' : (y / x).toFixed(2);
+      }),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));

@@ -62,7 +62,9 @@ function nonNegativeInt(v: string | undefined, name: string, fallback: number): 
 }
 
 async function readBytes(file: string): Promise<Uint8Array> {
-  try { return await readFile(file); } catch (e) {
+  try {
+    return await readFile(file);
+  } catch (e) {
     throw new EdgeError('EDGE_ERR_FILE_MISSING', `cannot read ${file}`, { details: { file }, cause: e });
   }
 }
@@ -72,11 +74,15 @@ async function loadForEval(modelsDir: string, id: string): Promise<{ loaded: Loa
   if (!ID.test(id)) throw new EdgeError('EDGE_ERR_USAGE', `"${id}" is neither a model id nor an .onnx file`);
   const file = path.resolve(modelsDir, id, MANIFEST_FILE);
   let text: string;
-  try { text = await readFile(file, 'utf8'); } catch (e) {
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
     throw new EdgeError('EDGE_ERR_MODEL_NOT_FOUND', `no model "${id}": cannot read ${file}`, { details: { model: id, file }, cause: e });
   }
   let doc: unknown;
-  try { doc = JSON.parse(text); } catch (e) {
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
     throw new EdgeError('EDGE_ERR_MANIFEST_INVALID', `${file} is not JSON`, { details: { file }, cause: e });
   }
   const manifest = checkManifest(withPlaceholders(doc), file);
@@ -107,7 +113,11 @@ function differences(v: VariantManifest, m: ModelFigures, q: QualityFigures): st
   return d;
 }
 
-interface Measured { model: ModelFigures; predictions: number[]; latency: LatencyFigure[] }
+interface Measured {
+  model: ModelFigures;
+  predictions: number[];
+  latency: LatencyFigure[];
+}
 
 async function measureFile(measurer: ModelMeasurer, file: string, bytes: Uint8Array, set: EvalSet, batches: number[], runs: number): Promise<Measured> {
   const model = modelFigures(bytes, readOnnx(bytes));
@@ -174,24 +184,16 @@ export async function evalFile(file: string, evalFile: string, referenceFile: st
   opts.progress(`${file}: accuracy${opts.runs > 0 ? ` and latency (${opts.runs} runs at batch ${opts.batches.join(', ')})` : ''}`);
   const r = await measureFile(measurer, abs, bytes, set, opts.batches, opts.runs);
   const quality = qualityFigures(r.predictions, set.labels, refPredictions);
-  return {
-    model: null, reference: referenceFile ?? null, evalSet: evalFile, evalCount: set.labels.length, backend: measurer.backend, threads: measurer.threads,
-    variants: [{ id: path.basename(file), file, precision: null, model: r.model, quality, latency: r.latency, differs: [] }],
-    manifestUpdated: null,
-  };
+  return { model: null, reference: referenceFile ?? null, evalSet: evalFile, evalCount: set.labels.length, backend: measurer.backend, threads: measurer.threads, variants: [{ id: path.basename(file), file, precision: null, model: r.model, quality, latency: r.latency, differs: [] }], manifestUpdated: null };
 }
 
 export const command: Command = {
   name: 'eval',
-  summary: 'measure accuracy, agreement, size, sha256, params/MACs/ops and latency of a model\'s variants or of one ONNX file',
+  summary: "measure accuracy, agreement, size, sha256, params/MACs/ops and latency of a model's variants or of one ONNX file",
   usage: '<model-id|file.onnx> [--variant V] [--models <dir>] [--update-manifest] [--runs N] [--batch N] [--threads N] [--backend auto|native|wasm] [--eval <eval.json> [--reference <file.onnx>]] [--plot <file.svg> [--profile <id>]] [--json]',
-  examples: [
-    'edge-infer eval digits',
-    'edge-infer eval digits --variant student-int8 --runs 50 --json',
-    'edge-infer eval model-int8.onnx --eval eval.json --reference model.onnx',
-  ],
+  examples: ['edge-infer eval digits', 'edge-infer eval digits --variant student-int8 --runs 50 --json', 'edge-infer eval model-int8.onnx --eval eval.json --reference model.onnx'],
   options: {
-    variant: { type: 'string', help: 'only this variant (agreement is still against the manifest\'s reference)' },
+    variant: { type: 'string', help: "only this variant (agreement is still against the manifest's reference)" },
     models: { type: 'string', help: 'models folder; default: the bundled models/' },
     'update-manifest': { type: 'boolean', help: 'write the measured figures into model.json (refused if the result fails the schema)' },
     runs: { type: 'string', help: 'timed runs per batch size; 0 skips latency (default 200)' },
@@ -217,17 +219,15 @@ export const command: Command = {
     const evalRef = str(ctx.values, 'eval');
     if (isFile && evalRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'evaluating an .onnx file needs --eval <eval.json>');
     if (isFile && update) throw new EdgeError('EDGE_ERR_USAGE', '--update-manifest needs a model id, not a file');
-    if (!isFile && (evalRef !== undefined || str(ctx.values, 'reference') !== undefined)) throw new EdgeError('EDGE_ERR_USAGE', '--eval and --reference are for .onnx files; a model uses its manifest\'s eval set and reference');
-    const progress = (m: string): void => { process.stderr.write(`eval: ${m}\n`); };
+    if (!isFile && (evalRef !== undefined || str(ctx.values, 'reference') !== undefined)) throw new EdgeError('EDGE_ERR_USAGE', "--eval and --reference are for .onnx files; a model uses its manifest's eval set and reference");
+    const progress = (m: string): void => {
+      process.stderr.write(`eval: ${m}\n`);
+    };
     const measurer = new EngineMeasurer({ backend, threads });
     try {
       const report = isFile
         ? await evalFile(target, evalRef ?? '', str(ctx.values, 'reference'), measurer, { runs, batches, progress })
-        : await evalModel(target, measurer, {
-          modelsDir: str(ctx.values, 'models') ?? path.join(ctx.packageRoot, 'models'),
-          updateManifest: update, runs, batches, progress,
-          ...(str(ctx.values, 'variant') === undefined ? {} : { variant: str(ctx.values, 'variant') as string }),
-        });
+        : await evalModel(target, measurer, { modelsDir: str(ctx.values, 'models') ?? path.join(ctx.packageRoot, 'models'), updateManifest: update, runs, batches, progress, ...(str(ctx.values, 'variant') === undefined ? {} : { variant: str(ctx.values, 'variant') as string }) });
       ctx.out(ctx.json ? JSON.stringify(report, null, 2) + '\n' : formatEvalReport(report));
       const plot = str(ctx.values, 'plot');
       if (plot !== undefined) {

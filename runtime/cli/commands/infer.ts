@@ -37,7 +37,7 @@ async function requestLimits(configFile: string | undefined): Promise<RequestLim
 /** A local command's errors must not point at MQTT topics (issue 13, defect 9). */
 const LOCAL_HINTS = {
   EDGE_ERR_UNKNOWN_MODEL: 'list the models with `edge-infer plan`; the id is the folder name under models/',
-  EDGE_ERR_BAD_TENSOR: 'check dtype, shape and values against the model\'s inputs in models/<id>/model.json or `edge-infer plan --json` (no NaN or Infinity)',
+  EDGE_ERR_BAD_TENSOR: "check dtype, shape and values against the model's inputs in models/<id>/model.json or `edge-infer plan --json` (no NaN or Infinity)",
   EDGE_ERR_MODEL_UNAVAILABLE: 'the model could not be loaded on this profile; `edge-infer plan` shows why',
   EDGE_ERR_TOO_LARGE: 'the input is over limits.maxPayloadBytes / limits.maxBatch (the same limits the service applies); split it, or raise them in the config passed with --config',
 } as const;
@@ -46,17 +46,13 @@ export const command: Command = {
   name: 'infer',
   summary: 'run one local inference through the path the service uses (plan, verify, budgeted load, queue, worker)',
   usage: '<model> --input <file.json|-> | --image <file.jpg|png> [--profile <id|file>] [--models <dir>] [--backend auto|native|wasm] [--budget-mb N] [--variant <id>] [--config <file>] [--json]',
-  examples: [
-    'edge-infer infer digits --input models/digits/eval/sample-3.json',
-    'edge-infer infer fashion --image shirt.jpg',
-    'echo \'{"id": "m1", "text": "win a free prize now"}\' | edge-infer infer spam --input - --json',
-  ],
+  examples: ['edge-infer infer digits --input models/digits/eval/sample-3.json', 'edge-infer infer fashion --image shirt.jpg', 'echo \'{"id": "m1", "text": "win a free prize now"}\' | edge-infer infer spam --input - --json'],
   hints: LOCAL_HINTS,
   options: {
     ...SETUP_OPTIONS,
     config: { type: 'string', short: 'c', help: 'service config whose limits (limits.maxPayloadBytes, limits.maxBatch) apply, as in the service; default: the defaults (1 MiB, 64)' },
     input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]}, {"id","inputs":{...}} or {"id","text":"..."} for text models), a bare array, or - for stdin' },
-    variant: { type: 'string', help: 'force this variant instead of the planner\'s choice' },
+    variant: { type: 'string', help: "force this variant instead of the planner's choice" },
     image: IMAGE_OPTION,
   },
   async run(ctx) {
@@ -65,9 +61,7 @@ export const command: Command = {
     const imageRef = str(ctx.values, 'image');
     if (inputRef === undefined && imageRef === undefined) throw new EdgeError('EDGE_ERR_USAGE', 'missing --input <file.json|-> or --image <file>');
     const baseLimits = await requestLimits(str(ctx.values, 'config'));
-    const { payload, limits } = imageRef !== undefined
-      ? { payload: Buffer.from(JSON.stringify(await imageRequestBody(imageRef, inputRef !== undefined))), limits: baseLimits }
-      : await readInput(inputRef ?? '-', baseLimits);
+    const { payload, limits } = imageRef !== undefined ? { payload: Buffer.from(JSON.stringify(await imageRequestBody(imageRef, inputRef !== undefined))), limits: baseLimits } : await readInput(inputRef ?? '-', baseLimits);
     const setup = await setupFromFlags(ctx);
     const loaded = setup.manifests.find((m) => m.manifest.id === model);
     if (!loaded) {
@@ -83,9 +77,7 @@ export const command: Command = {
 
     const manifest = forced === undefined ? loaded : { ...loaded, manifest: { ...loaded.manifest, variants: loaded.manifest.variants.filter((v) => v.id === forced) } };
     const engine = createEngine(setup.backend);
-    const runtime = new ModelRuntime({
-      profile: setup.profile, manifests: [manifest], engine, caps: setup.caps, budgetMB: setup.budget.budgetMB, only: [model], log: ctx.log,
-    });
+    const runtime = new ModelRuntime({ profile: setup.profile, manifests: [manifest], engine, caps: setup.caps, budgetMB: setup.budget.budgetMB, only: [model], log: ctx.log });
     try {
       const plan = await runtime.start();
       const t0 = performance.now();

@@ -17,7 +17,9 @@ function formatReport(file: string, bytes: number, r: InspectReport): string {
     `opsets: ${r.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')}`,
     ...r.inputs.map((v) => `input  ${v.name}: ${v.dtype} [${v.shape.join(', ')}]`),
     ...r.outputs.map((v) => `output ${v.name}: ${v.dtype} [${v.shape.join(', ')}]`),
-    `ops: ${Object.entries(r.opCounts).map(([op, n]) => `${op} x${n}`).join(', ')}`,
+    `ops: ${Object.entries(r.opCounts)
+      .map(([op, n]) => `${op} x${n}`)
+      .join(', ')}`,
     '',
     'layer'.padEnd(40) + 'op'.padEnd(28) + 'params'.padStart(12) + 'bytes'.padStart(12) + 'MACs'.padStart(14),
     ...r.layers.map((l) => (l.graph === undefined ? l.name : `${l.graph.replace(/^main\//, '')}/${l.name}`).slice(-39).padEnd(40) + l.op.slice(0, 27).padEnd(28) + String(l.params).padStart(12) + String(l.initializerBytes).padStart(12) + (l.macs === null ? '?' : String(l.macs)).padStart(14)),
@@ -30,7 +32,7 @@ function formatReport(file: string, bytes: number, r: InspectReport): string {
 
 export const command: Command = {
   name: 'inspect',
-  summary: 'show an ONNX file\'s opsets, inputs/outputs, ops, parameters, MACs per layer and memory cost',
+  summary: "show an ONNX file's opsets, inputs/outputs, ops, parameters, MACs per layer and memory cost",
   usage: '<model.onnx> [--json]',
   examples: ['edge-infer inspect models/digits/teacher-fp32.onnx', 'edge-infer inspect model.onnx --json'],
   options: {},

@@ -33,7 +33,10 @@ export const command: Command = {
     const config = configFile === undefined ? null : await loadServiceConfig(configFile);
     if (config !== null) {
       // A typo in config.models (issue 13, defect 8) is said, not planned around silently.
-      for (const id of unknownModelIds(Object.keys(config.models), setup.manifests.map((m) => m.manifest.id))) {
+      for (const id of unknownModelIds(
+        Object.keys(config.models),
+        setup.manifests.map((m) => m.manifest.id),
+      )) {
         process.stderr.write(`edge-infer: warning: config.models.${id} names no model in ${setup.modelsDir}; fix the id or remove the entry\n`);
       }
     }
@@ -42,14 +45,7 @@ export const command: Command = {
     const calibration = await loadCalibration(str(ctx.values, 'state-dir'), str(ctx.values, 'calibration'), setup.profile.id, setup.backend);
     // The variants it names are verified (sha256, size; cached by size and mtime), so plan and run agree.
     const files = await VerifiedFiles.open(VerifiedFiles.defaultFile(process.env, homedir()));
-    const plan = await verifiedPlan({
-      profile: setup.profile,
-      manifests: setup.manifests.map((m) => m.manifest),
-      budgetMB: setup.budget.budgetMB,
-      backend: setup.caps,
-      priorities,
-      ...(calibration ? { calibration } : {}),
-    }, setup.manifests, files);
+    const plan = await verifiedPlan({ profile: setup.profile, manifests: setup.manifests.map((m) => m.manifest), budgetMB: setup.budget.budgetMB, backend: setup.caps, priorities, ...(calibration ? { calibration } : {}) }, setup.manifests, files);
     const manifestErrors = setup.manifestErrors.map((e) => ({ code: e.code, message: e.message }));
     if (ctx.json) {
       ctx.out(JSON.stringify({ profile: setup.profile.id, profileSource: setup.profileSource, backend: setup.backend, budget: setup.budget, plan, manifestErrors }, null, 2));
@@ -66,10 +62,7 @@ export const command: Command = {
     // Exit 78 names its first reason on stderr too (for a caller whose stdout is a closed pipe or a file).
     if (!ctx.json) {
       const code = unplanned[0]?.error?.code ?? manifestErrors[0]?.code ?? 'EDGE_ERR_NO_VARIANT_FITS';
-      const what = [
-        ...(unplanned.length > 0 ? [`no variant fits for ${unplanned.map((m) => m.model).join(', ')}`] : []),
-        ...(manifestErrors.length > 0 ? [`${manifestErrors.length} manifest(s) refused`] : []),
-      ].join('; ');
+      const what = [...(unplanned.length > 0 ? [`no variant fits for ${unplanned.map((m) => m.model).join(', ')}`] : []), ...(manifestErrors.length > 0 ? [`${manifestErrors.length} manifest(s) refused`] : [])].join('; ');
       process.stderr.write(`edge-infer: ${code}: ${what}; the plan above says why\n  hint: ${ERROR_DEFS[code].hint}\n`);
     }
     return EX_CONFIG;

@@ -15,11 +15,7 @@ export const command: Command = {
   summary: 'remove hidden units / channels by weight norm and write a smaller dense model',
   usage: '<in.onnx> --sparsity 0.5 -o <out.onnx> [--eval <eval.json|dir>] [--json]',
   examples: ['edge-infer prune model.onnx --sparsity 0.5 -o model-pruned.onnx --eval eval.json'],
-  options: {
-    sparsity: { type: 'string', help: 'share of units to remove in each prunable layer, in [0, 1) (required)' },
-    output: { type: 'string', short: 'o', help: 'output .onnx file (required)' },
-    eval: { type: 'string', help: 'labelled eval set: print accuracy and agreement with the input model' },
-  },
+  options: { sparsity: { type: 'string', help: 'share of units to remove in each prunable layer, in [0, 1) (required)' }, output: { type: 'string', short: 'o', help: 'output .onnx file (required)' }, eval: { type: 'string', help: 'labelled eval set: print accuracy and agreement with the input model' } },
   async run(ctx) {
     const file = onePositional(ctx.positionals, '<in.onnx>');
     const s = str(ctx.values, 'sparsity');

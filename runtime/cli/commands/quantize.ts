@@ -25,7 +25,12 @@ export async function readModelFile(file: string): Promise<{ bytes: Uint8Array; 
   return { bytes, model: readOnnx(bytes) };
 }
 
-export interface EvalComparison { inputAccuracy: number; outputAccuracy: number; agreement: number; count: number }
+export interface EvalComparison {
+  inputAccuracy: number;
+  outputAccuracy: number;
+  agreement: number;
+  count: number;
+}
 
 /** Accuracy of both models on the eval set and the share of samples where their top-1 agree. */
 export async function compareOnEval(before: Uint8Array, after: Uint8Array, evalSet: EvalSet): Promise<EvalComparison> {
@@ -73,11 +78,7 @@ export const command: Command = {
   name: 'quantize',
   summary: 'make an int8, int4 (MatMulNBits) or mixed-bit variant of an ONNX model',
   usage: '<in.onnx> --to int8|int4|mixed -o <out.onnx> [--calibrate <set.json|dir>] [--calibration-method minmax|percentile|entropy] [--percentile 99.99] [--activations uint8|int8] [--int8-stem] [--block-size 32] [--accuracy-level 4] [--max-drop 0.5%] [--eval <eval.json|dir>] [--full-range] [--json]',
-  examples: [
-    'edge-infer quantize model.onnx --to int8 -o model-int8.onnx --eval eval.json',
-    'edge-infer quantize cnn.onnx --to int8 --calibrate calib.json --calibration-method percentile -o cnn-int8.onnx',
-    'edge-infer quantize model.onnx --to mixed --max-drop 0.5% --eval eval.json -o model-mixed.onnx',
-  ],
+  examples: ['edge-infer quantize model.onnx --to int8 -o model-int8.onnx --eval eval.json', 'edge-infer quantize cnn.onnx --to int8 --calibrate calib.json --calibration-method percentile -o cnn-int8.onnx', 'edge-infer quantize model.onnx --to mixed --max-drop 0.5% --eval eval.json -o model-mixed.onnx'],
   options: {
     to: { type: 'string', help: 'int8 | int4 | mixed (required)' },
     output: { type: 'string', short: 'o', help: 'output .onnx file (required)' },
@@ -109,17 +110,19 @@ export const command: Command = {
     await checkOutputPath(out, evalRef === undefined ? [file] : [file, evalRef]);
     const evalSet = evalRef === undefined ? undefined : await readEvalSet(evalRef);
     const { bytes, model } = await readModelFile(file);
-    const progress = (m: string): void => { process.stderr.write(`quantize: ${m}\n`); };
+    const progress = (m: string): void => {
+      process.stderr.write(`quantize: ${m}\n`);
+    };
     const calRef = str(ctx.values, 'calibrate');
     if (calRef !== undefined && to === 'int4') throw new EdgeError('EDGE_ERR_USAGE', '--calibrate goes with --to int8 or --to mixed');
-    if (calRef !== undefined && to === 'mixed' && evalSet === undefined) throw new EdgeError('EDGE_ERR_USAGE', '--to mixed --calibrate needs --eval <set> to measure each layer\'s sensitivity');
+    if (calRef !== undefined && to === 'mixed' && evalSet === undefined) throw new EdgeError('EDGE_ERR_USAGE', "--to mixed --calibrate needs --eval <set> to measure each layer's sensitivity");
     const calSet = calRef === undefined ? undefined : await readCalibrationSet(calRef);
     const method = parseMethod(str(ctx.values, 'calibration-method'));
     const pct = str(ctx.values, 'percentile');
     let result: { model: OnnxModel; report: QuantizeReport | MixedReport | StaticReport };
     const acts = str(ctx.values, 'activations') ?? 'uint8';
     if (acts !== 'uint8' && acts !== 'int8') throw new EdgeError('EDGE_ERR_USAGE', `--activations must be uint8 or int8 (got "${acts}")`);
-    const staticOpts = calSet === undefined ? undefined : { runner: setRunner(calSet), method, activations: acts, int8Stem: ctx.values['int8-stem'] === true, reduceRange: ctx.values['full-range'] !== true, ...(pct !== undefined ? { percentile: Number(pct) } : {}) } as const;
+    const staticOpts = calSet === undefined ? undefined : ({ runner: setRunner(calSet), method, activations: acts, int8Stem: ctx.values['int8-stem'] === true, reduceRange: ctx.values['full-range'] !== true, ...(pct !== undefined ? { percentile: Number(pct) } : {}) } as const);
     if (staticOpts !== undefined && calSet !== undefined) progress(`static int8 (QDQ, ${acts === 'uint8' ? 'U8S8' : 'S8S8'}, per-channel int8 weights), ${method} calibration on ${calSet.inputs.length} samples`);
     if (to === 'int8' && staticOpts !== undefined) {
       result = await quantizeStatic(model, staticOpts);
@@ -129,8 +132,7 @@ export const command: Command = {
     } else if (to === 'int8') {
       progress('dynamic int8 (no --calibrate): MatMul / Gemm weights int8, activations quantized at run time');
       result = quantizeInt8(model, { reduceRange: ctx.values['full-range'] !== true });
-    }
-    else if (to === 'int4') result = quantizeInt4(model, { blockSize, accuracyLevel });
+    } else if (to === 'int4') result = quantizeInt4(model, { blockSize, accuracyLevel });
     else {
       const evaluate = evalSet === undefined ? undefined : async (b: Uint8Array): Promise<number> => (await evaluateAccuracy(b, evalSet)).accuracy;
       result = await quantizeMixed(model, { blockSize, accuracyLevel, maxDrop, onProgress: progress, ...(evaluate ? { evaluate } : {}) });
@@ -147,7 +149,9 @@ export const command: Command = {
     if ('path' in r) {
       text += `path: static int8 QDQ (${r.method} calibration), ${r.foldedBatchNorms} BatchNormalization folded, ${r.fusedActivations} Relu/Clip fused, Constant nodes hoisted ${r.hoisted.constants}\n`;
       for (const q of r.quantized) text += `  quantized ${q.name} (${q.op}${q.graph !== 'main' ? ` in ${q.graph}` : ''}): weights ${q.weights}, activations ${q.activations}\n`;
-      const ops = Object.entries(r.quantizedOps).map(([op, n]) => `${op} x${n}`).join(', ');
+      const ops = Object.entries(r.quantizedOps)
+        .map(([op, n]) => `${op} x${n}`)
+        .join(', ');
       if (ops !== '') text += `  kept int8 between layers: ${ops}\n`;
     } else {
       if (to === 'int8') text += 'path: dynamic int8 (no --calibrate)\n';
@@ -157,7 +161,12 @@ export const command: Command = {
     if ('layerBits' in r) text += `layer bits (${r.method}): ${JSON.stringify(r.layerBits)}\n`;
     if ('mixed' in r) {
       const m = (r as StaticMixedReport).mixed;
-      text += `mixed (${m.method}, ${m.evaluations} evaluations): accuracy ${(m.baselineAccuracy * 100).toFixed(2)}% -> ${(m.finalAccuracy * 100).toFixed(2)}%; float layers: ${Object.entries(m.layerBits).filter(([, b]) => b === 32).map(([n]) => n).join(', ') || 'none'}\n`;
+      text += `mixed (${m.method}, ${m.evaluations} evaluations): accuracy ${(m.baselineAccuracy * 100).toFixed(2)}% -> ${(m.finalAccuracy * 100).toFixed(2)}%; float layers: ${
+        Object.entries(m.layerBits)
+          .filter(([, b]) => b === 32)
+          .map(([n]) => n)
+          .join(', ') || 'none'
+      }\n`;
     }
     if (comparison) text += formatComparison(comparison);
     ctx.out(text);

@@ -32,13 +32,13 @@ function alive(pid: number): boolean {
 
 export const command: Command = {
   name: 'reload',
-  summary: 'reload a running service (SIGHUP) and wait until its re-plan is done: the unit\'s ExecReload',
+  summary: "reload a running service (SIGHUP) and wait until its re-plan is done: the unit's ExecReload",
   usage: '--pid <pid> [--config <file>] [--state-dir <dir>] [--timeout-s <s>]',
   options: {
-    pid: { type: 'string', help: 'the service\'s process id (systemd: $MAINPID)' },
-    config: { type: 'string', short: 'c', help: 'the service\'s config file, for its state directory (default: all defaults)' },
-    'state-dir': { type: 'string', help: 'the service\'s state folder, when it was given one with --state-dir (default: the config\'s stateDir, $STATE_DIRECTORY or /var/lib/edge-infer)' },
-    'timeout-s': { type: 'string', help: 'longest wait for the re-plan, s (default 100; keep it under the unit\'s TimeoutStartSec)' },
+    pid: { type: 'string', help: "the service's process id (systemd: $MAINPID)" },
+    config: { type: 'string', short: 'c', help: "the service's config file, for its state directory (default: all defaults)" },
+    'state-dir': { type: 'string', help: "the service's state folder, when it was given one with --state-dir (default: the config's stateDir, $STATE_DIRECTORY or /var/lib/edge-infer)" },
+    'timeout-s': { type: 'string', help: "longest wait for the re-plan, s (default 100; keep it under the unit's TimeoutStartSec)" },
   },
   examples: ['edge-infer reload --pid 1234 --config /etc/edge-infer/config.json', 'edge-infer reload --pid 1234 --state-dir /tmp/edge-state --timeout-s 30'],
   async run(ctx) {

@@ -13,15 +13,12 @@ export const command: Command = {
   name: 'request',
   summary: 'send one inference request over MQTT and print the answer (a client for newcomers and scripts)',
   usage: '<model> --input <file|-> | --image <file.jpg|png> [--broker URL] [--device-id ID] [--prefix P] [--timeout-ms N] [--mqtt 4|5] [--username U] [--json]',
-  examples: [
-    'edge-infer request digits --input models/digits/eval/sample-3.json',
-    'edge-infer request digits --input sample.json --broker mqtt://pi.local:1883 --device-id kitchen --timeout-ms 3000',
-  ],
+  examples: ['edge-infer request digits --input models/digits/eval/sample-3.json', 'edge-infer request digits --input sample.json --broker mqtt://pi.local:1883 --device-id kitchen --timeout-ms 3000'],
   options: {
     input: { type: 'string', short: 'i', help: 'request JSON ({"id","input":[...]} / {"id","inputs":{...}}), a bare array, or - for stdin' },
     image: IMAGE_OPTION,
     broker: { type: 'string', help: 'broker URL (default mqtt://localhost:1883)' },
-    'device-id': { type: 'string', help: 'the service\'s device id (default: this host name)' },
+    'device-id': { type: 'string', help: "the service's device id (default: this host name)" },
     prefix: { type: 'string', help: 'topic prefix (default edge/<device-id>)' },
     'timeout-ms': { type: 'string', help: 'how long to wait for the answer (default 10000)' },
     mqtt: { type: 'string', help: 'protocol version: 5 (response topic + correlation data) or 4 (replyTo in the body); default 5' },
@@ -41,7 +38,7 @@ export const command: Command = {
       // The same code `infer` and the service give the same bytes (issue 13, defect 9).
       throw new EdgeError('EDGE_ERR_BAD_JSON', `--input ${inputRef} is not JSON`, { details: { file: inputRef } });
     }
-    const body: Record<string, unknown> = Array.isArray(doc) ? { input: doc } : (doc !== null && typeof doc === 'object' ? { ...(doc as Record<string, unknown>) } : {});
+    const body: Record<string, unknown> = Array.isArray(doc) ? { input: doc } : doc !== null && typeof doc === 'object' ? { ...(doc as Record<string, unknown>) } : {};
     if (!['input', 'inputs', 'text', 'texts', 'image'].some((k) => k in body)) throw new EdgeError('EDGE_ERR_BAD_REQUEST', `--input ${inputRef} must hold an array, or an object with "input", "inputs", "text", "texts" or "image"`, { details: { file: inputRef } });
     const url = str(ctx.values, 'broker') ?? 'mqtt://localhost:1883';
     // `mqtt://` alone would connect to localhost: a broker URL needs a host (the check `run` applies).
@@ -51,16 +48,8 @@ export const command: Command = {
     if (v !== '4' && v !== '5') throw new EdgeError('EDGE_ERR_USAGE', `--mqtt must be 4 or 5 (got "${v}")`);
     const password = process.env['EDGE_INFER_MQTT_PASSWORD'];
     const username = str(ctx.values, 'username');
-    const send = (protocolVersion: 4 | 5) => sendRequest({
-      url,
-      prefix: str(ctx.values, 'prefix') ?? defaultPrefix(str(ctx.values, 'device-id') ?? hostname()),
-      model,
-      body,
-      timeoutMs: positiveInt(ctx.values, 'timeout-ms', 10_000),
-      protocolVersion,
-      ...(username !== undefined ? { username } : {}),
-      ...(password !== undefined ? { password } : {}),
-    });
+    const send = (protocolVersion: 4 | 5) =>
+      sendRequest({ url, prefix: str(ctx.values, 'prefix') ?? defaultPrefix(str(ctx.values, 'device-id') ?? hostname()), model, body, timeoutMs: positiveInt(ctx.values, 'timeout-ms', 10_000), protocolVersion, ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) });
     let answer;
     try {
       answer = await send(v === '4' ? 4 : 5);

@@ -26,15 +26,8 @@ export const command: Command = {
     group: { type: 'string', help: 'also take requests shared by the group edge/group/<name>/models/+/infer (MQTT 5 broker)' },
     'state-dir': { type: 'string', help: 'state folder for the outbox and caches (default: $STATE_DIRECTORY or /var/lib/edge-infer, else ~/.local/state/edge-infer)' },
   },
-  examples: [
-    'edge-infer run',
-    'edge-infer run --config /etc/edge-infer/config.json',
-    'edge-infer run --broker mqtt://broker.local:1883 --device-id kitchen --log-level warn --json',
-  ],
-  commonHelp: {
-    json: { type: 'boolean', help: 'log JSON lines (overrides log.format; the default is JSON when stderr is not a terminal)' },
-    'log-level': { type: 'string', help: 'debug | info | warn | error (overrides log.level in the config; default info)' },
-  },
+  examples: ['edge-infer run', 'edge-infer run --config /etc/edge-infer/config.json', 'edge-infer run --broker mqtt://broker.local:1883 --device-id kitchen --log-level warn --json'],
+  commonHelp: { json: { type: 'boolean', help: 'log JSON lines (overrides log.format; the default is JSON when stderr is not a terminal)' }, 'log-level': { type: 'string', help: 'debug | info | warn | error (overrides log.level in the config; default info)' } },
   async run(ctx) {
     noPositionals(ctx.positionals);
     const configFile = str(ctx.values, 'config');
@@ -49,12 +42,7 @@ export const command: Command = {
       const stateDir = str(ctx.values, 'state-dir');
       const group = str(ctx.values, 'group');
       if (group !== undefined && !new RegExp(DEVICE_ID_PATTERN).test(group)) throw new EdgeError('EDGE_ERR_USAGE', `--group "${group.slice(0, 64)}" must match ${DEVICE_ID_PATTERN}`);
-      return {
-        ...cfg,
-        ...(stateDir === undefined ? {} : { stateDir: path.resolve(stateDir) }),
-        ...(ctx.values['ha-discovery'] === true ? { homeAssistant: { ...cfg.homeAssistant, discovery: true } } : {}),
-        ...(group === undefined ? {} : { group }),
-      };
+      return { ...cfg, ...(stateDir === undefined ? {} : { stateDir: path.resolve(stateDir) }), ...(ctx.values['ha-discovery'] === true ? { homeAssistant: { ...cfg.homeAssistant, discovery: true } } : {}), ...(group === undefined ? {} : { group }) };
     };
     const config = await load();
     // The first model's worker and onnxruntime's library load on the other core while the service's
@@ -64,19 +52,12 @@ export const command: Command = {
     const { EdgeService, DEFAULT_BROKER_URL } = await import('../../service/service.js');
     // --log-level and --json win over the config's log section (issue 13, defect 3).
     const level = (str(ctx.values, 'log-level') as ServiceConfig['log']['level'] | undefined) ?? config.log.level;
-    const format: LogFormat = ctx.json ? 'json' : config.log.format as LogFormat;
+    const format: LogFormat = ctx.json ? 'json' : (config.log.format as LogFormat);
     const log = createLogger({ level, format }, { service: 'edge-infer', device: config.deviceId });
     await warnUnknownModels(config, log);
     const pkg = JSON.parse(await readFile(path.join(ctx.packageRoot, 'package.json'), 'utf8')) as { version: string };
     const notifier = new SystemdNotifier({ log });
-    const service = await EdgeService.start({
-      config,
-      packageRoot: ctx.packageRoot,
-      version: pkg.version,
-      log,
-      brokerConfigured: str(ctx.values, 'broker') !== undefined || config.broker.url !== DEFAULT_BROKER_URL,
-      loadConfig: () => load(),
-    });
+    const service = await EdgeService.start({ config, packageRoot: ctx.packageRoot, version: pkg.version, log, brokerConfigured: str(ctx.values, 'broker') !== undefined || config.broker.url !== DEFAULT_BROKER_URL, loadConfig: () => load() });
     const interval = watchdogIntervalMs();
     const watchdog = interval === null ? null : startWatchdog({ notifier, intervalMs: interval, healthy: () => service.healthy(), log });
     // READY=1 once the models are loaded and MQTT is up, or broker.readyWaitS later saying the
@@ -135,5 +116,8 @@ export const command: Command = {
 async function namesWasm(profile: string | undefined, packageRoot: string): Promise<boolean> {
   if (profile === undefined) return false;
   const { loadProfile } = await import('../../config/profile.js');
-  return loadProfile(profile, path.join(packageRoot, 'device-profiles')).then((p) => p.inference.backend === 'wasm', () => false);
+  return loadProfile(profile, path.join(packageRoot, 'device-profiles')).then(
+    (p) => p.inference.backend === 'wasm',
+    () => false,
+  );
 }

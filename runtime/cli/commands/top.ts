@@ -27,10 +27,7 @@ export const command: Command = {
   name: 'top',
   summary: 'live view over MQTT of a device or a fleet: state, budget, temperature, outbox, per-model variant, req/s, latency',
   usage: '[--broker URL] [--username U] [--device ID | --prefix P | --group NAME] [--root edge] [--once [--json]] [--timeout-ms N]',
-  examples: [
-    'edge-infer top --broker mqtt://broker.local:1883',
-    'edge-infer top --device pi-kitchen --once --json',
-  ],
+  examples: ['edge-infer top --broker mqtt://broker.local:1883', 'edge-infer top --device pi-kitchen --once --json'],
   options: {
     broker: { type: 'string', help: 'broker URL (default mqtt://localhost:1883)' },
     device: { type: 'string', help: 'only this device id (topics edge/<ID>/...); default: every device under --root' },
@@ -59,15 +56,20 @@ export const command: Command = {
     const fleet = new Fleet(group);
     const source = `${url} ${prefix ?? `${root}/+`}`;
     const now = (): number => performance.now();
-    const watch = (onDoc: () => void, onError: (e: EdgeError) => void): Watch => watchDevices({
-      url, root, ...(prefix !== undefined ? { prefix } : {}),
-      ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}),
-      onDoc(kind, dev, doc) {
-        if (kind === 'status') fleet.status(dev, doc, now()); else fleet.telemetry(dev, doc, now());
-        onDoc();
-      },
-      onError,
-    });
+    const watch = (onDoc: () => void, onError: (e: EdgeError) => void): Watch =>
+      watchDevices({
+        url,
+        root,
+        ...(prefix !== undefined ? { prefix } : {}),
+        ...(username !== undefined ? { username } : {}),
+        ...(password !== undefined ? { password } : {}),
+        onDoc(kind, dev, doc) {
+          if (kind === 'status') fleet.status(dev, doc, now());
+          else fleet.telemetry(dev, doc, now());
+          onDoc();
+        },
+        onError,
+      });
 
     if (once) return runOnce(ctx, fleet, watch, timeoutMs, source);
     const stdout = process.stdout;
@@ -80,9 +82,18 @@ export const command: Command = {
 async function runOnce(ctx: Parameters<Command['run']>[0], fleet: Fleet, watch: (onDoc: () => void, onError: (e: EdgeError) => void) => Watch, timeoutMs: number, source: string): Promise<number> {
   let lastError: EdgeError | null = null;
   let done!: () => void;
-  const finished = new Promise<void>((resolve) => { done = resolve; });
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
   const complete = (s: FleetSnapshot): boolean => s.devices.length > 0 && s.devices.every((d) => d.state === 'offline' || d.rssMB !== null);
-  const w = watch(() => { if (complete(fleet.snapshot())) done(); }, (e) => { lastError = e; });
+  const w = watch(
+    () => {
+      if (complete(fleet.snapshot())) done();
+    },
+    (e) => {
+      lastError = e;
+    },
+  );
   const timer = setTimeout(done, timeoutMs);
   try {
     await finished;
@@ -103,7 +114,11 @@ async function runOnce(ctx: Parameters<Command['run']>[0], fleet: Fleet, watch: 
 
 function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
-    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
@@ -112,9 +127,12 @@ function untilSignal(): Promise<void> {
 /** Not a TTY: plain lines for each telemetry document, until SIGINT/SIGTERM or a closed pipe. */
 async function runPlain(ctx: Parameters<Command['run']>[0], fleet: Fleet, watch: (onDoc: () => void, onError: (e: EdgeError) => void) => Watch): Promise<number> {
   // One block per document that arrived (not per timer tick): a log of what the fleet reported.
-  const w = watch(() => {
-    for (const l of renderPlain(fleet.snapshot(), new Date().toISOString())) ctx.out(l);
-  }, (e) => process.stderr.write(`top: ${e.code}: ${e.message} (retrying)\n`));
+  const w = watch(
+    () => {
+      for (const l of renderPlain(fleet.snapshot(), new Date().toISOString())) ctx.out(l);
+    },
+    (e) => process.stderr.write(`top: ${e.code}: ${e.message} (retrying)\n`),
+  );
   const closed = new Promise<void>((resolve) => process.stdout.once('error', () => resolve()));
   await Promise.race([untilSignal(), closed]);
   await w.close();
@@ -126,7 +144,9 @@ async function runScreen(fleet: Fleet, watch: (onDoc: () => void, onError: (e: E
   let problem: string | null = null;
   let pending: NodeJS.Timeout | null = null;
   let quit!: () => void;
-  const quitting = new Promise<void>((resolve) => { quit = resolve; });
+  const quitting = new Promise<void>((resolve) => {
+    quit = resolve;
+  });
   const draw = (): void => {
     pending = null;
     const snap = fleet.snapshot();
@@ -134,14 +154,28 @@ async function runScreen(fleet: Fleet, watch: (onDoc: () => void, onError: (e: E
     const lines = renderScreen(snap, { width: screen.width, height: screen.height - (problem === null ? 0 : 1), selected, source });
     screen.draw(problem === null ? lines : [...lines, problem]);
   };
-  const soon = (): void => { pending ??= setTimeout(draw, DRAW_EVERY_MS); };
+  const soon = (): void => {
+    pending ??= setTimeout(draw, DRAW_EVERY_MS);
+  };
   const onKey = (k: Key): void => {
     if (k === 'quit') quit();
-    else { selected = Math.max(0, selected + (k === 'down' ? 1 : -1)); draw(); }
+    else {
+      selected = Math.max(0, selected + (k === 'down' ? 1 : -1));
+      draw();
+    }
   };
   const stdin = process.stdin.isTTY ? process.stdin : null;
   const screen = new Screen(process.stdout, stdin, onKey, draw);
-  const w = watch(() => { problem = null; soon(); }, (e) => { problem = `${e.code}: ${e.message} (retrying)`; soon(); });
+  const w = watch(
+    () => {
+      problem = null;
+      soon();
+    },
+    (e) => {
+      problem = `${e.code}: ${e.message} (retrying)`;
+      soon();
+    },
+  );
   // Ages and "waiting" text change without messages too.
   const tick = setInterval(draw, 1000);
   draw();

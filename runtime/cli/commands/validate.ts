@@ -18,7 +18,10 @@ import { verifyVariant } from '../../repository/integrity.js';
 import type { Command } from '../command.js';
 import { kindOf, type Kind } from '../validate-kind.js';
 
-interface Problem { code: ErrorCode; message: string }
+interface Problem {
+  code: ErrorCode;
+  message: string;
+}
 interface Finding {
   file: string;
   kind: Kind;
@@ -37,8 +40,9 @@ async function collect(p: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of (await readdir(p, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const full = path.join(p, e.name);
-    if (e.isDirectory()) { if (e.name !== 'node_modules' && !e.name.startsWith('.')) out.push(...await collect(full)); }
-    else if (e.name.endsWith('.json') && e.name !== 'schema.json' && (path.basename(p) !== 'models' || e.name === 'model.json')) {
+    if (e.isDirectory()) {
+      if (e.name !== 'node_modules' && !e.name.startsWith('.')) out.push(...(await collect(full)));
+    } else if (e.name.endsWith('.json') && e.name !== 'schema.json' && (path.basename(p) !== 'models' || e.name === 'model.json')) {
       if (path.basename(path.dirname(full)) === 'eval' || e.name.endsWith('.expected.json') || e.name === 'metrics.json') continue;
       out.push(full);
     }
@@ -59,7 +63,10 @@ async function problemsOf(file: string, kind: Kind, doc: unknown): Promise<Probl
       // A manifest is only valid when every variant file is there, whole and untampered: check them all.
       const loaded = await loadManifest(file);
       const problems: Problem[] = [];
-      for (const v of loaded.manifest.variants) await verifyVariant(loaded, v).catch((e: unknown) => { problems.push(problemOf(e)); });
+      for (const v of loaded.manifest.variants)
+        await verifyVariant(loaded, v).catch((e: unknown) => {
+          problems.push(problemOf(e));
+        });
       return problems;
     }
     return [];
@@ -84,7 +91,7 @@ async function check(file: string): Promise<Finding> {
 
 export const command: Command = {
   name: 'validate',
-  summary: 'check profiles, manifests (and their files\' sha256) and service configs; exit 0, or 78 listing every problem',
+  summary: "check profiles, manifests (and their files' sha256) and service configs; exit 0, or 78 listing every problem",
   usage: '[paths...] [--json]   (default: the bundled device-profiles/ and models/; folders are searched for .json files)',
   options: {},
   examples: ['edge-infer validate', 'edge-infer validate /etc/edge-infer/config.json models/digits/model.json --json'],

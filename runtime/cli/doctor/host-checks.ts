@@ -13,9 +13,7 @@ import type { CheckResult } from './checklist.js';
 
 export function nodeCheck(version: string = process.version): CheckResult {
   const problem = nodeVersionProblem(version);
-  return problem === null
-    ? { id: 'node', title: 'Node.js version', status: 'pass', detail: `${version} (>= 20 needed)` }
-    : { id: 'node', title: 'Node.js version', status: 'fail', detail: problem, fix: NODE_INSTALL_HELP.replace(/\n\s*/g, '; '), code: 'EDGE_ERR_NODE_UNSUPPORTED' };
+  return problem === null ? { id: 'node', title: 'Node.js version', status: 'pass', detail: `${version} (>= 20 needed)` } : { id: 'node', title: 'Node.js version', status: 'fail', detail: problem, fix: NODE_INSTALL_HELP.replace(/\n\s*/g, '; '), code: 'EDGE_ERR_NODE_UNSUPPORTED' };
 }
 
 export interface ClockInputs {
@@ -30,17 +28,10 @@ export interface ClockInputs {
 export function clockCheck(i: ClockInputs): CheckResult {
   const now = new Date(i.nowMs).toISOString();
   if (i.nowMs < i.builtAtMs) {
-    return {
-      id: 'clock', title: 'clock', status: 'fail',
-      detail: `${now} is before this package was built (${new Date(i.builtAtMs).toISOString()})`,
-      fix: 'the board has no real-time clock and has not synchronized yet: check the network and `timedatectl` (systemd-timesyncd), or set the time by hand',
-    };
+    return { id: 'clock', title: 'clock', status: 'fail', detail: `${now} is before this package was built (${new Date(i.builtAtMs).toISOString()})`, fix: 'the board has no real-time clock and has not synchronized yet: check the network and `timedatectl` (systemd-timesyncd), or set the time by hand' };
   }
   if (i.synchronized === false) {
-    return {
-      id: 'clock', title: 'clock', status: 'warn', detail: `${now}; not confirmed synchronized (no /run/systemd/timesync/synchronized)`,
-      fix: 'enable network time: `sudo timedatectl set-ntp true` (TLS certificate checks and telemetry times need a right clock)',
-    };
+    return { id: 'clock', title: 'clock', status: 'warn', detail: `${now}; not confirmed synchronized (no /run/systemd/timesync/synchronized)`, fix: 'enable network time: `sudo timedatectl set-ntp true` (TLS certificate checks and telemetry times need a right clock)' };
   }
   return { id: 'clock', title: 'clock', status: 'pass', detail: `${now}${i.synchronized ? ', synchronized' : ''}` };
 }
@@ -58,10 +49,11 @@ export async function stateDirCheck(dir: string): Promise<CheckResult> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
     return {
-      id: 'state-dir', title, status: 'fail', detail: `${dir} is not writable (${code})`,
-      fix: code === 'EROFS' || code === 'ENOSPC'
-        ? 'the filesystem is read-only or full: free space or remount read-write'
-        : `run the doctor as the service's user (sudo), or set "stateDir" in the config to a writable folder; under systemd StateDirectory=edge-infer creates ${dir}`,
+      id: 'state-dir',
+      title,
+      status: 'fail',
+      detail: `${dir} is not writable (${code})`,
+      fix: code === 'EROFS' || code === 'ENOSPC' ? 'the filesystem is read-only or full: free space or remount read-write' : `run the doctor as the service's user (sudo), or set "stateDir" in the config to a writable folder; under systemd StateDirectory=edge-infer creates ${dir}`,
     };
   }
 }
@@ -86,8 +78,12 @@ export async function throttlingCheck(probes: Pick<SystemProbes, 'throttled'>, i
       ? { id: 'throttling', title, status: 'warn', detail: 'get_throttled is not readable', fix: 'a Raspberry Pi kernel exposes /sys/devices/platform/soc/soc:firmware/get_throttled; update the kernel or check the container hides /sys' }
       : { id: 'throttling', title, status: 'skip', detail: 'not a Raspberry Pi (no firmware throttling flags)' };
   }
-  const now = Object.entries(f).filter(([k, v]) => k.endsWith('Now') && v === true).map(([k]) => k);
-  const past = Object.entries(f).filter(([k, v]) => k.endsWith('Occurred') && v === true).map(([k]) => k);
+  const now = Object.entries(f)
+    .filter(([k, v]) => k.endsWith('Now') && v === true)
+    .map(([k]) => k);
+  const past = Object.entries(f)
+    .filter(([k, v]) => k.endsWith('Occurred') && v === true)
+    .map(([k]) => k);
   if (now.length > 0) return { id: 'throttling', title, status: 'warn', detail: `now: ${now.join(', ')}`, fix: 'under-voltage: use the official power supply (5 V 3 A Pi 4, 5 V 5 A Pi 5); temperature: add cooling' };
   if (past.length > 0) return { id: 'throttling', title, status: 'warn', detail: `none now; since boot: ${past.join(', ')}`, fix: 'it happened under load: check the power supply and cooling' };
   return { id: 'throttling', title, status: 'pass', detail: 'readable; no throttling or under-voltage since boot' };

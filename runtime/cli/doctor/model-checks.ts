@@ -20,15 +20,10 @@ export function profileCheck(setup: Setup): CheckResult {
   const why = setup.detection?.reasons.join('; ') ?? 'given on the command line or in the config';
   const warnings = setup.detection?.warnings ?? [];
   if (setup.detection?.derived === true) {
-    return {
-      id: 'profile', title: 'device profile', status: 'warn', detail: `no shipped profile matches; derived ${setup.profile.id} (${why})`,
-      fix: 'pass --profile <id> (or "profile" in the config) when this is a known board; `edge-infer detect` shows every profile\'s verdict',
-    };
+    return { id: 'profile', title: 'device profile', status: 'warn', detail: `no shipped profile matches; derived ${setup.profile.id} (${why})`, fix: 'pass --profile <id> (or "profile" in the config) when this is a known board; `edge-infer detect` shows every profile\'s verdict' };
   }
   const detail = `${setup.profile.id} (${setup.profile.board}); ${setup.profileSource}: ${why}`;
-  return warnings.length > 0
-    ? { id: 'profile', title: 'device profile', status: 'warn', detail: `${detail}; but: ${warnings.join('; ')}`, fix: 'check the profile fits this board: `edge-infer detect`' }
-    : { id: 'profile', title: 'device profile', status: 'pass', detail };
+  return warnings.length > 0 ? { id: 'profile', title: 'device profile', status: 'warn', detail: `${detail}; but: ${warnings.join('; ')}`, fix: 'check the profile fits this board: `edge-infer detect`' } : { id: 'profile', title: 'device profile', status: 'pass', detail };
 }
 
 export function budgetCheck(setup: Setup): CheckResult {
@@ -36,10 +31,7 @@ export function budgetCheck(setup: Setup): CheckResult {
   const unplanned = plan.models.filter((m) => m.chosen === null).map((m) => m.model);
   const detail = `${setup.budget.budgetMB} MB, limited by ${setup.budget.limitedBy}: ${setup.budget.detail}; plan uses ${plan.usedMB.toFixed(1)} MB for ${plan.models.length - unplanned.length} of ${plan.models.length} model(s)`;
   if (unplanned.length > 0) {
-    return {
-      id: 'budget', title: 'memory budget', status: 'warn', detail: `${detail}; no variant fits for ${unplanned.join(', ')}`, code: 'EDGE_ERR_NO_VARIANT_FITS',
-      fix: '`edge-infer plan` shows why; raise memory.budgetMB (or MemoryMax in the unit) or disable models in the config',
-    };
+    return { id: 'budget', title: 'memory budget', status: 'warn', detail: `${detail}; no variant fits for ${unplanned.join(', ')}`, code: 'EDGE_ERR_NO_VARIANT_FITS', fix: '`edge-infer plan` shows why; raise memory.budgetMB (or MemoryMax in the unit) or disable models in the config' };
   }
   return { id: 'budget', title: 'memory budget', status: 'pass', detail };
 }
@@ -63,7 +55,10 @@ export async function backendCheck(setup: Setup, log: Logger, modelId?: string):
   let chosen: { loaded: (typeof ordered)[number]; sample: { file: string; label: string } } | null = null;
   for (const loaded of ordered) {
     const sample = await findSample(loaded.dir);
-    if (sample !== null) { chosen = { loaded, sample }; break; }
+    if (sample !== null) {
+      chosen = { loaded, sample };
+      break;
+    }
   }
   if (chosen === null) {
     return { id: 'backend', title, status: 'fail', detail: `no model with an eval/sample-*.json under ${setup.modelsDir}`, fix: 'reinstall the package (the bundled models are missing) or pass --models <dir>' };

@@ -66,9 +66,7 @@ export function renderParetoSvg(c: ParetoChart): string {
   const lats = c.points.map((p) => p.latencyMs);
   const quals = c.points.map((p) => p.quality * 100);
   const log = Math.max(...lats) / Math.min(...lats) > 10;
-  const [x0, x1] = log
-    ? [10 ** Math.floor(Math.log10(Math.min(...lats))), 10 ** Math.ceil(Math.log10(Math.max(...lats)))]
-    : [Math.max(0, Math.min(...lats) - (Math.max(...lats) - Math.min(...lats)) * 0.25 - Math.max(...lats) * 0.02), Math.max(...lats) * 1.08];
+  const [x0, x1] = log ? [10 ** Math.floor(Math.log10(Math.min(...lats))), 10 ** Math.ceil(Math.log10(Math.max(...lats)))] : [Math.max(0, Math.min(...lats) - (Math.max(...lats) - Math.min(...lats)) * 0.25 - Math.max(...lats) * 0.02), Math.max(...lats) * 1.08];
   const qlo = Math.min(...quals);
   const qhi = Math.max(...quals);
   const pad = Math.max(0.5, (qhi - qlo) * 0.15);
@@ -85,9 +83,7 @@ export function renderParetoSvg(c: ParetoChart): string {
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   out.push(`<text x="${PLOT_W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(c.title)}</text>`);
   // Axes and grid.
-  const xticks = log
-    ? Array.from({ length: Math.round(Math.log10(x1 / x0)) + 1 }, (_, i) => x0 * 10 ** i)
-    : niceTicks(x0, x1, 6);
+  const xticks = log ? Array.from({ length: Math.round(Math.log10(x1 / x0)) + 1 }, (_, i) => x0 * 10 ** i) : niceTicks(x0, x1, 6);
   for (const v of xticks) {
     const x = sx(v).toFixed(1);
     out.push(`<line x1="${x}" y1="${M.top}" x2="${x}" y2="${M.top + ph}" stroke="#e4e4e4"/>`);

@@ -35,12 +35,7 @@ export function chartOf(report: EvalReport, runs: number, planned: ParetoChart['
     title: `${report.model ?? report.variants[0]?.id ?? 'model'}: variants (${report.evalCount} eval samples)`,
     qualityLabel: labelled ? 'accuracy on the eval set' : `top-1 agreement with ${report.reference ?? 'the reference'}`,
     latencyNote: `${report.backend}, ${report.threads} thread${report.threads === 1 ? '' : 's'}, median of ${runs} runs in session.run`,
-    points: report.variants.map((v) => ({
-      id: v.id,
-      latencyMs: v.latency.find((l) => l.batch === 1)?.medianMs ?? Number.NaN,
-      quality: (labelled ? v.quality.accuracy : v.quality.agreement) ?? 0,
-      bytes: v.model.bytes,
-    })),
+    points: report.variants.map((v) => ({ id: v.id, latencyMs: v.latency.find((l) => l.batch === 1)?.medianMs ?? Number.NaN, quality: (labelled ? v.quality.accuracy : v.quality.agreement) ?? 0, bytes: v.model.bytes })),
     ...(planned !== undefined ? { planned } : {}),
   };
 }

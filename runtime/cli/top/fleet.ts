@@ -57,12 +57,15 @@ export interface FleetSnapshot {
 
 type Json = Record<string, unknown>;
 
-const obj = (v: unknown): Json | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Json : null);
+const obj = (v: unknown): Json | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
 
-interface ModelCounters { requests: number; monotonicS: number }
+interface ModelCounters {
+  requests: number;
+  monotonicS: number;
+}
 
 interface DeviceState {
   view: DeviceView;
@@ -81,13 +84,7 @@ export class Fleet {
   #device(id: string): DeviceState {
     let d = this.#devices.get(id);
     if (d === undefined) {
-      d = {
-        view: {
-          device: id, state: 'unknown', profile: null, board: null, backend: null, version: null, group: null, budgetMB: null, usedMB: null,
-          rssMB: null, cpuTempC: null, throttledNow: null, outboxDepth: null, outboxDegraded: null, lastSeenMs: null, models: [],
-        },
-        counters: new Map(),
-      };
+      d = { view: { device: id, state: 'unknown', profile: null, board: null, backend: null, version: null, group: null, budgetMB: null, usedMB: null, rssMB: null, cpuTempC: null, throttledNow: null, outboxDepth: null, outboxDegraded: null, lastSeenMs: null, models: [] }, counters: new Map() };
       this.#devices.set(id, d);
     }
     return d;
@@ -105,7 +102,10 @@ export class Fleet {
 
   /** A retained status document of `device` (online with its facts, or `{"state":"offline"}`). An empty payload (cleared retained status) forgets the device. */
   status(device: string, doc: unknown, nowMs: number): void {
-    if (doc === null) { this.#devices.delete(device); return; }
+    if (doc === null) {
+      this.#devices.delete(device);
+      return;
+    }
     const s = obj(doc);
     if (s === null) return;
     const d = this.#device(device);
@@ -182,9 +182,7 @@ export class Fleet {
       if (monotonicS !== null) {
         const before = d.counters.get(id);
         // A restart resets both counters and the device clock: start over rather than show a negative rate.
-        view.requestsPerS = before !== undefined && monotonicS > before.monotonicS && requests >= before.requests
-          ? (requests - before.requests) / (monotonicS - before.monotonicS)
-          : view.requestsPerS;
+        view.requestsPerS = before !== undefined && monotonicS > before.monotonicS && requests >= before.requests ? (requests - before.requests) / (monotonicS - before.monotonicS) : view.requestsPerS;
         d.counters.set(id, { requests, monotonicS });
       }
     }

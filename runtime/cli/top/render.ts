@@ -11,11 +11,13 @@ const SPARKS = '▁▂▃▄▅▆▇█';
 export function sparkline(values: readonly (number | null)[], width: number): string {
   const tail = values.slice(-width);
   const max = Math.max(0, ...tail.map((v) => v ?? 0));
-  return tail.map((v) => {
-    if (v === null) return ' ';
-    if (max === 0) return SPARKS[0];
-    return SPARKS[Math.min(SPARKS.length - 1, Math.floor((v / max) * (SPARKS.length - 1) + 0.5))];
-  }).join('');
+  return tail
+    .map((v) => {
+      if (v === null) return ' ';
+      if (max === 0) return SPARKS[0];
+      return SPARKS[Math.min(SPARKS.length - 1, Math.floor((v / max) * (SPARKS.length - 1) + 0.5))];
+    })
+    .join('');
 }
 
 const fixed = (v: number | null, digits: number): string => (v === null ? '-' : v.toFixed(digits));
@@ -36,11 +38,7 @@ function deviceRow(d: DeviceView, selected: boolean): string {
   const budget = d.budgetMB === null ? '-' : `${d.usedMB === null ? '?' : Math.round(d.usedMB)}/${Math.round(d.budgetMB)}MB`;
   const temp = d.cpuTempC === null ? '-' : `${d.cpuTempC.toFixed(0)}C${d.throttledNow === true ? '!' : ''}`;
   const outbox = d.outboxDepth === null ? '-' : `${d.outboxDepth}${d.outboxDegraded === true ? ' mem' : ''}`;
-  return [
-    selected ? '>' : ' ',
-    cell(d.device, 14), cell(d.state, 8), cell(d.profile ?? '-', 12), cell(d.backend ?? '-', 7),
-    cell(budget, 11, true), cell(temp, 5, true), cell(d.rssMB === null ? '-' : `${Math.round(d.rssMB)}MB`, 6, true), cell(outbox, 6, true),
-  ].join(' ');
+  return [selected ? '>' : ' ', cell(d.device, 14), cell(d.state, 8), cell(d.profile ?? '-', 12), cell(d.backend ?? '-', 7), cell(budget, 11, true), cell(temp, 5, true), cell(d.rssMB === null ? '-' : `${Math.round(d.rssMB)}MB`, 6, true), cell(outbox, 6, true)].join(' ');
 }
 
 const DEVICE_HEADER = '  ' + [cell('DEVICE', 14), cell('STATE', 8), cell('PROFILE', 12), cell('BACKEND', 7), cell('BUDGET', 11, true), cell('TEMP', 5, true), cell('RSS', 6, true), cell('OUTBOX', 6, true)].join(' ');
@@ -50,11 +48,21 @@ function modelHeader(sparkWidth: number): string {
 }
 
 function modelRow(m: ModelView, sparkWidth: number): string {
-  return ' ' + [
-    cell(m.model, 10), cell(m.variant ?? '-', 17), cell(m.state, 7), cell(fixed(m.requestsPerS, 1), 6, true),
-    cell(fixed(m.p50Ms, 2), 6, true), cell(fixed(m.p95Ms, 2), 6, true), cell(fixed(m.p99Ms, 2), 6, true),
-    cell(String(m.queueDepth), 3, true), cell(String(m.errors + m.rejected), 4, true), sparkline(m.history, sparkWidth),
-  ].join(' ');
+  return (
+    ' ' +
+    [
+      cell(m.model, 10),
+      cell(m.variant ?? '-', 17),
+      cell(m.state, 7),
+      cell(fixed(m.requestsPerS, 1), 6, true),
+      cell(fixed(m.p50Ms, 2), 6, true),
+      cell(fixed(m.p95Ms, 2), 6, true),
+      cell(fixed(m.p99Ms, 2), 6, true),
+      cell(String(m.queueDepth), 3, true),
+      cell(String(m.errors + m.rejected), 4, true),
+      sparkline(m.history, sparkWidth),
+    ].join(' ')
+  );
 }
 
 export interface ScreenOptions {

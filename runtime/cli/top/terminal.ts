@@ -45,8 +45,12 @@ export class Screen {
     }
   }
 
-  get width(): number { return this.#out.columns || 80; }
-  get height(): number { return this.#out.rows || 24; }
+  get width(): number {
+    return this.#out.columns || 80;
+  }
+  get height(): number {
+    return this.#out.rows || 24;
+  }
 
   /** Redraws in place: home, each line cleared to its end, the rest of the screen cleared. */
   draw(lines: readonly string[]): void {

@@ -9,7 +9,8 @@ t.test('protobuf and graph failures from either build are EDGE_ERR_MODEL_INVALID
     'Model data pointer is null.',
     'Load model from x.onnx failed:This is an invalid model. In Node, ("", NoSuchOp, "", -1) : Error No Op registered for NoSuchOp with domain_version of 13',
     "Can't create a session. ERROR_CODE: 6, ERROR_MESSAGE: No Op registered for NoSuchOp with domain_version of 13",
-  ]) t.equal(loadErrorCode(m), 'EDGE_ERR_MODEL_INVALID', m);
+  ])
+    t.equal(loadErrorCode(m), 'EDGE_ERR_MODEL_INVALID', m);
 });
 
 t.test('other load failures are EDGE_ERR_LOAD_FAILED', async (t) => {

@@ -4,7 +4,7 @@ import type { NamedTensors } from '../../../runtime/tensor.js';
 
 const all = (): NamedTensors => ({
   f: { dtype: 'float32', dims: [2, 2], data: new Float32Array([1.5, -2, 3.25, 4]) },
-  'ünï': { dtype: 'int64', dims: [3], data: new BigInt64Array([-(2n ** 62n), 0n, 2n ** 62n]) },
+  ünï: { dtype: 'int64', dims: [3], data: new BigInt64Array([-(2n ** 62n), 0n, 2n ** 62n]) },
   i: { dtype: 'int32', dims: [1, 1, 1], data: new Int32Array([-7]) },
   s: { dtype: 'int8', dims: [3], data: new Int8Array([-128, 0, 127]) },
   u: { dtype: 'uint8', dims: [0, 5], data: new Uint8Array(0) },

@@ -5,11 +5,7 @@ import t from 'tap';
 import { calibrationPath, readCalibration, writeCalibration } from '../../../runtime/budget/calibration-file.js';
 import type { Calibration } from '../../../runtime/planner/types.js';
 
-const cal: Calibration = {
-  profile: 'rpi4-2gb',
-  measuredAt: '2026-01-01T00:00:00.000Z',
-  entries: [{ model: 'digits', variant: 'int8', backend: 'native', threads: 3, loadMs: 12.5, latencyP50Ms: 0.1, latencyP95Ms: 0.2, rssMB: 7.5 }],
-};
+const cal: Calibration = { profile: 'rpi4-2gb', measuredAt: '2026-01-01T00:00:00.000Z', entries: [{ model: 'digits', variant: 'int8', backend: 'native', threads: 3, loadMs: 12.5, latencyP50Ms: 0.1, latencyP95Ms: 0.2, rssMB: 7.5 }] };
 
 async function stateDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const d = await mkdtemp(path.join(tmpdir(), 'edge-cal-'));

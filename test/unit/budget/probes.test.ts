@@ -18,20 +18,12 @@ async function host(t: { teardown(fn: () => unknown): void }, files: Record<stri
 }
 
 t.test('reads the service cgroup memory.max (systemd MemoryMax) in MB', async (t) => {
-  const root = await host(t, {
-    'proc/self/cgroup': '0::/system.slice/edge-infer.service\n',
-    'sys/fs/cgroup/system.slice/edge-infer.service/memory.max': `${384 * 1024 * 1024}\n`,
-    'sys/fs/cgroup/system.slice/memory.max': 'max\n',
-  });
+  const root = await host(t, { 'proc/self/cgroup': '0::/system.slice/edge-infer.service\n', 'sys/fs/cgroup/system.slice/edge-infer.service/memory.max': `${384 * 1024 * 1024}\n`, 'sys/fs/cgroup/system.slice/memory.max': 'max\n' });
   t.equal(await cgroupMemoryLimitMB(root), 384);
 });
 
 t.test('a lower limit on a parent cgroup is the one that applies', async (t) => {
-  const root = await host(t, {
-    'proc/self/cgroup': '0::/system.slice/edge-infer.service\n',
-    'sys/fs/cgroup/system.slice/edge-infer.service/memory.max': 'max\n',
-    'sys/fs/cgroup/system.slice/memory.max': `${256 * 1024 * 1024}\n`,
-  });
+  const root = await host(t, { 'proc/self/cgroup': '0::/system.slice/edge-infer.service\n', 'sys/fs/cgroup/system.slice/edge-infer.service/memory.max': 'max\n', 'sys/fs/cgroup/system.slice/memory.max': `${256 * 1024 * 1024}\n` });
   t.equal(await cgroupMemoryLimitMB(root), 256);
 });
 
@@ -61,23 +53,16 @@ t.test('an injected reader replaces the file system', async (t) => {
 });
 
 t.test('processRssMB converts bytes to MB and reads the real process by default', async (t) => {
-  t.equal(processRssMB(() => 50 * 1024 * 1024), 50);
+  t.equal(
+    processRssMB(() => 50 * 1024 * 1024),
+    50,
+  );
   t.ok(processRssMB() > 10);
 });
 
 t.test('a cgroup fixture host yields the budget the cgroup allows', async (t) => {
-  const root = await host(t, {
-    'proc/self/cgroup': '0::/system.slice/edge-infer.service\n',
-    'sys/fs/cgroup/system.slice/edge-infer.service/memory.max': `${512 * 1024 * 1024}\n`,
-    'proc/meminfo': MEMINFO,
-  });
-  const b = effectiveBudgetMB({
-    profileBudgetMB: 768,
-    reserveMB: 64,
-    cgroupLimitMB: await cgroupMemoryLimitMB(root),
-    memAvailableMB: await memAvailableMB(root),
-    processRssMB: 40,
-  });
+  const root = await host(t, { 'proc/self/cgroup': '0::/system.slice/edge-infer.service\n', 'sys/fs/cgroup/system.slice/edge-infer.service/memory.max': `${512 * 1024 * 1024}\n`, 'proc/meminfo': MEMINFO });
+  const b = effectiveBudgetMB({ profileBudgetMB: 768, reserveMB: 64, cgroupLimitMB: await cgroupMemoryLimitMB(root), memAvailableMB: await memAvailableMB(root), processRssMB: 40 });
   t.same([b.limitedBy, b.budgetMB], ['memavailable', 400 - 64]);
   const roomy = effectiveBudgetMB({ profileBudgetMB: 768, reserveMB: 64, cgroupLimitMB: await cgroupMemoryLimitMB(root), memAvailableMB: 1500, processRssMB: 40 });
   t.same([roomy.limitedBy, roomy.budgetMB], ['cgroup', 512 - 64]);

@@ -21,7 +21,7 @@ t.test('manifests by name, $schema or variants; configs otherwise', async (t) =>
   t.equal(kindOf('/tmp/x.json', { $schema: 'https://example.com/config.schema.json', cpu: {} }), 'config', '$schema decides first');
 });
 
-t.test('configured model ids without a manifest are found, in the config\'s order', async (t) => {
+t.test("configured model ids without a manifest are found, in the config's order", async (t) => {
   t.same(unknownModelIds(['digitz', 'digits', 'spma'], ['digits', 'spam']), ['digitz', 'spma']);
   t.same(unknownModelIds([], ['digits']), []);
 });

@@ -20,10 +20,7 @@ t.before(async () => {
 });
 
 t.test('reads the device-tree model, CPU features, memory and cgroup limit from a fixture tree', async (t) => {
-  t.same(await host('rpi5-8gb'), {
-    nodeArch: 'arm64', cpuCount: 4, deviceTreeModel: 'Raspberry Pi 5 Model B Rev 1.0', cpuModel: 'Cortex-A76',
-    cpuFeatures: ['neon', 'dotprod', 'fp16'], memTotalMB: 8051, memAvailableMB: 7628, cgroupPath: '/init.scope',
-  });
+  t.same(await host('rpi5-8gb'), { nodeArch: 'arm64', cpuCount: 4, deviceTreeModel: 'Raspberry Pi 5 Model B Rev 1.0', cpuModel: 'Cortex-A76', cpuFeatures: ['neon', 'dotprod', 'fp16'], memTotalMB: 8051, memAvailableMB: 7628, cgroupPath: '/init.scope' });
   const x86 = await host('x86-memorymax');
   t.equal(x86.deviceTreeModel, undefined, 'x86 has no device tree');
   t.same(x86.cpuFeatures, ['sse4', 'avx2']);
@@ -92,7 +89,7 @@ t.test('with no matching profile one is derived from the facts, and a cgroup lim
   t.equal(limited.derived, true);
   t.equal(limited.profile.memory.budgetMB, 640 - 64, 'cgroup memory.max minus the reserve');
   t.ok(limited.reasons.some((s) => s.includes('chosen: cgroup memory.max 640')));
-  t.ok(limited.profile.memory.budgetMB < Math.floor((limited.profile.memory.totalMB) / 2));
+  t.ok(limited.profile.memory.budgetMB < Math.floor(limited.profile.memory.totalMB / 2));
 });
 
 t.test('a derived ARM profile follows dotprod for its precision order', async (t) => {

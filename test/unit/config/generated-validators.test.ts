@@ -53,7 +53,8 @@ function mutate(seed: unknown, path: (string | number)[], change: { value: unkno
   for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
   const last = path[path.length - 1] as string | number;
   if (change === 'delete') {
-    if (Array.isArray(parent)) parent.splice(last as number, 1); else delete parent[last];
+    if (Array.isArray(parent)) parent.splice(last as number, 1);
+    else delete parent[last];
   } else if (change === 'add-key') {
     const target = parent[last];
     if (target !== null && typeof target === 'object' && !Array.isArray(target)) (target as Record<string, unknown>)['notInSchema'] = 1;
@@ -88,15 +89,24 @@ t.test('generated validators agree with a fresh ajv compile: verdict, every erro
   for (const [name, schema] of Object.entries(PRECOMPILED_SCHEMAS)) {
     const fresh = new Ajv2020({ ...AJV_OPTIONS }).compile(schema);
     const built = generated.byFingerprint[schemaFingerprint(schema)];
-    if (built === undefined) { t.fail(`${name}: no generated validator`); continue; }
+    if (built === undefined) {
+      t.fail(`${name}: no generated validator`);
+      continue;
+    }
     const docs = (bySchema[name] ?? []).flatMap(cases);
-    let valid = 0, invalid = 0, filled = 0, disagreements = 0;
+    let valid = 0,
+      invalid = 0,
+      filled = 0,
+      disagreements = 0;
     for (const doc of docs) {
-      const a = structuredClone(doc), b = structuredClone(doc);
-      const freshOk = fresh(a), builtOk = built(b);
+      const a = structuredClone(doc),
+        b = structuredClone(doc);
+      const freshOk = fresh(a),
+        builtOk = built(b);
       const same = freshOk === builtOk && JSON.stringify(fresh.errors ?? null) === JSON.stringify(built.errors ?? null) && JSON.stringify(a) === JSON.stringify(b);
       if (!same && disagreements++ < 3) t.same({ ok: builtOk, errors: built.errors ?? null, doc: b }, { ok: freshOk, errors: fresh.errors ?? null, doc: a }, `${name}: ${JSON.stringify(doc).slice(0, 200)}`);
-      if (freshOk) valid++; else invalid++;
+      if (freshOk) valid++;
+      else invalid++;
       if (JSON.stringify(a) !== JSON.stringify(doc)) filled++;
     }
     t.equal(disagreements, 0, `${name}: ${docs.length} documents, ${valid} valid, ${invalid} invalid, ${filled} with defaults filled`);

@@ -32,7 +32,10 @@ t.test('the schema is draft 2020-12 and refuses unknown keys at every object lev
 t.test('every shipped profile validates, points editors at ./schema.json and is named after its id', async (t) => {
   t.same(await listProfileIds(PROFILES_DIR), SHIPPED);
   const profiles = await listProfiles(PROFILES_DIR);
-  t.same(profiles.map((p) => p.id), SHIPPED);
+  t.same(
+    profiles.map((p) => p.id),
+    SHIPPED,
+  );
   for (const p of profiles) {
     t.equal(p.$schema, './schema.json', `${p.id} $schema`);
     t.ok(p.inference.accuracyFloor > 0, `${p.id} sets an accuracy floor`);

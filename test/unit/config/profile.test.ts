@@ -22,7 +22,10 @@ function refusal(t: Test, fn: () => unknown, code: string, path: string): Schema
     t.equal(err.code, code);
     t.equal(err.details?.['file'], 'bad.json', 'names the file');
     const problems = (err.details?.['problems'] ?? []) as SchemaProblem[];
-    t.ok(problems.some((p) => p.path === path), `names ${path} (got ${problems.map((p) => p.path).join(', ')})`);
+    t.ok(
+      problems.some((p) => p.path === path),
+      `names ${path} (got ${problems.map((p) => p.path).join(', ')})`,
+    );
     return problems;
   }
   t.fail('did not throw');
@@ -40,10 +43,7 @@ t.test('fills the schema defaults and leaves the input document alone', async (t
   t.equal(JSON.stringify(doc), before, 'input not modified');
   t.equal(p.memory.reserveMB, 64);
   t.same(p.telemetry, { intervalS: 30 });
-  t.same(
-    [p.inference.threads, p.inference.accuracyFloor, p.inference.backend, p.inference.graphOptimization, p.inference.estimatedGmacsPerS],
-    [1, 0, 'auto', 'all', {}],
-  );
+  t.same([p.inference.threads, p.inference.accuracyFloor, p.inference.backend, p.inference.graphOptimization, p.inference.estimatedGmacsPerS], [1, 0, 'auto', 'all', {}]);
 });
 
 t.test('refuses wrong types with the JSON path and the allowed type', async (t) => {
@@ -72,7 +72,10 @@ t.test('refuses missing required fields, naming each', async (t) => {
   delete doc['cpu'];
   delete doc['inference'].latencyTargetMs;
   const problems = refusal(t, () => parseProfile(doc, 'bad.json'), 'EDGE_ERR_PROFILE_INVALID', '/cpu');
-  t.ok(problems.some((p) => p.path === '/inference/latencyTargetMs'), 'every problem is listed');
+  t.ok(
+    problems.some((p) => p.path === '/inference/latencyTargetMs'),
+    'every problem is listed',
+  );
 });
 
 t.test('refuses unknown keys at the top and nested', async (t) => {
@@ -91,11 +94,36 @@ t.test('refuses null for an optional field instead of treating it as absent', as
 
 t.test('refuses what the schema cannot express: ranges, threads, regex, thermal order, repeated precisions', async (t) => {
   const cases: Array<[string, (d: Doc) => void]> = [
-    ['/match/memoryMB/minMB', (d) => { d['match'].memoryMB = { minMB: 4096, maxMB: 1024 }; }],
-    ['/inference/threads', (d) => { d['inference'].threads = 8; }],
-    ['/match/deviceTreeModel', (d) => { d['match'].deviceTreeModel = '^Raspberry Pi (4'; }],
-    ['/thermal/softLimitC', (d) => { d['thermal'] = { softLimitC: 85, hardLimitC: 85 }; }],
-    ['/inference/precision/2', (d) => { d['inference'].precision = ['int8', 'fp32', 'int8']; }],
+    [
+      '/match/memoryMB/minMB',
+      (d) => {
+        d['match'].memoryMB = { minMB: 4096, maxMB: 1024 };
+      },
+    ],
+    [
+      '/inference/threads',
+      (d) => {
+        d['inference'].threads = 8;
+      },
+    ],
+    [
+      '/match/deviceTreeModel',
+      (d) => {
+        d['match'].deviceTreeModel = '^Raspberry Pi (4';
+      },
+    ],
+    [
+      '/thermal/softLimitC',
+      (d) => {
+        d['thermal'] = { softLimitC: 85, hardLimitC: 85 };
+      },
+    ],
+    [
+      '/inference/precision/2',
+      (d) => {
+        d['inference'].precision = ['int8', 'fp32', 'int8'];
+      },
+    ],
   ];
   for (const [path, edit] of cases) {
     const doc = await valid();

@@ -3,10 +3,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EdgeError } from '../../../runtime/errors.js';
-import {
-  applyOverrides, loadServiceConfig, modelConfig, parseServiceConfig, readSecret, resolveBrokerPassword,
-  type ConfigContext,
-} from '../../../runtime/config/service-config.js';
+import { applyOverrides, loadServiceConfig, modelConfig, parseServiceConfig, readSecret, resolveBrokerPassword, type ConfigContext } from '../../../runtime/config/service-config.js';
 import type { SchemaProblem } from '../../../runtime/config/schema-check.js';
 
 const ctx: ConfigContext = { hostname: 'pi-kitchen', env: {}, packageRoot: '/opt/edge-infer' };
@@ -36,10 +33,7 @@ t.test('no file gives every default, with the host name as device id', async (t)
   t.equal(c.profile, undefined, 'no profile means detect');
   t.equal(c.modelsDir, '/opt/edge-infer/models');
   t.equal(c.stateDir, '/var/lib/edge-infer');
-  t.same(c.broker, {
-    url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-pi-kitchen', keepaliveS: 30,
-    passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30000, readyWaitS: 10,
-  });
+  t.same(c.broker, { url: 'mqtt://localhost:1883', protocolVersion: 5, clientId: 'edge-infer-pi-kitchen', keepaliveS: 30, passwordEnv: 'EDGE_INFER_MQTT_PASSWORD', reconnectMinMs: 500, reconnectMaxMs: 30000, readyWaitS: 10 });
   t.same(c.replyTopics, { allow: ['#'], homeAssistantPrefix: 'homeassistant' });
   t.same(c.embeddedBroker, { mode: 'auto', host: '127.0.0.1', port: 1883 });
   t.same(c.limits, { maxPayloadBytes: 1048576, maxBatch: 64 });
@@ -51,7 +45,7 @@ t.test('no file gives every default, with the host name as device id', async (t)
   t.same(modelConfig(c, 'digits'), { enabled: true, priority: 0, maxBatch: 1, maxQueueDelayMs: 0, preferredBatchSizes: [], queueLimit: 64 });
 });
 
-t.test('systemd\'s STATE_DIRECTORY is the default state directory', async (t) => {
+t.test("systemd's STATE_DIRECTORY is the default state directory", async (t) => {
   const c = await loadServiceConfig(undefined, { ...ctx, env: { STATE_DIRECTORY: '/var/lib/private/edge-infer:/other' } });
   t.equal(c.stateDir, '/var/lib/private/edge-infer');
 });
@@ -59,15 +53,18 @@ t.test('systemd\'s STATE_DIRECTORY is the default state directory', async (t) =>
 t.test('a config file fills per-model defaults, replaces {deviceId} and resolves paths against its folder', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'config.json');
-  await writeFile(file, JSON.stringify({
-    deviceId: 'pi-7',
-    topicPrefix: 'plant/{deviceId}/ai',
-    profile: 'profiles/my-board.json',
-    modelsDir: 'models',
-    broker: { url: 'mqtts://broker.lan:8883', tls: { caFile: 'ca.pem' }, passwordFile: '/etc/edge-infer/password' },
-    models: { digits: { priority: 2, maxBatch: 8, preferredBatchSizes: [4, 8] } },
-    telemetry: { intervalS: 5 },
-  }));
+  await writeFile(
+    file,
+    JSON.stringify({
+      deviceId: 'pi-7',
+      topicPrefix: 'plant/{deviceId}/ai',
+      profile: 'profiles/my-board.json',
+      modelsDir: 'models',
+      broker: { url: 'mqtts://broker.lan:8883', tls: { caFile: 'ca.pem' }, passwordFile: '/etc/edge-infer/password' },
+      models: { digits: { priority: 2, maxBatch: 8, preferredBatchSizes: [4, 8] } },
+      telemetry: { intervalS: 5 },
+    }),
+  );
   const c = await loadServiceConfig(file, ctx);
   t.equal(c.topicPrefix, 'plant/pi-7/ai');
   t.equal(c.broker.clientId, 'edge-infer-pi-7');
@@ -97,7 +94,13 @@ t.test('flags override the file and a new device id moves the derived topic pref
 
 t.test('bad override flags are usage errors naming the flag', async (t) => {
   const c = parseServiceConfig({}, 'c.json', ctx);
-  for (const [overrides, flag] of [[{ deviceId: 'a/b' }, '--device-id'], [{ deviceId: '+' }, '--device-id'], [{ broker: 'http://x' }, '--broker'], [{ broker: 'ws://x:8080' }, '--broker'], [{ broker: 'not a url' }, '--broker']] as const) {
+  for (const [overrides, flag] of [
+    [{ deviceId: 'a/b' }, '--device-id'],
+    [{ deviceId: '+' }, '--device-id'],
+    [{ broker: 'http://x' }, '--broker'],
+    [{ broker: 'ws://x:8080' }, '--broker'],
+    [{ broker: 'not a url' }, '--broker'],
+  ] as const) {
     try {
       applyOverrides(c, overrides);
       t.fail(`accepted ${JSON.stringify(overrides)}`);
@@ -111,13 +114,7 @@ t.test('bad override flags are usage errors naming the flag', async (t) => {
 });
 
 t.test('refuses wrong types, unknown keys and values outside the allowed set, naming file, path and allowed', async (t) => {
-  const problems = problemsOf(t, () => parseServiceConfig({
-    broker: { protocolVersion: 3, keepaliveS: '30', colour: 'red' },
-    embeddedBroker: { mode: 'sometimes' },
-    models: { 'Bad Id': {}, digits: { queueLimit: 0 } },
-    log: { format: 'xml' },
-    extra: true,
-  }, 'bad.json', ctx));
+  const problems = problemsOf(t, () => parseServiceConfig({ broker: { protocolVersion: 3, keepaliveS: '30', colour: 'red' }, embeddedBroker: { mode: 'sometimes' }, models: { 'Bad Id': {}, digits: { queueLimit: 0 } }, log: { format: 'xml' }, extra: true }, 'bad.json', ctx));
   const at = (path: string) => problems.find((p) => p.path === path);
   t.same(at('/broker/protocolVersion')?.allowed, [4, 5]);
   t.equal(at('/broker/keepaliveS')?.allowed, 'integer');
@@ -143,7 +140,10 @@ t.test('refuses what the schema cannot express', async (t) => {
   ];
   for (const [doc, path] of cases) {
     const problems = problemsOf(t, () => parseServiceConfig(doc, 'bad.json', ctx));
-    t.ok(problems.some((p) => p.path === path), `${JSON.stringify(doc)} -> ${path} (got ${problems.map((p) => p.path).join(', ')})`);
+    t.ok(
+      problems.some((p) => p.path === path),
+      `${JSON.stringify(doc)} -> ${path} (got ${problems.map((p) => p.path).join(', ')})`,
+    );
   }
   const odd = problemsOf(t, () => parseServiceConfig({}, 'c.json', { ...ctx, hostname: 'my host' }));
   t.equal(odd[0]?.path, '/deviceId', 'an unusable host name asks for deviceId');

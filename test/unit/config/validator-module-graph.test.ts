@@ -30,9 +30,19 @@ async function loadedModules(extra = ''): Promise<string[]> {
 
 t.test('the service validates without loading the ajv compiler', async (t) => {
   const loaded = await loadedModules();
-  t.ok(loaded.some((f) => f.endsWith('dist/runtime/generated/validators.cjs')), 'the generated validators were used');
-  t.ok(loaded.some((f) => /node_modules\/ajv\/dist\/runtime\//.test(f)), 'their ajv runtime helpers were loaded');
-  t.same(loaded.filter((f) => COMPILER.test(f)), [], 'no ajv compiler module');
+  t.ok(
+    loaded.some((f) => f.endsWith('dist/runtime/generated/validators.cjs')),
+    'the generated validators were used',
+  );
+  t.ok(
+    loaded.some((f) => /node_modules\/ajv\/dist\/runtime\//.test(f)),
+    'their ajv runtime helpers were loaded',
+  );
+  t.same(
+    loaded.filter((f) => COMPILER.test(f)),
+    [],
+    'no ajv compiler module',
+  );
 });
 
 t.test('the probe sees the ajv compiler when something imports it', async (t) => {

@@ -10,7 +10,10 @@ import { buildCnn, buildIfModel, wrapModel } from '../../helpers/synthetic-graph
 
 t.test('allGraphs lists If branches with their path and an outer-scope lookup', async (t) => {
   const v = allGraphs(buildIfModel());
-  t.same(v.map((x) => x.path), ['main', 'main/branch_if.then_branch', 'main/branch_if.else_branch']);
+  t.same(
+    v.map((x) => x.path),
+    ['main', 'main/branch_if.then_branch', 'main/branch_if.else_branch'],
+  );
   t.equal(lookupInitializer(v[1]?.scope ?? [], 'then_w')?.dims.length, 4);
   t.equal(lookupInitializer(v[1]?.scope ?? [], 'else_w'), undefined, 'a sibling branch is not in scope');
 });
@@ -26,9 +29,15 @@ t.test('hoistConstants turns Constant nodes behind Identity into initializers', 
 
 t.test('raiseOpsetTo10 rewrites Slice attributes as inputs and the model computes the same', async (t) => {
   const g = {
-    name: 'slice9', node: [makeNode('Slice', ['x'], ['s'], 'slice', [intsAttr('starts', [1]), intsAttr('ends', [3]), intsAttr('axes', [1])]), makeNode('Relu', ['s'], ['y'], 'relu')],
-    initializer: [makeFloatTensor('unused', [1], Float32Array.of(0))], sparseInitializer: [], input: [floatValueInfo('x', [2, 4])], output: [floatValueInfo('y', [2, 2])],
-    valueInfo: [], quantizationAnnotation: [], metadataProps: [],
+    name: 'slice9',
+    node: [makeNode('Slice', ['x'], ['s'], 'slice', [intsAttr('starts', [1]), intsAttr('ends', [3]), intsAttr('axes', [1])]), makeNode('Relu', ['s'], ['y'], 'relu')],
+    initializer: [makeFloatTensor('unused', [1], Float32Array.of(0))],
+    sparseInitializer: [],
+    input: [floatValueInfo('x', [2, 4])],
+    output: [floatValueInfo('y', [2, 2])],
+    valueInfo: [],
+    quantizationAnnotation: [],
+    metadataProps: [],
   };
   const m = wrapModel(g, 9);
   const x = new ort.Tensor('float32', Float32Array.of(1, -2, 3, 4, 5, 6, -7, 8), [2, 4]);

@@ -9,13 +9,11 @@ import { signedUniform as prng } from '../../helpers/prng.js';
 
 export { prng };
 
-
 export function randomArray(n: number, rand: () => number, scale = 1): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = rand() * scale;
   return a;
 }
-
 
 /**
  * An MLP in ONNX: x[batch, sizes0] -> MatMul+Add -> Relu -> Gemm(transB=1, alpha, beta) -> Relu -> ...
@@ -52,13 +50,10 @@ export function buildMlp(sizes: readonly number[], seed = 1): OnnxModel {
     opsetImport: [{ domain: '', version: 17 }],
     producerName: 'edge-infer-test',
     metadataProps: [{ key: 'purpose', value: 'test' }],
-    trainingInfo: [], functions: [], configuration: [],
-    graph: {
-      name: 'mlp', node: nodes, initializer: inits, sparseInitializer: [],
-      input: [valueInfo('x', ['batch', sizes[0] as number])],
-      output: [valueInfo('y', ['batch', sizes[sizes.length - 1] as number])],
-      valueInfo: [], quantizationAnnotation: [], metadataProps: [],
-    },
+    trainingInfo: [],
+    functions: [],
+    configuration: [],
+    graph: { name: 'mlp', node: nodes, initializer: inits, sparseInitializer: [], input: [valueInfo('x', ['batch', sizes[0] as number])], output: [valueInfo('y', ['batch', sizes[sizes.length - 1] as number])], valueInfo: [], quantizationAnnotation: [], metadataProps: [] },
   };
 }
 
@@ -103,14 +98,20 @@ export function firstDifference(a: unknown, b: unknown, path = '$'): string | un
   }
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!(Array.isArray(a) && Array.isArray(b)) || a.length !== b.length) return path;
-    for (let i = 0; i < a.length; i++) { const d = firstDifference(a[i], b[i], `${path}[${i}]`); if (d) return d; }
+    for (let i = 0; i < a.length; i++) {
+      const d = firstDifference(a[i], b[i], `${path}[${i}]`);
+      if (d) return d;
+    }
     return undefined;
   }
   if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
     const ka = Object.keys(a).sort();
     const kb = Object.keys(b).sort();
     if (ka.join() !== kb.join()) return `${path} keys ${ka.join()} vs ${kb.join()}`;
-    for (const k of ka) { const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`); if (d) return d; }
+    for (const k of ka) {
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+      if (d) return d;
+    }
     return undefined;
   }
   return Object.is(a, b) ? undefined : `${path}: ${String(a)} vs ${String(b)}`;

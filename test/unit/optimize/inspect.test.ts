@@ -9,9 +9,15 @@ t.test('an MLP reports params, MACs and bytes per layer with symbolic batch dims
   const r = inspectModel(buildMlp([8, 16, 4]));
   t.same(r.inputs, [{ name: 'x', dtype: 'float32', shape: ['batch', 8] }]);
   t.same(r.opCounts, { MatMul: 2, Add: 2, Relu: 1 });
-  t.same(r.layers.map((l) => [l.name, l.params, l.macs, l.initializerBytes]), [
-    ['matmul0', 128, 128, 512], ['add0', 16, null, 64], ['matmul1', 64, 64, 256], ['add1', 4, null, 16],
-  ]);
+  t.same(
+    r.layers.map((l) => [l.name, l.params, l.macs, l.initializerBytes]),
+    [
+      ['matmul0', 128, 128, 512],
+      ['add0', 16, null, 64],
+      ['matmul1', 64, 64, 256],
+      ['add1', 4, null, 16],
+    ],
+  );
   t.equal(r.params, 212);
   t.equal(r.macs, 192);
   t.equal(r.memory.weightBytes, 848);

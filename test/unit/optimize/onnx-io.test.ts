@@ -20,7 +20,10 @@ async function inputDims(bytes: Uint8Array): Promise<number[]> {
 
 async function sameOutputs(t: Test, original: Uint8Array, rewritten: Uint8Array): Promise<void> {
   const dims = await inputDims(original);
-  const x = randomArray(dims.reduce((a, b) => a * b, 1), prng(7));
+  const x = randomArray(
+    dims.reduce((a, b) => a * b, 1),
+    prng(7),
+  );
   const a = await runModel(original, x, dims);
   const b = await runModel(rewritten, x, dims);
   t.same(b.dims, a.dims, 'same output shape');
@@ -32,7 +35,7 @@ for (const path of FIXTURES) {
     const original = new Uint8Array(await readFile(path));
     const model = readOnnx(original);
     const rewritten = writeOnnx(model);
-    t.equal(firstDifference(readOnnx(rewritten), model), undefined, "decoded objects equal");
+    t.equal(firstDifference(readOnnx(rewritten), model), undefined, 'decoded objects equal');
     await sameOutputs(t, original, rewritten);
   });
 }

@@ -49,7 +49,10 @@ t.test('when nothing fits a model gets no variant and EDGE_ERR_NO_VARIANT_FITS w
   const big = only(p, 'big');
   t.equal(big.chosen, null);
   t.equal(big.error?.code, 'EDGE_ERR_NO_VARIANT_FITS');
-  t.same(big.rejected.map((r) => r.reason), ['over-budget', 'over-budget']);
+  t.same(
+    big.rejected.map((r) => r.reason),
+    ['over-budget', 'over-budget'],
+  );
   t.equal(only(p, 'small').chosen?.variant, 'int8');
   t.equal(only(p, 'small').error, undefined);
 });
@@ -121,7 +124,14 @@ t.test('calibration figures replace estimates and change the choice', async (t) 
 
 t.test('calibration measured on another backend or thread count is not used', async (t) => {
   const entry = { model: 'm', variant: 'fp32', loadMs: 1, latencyP50Ms: 1, latencyP95Ms: 1, rssMB: 1 };
-  const calibration: Calibration = { profile: 'test-board', measuredAt: 'x', entries: [{ ...entry, backend: 'wasm', threads: 2 }, { ...entry, backend: 'native', threads: 4 }] };
+  const calibration: Calibration = {
+    profile: 'test-board',
+    measuredAt: 'x',
+    entries: [
+      { ...entry, backend: 'wasm', threads: 2 },
+      { ...entry, backend: 'native', threads: 4 },
+    ],
+  };
   t.equal(only(plan({ calibration })).chosen?.memorySource, 'estimated');
 });
 
@@ -136,17 +146,35 @@ t.test('a shared budget squeezes the lower-priority model first', async (t) => {
   // 80 MB: one fp32 (58) and one int8 (19) fit, two fp32 do not.
   const manifests = [model('a'), model('b')];
   const p1 = plan({ manifests, budgetMB: 80, priorities: { a: 2, b: 1 } });
-  t.same(p1.models.map((m) => [m.model, m.chosen?.variant]), [['a', 'fp32'], ['b', 'int8']]);
+  t.same(
+    p1.models.map((m) => [m.model, m.chosen?.variant]),
+    [
+      ['a', 'fp32'],
+      ['b', 'int8'],
+    ],
+  );
   t.equal(reasonOf(only(p1, 'b'), 'fp32'), 'over-budget');
   const p2 = plan({ manifests, budgetMB: 80, priorities: { a: 1, b: 2 } });
-  t.same(p2.models.map((m) => [m.model, m.chosen?.variant]), [['b', 'fp32'], ['a', 'int8']]);
+  t.same(
+    p2.models.map((m) => [m.model, m.chosen?.variant]),
+    [
+      ['b', 'fp32'],
+      ['a', 'int8'],
+    ],
+  );
   t.equal(p2.usedMB, 77);
 });
 
 t.test('a higher-priority model is downgraded when that is the only way a lower one can load', async (t) => {
   // 70 MB: a takes fp32 (58), 12 left is too little for b's int8 (19); a at int8 lets both run.
   const p = plan({ manifests: [model('a'), model('b')], budgetMB: 70, priorities: { a: 2, b: 1 } });
-  t.same(p.models.map((m) => [m.model, m.chosen?.variant]), [['a', 'int8'], ['b', 'int8']]);
+  t.same(
+    p.models.map((m) => [m.model, m.chosen?.variant]),
+    [
+      ['a', 'int8'],
+      ['b', 'int8'],
+    ],
+  );
   t.equal(reasonOf(only(p, 'a'), 'fp32'), 'over-budget');
   t.match(only(p, 'a').rejected[0]?.detail, /gave way so that b/);
   t.ok(p.usedMB <= 70);
@@ -164,14 +192,14 @@ t.test('a model whose every variant is filtered out gets EDGE_ERR_NO_VARIANT_FIT
   const m = only(plan({ profile: profile({ accuracyFloor: 0.99 }) }));
   t.equal(m.chosen, null);
   t.equal(m.error?.code, 'EDGE_ERR_NO_VARIANT_FITS');
-  t.same(m.rejected.map((r) => r.reason), ['below-accuracy-floor', 'below-accuracy-floor']);
+  t.same(
+    m.rejected.map((r) => r.reason),
+    ['below-accuracy-floor', 'below-accuracy-floor'],
+  );
 });
 
 t.test('among the same precision the more accurate variant wins', async (t) => {
-  const manifests = [model('m', [
-    variant('pruned', 'int8', 8, { quality: { accuracy: 0.95, agreement: 0.97, evalCount: 100 } }),
-    variant('int8', 'int8', 10, { quality: { accuracy: 0.96, agreement: 0.99, evalCount: 100 } }),
-  ])];
+  const manifests = [model('m', [variant('pruned', 'int8', 8, { quality: { accuracy: 0.95, agreement: 0.97, evalCount: 100 } }), variant('int8', 'int8', 10, { quality: { accuracy: 0.96, agreement: 0.99, evalCount: 100 } })])];
   const m = only(plan({ manifests, profile: profile({ precision: ['int8'] }) }));
   t.equal(m.chosen?.variant, 'int8');
   t.match(m.rejected[0]?.detail, /more accurate/);
@@ -185,9 +213,21 @@ t.test('formatPlan prints one row per model and every rejection with its reason'
   const text = formatPlan(plan({ budgetMB: 30, manifests: [model('m'), model('zz', [variant('fp32', 'fp32', 100)])] }));
   const lines = text.trimEnd().split('\n');
   t.match(lines[0], /budget 30\.0 MB, used 19\.0 MB/);
-  t.ok(lines.some((l) => /^m\s+int8\s+int8\s+19\.0 \(est\)/.test(l)), text);
-  t.ok(lines.some((l) => /^ {4}- fp32: over-budget: needs 58\.0 MB/.test(l)), text);
-  t.ok(lines.some((l) => /^zz\s+-/.test(l)), text);
-  t.ok(lines.some((l) => l.includes('EDGE_ERR_NO_VARIANT_FITS')), text);
+  t.ok(
+    lines.some((l) => /^m\s+int8\s+int8\s+19\.0 \(est\)/.test(l)),
+    text,
+  );
+  t.ok(
+    lines.some((l) => /^ {4}- fp32: over-budget: needs 58\.0 MB/.test(l)),
+    text,
+  );
+  t.ok(
+    lines.some((l) => /^zz\s+-/.test(l)),
+    text,
+  );
+  t.ok(
+    lines.some((l) => l.includes('EDGE_ERR_NO_VARIANT_FITS')),
+    text,
+  );
   t.equal(MiB, 1048576);
 });

@@ -7,13 +7,7 @@ import { fitFallback, wasmVariantFigure } from '../../../runtime/planner/wasm-me
 import { MiB, model, profile, variant } from './fixtures.js';
 
 // A shared runtime of 40 MB (start 30 + shared 10); fp32 of model "a" measured at 30 MB (sha 'a'x64); everything else on the fallback 10 + 2 x file MB.
-const figures: WasmMemoryFigures = {
-  measuredOn: 'test',
-  runtimeMB: 30,
-  sharedMB: 10,
-  variants: [{ model: 'a', variant: 'fp32', sha256: 'a'.repeat(64), mb: 30 }],
-  fallback: { baseMB: 10, perFileMB: 2 },
-};
+const figures: WasmMemoryFigures = { measuredOn: 'test', runtimeMB: 30, sharedMB: 10, variants: [{ model: 'a', variant: 'fp32', sha256: 'a'.repeat(64), mb: 30 }], fallback: { baseMB: 10, perFileMB: 2 } };
 const wasm: BackendCaps = { ...defaultBackendCaps('wasm'), wasmMemory: figures };
 const prof = profile({ backend: 'wasm' });
 const a = model('a', [variant('fp32', 'fp32', 4, { sha256: 'a'.repeat(64) }), variant('int8', 'int8', 1)]);
@@ -51,11 +45,7 @@ t.test('a budget below the runtime plans nothing and says the runtime took it', 
 });
 
 t.test('calibration on the board replaces the runtime and the variant figures', async (t) => {
-  const calibration: Calibration = {
-    profile: prof.id, measuredAt: 'now',
-    entries: [{ model: 'b', variant: 'fp32', backend: 'wasm', threads: prof.inference.threads, loadMs: 1, latencyP50Ms: 1, latencyP95Ms: 1, rssMB: 5 }],
-    runtimes: [{ backend: 'wasm', threads: prof.inference.threads, rssMB: 55, sharedMB: 4 }],
-  };
+  const calibration: Calibration = { profile: prof.id, measuredAt: 'now', entries: [{ model: 'b', variant: 'fp32', backend: 'wasm', threads: prof.inference.threads, loadMs: 1, latencyP50Ms: 1, latencyP95Ms: 1, rssMB: 5 }], runtimes: [{ backend: 'wasm', threads: prof.inference.threads, rssMB: 55, sharedMB: 4 }] };
   const p = plan({ calibration });
   t.same(p.runtime, { mb: 59, source: 'measured', startMB: 55, sharedMB: 4 });
   t.equal(p.models.find((m) => m.model === 'b')?.chosen?.memoryMB, 5);
@@ -78,7 +68,12 @@ t.test('the native backend has no shared runtime', async (t) => {
 });
 
 t.test('the fallback line lies on or above every measured point', async (t) => {
-  const points = [{ fileMB: 0.1, mb: 12 }, { fileMB: 2.6, mb: 21.6 }, { fileMB: 0.3, mb: 2.6 }, { fileMB: 1.6, mb: 17.8 }];
+  const points = [
+    { fileMB: 0.1, mb: 12 },
+    { fileMB: 2.6, mb: 21.6 },
+    { fileMB: 0.3, mb: 2.6 },
+    { fileMB: 1.6, mb: 17.8 },
+  ];
   const f = fitFallback(points);
   t.ok(f.perFileMB >= 1);
   for (const p of points) t.ok(f.baseMB + f.perFileMB * p.fileMB >= p.mb - 1e-9, `${p.fileMB} MB file -> ${p.mb} MB`);

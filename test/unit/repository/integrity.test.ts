@@ -10,10 +10,7 @@ const content = new Uint8Array(Array.from({ length: 4096 }, (_, i) => (i * 31) %
 const digest = createHash('sha256').update(content).digest('hex');
 
 function variant(file: string, over: Partial<VariantManifest> = {}): VariantManifest {
-  return {
-    id: 'v', file, sha256: digest, bytes: content.byteLength, precision: 'fp32', params: 1, macs: 1, ops: ['Gemm'],
-    quality: { accuracy: 1, agreement: 1, evalCount: 1 }, ...over,
-  };
+  return { id: 'v', file, sha256: digest, bytes: content.byteLength, precision: 'fp32', params: 1, macs: 1, ops: ['Gemm'], quality: { accuracy: 1, agreement: 1, evalCount: 1 }, ...over };
 }
 
 async function setup(t: { teardown(fn: () => unknown): void }): Promise<{ base: string; loaded: LoadedManifest }> {
@@ -56,9 +53,7 @@ t.test('refuses a directory where the file should be', async (t) => {
 t.test('refuses a truncated file with both sizes in the details', async (t) => {
   const { loaded } = await setup(t);
   await writeFile(path.join(loaded.dir, 'model.onnx'), content.subarray(0, 1000));
-  await t.rejects(verifyVariant(loaded, variant('model.onnx')), {
-    code: 'EDGE_ERR_FILE_TRUNCATED', details: { expectedBytes: 4096, actualBytes: 1000 },
-  });
+  await t.rejects(verifyVariant(loaded, variant('model.onnx')), { code: 'EDGE_ERR_FILE_TRUNCATED', details: { expectedBytes: 4096, actualBytes: 1000 } });
 });
 
 t.test('refuses a tampered file of the right size', async (t) => {

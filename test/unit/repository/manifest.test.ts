@@ -85,7 +85,10 @@ t.test('a manifest with several semantic problems lists every one', async (t) =>
 
 t.test('one bad manifest in a models folder is reported and the others still load', async (t) => {
   const { loaded, errors } = await loadManifests(path.join(fixtures, 'models-dir'));
-  t.same(loaded.map((l) => l.manifest.id), ['minimal', 'tiny']);
+  t.same(
+    loaded.map((l) => l.manifest.id),
+    ['minimal', 'tiny'],
+  );
   t.equal(errors.length, 2);
   t.ok(errors.every((e) => e.code === 'EDGE_ERR_MANIFEST_INVALID'));
   const files = errors.map((e) => path.basename(path.dirname(String(e.details?.['file'])))).sort();

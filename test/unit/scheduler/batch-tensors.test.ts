@@ -10,7 +10,13 @@ t.test('concatenates each input along dim 0 and splits outputs back by rows', as
   t.same(Array.from(m.x?.data as Float32Array), [1, 2, 3, 4, 5, 6]);
   t.same(Array.from(m.k?.data as BigInt64Array), [7n, 8n, 9n]);
   const parts = splitRows({ y: { dtype: 'float32', dims: [3, 2], data: new Float32Array([1, 2, 3, 4, 5, 6]) } }, [1, 2]);
-  t.same(parts.map((p) => p.y?.dims), [[1, 2], [2, 2]]);
+  t.same(
+    parts.map((p) => p.y?.dims),
+    [
+      [1, 2],
+      [2, 2],
+    ],
+  );
   t.same(Array.from(parts[1]?.y?.data as Float32Array), [3, 4, 5, 6]);
 });
 

@@ -32,11 +32,7 @@ class HeldEngine implements Pick<InferenceEngine, 'run'> {
     const x = inputs.x;
     if (x === undefined) return Promise.reject(new Error('no x'));
     return new Promise((resolve, reject) => {
-      this.calls.push({
-        rows: x.dims[0] ?? 0,
-        finish: () => resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: (x.data as Float32Array).map((v) => v * 2) } }, inferenceMs: 1 }),
-        fail: reject,
-      });
+      this.calls.push({ rows: x.dims[0] ?? 0, finish: () => resolve({ outputs: { y: { dtype: 'float32', dims: [...x.dims], data: (x.data as Float32Array).map((v) => v * 2) } }, inferenceMs: 1 }), fail: reject });
     });
   }
 }
@@ -57,7 +53,10 @@ t.test('a full queue rejects at once with EDGE_ERR_OVERLOADED and keeps serving 
   engine.calls[1]?.finish();
   await flush();
   engine.calls[2]?.finish();
-  t.same((await Promise.all(queued)).map((r) => r.outputs.y?.data[0]), [4, 6]);
+  t.same(
+    (await Promise.all(queued)).map((r) => r.outputs.y?.data[0]),
+    [4, 6],
+  );
   t.equal(q.stats().completed, 3);
 });
 
@@ -84,7 +83,10 @@ t.test('queued requests are batched after maxQueueDelayMs on the injected clock 
   const b = q.submit({ x: { dtype: 'float32', dims: [2, 2], data: new Float32Array([2, 2, 3, 3]) } }, 2);
   t.equal(engine.calls.length, 0, 'nothing dispatched before the delay');
   time.advance(6);
-  t.same(engine.calls.map((c) => c.rows), [3]);
+  t.same(
+    engine.calls.map((c) => c.rows),
+    [3],
+  );
   engine.calls[0]?.finish();
   const [ra, rb] = await Promise.all([a, b]);
   t.same(Array.from(ra.outputs.y?.data as Float32Array), [2, 2]);
@@ -100,7 +102,10 @@ t.test('a preferred batch size is dispatched as soon as it is formed', async (t)
   const engine = new HeldEngine();
   const q = new ModelQueue({ engine, key: 'm', queueLimit: 10, clock: () => time.now, timers: time, batching: { maxBatch: 8, maxQueueDelayMs: 1000, preferredBatchSizes: [2] } });
   const all = [q.submit(row(1), 1), q.submit(row(2), 1)];
-  t.same(engine.calls.map((c) => c.rows), [2]);
+  t.same(
+    engine.calls.map((c) => c.rows),
+    [2],
+  );
   engine.calls[0]?.finish();
   await Promise.all(all);
 });
@@ -113,7 +118,10 @@ t.test('a failed batched run fails every request in it with the engine error', a
   engine.calls[0]?.finish();
   await first;
   await flush();
-  t.same(engine.calls.map((c) => c.rows), [1, 2]);
+  t.same(
+    engine.calls.map((c) => c.rows),
+    [1, 2],
+  );
   engine.calls[1]?.fail(new EdgeError('EDGE_ERR_WORKER_CRASHED', 'gone'));
   for (const p of rest) await t.rejects(p, { code: 'EDGE_ERR_WORKER_CRASHED' });
   t.equal(q.stats().failed, 2);

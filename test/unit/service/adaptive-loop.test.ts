@@ -17,7 +17,10 @@ const rungs: Rung[] = [
 /** A fake sysfs tree: thermal zone, Pi throttling flags, meminfo, PSI, cgroup v2 memory.events. */
 function sysfs(): { root: string; set(f: { tempC?: number; throttled?: string; memAvailableKB?: number; psi?: number; high?: number }): void } {
   const root = mkdtempSync(path.join(tmpdir(), 'edge-sysfs-'));
-  const w = (p: string, text: string): void => { mkdirSync(path.dirname(path.join(root, p)), { recursive: true }); writeFileSync(path.join(root, p), text); };
+  const w = (p: string, text: string): void => {
+    mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+    writeFileSync(path.join(root, p), text);
+  };
   w('sys/class/thermal/thermal_zone0/type', 'cpu-thermal\n');
   w('proc/self/cgroup', '0::/system.slice/edge-infer.service\n');
   w('sys/fs/cgroup/system.slice/edge-infer.service/memory.current', '1048576\n');
@@ -38,9 +41,15 @@ class FakeRuntime implements AdaptiveRuntime {
   refuse = new Set<string>();
   excluded = new Set<string>();
   swaps: string[] = [];
-  status() { return [{ model: 'm', state: 'ready', variant: this.variant }]; }
-  ladder() { return rungs.filter((r) => !this.excluded.has(r.variant)); }
-  windowLatency() { return { p95Ms: 1, samples: 100 }; }
+  status() {
+    return [{ model: 'm', state: 'ready', variant: this.variant }];
+  }
+  ladder() {
+    return rungs.filter((r) => !this.excluded.has(r.variant));
+  }
+  windowLatency() {
+    return { p95Ms: 1, samples: 100 };
+  }
   async swap(_m: string, to: string, reason: SwitchReason): Promise<ModelSwitch | null> {
     this.swaps.push(`${this.variant}->${to}:${reason}`);
     if (this.refuse.has(to)) {
@@ -57,8 +66,18 @@ class FakeRuntime implements AdaptiveRuntime {
 function manualTimers() {
   let pending: (() => void) | null = null;
   return {
-    timers: { setTimeout(fn: () => void) { pending = fn; return 1; }, clearTimeout() { pending = null; } },
-    get armed() { return pending !== null; },
+    timers: {
+      setTimeout(fn: () => void) {
+        pending = fn;
+        return 1;
+      },
+      clearTimeout() {
+        pending = null;
+      },
+    },
+    get armed() {
+      return pending !== null;
+    },
   };
 }
 
@@ -77,10 +96,7 @@ t.test('the loop switches on a hot fake thermal zone after the window, reports i
   let now = 0;
   const switched: string[] = [];
   const m = manualTimers();
-  const loop = startAdaptiveLoop({
-    runtime: () => rt, probes: new SystemProbes({ fs: createProbeFs(fs.root) }), limits, intervalMs: 1000,
-    onSwitch: (model, r) => switched.push(`${model}:${r.from}->${r.to}:${r.reason}`), log: silentLogger, timers: m.timers, nowMs: () => now,
-  });
+  const loop = startAdaptiveLoop({ runtime: () => rt, probes: new SystemProbes({ fs: createProbeFs(fs.root) }), limits, intervalMs: 1000, onSwitch: (model, r) => switched.push(`${model}:${r.from}->${r.to}:${r.reason}`), log: silentLogger, timers: m.timers, nowMs: () => now });
   t.teardown(() => loop.stop());
   t.ok(m.armed, 'the first tick is scheduled');
   fs.set({ tempC: 85 });
@@ -97,10 +113,7 @@ t.test('a swap the runtime refuses is retried only once the ladder changes; a ne
   rt.refuse.add('int8');
   let now = 0;
   const switched: string[] = [];
-  const loop = startAdaptiveLoop({
-    runtime: () => rt, probes: new SystemProbes({ fs: createProbeFs(fs.root) }), limits, intervalMs: 1000,
-    onSwitch: (_m, r) => switched.push(r.to), log: silentLogger, timers: manualTimers().timers, nowMs: () => now,
-  });
+  const loop = startAdaptiveLoop({ runtime: () => rt, probes: new SystemProbes({ fs: createProbeFs(fs.root) }), limits, intervalMs: 1000, onSwitch: (_m, r) => switched.push(r.to), log: silentLogger, timers: manualTimers().timers, nowMs: () => now });
   t.teardown(() => loop.stop());
   fs.set({ throttled: '0x4' });
   for (; now <= 12_000; now += 1000) await loop.tickNow();

@@ -1,8 +1,5 @@
 import t from 'tap';
-import {
-  DEFAULT_ADAPTIVE_LIMITS, INITIAL_SYSTEM_STATE, assessSystem, decide, initialModelState,
-  type AdaptiveLimits, type Decision, type ModelPolicyState, type ModelSignals, type Rung, type SystemSignals, type SystemState,
-} from '../../../runtime/service/adaptive-policy.js';
+import { DEFAULT_ADAPTIVE_LIMITS, INITIAL_SYSTEM_STATE, assessSystem, decide, initialModelState, type AdaptiveLimits, type Decision, type ModelPolicyState, type ModelSignals, type Rung, type SystemSignals, type SystemState } from '../../../runtime/service/adaptive-policy.js';
 
 const limits: AdaptiveLimits = { ...DEFAULT_ADAPTIVE_LIMITS, latencyTargetMs: 10, accuracyFloor: 0.9, softLimitC: 80 };
 
@@ -25,7 +22,10 @@ class World {
   sysState: SystemState = INITIAL_SYSTEM_STATE;
   model: ModelPolicyState;
   switches: { at: number; from: string; to: string; reason: string }[] = [];
-  constructor(readonly rungs: Rung[] = ladder, readonly lim: AdaptiveLimits = limits) {
+  constructor(
+    readonly rungs: Rung[] = ladder,
+    readonly lim: AdaptiveLimits = limits,
+  ) {
     this.model = initialModelState(rungs[0]!.variant, 0);
   }
   tick(): Decision {
@@ -57,7 +57,11 @@ t.test('a temperature over the soft limit steps down only after it persisted for
   w.at(9000);
   t.same(w.switches, [], 'nothing before 10 s');
   w.at(10_000);
-  t.same(w.switches.map((s) => [s.from, s.to, s.reason]), [['fp32', 'int8', 'thermal']], 'the most preferred cheaper variant');
+  t.same(
+    w.switches.map((s) => [s.from, s.to, s.reason]),
+    [['fp32', 'int8', 'thermal']],
+    'the most preferred cheaper variant',
+  );
   t.equal(w.switches[0]?.at, 10_000);
 });
 
@@ -76,8 +80,15 @@ t.test('persisting pressure keeps stepping down one rung per window and never be
   const w = new World([ladder[0]!, ladder[3]!, ladder[2]!, ladder[1]!]);
   w.sys.cpuTempC = 90;
   w.at(60_000);
-  t.same(w.switches.map((s) => s.to), ['mixed', 'int8'], 'int4 is cheaper but below the floor');
-  t.same(w.switches.map((s) => s.at), [10_000, 20_000]);
+  t.same(
+    w.switches.map((s) => s.to),
+    ['mixed', 'int8'],
+    'int4 is cheaper but below the floor',
+  );
+  t.same(
+    w.switches.map((s) => s.at),
+    [10_000, 20_000],
+  );
   t.equal(w.model.current, 'int8');
 });
 
@@ -107,7 +118,10 @@ t.test('Pi throttling flags step down with reason throttled', async (t) => {
   const w = new World();
   w.sys.throttledNow = true;
   w.at(10_000);
-  t.same(w.switches.map((s) => [s.to, s.reason]), [['int8', 'throttled']]);
+  t.same(
+    w.switches.map((s) => [s.to, s.reason]),
+    [['int8', 'throttled']],
+  );
 });
 
 t.test('memory pressure steps to the first variant with less memory (MemAvailable, PSI, cgroup events)', async (t) => {
@@ -116,18 +130,29 @@ t.test('memory pressure steps to the first variant with less memory (MemAvailabl
   const low = new World(byMemory);
   low.sys.memAvailableMB = 30;
   low.at(10_000);
-  t.same(low.switches.map((s) => [s.to, s.reason]), [['mixed', 'memory']], 'int8 needs more memory than fp32 here: skipped');
+  t.same(
+    low.switches.map((s) => [s.to, s.reason]),
+    [['mixed', 'memory']],
+    'int8 needs more memory than fp32 here: skipped',
+  );
 
   const psi = new World();
   psi.sys.psiSomeAvg10 = 25;
   psi.at(10_000);
-  t.same(psi.switches.map((s) => s.reason), ['memory']);
+  t.same(
+    psi.switches.map((s) => s.reason),
+    ['memory'],
+  );
 
   const events = new World();
   events.at(0);
   events.sys.cgroupEvents = { high: 3, max: 0 };
   events.at(11_000);
-  t.same(events.switches.map((s) => [s.at, s.reason]), [[11_000, 'memory']], 'a rise of memory.events high holds the pressure');
+  t.same(
+    events.switches.map((s) => [s.at, s.reason]),
+    [[11_000, 'memory']],
+    'a rise of memory.events high holds the pressure',
+  );
 
   const steady = new World();
   steady.sys.cgroupEvents = { high: 50, max: 2 };
@@ -144,7 +169,10 @@ t.test('windowed p95 over the target steps down with reason latency, but only wi
   const w = new World();
   w.lat = { p95Ms: 12, samples: 100 };
   w.at(10_000);
-  t.same(w.switches.map((s) => [s.from, s.to, s.reason]), [['fp32', 'int8', 'latency']]);
+  t.same(
+    w.switches.map((s) => [s.from, s.to, s.reason]),
+    [['fp32', 'int8', 'latency']],
+  );
 });
 
 t.test('does not flap: a variant that is slow again after a step up is retried with a doubling up window', async (t) => {
@@ -158,7 +186,10 @@ t.test('does not flap: a variant that is slow again after a step up is retried w
   const ups = w.switches.filter((s) => s.reason === 'recovered').map((s) => s.at);
   const gaps = ups.slice(1).map((at, i) => at - ups[i]!);
   t.ok(ups.length >= 2 && ups.length <= 6, `few retries in 1000 s (${ups.length})`);
-  t.ok(gaps.every((g, i) => i === 0 || g > gaps[i - 1]!), `gaps between retries grow: ${gaps.join(', ')}`);
+  t.ok(
+    gaps.every((g, i) => i === 0 || g > gaps[i - 1]!),
+    `gaps between retries grow: ${gaps.join(', ')}`,
+  );
   t.equal(w.model.backoff, limits.maxBackoff, 'backoff capped');
 });
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ModelLifecycle } from '../../../runtime/service/model-lifecycle.js';
 
-t.test('allows the table\'s transitions and refuses the others with EDGE_ERR_INTERNAL', async (t) => {
+t.test("allows the table's transitions and refuses the others with EDGE_ERR_INTERNAL", async (t) => {
   const l = new ModelLifecycle('m');
   t.equal(l.state, 'loading');
   l.to('ready');
@@ -17,7 +17,9 @@ t.test('allows the table\'s transitions and refuses the others with EDGE_ERR_INT
 t.test('onIdle resolves once no transition is in progress; whenServing resolves on ready, settle or deadline', async (t) => {
   const l = new ModelLifecycle('m');
   let idle = false;
-  const p = l.onIdle().then(() => { idle = true; });
+  const p = l.onIdle().then(() => {
+    idle = true;
+  });
   const serving = l.whenServing(5000);
   await Promise.resolve();
   t.equal(idle, false, 'loading is not idle');

@@ -42,14 +42,26 @@ t.test('session I/O check: symbolic dims match anything, names, dtypes, ranks an
   t.same(checkSessionIo(manifest, {}), [], 'a session that reports nothing is not checked');
   const bad = checkSessionIo(manifest, {
     inputs: [{ name: 'input', dtype: 'float64', shape: ['N', 65] }],
-    outputs: [{ name: 'logits', dtype: 'float32', shape: ['N', 10, 1] }, { name: 'extra', dtype: 'float32', shape: [] }],
+    outputs: [
+      { name: 'logits', dtype: 'float32', shape: ['N', 10, 1] },
+      { name: 'extra', dtype: 'float32', shape: [] },
+    ],
   });
-  t.same(bad.map((b) => `${b.side}:${b.name}`), ['input:input', 'input:input', 'output:logits', 'output:extra']);
+  t.same(
+    bad.map((b) => `${b.side}:${b.name}`),
+    ['input:input', 'input:input', 'output:logits', 'output:extra'],
+  );
   t.equal(checkSessionIo(manifest, { inputs: [{ name: 'pixels', dtype: 'float32', shape: ['N', 64] }] }).length, 2, 'missing and extra input');
 });
 
 t.test('a variant whose session inputs differ from model.json is refused with EDGE_ERR_MODEL_MISMATCH and the model stays unavailable', async (t) => {
-  const rt = await runtime(t, digitsCopy((m) => { m.inputs[0]!.name = 'pixels'; m.variants = m.variants.slice(0, 2); }));
+  const rt = await runtime(
+    t,
+    digitsCopy((m) => {
+      m.inputs[0]!.name = 'pixels';
+      m.variants = m.variants.slice(0, 2);
+    }),
+  );
   const plan = await rt.start();
   t.teardown(() => rt.close(0));
   const d = plan.models.find((m) => m.model === 'digits')!;
@@ -66,7 +78,7 @@ t.test('swap under load: every request in flight gets exactly one result, from t
   const ladder = rt.ladder('digits');
   t.ok(ladder.length >= 2, `the ladder has candidates: ${ladder.map((r) => r.variant).join(', ')}`);
   const preferred = ladder[0]!.variant;
-  t.equal(rt.status()[0]?.variant, preferred, 'the ladder starts at the plan\'s choice');
+  t.equal(rt.status()[0]?.variant, preferred, "the ladder starts at the plan's choice");
   const target = ladder.at(-1)!.variant;
 
   const results: Promise<string>[] = [];
@@ -76,10 +88,17 @@ t.test('swap under load: every request in flight gets exactly one result, from t
   const record = await swapped;
   for (let i = 120; i < 140; i++) results.push(rt.infer('digits', `c${i}`, sample(i)).then((o) => o.variant));
   const settled = await Promise.allSettled(results);
-  t.same(settled.filter((s) => s.status === 'rejected'), [], 'no request failed');
+  t.same(
+    settled.filter((s) => s.status === 'rejected'),
+    [],
+    'no request failed',
+  );
   const variants = settled.map((s) => (s.status === 'fulfilled' ? s.value : ''));
   t.equal(variants[0], preferred, 'requests before the swap ran on the old variant');
-  t.ok(variants.slice(120).every((v) => v === target), 'requests after the swap run on the new variant');
+  t.ok(
+    variants.slice(120).every((v) => v === target),
+    'requests after the swap run on the new variant',
+  );
   t.same({ from: record?.from, to: record?.to, reason: record?.reason }, { from: preferred, to: target, reason: 'thermal' });
   const st = rt.status()[0]!;
   t.equal(st.variant, target);

@@ -29,7 +29,9 @@ t.test('the key depends on the model and every byte, dim and name of the inputs,
 t.test('runningAtDeath takes the oldest maxRun open entries of each model', async (t) => {
   const line = (seq: number, maxRun: number, model: string, key: string) => ({ seq, maxRun, model, key, line: '' });
   t.same(runningAtDeath([line(3, 1, 'a', 'k3'), line(2, 1, 'a', 'k2'), line(5, 2, 'b', 'k5'), line(6, 2, 'b', 'k6'), line(7, 2, 'b', 'k7')]), [
-    { model: 'a', key: 'k2' }, { model: 'b', key: 'k5' }, { model: 'b', key: 'k6' },
+    { model: 'a', key: 'k2' },
+    { model: 'b', key: 'k5' },
+    { model: 'b', key: 'k6' },
   ]);
   t.same(runningAtDeath([]), []);
 });
@@ -57,19 +59,34 @@ t.test('after a death, a crash is counted for what was running, not for what was
 t.test('an input running at two deaths is refused with EDGE_ERR_POISON_REQUEST without running; others run', async (t) => {
   const dir = stateDir();
   let runs = 0;
-  const hang = (j: PoisonJournal) => { void journaled(j, 'm', 'v', input(11), 1, () => new Promise<never>(() => { runs++; })); };
+  const hang = (j: PoisonJournal) => {
+    void journaled(
+      j,
+      'm',
+      'v',
+      input(11),
+      1,
+      () =>
+        new Promise<never>(() => {
+          runs++;
+        }),
+    );
+  };
   hang(open(dir));
   hang(open(dir));
   const j = open(dir);
   t.equal(runs, 2);
-  const err = await journaled(j, 'm', 'v', input(11), 1, async () => { runs++; return 'ran'; }).catch((e: unknown) => e);
+  const err = await journaled(j, 'm', 'v', input(11), 1, async () => {
+    runs++;
+    return 'ran';
+  }).catch((e: unknown) => e);
   t.ok(err instanceof EdgeError && err.code === 'EDGE_ERR_POISON_REQUEST', 'refused with EDGE_ERR_POISON_REQUEST');
   t.match((err as EdgeError).details, { model: 'm', variant: 'v', crashes: 2, key: PoisonJournal.key('m', input(11)) });
   t.equal(runs, 2, 'it did not run');
   t.equal(await journaled(j, 'm', 'v', input(1), 1, async () => 'ran'), 'ran', 'another input runs');
   j.close();
   const later = open(dir);
-  t.ok(await journaled(later, 'm', 'v', input(11), 1, async () => 'ran').catch((e: unknown) => e) instanceof EdgeError, 'still refused after a clean restart (suspects.json)');
+  t.ok((await journaled(later, 'm', 'v', input(11), 1, async () => 'ran').catch((e: unknown) => e)) instanceof EdgeError, 'still refused after a clean restart (suspects.json)');
   later.close();
 });
 
@@ -96,7 +113,9 @@ t.test('worker crashes of the same input count, and the third attempt is refused
     t.equal((e as EdgeError).code, 'EDGE_ERR_WORKER_CRASHED', `crash ${i + 1} is answered as the crash it is`);
   }
   let ran = false;
-  const e = await journaled(j, 'm', 'v', input(7), 1, async () => { ran = true; }).catch((x: unknown) => x);
+  const e = await journaled(j, 'm', 'v', input(7), 1, async () => {
+    ran = true;
+  }).catch((x: unknown) => x);
   t.equal((e as EdgeError).code, 'EDGE_ERR_POISON_REQUEST');
   t.notOk(ran);
   const other = await journaled(j, 'm', 'v', input(8), 1, () => Promise.reject(new EdgeError('EDGE_ERR_INFERENCE_FAILED', 'bad'))).catch((x: unknown) => x);
@@ -122,7 +141,13 @@ t.test('an unusable state directory turns the journal off and requests still run
   const dir = stateDir();
   writeFileSync(path.join(dir, 'poison'), 'a file where the folder should be');
   const warnings: string[] = [];
-  const log = { ...silentLogger, warn: (event: string) => { warnings.push(event); }, child: () => log };
+  const log = {
+    ...silentLogger,
+    warn: (event: string) => {
+      warnings.push(event);
+    },
+    child: () => log,
+  };
   const j = PoisonJournal.open({ stateDir: dir, log });
   t.same(warnings, ['poison.journal_off']);
   t.equal(await journaled(j, 'm', 'v', input(1), 1, async () => 'ran'), 'ran');
@@ -132,7 +157,14 @@ t.test('an unusable state directory turns the journal off and requests still run
 t.test('the journal file is open only while a request is journaled (an idle service holds no state-dir file open for writing)', async (t) => {
   const dir = stateDir();
   const j = open(dir);
-  const fds = (): number => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === path.join(dir, 'poison', 'journal'); } catch { return false; } }).length;
+  const fds = (): number =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === path.join(dir, 'poison', 'journal');
+      } catch {
+        return false;
+      }
+    }).length;
   t.equal(fds(), 0, 'closed after open()');
   const a = j.start('m', 'k1', 1);
   const b = j.start('m', 'k2', 1);

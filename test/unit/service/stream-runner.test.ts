@@ -31,9 +31,12 @@ t.test('stream bounds, idle expiry, reset, remainder and error isolation', async
   await rt.start();
   t.teardown(() => rt.close(500));
   const pcm = (samples: number, stream: string, extra: Partial<RequestExtras> = {}): Promise<number> =>
-    rt.infer('counter', 'r', {}, { stream, media: { kind: 'pcm', bytes: pcm16(new Float32Array(samples)), rate: 16000, format: 's16le' }, ...extra })
-      .then((o) => Number((o.outputs['count']?.data as Float32Array | undefined)?.at(-1) ?? 0));
-  const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: { code: string }) => e.code);
+    rt.infer('counter', 'r', {}, { stream, media: { kind: 'pcm', bytes: pcm16(new Float32Array(samples)), rate: 16000, format: 's16le' }, ...extra }).then((o) => Number((o.outputs['count']?.data as Float32Array | undefined)?.at(-1) ?? 0));
+  const code = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => 'ok',
+      (e: { code: string }) => e.code,
+    );
 
   t.equal(await pcm(1600, 'a'), 10);
   t.equal(await pcm(1600, 'b'), 10);

@@ -9,7 +9,6 @@ import type { ModelTelemetry, TelemetryPayload } from '../../../runtime/telemetr
 import { SystemProbes, createProbeFs } from '../../../runtime/telemetry/system-probes.js';
 import { createLogger } from '../../../runtime/log.js';
 
-
 function piTree(t: { teardown(fn: () => void): void }): string {
   const root = mkdtempSync(path.join(tmpdir(), 'edge-collector-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -45,12 +44,7 @@ t.test('collects a payload from the runtime sources and the board probes, in the
     models: () => [digitsModel(h)],
     budget: () => ({ budgetMB: 256, usedMB: 41.27 }),
     outbox: () => ({ depth: 7, dropped: 0, degraded: false }),
-    probes: new SystemProbes({
-      fs: createProbeFs(piTree(t)),
-      loadavg: () => [1.234, 0.5, 0.25],
-      memoryUsage: () => ({ rss: 96 * 1024 * 1024, heapUsed: 20 * 1024 * 1024, heapTotal: 0, external: 0, arrayBuffers: 0 }),
-      processUptimeS: () => 12.34,
-    }),
+    probes: new SystemProbes({ fs: createProbeFs(piTree(t)), loadavg: () => [1.234, 0.5, 0.25], memoryUsage: () => ({ rss: 96 * 1024 * 1024, heapUsed: 20 * 1024 * 1024, heapTotal: 0, external: 0, arrayBuffers: 0 }), processUptimeS: () => 12.34 }),
     clock: { wallMs: () => Date.UTC(2025, 0, 2, 3, 4, 5), monotonicMs: () => mono },
   });
   mono = 7_500;
@@ -64,15 +58,7 @@ t.test('collects a payload from the runtime sources and the board probes, in the
   t.ok(Math.abs(m.latencyMs.p50! - 5) <= 0.05 && Math.abs(m.latencyMs.p99! - 9.9) <= 0.1, JSON.stringify(m.latencyMs));
   t.equal(m.latencyMs.max, 10);
   t.same(p.process, { rssMB: 96, heapUsedMB: 20, uptimeS: 12.3, fds: 2 });
-  t.same(p.memory, {
-    budgetMB: 256,
-    usedMB: 41.3,
-    availableMB: 1024,
-    cgroupCurrentMB: 200,
-    cgroupLimitMB: 640,
-    cgroupEvents: { high: 0, max: 4, oom: 0, oomKill: 0 },
-    pressureSomeAvg10: 1.5,
-  });
+  t.same(p.memory, { budgetMB: 256, usedMB: 41.3, availableMB: 1024, cgroupCurrentMB: 200, cgroupLimitMB: 640, cgroupEvents: { high: 0, max: 4, oom: 0, oomKill: 0 }, pressureSomeAvg10: 1.5 });
   t.equal(p.system.cpuTempC, 71.2);
   t.equal(p.system.throttled?.softTempLimitNow, true);
   t.equal(p.system.throttled?.softTempLimitOccurred, true);
@@ -85,12 +71,7 @@ t.test('collects a payload from the runtime sources and the board probes, in the
 t.test('a board without sensors gives nulls, not errors', async (t) => {
   const empty = mkdtempSync(path.join(tmpdir(), 'edge-collector-empty-'));
   t.teardown(() => rmSync(empty, { recursive: true, force: true }));
-  const collect = createCollector({
-    models: () => [],
-    budget: () => ({ budgetMB: 100, usedMB: 0 }),
-    outbox: () => ({ depth: 0, dropped: 0, degraded: true }),
-    probes: new SystemProbes({ fs: createProbeFs(empty) }),
-  });
+  const collect = createCollector({ models: () => [], budget: () => ({ budgetMB: 100, usedMB: 0 }), outbox: () => ({ depth: 0, dropped: 0, degraded: true }), probes: new SystemProbes({ fs: createProbeFs(empty) }) });
   const p = await collect();
   t.equal(p.system.cpuTempC, null);
   t.equal(p.system.throttled, null);
@@ -110,12 +91,7 @@ t.test('publishes at once and then every interval on the injected timers', async
   const timers = new FakeTimers();
   const seen: number[] = [];
   let n = 0;
-  const loop = startTelemetry({
-    intervalS: 10,
-    timers,
-    collect: async () => fakePayload(n++),
-    publish: async (p) => void seen.push(p.monotonicS),
-  });
+  const loop = startTelemetry({ intervalS: 10, timers, collect: async () => fakePayload(n++), publish: async (p) => void seen.push(p.monotonicS) });
   await timers.advance(0);
   t.same(seen, [0], 'the first payload goes out right away');
   await timers.advance(9_999);

@@ -2,7 +2,6 @@ import t from 'tap';
 import { mulberry32 as rng } from '../../helpers/prng.js';
 import { LatencyHistogram, MAX_RELATIVE_ERROR, WindowedHistogram } from '../../../runtime/telemetry/histogram.js';
 
-
 function exactPercentile(sorted: number[], p: number): number {
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[rank - 1]!;

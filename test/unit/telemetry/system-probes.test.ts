@@ -19,10 +19,7 @@ function fixture(t: { teardown(fn: () => void): void }, files: Record<string, st
 const PI4_MEMINFO = 'MemTotal:        3884084 kB\nMemFree:         2817724 kB\nMemAvailable:    3390976 kB\nBuffers:           33480 kB\n';
 
 t.test('reads the CPU temperature of a Pi from the cpu-thermal zone in degrees C', async (t) => {
-  const root = fixture(t, {
-    '/sys/class/thermal/thermal_zone0/type': 'cpu-thermal\n',
-    '/sys/class/thermal/thermal_zone0/temp': '48312\n',
-  });
+  const root = fixture(t, { '/sys/class/thermal/thermal_zone0/type': 'cpu-thermal\n', '/sys/class/thermal/thermal_zone0/temp': '48312\n' });
   t.equal(await new SystemProbes({ fs: createProbeFs(root) }).cpuTempC(), 48.312);
 });
 
@@ -40,10 +37,7 @@ t.test('takes the hottest CPU or SoC zone and ignores other sensors', async (t) 
 });
 
 t.test('falls back to zone 0 when no zone names the CPU', async (t) => {
-  const root = fixture(t, {
-    '/sys/class/thermal/thermal_zone0/type': 'generic\n',
-    '/sys/class/thermal/thermal_zone0/temp': '40000\n',
-  });
+  const root = fixture(t, { '/sys/class/thermal/thermal_zone0/type': 'generic\n', '/sys/class/thermal/thermal_zone0/temp': '40000\n' });
   t.equal(await new SystemProbes({ fs: createProbeFs(root) }).cpuTempC(), 40);
 });
 
@@ -77,17 +71,7 @@ t.test('decodes the Pi firmware throttling bits into named flags', async (t) => 
   // 0x50005: under-voltage now + throttled now, and both have occurred
   const root = fixture(t, { '/sys/devices/platform/soc/soc:firmware/get_throttled': '50005\n' });
   const f = await new SystemProbes({ fs: createProbeFs(root) }).throttled();
-  t.same(f, {
-    raw: 0x50005,
-    underVoltageNow: true,
-    armFreqCappedNow: false,
-    throttledNow: true,
-    softTempLimitNow: false,
-    underVoltageOccurred: true,
-    armFreqCappedOccurred: false,
-    throttledOccurred: true,
-    softTempLimitOccurred: false,
-  });
+  t.same(f, { raw: 0x50005, underVoltageNow: true, armFreqCappedNow: false, throttledNow: true, softTempLimitNow: false, underVoltageOccurred: true, armFreqCappedOccurred: false, throttledOccurred: true, softTempLimitOccurred: false });
   t.ok(isThrottledNow(f!));
   const past = decodeThrottled(0xa0000);
   t.ok(past.armFreqCappedOccurred && past.softTempLimitOccurred);
@@ -112,27 +96,12 @@ t.test('reads MemAvailable and MemTotal in MB', async (t) => {
 
 t.test('reads the cgroup v2 memory figures and event counters of the service cgroup', async (t) => {
   const cg = '/sys/fs/cgroup/system.slice/edge-infer.service';
-  const root = fixture(t, {
-    '/proc/self/cgroup': '0::/system.slice/edge-infer.service\n',
-    [`${cg}/memory.current`]: `${150 * 1024 * 1024}\n`,
-    [`${cg}/memory.max`]: `${512 * 1024 * 1024}\n`,
-    [`${cg}/memory.high`]: 'max\n',
-    [`${cg}/memory.events`]: 'low 0\nhigh 3\nmax 2\noom 1\noom_kill 1\noom_group_kill 0\n',
-  });
-  t.same(await new SystemProbes({ fs: createProbeFs(root) }).cgroupMemory(), {
-    currentMB: 150,
-    maxMB: 512,
-    highMB: null,
-    events: { low: 0, high: 3, max: 2, oom: 1, oomKill: 1 },
-  });
+  const root = fixture(t, { '/proc/self/cgroup': '0::/system.slice/edge-infer.service\n', [`${cg}/memory.current`]: `${150 * 1024 * 1024}\n`, [`${cg}/memory.max`]: `${512 * 1024 * 1024}\n`, [`${cg}/memory.high`]: 'max\n', [`${cg}/memory.events`]: 'low 0\nhigh 3\nmax 2\noom 1\noom_kill 1\noom_group_kill 0\n' });
+  t.same(await new SystemProbes({ fs: createProbeFs(root) }).cgroupMemory(), { currentMB: 150, maxMB: 512, highMB: null, events: { low: 0, high: 3, max: 2, oom: 1, oomKill: 1 } });
 });
 
 t.test('an unlimited cgroup reports no limit and a cgroup v1 host reports nothing', async (t) => {
-  const root = fixture(t, {
-    '/proc/self/cgroup': '0::/\n',
-    '/sys/fs/cgroup/memory.current': '1048576\n',
-    '/sys/fs/cgroup/memory.max': 'max\n',
-  });
+  const root = fixture(t, { '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/memory.current': '1048576\n', '/sys/fs/cgroup/memory.max': 'max\n' });
   const cg = await new SystemProbes({ fs: createProbeFs(root) }).cgroupMemory();
   t.equal(cg?.currentMB, 1);
   t.equal(cg?.maxMB, null);
@@ -142,9 +111,7 @@ t.test('an unlimited cgroup reports no limit and a cgroup v1 host reports nothin
 });
 
 t.test('reads memory pressure stall averages', async (t) => {
-  const root = fixture(t, {
-    '/proc/pressure/memory': 'some avg10=3.25 avg60=1.10 avg300=0.20 total=123456\nfull avg10=0.50 avg60=0.10 avg300=0.00 total=4567\n',
-  });
+  const root = fixture(t, { '/proc/pressure/memory': 'some avg10=3.25 avg60=1.10 avg300=0.20 total=123456\nfull avg10=0.50 avg60=0.10 avg300=0.00 total=4567\n' });
   t.same(await new SystemProbes({ fs: createProbeFs(root) }).memoryPressure(), { someAvg10: 3.25, someAvg60: 1.1, fullAvg10: 0.5 });
 });
 
@@ -154,12 +121,7 @@ t.test('counts open file descriptors from /proc/self/fd', async (t) => {
 });
 
 t.test('load, process memory and uptime come from the injected functions in MB and s', async (t) => {
-  const p = new SystemProbes({
-    fs: createProbeFs(fixture(t, {})),
-    loadavg: () => [0.5, 0.25, 0.125],
-    memoryUsage: () => ({ rss: 64 * 1024 * 1024, heapUsed: 8 * 1024 * 1024, heapTotal: 16 * 1024 * 1024, external: 1024 * 1024, arrayBuffers: 0 }),
-    processUptimeS: () => 42,
-  });
+  const p = new SystemProbes({ fs: createProbeFs(fixture(t, {})), loadavg: () => [0.5, 0.25, 0.125], memoryUsage: () => ({ rss: 64 * 1024 * 1024, heapUsed: 8 * 1024 * 1024, heapTotal: 16 * 1024 * 1024, external: 1024 * 1024, arrayBuffers: 0 }), processUptimeS: () => 42 });
   t.same(p.loadAvg(), { loadAvg1: 0.5, loadAvg5: 0.25, loadAvg15: 0.125 });
   t.same(p.processMemory(), { rssMB: 64, heapUsedMB: 8, heapTotalMB: 16, externalMB: 1 });
   t.equal(p.processUptimeS(), 42);

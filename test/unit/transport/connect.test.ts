@@ -29,11 +29,22 @@ t.test('user info in the URL is decoded into username and password', async (t) =
 
 t.test('ws, wss, other schemes and non-URLs are refused with EDGE_ERR_CONFIG_INVALID', async (t) => {
   for (const url of ['ws://host:8080/mqtt', 'wss://host/mqtt', 'tcp://host:1883', 'http://host', 'localhost:1883', 'not a url']) {
-    t.equal(code(() => parseBrokerUrl(url)), 'EDGE_ERR_CONFIG_INVALID', url);
-    t.equal(code(() => createMqttClient(url, { reconnectPeriod: 0 })), 'EDGE_ERR_CONFIG_INVALID', `client for ${url}`);
+    t.equal(
+      code(() => parseBrokerUrl(url)),
+      'EDGE_ERR_CONFIG_INVALID',
+      url,
+    );
+    t.equal(
+      code(() => createMqttClient(url, { reconnectPeriod: 0 })),
+      'EDGE_ERR_CONFIG_INVALID',
+      `client for ${url}`,
+    );
   }
 });
 
 t.test('a persistent session without a clientId is refused before any socket opens', async (t) => {
-  t.equal(code(() => createMqttClient('mqtt://127.0.0.1:1', { clean: false, reconnectPeriod: 0 })), 'EDGE_ERR_CONFIG_INVALID');
+  t.equal(
+    code(() => createMqttClient('mqtt://127.0.0.1:1', { clean: false, reconnectPeriod: 0 })),
+    'EDGE_ERR_CONFIG_INVALID',
+  );
 });

@@ -61,7 +61,17 @@ t.test('a torn tail is cut off at open, the records before it are kept, and sequ
   flipped.writeUInt8(flipped.readUInt8(flipped.byteLength - 1) ^ 0xff, flipped.byteLength - 1);
   writeFileSync(join(dir, logName(2)), flipped);
   const lines: string[] = [];
-  const log = { debug: () => undefined, info: () => undefined, warn: (e: string) => { lines.push(e); }, error: () => undefined, child() { return log; } };
+  const log = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (e: string) => {
+      lines.push(e);
+    },
+    error: () => undefined,
+    child() {
+      return log;
+    },
+  };
   const box = await Outbox.open({ dir, log });
   t.equal(box.stats().depth, 1);
   t.equal(box.takeNext()?.message.topic, 't/1');
@@ -131,10 +141,18 @@ t.test('a write failure mid-run degrades to memory, and the disk is retried afte
   const lines: { level: string; event: string; fields: Record<string, unknown> }[] = [];
   const log = {
     debug: () => undefined,
-    info: (event: string, fields: Record<string, unknown> = {}) => { lines.push({ level: 'info', event, fields }); },
-    warn: (event: string, fields: Record<string, unknown> = {}) => { lines.push({ level: 'warn', event, fields }); },
-    error: (event: string, fields: Record<string, unknown> = {}) => { lines.push({ level: 'error', event, fields }); },
-    child() { return log; },
+    info: (event: string, fields: Record<string, unknown> = {}) => {
+      lines.push({ level: 'info', event, fields });
+    },
+    warn: (event: string, fields: Record<string, unknown> = {}) => {
+      lines.push({ level: 'warn', event, fields });
+    },
+    error: (event: string, fields: Record<string, unknown> = {}) => {
+      lines.push({ level: 'error', event, fields });
+    },
+    child() {
+      return log;
+    },
   };
   const box = await Outbox.open({ dir, fsync: 'never', nowMs: () => now, retryMs: 1000, log });
   await box.enqueue(msg(1));
@@ -202,11 +220,19 @@ t.test('concurrent enqueues commit as a group: each resolves only once its whole
   const seenAtResolve: number[] = [];
   const resolvedOrder: number[] = [];
   // The first enqueue starts a commit alone; the 49 queued behind it form the next group.
-  await Promise.all(Array.from({ length: 50 }, (_, k) => box.enqueue(msg(k + 1)).then(() => {
-    resolvedOrder.push(k + 1);
-    seenAtResolve.push(liveSeqs(dir).length);
-  })));
-  t.same(resolvedOrder, Array.from({ length: 50 }, (_, k) => k + 1), 'enqueues resolve in call order');
+  await Promise.all(
+    Array.from({ length: 50 }, (_, k) =>
+      box.enqueue(msg(k + 1)).then(() => {
+        resolvedOrder.push(k + 1);
+        seenAtResolve.push(liveSeqs(dir).length);
+      }),
+    ),
+  );
+  t.same(
+    resolvedOrder,
+    Array.from({ length: 50 }, (_, k) => k + 1),
+    'enqueues resolve in call order',
+  );
   t.ok(seenAtResolve[0] !== undefined && seenAtResolve[0] >= 1, 'the first message is on disk when it resolves');
   t.same(seenAtResolve.slice(1), Array(49).fill(50), 'every later enqueue resolves after the whole group is on disk');
   t.equal(box.stats().depth, 50);
@@ -238,8 +264,12 @@ t.test('a group that cannot be written degrades once and still resolves every en
     debug: () => undefined,
     info: () => undefined,
     warn: () => undefined,
-    error: (event: string) => { lines.push(event); },
-    child() { return log; },
+    error: (event: string) => {
+      lines.push(event);
+    },
+    child() {
+      return log;
+    },
   };
   const box = await Outbox.open({ dir, fsync: 'always', log, retryMs: 60_000 });
   rmSync(dir, { recursive: true, force: true });
@@ -256,14 +286,16 @@ t.test('each answer is written to the log exactly once, with one write per group
   const box = await Outbox.open({ dir, fsync: 'always' });
   // 64 producers, the broker acknowledging each answer once its enqueue resolved (bench section 7's loop).
   let n = 0;
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (n < 640) {
-      const i = ++n;
-      await box.enqueue(msg(i, 100));
-      const e = box.takeNext();
-      if (e !== undefined) await box.ack(e.seq);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (n < 640) {
+        const i = ++n;
+        await box.enqueue(msg(i, 100));
+        const e = box.takeNext();
+        if (e !== undefined) await box.ack(e.seq);
+      }
+    }),
+  );
   const seen = inspectOutboxDir(dir);
   t.equal(seen.puts.length, 640, 'one PUT record per answer');
   t.equal(new Set(seen.puts).size, 640, 'no answer written twice');
@@ -322,7 +354,7 @@ t.test('a message that is never acknowledged does not pin old segments: it is re
     await box.ack(box.takeNext()?.seq ?? -1);
     maxSegments = Math.max(maxSegments, inspectOutboxDir(dir).segments);
   }
-  t.ok(maxSegments <= 6, `at most 6 segments at any time (saw ${maxSegments}), though the log wrote about ${Math.round(300 * 170 / 2048)} segments' worth`);
+  t.ok(maxSegments <= 6, `at most 6 segments at any time (saw ${maxSegments}), though the log wrote about ${Math.round((300 * 170) / 2048)} segments' worth`);
   t.same(liveSeqs(dir), [stuck?.seq], 'only the unacknowledged message is live');
   const again = await Outbox.open({ dir, fsync: 'never' });
   t.equal(again.takeNext()?.message.topic, 't/0', 'and it survives a reopen');

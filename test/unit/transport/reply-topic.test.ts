@@ -5,7 +5,7 @@ import { createTopics } from '../../../runtime/transport/topics.js';
 const topics = createTopics('edge/dev');
 const policy = { allow: ['#'], homeAssistantPrefix: 'homeassistant' };
 
-t.test('refuses the service\'s own topics except its replies/ area and the request\'s own result topic', async (t) => {
+t.test("refuses the service's own topics except its replies/ area and the request's own result topic", async (t) => {
   for (const topic of ['edge/dev', 'edge/dev/replies', 'edge/dev/replies/', 'edge/dev/status', 'edge/dev/telemetry', 'edge/dev/errors', 'edge/dev/models/digits/infer', 'edge/dev/models/spam/result', 'edge/dev/models/digits/events', 'edge/dev/commands/x', 'edge/dev/deploy']) {
     t.equal(checkReplyTopic(topic, 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', topic);
   }
@@ -14,7 +14,7 @@ t.test('refuses the service\'s own topics except its replies/ area and the reque
   t.equal(checkReplyTopic('edge/dev/replies/a/b', 'digits', topics, policy), null);
   t.equal(checkReplyTopic('edge/dev/replies/', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', 'but not its bare folder');
   t.equal(checkReplyTopic('edge/dev/cmd/status', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', 'commands are refused');
-  t.equal(checkReplyTopic('edge/device2/status', 'digits', topics, policy), null, 'another device\'s tree is not ours');
+  t.equal(checkReplyTopic('edge/device2/status', 'digits', topics, policy), null, "another device's tree is not ours");
 });
 
 t.test('refuses $-topics, wildcards, NUL, empty, over-long and Home Assistant topics', async (t) => {
@@ -41,7 +41,7 @@ t.test('a refusal echoes at most 128 characters of the topic', async (t) => {
   t.ok(err !== null && err.message.length < 400, `${err?.message.length} chars`);
 });
 
-t.test('takes reply topics under <prefix>/replies/, the requesters\' subtree of the shipped ACL and `edge-infer request` (issue 12)', async (t) => {
+t.test("takes reply topics under <prefix>/replies/, the requesters' subtree of the shipped ACL and `edge-infer request` (issue 12)", async (t) => {
   t.equal(checkReplyTopic('edge/dev/replies/0b8f-uuid', 'digits', topics, policy), null);
   t.equal(checkReplyTopic('edge/dev/replies/a/b', 'digits', topics, policy), null);
   t.equal(checkReplyTopic('edge/dev/replies/', 'digits', topics, policy)?.code, 'EDGE_ERR_REPLY_TOPIC_REFUSED', 'not the bare subtree');
