@@ -28,3 +28,15 @@ export const refTimers: Timers = {
     clearTimeout(handle as NodeJS.Timeout);
   },
 };
+
+/** Resolves when `p` settles or after `ms`, whichever is first; never rejects (bounded shutdown steps). */
+export function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}

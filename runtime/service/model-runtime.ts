@@ -49,15 +49,16 @@ import type { InferResult } from '../result.js';
 import { WindowedHistogram } from '../telemetry/histogram.js';
 import type { ModelSwitch, ModelTelemetry } from '../telemetry/payload.js';
 import type { Rung, SwitchReason } from './adaptive-policy.js';
-import { DEFAULT_MODEL_SETTINGS, firstInputRows, planInput, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
+import { DEFAULT_MODEL_SETTINGS, planInput, type ModelSettings, type ModelStatus, type Slot } from './model-slot.js';
 import { DEFAULT_CRASH_POLICY, type CrashPolicy } from './model-lifecycle.js';
-import { heldMB, loadIntoSlot, release, swapSlot, type SlotLoadContext } from './slot-load.js';
-import { addTop, adoptSlot, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
+import { heldMB, release, swapSlot, type SlotLoadContext } from './slot-load.js';
+import { adoptSlot, newSlot, slotStatus, slotTelemetry } from './slot-report.js';
 import { createPreprocessor, type Preprocessor } from '../preprocess/index.js';
 import type { RequestExtras } from '../media/types.js';
 import { FactsBook } from './model-facts.js';
 import { MediaRunners } from './media-runners.js';
-import { journaled, type PoisonJournal } from './poison-journal.js';
+import type { PoisonJournal } from './poison-journal.js';
+import { closeSlot, serveSlot, settleSlot } from './slot-serve.js';
 
 export interface ModelRuntimeOptions {
   profile: DeviceProfile;
@@ -119,7 +120,7 @@ export class ModelRuntime implements InferenceHandler {
       if (opts.only && !opts.only.includes(loaded.manifest.id)) continue;
       this.#slots.set(loaded.manifest.id, newSlot(loaded, settings, this.#newWindow()));
       const slot = this.#slots.get(loaded.manifest.id) as Slot;
-      this.#media.add(loaded.manifest, (inputs) => this.#infer(slot, inputs));
+      this.#media.add(loaded.manifest, (inputs) => this.#serve(slot, inputs));
     }
   }
 
@@ -163,27 +164,10 @@ export class ModelRuntime implements InferenceHandler {
   async #settle(slot: Slot, variant: string | null, memoryMB: number, planError?: { code: ErrorCode; message: string }): Promise<boolean> {
     const before = slot.variant?.id ?? null;
     try {
-      return await this.#settleNow(slot, variant, memoryMB, planError);
+      return await settleSlot(this.#ctx(), slot, variant, memoryMB, planError);
     } finally {
       if ((slot.variant?.id ?? null) !== before || !slot.life.serving) this.#facts.changed();
     }
-  }
-
-  async #settleNow(slot: Slot, variant: string | null, memoryMB: number, planError?: { code: ErrorCode; message: string }): Promise<boolean> {
-    if (variant === null) {
-      await release(this.#ctx(), slot);
-      if (slot.life.state !== 'unavailable' && slot.life.serving) slot.life.to('unloading');
-      slot.life.to('unavailable');
-      slot.error = planError ?? { code: 'EDGE_ERR_NO_VARIANT_FITS', message: 'no variant fits' };
-      return true;
-    }
-    if (slot.variant?.id === variant && slot.life.serving) return true;
-    const v = slot.loaded.manifest.variants.find((x) => x.id === variant);
-    if (!v) return true;
-    if (slot.life.state !== 'loading' && slot.life.state !== 'restarting') slot.life.to('loading');
-    const err = await loadIntoSlot(this.#ctx(), slot, v, memoryMB);
-    if (err) slot.error = { code: err.code, message: err.message };
-    return err === null;
   }
 
   /**
@@ -271,7 +255,7 @@ export class ModelRuntime implements InferenceHandler {
     const media = extras !== undefined || this.#media.has(model);
     const t0 = media ? this.#now() : 0;
     try {
-      const r = media ? await this.#media.handle(model, inputs, extras, () => this.#infer(slot, inputs)) : await this.#infer(slot, inputs);
+      const r = media ? await this.#media.handle(model, inputs, extras, () => this.#serve(slot, inputs)) : await this.#serve(slot, inputs);
       slot.requests += 1;
       const ms = media || r.serviceMs === undefined ? this.#now() - t0 : r.queueMs + r.serviceMs;
       slot.latency.record(ms);
@@ -296,27 +280,8 @@ export class ModelRuntime implements InferenceHandler {
     if (slot) slot.errors += 1;
   }
 
-  async #infer(slot: Slot, inputs: NamedTensors): Promise<InferResult> {
-    const model = slot.loaded.manifest.id;
-    if (this.#closing) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
-    if (!slot.life.serving && !slot.life.idle) {
-      // (Re)loading: wait for it, bounded in number and time (issue 12 item 15).
-      if (slot.waiting >= slot.settings.queueLimit) throw new EdgeError('EDGE_ERR_OVERLOADED', `model "${model}" is ${slot.life.state} and ${slot.waiting} requests already wait for it`, { details: { model, state: slot.life.state } });
-      slot.waiting += 1;
-      try {
-        await slot.life.whenServing(this.#opts.loadWaitMs ?? 10_000);
-      } finally {
-        slot.waiting -= 1;
-      }
-      if (this.#closing) throw new EdgeError('EDGE_ERR_SHUTTING_DOWN', 'the service is stopping');
-    }
-    if (!slot.life.serving || !slot.queue || !slot.variant) {
-      throw new EdgeError('EDGE_ERR_MODEL_UNAVAILABLE', `model "${model}" is ${slot.life.state}${slot.error ? `: ${slot.error.message}` : ''}`, { details: { model, state: slot.life.state } });
-    }
-    const queue = slot.queue;
-    // Poison requests (issue 12): refused once they were running at `crashesToPoison` deaths.
-    const r = await journaled(this.#opts.poison, model, slot.variant.id, inputs, slot.settings.maxBatch, () => queue.submit(inputs, firstInputRows(inputs)));
-    return addTop(slot.loaded.manifest, r);
+  #serve(slot: Slot, inputs: NamedTensors): Promise<InferResult> {
+    return serveSlot(slot, inputs, { closing: () => this.#closing, loadWaitMs: this.#opts.loadWaitMs ?? 10_000, poison: this.#opts.poison });
   }
 
   /** Per-model figures for the telemetry payload. */
@@ -387,17 +352,7 @@ export class ModelRuntime implements InferenceHandler {
   /** Stops taking requests, lets in-flight ones finish within `drainTimeoutMs`, unloads. */
   async close(drainTimeoutMs = 5000): Promise<void> {
     this.#closing = true;
-    await Promise.all(
-      [...this.#slots.values()].map(async (s) => {
-        // A session handed over to a reload's new runtime is its business now.
-        if (s.queue && !s.handedOver) await s.queue.drain(drainTimeoutMs);
-        await release(this.#ctx(), s);
-        if (s.life.state !== 'unavailable') {
-          if (s.life.state !== 'unloading') s.life.to('unloading');
-          s.life.to('unavailable');
-        }
-      }),
-    );
+    await Promise.all([...this.#slots.values()].map((s) => closeSlot(this.#ctx(), s, drainTimeoutMs)));
     await this.#media.close();
   }
 

@@ -29,13 +29,14 @@ import { asEdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatPlan } from '../planner/format-plan.js';
 import type { Calibration, Plan } from '../planner/types.js';
-import { createCollector, startTelemetry, type TelemetryLoop } from '../telemetry/collector.js';
+import type { TelemetryLoop } from '../telemetry/collector.js';
 import type { ModelSwitch } from '../telemetry/payload.js';
-import { SystemProbes, createProbeFs } from '../telemetry/system-probes.js';
 import type { EmbeddedBroker } from '../transport/embedded-broker.js';
 import { InboundWindow, MqttService } from '../transport/mqtt-service.js';
-import { startAdaptiveLoop, type AdaptiveLoop } from './adaptive-loop.js';
-import { DEFAULT_ADAPTIVE_LIMITS, type AdaptiveLimits } from './adaptive-policy.js';
+import type { AdaptiveLoop } from './adaptive-loop.js';
+import { startServiceLoops } from './service-loops.js';
+import { statusFacts } from './status-facts.js';
+import { bounded } from '../timers.js';
 import { calibrate } from './calibrate.js';
 import { DEFAULT_MODEL_SETTINGS, ModelRuntime, type ModelSettings } from './model-runtime.js';
 import { resolveSetup, type Setup } from './setup.js';
@@ -51,26 +52,9 @@ import { overlayModelDirs } from '../fleet/deploy-store.js';
 import { createDeployHost, readTrustedKeys } from './deploy-host.js';
 
 export const DEFAULT_BROKER_URL = 'mqtt://localhost:1883';
-/** Test/diagnostic hook: the probes read /proc and /sys under this folder instead of "/". */
-export const SYSFS_ROOT_ENV = 'EDGE_INFER_SYSFS_ROOT';
+export { SYSFS_ROOT_ENV, adaptiveLimits } from './service-loops.js';
 /** Test hook (issue 15 OTA): a deploy stops forever after reporting this step, so a test can SIGKILL there. */
 export const DEPLOY_HOLD_ENV = 'EDGE_INFER_DEPLOY_HOLD';
-
-/** The policy's limits from the profile and the service config. */
-export function adaptiveLimits(profile: Setup['profile'], a: ServiceConfig['adaptive']): AdaptiveLimits {
-  return {
-    ...DEFAULT_ADAPTIVE_LIMITS,
-    latencyTargetMs: profile.inference.latencyTargetMs,
-    accuracyFloor: profile.inference.accuracyFloor,
-    softLimitC: profile.thermal.softLimitC,
-    thermalHysteresisC: a.thermalHysteresisC,
-    memAvailableMinMB: a.memAvailableMinMB,
-    psiSomeAvg10Max: a.psiSomeAvg10Max,
-    downWindowMs: a.downWindowS * 1000,
-    upWindowMs: a.upWindowS * 1000,
-    minLatencySamples: a.minLatencySamples,
-  };
-}
 
 export interface ServiceOptions {
   config: ServiceConfig;
@@ -222,37 +206,21 @@ export class EdgeService {
     });
     if (c.homeAssistant.discovery) this.#switch.observer = (model, outcome) => this.#fleet?.noteResult(model, outcome);
 
-    const probeRoot = process.env[SYSFS_ROOT_ENV];
-    if (probeRoot) this.#log.warn('probes.fake_root', { root: probeRoot, note: `${SYSFS_ROOT_ENV} is a test and diagnostic hook` });
-    const probes = new SystemProbes({ fs: createProbeFs(probeRoot || '/') });
-    const collect = createCollector({
-      models: () => this.#switch.current.telemetry(),
-      budget: () => ({ budgetMB: this.#setup.budget.budgetMB, usedMB: this.#switch.current.usedMB() }),
+    const loops = startServiceLoops({
+      config: c,
+      setup: () => this.#setup,
+      runtime: () => this.#switch.current,
       outbox: () => {
         const st = this.#transport?.stats();
         return { depth: st?.outboxDepth ?? 0, dropped: st?.outboxDropped ?? 0, degraded: st?.outboxDegraded ?? false };
       },
-      probes,
+      publishTelemetry: (payload) => this.#transport?.publishTelemetry(payload),
+      onSwitch: (model, record) => this.#onSwitch(model, record),
+      skip: (model) => this.#pins.has(model),
+      log: this.#log,
     });
-    this.#telemetry = startTelemetry({
-      intervalS: c.telemetry?.intervalS ?? this.#setup.profile.telemetry.intervalS,
-      collect,
-      publish: async (payload) => {
-        this.#transport?.publishTelemetry(payload);
-      },
-      log: this.#log.child({ layer: 'telemetry' }),
-    });
-    if (c.adaptive.enabled) {
-      this.#adaptive = startAdaptiveLoop({
-        runtime: () => this.#switch.current,
-        probes,
-        limits: adaptiveLimits(this.#setup.profile, c.adaptive),
-        intervalMs: c.adaptive.intervalS * 1000,
-        onSwitch: (model, record) => this.#onSwitch(model, record),
-        skip: (model) => this.#pins.has(model),
-        log: this.#log.child({ layer: 'adaptive' }),
-      });
-    }
+    this.#telemetry = loops.telemetry;
+    this.#adaptive = loops.adaptive;
     this.#log.info('service.ready', { broker: broker.url, prefix: c.topicPrefix, stateDir: this.#stateDir, embeddedBroker: this.#broker !== null });
   }
 
@@ -329,24 +297,7 @@ export class EdgeService {
   }
 
   #statusFacts(): Record<string, unknown> {
-    const rt = this.#switch.current;
-    return {
-      version: this.#o.version,
-      deviceId: this.#config.deviceId,
-      startedAt: this.#startedAt.toISOString(),
-      profile: { id: this.#setup.profile.id, board: this.#setup.profile.board, source: this.#setup.profileSource },
-      backend: this.#setup.backend,
-      budget: this.#setup.budget,
-      plan: rt.plan,
-      models: rt.status().map((s) => {
-        const m = rt.manifest(s.model)?.manifest;
-        return { ...s, inputs: m?.inputs ?? [], outputs: m?.outputs ?? [], labels: m?.labels ?? null, variants: m?.variants.map((v) => v.id) ?? [] };
-      }),
-      switches: [...this.#switches],
-      pins: Object.fromEntries(this.#pins),
-      group: this.#config.group ?? null,
-      topics: { infer: `${this.#config.topicPrefix}/models/<model>/infer`, result: `${this.#config.topicPrefix}/models/<model>/result`, telemetry: `${this.#config.topicPrefix}/telemetry`, errors: `${this.#config.topicPrefix}/errors`, events: `${this.#config.topicPrefix}/models/<model>/events` },
-    };
+    return statusFacts({ version: this.#o.version, config: this.#config, startedAt: this.#startedAt, setup: this.#setup, runtime: this.#switch.current, switches: this.#switches, pins: this.#pins });
   }
 
   /** SIGHUP: re-read config, profiles and manifests; build and load a new runtime; swap; drain the old one. Resolves true when reloaded, false when it kept the previous configuration (logged). */
@@ -433,21 +384,4 @@ export class EdgeService {
     this.#poison?.close();
     this.#log.info('service.stopped', { outboxDepth: this.#transport?.stats().outboxDepth ?? 0 });
   }
-}
-
-/** Resolves when `p` settles or after `ms`, whichever is first; never rejects. */
-function bounded(p: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-    );
-  });
 }
