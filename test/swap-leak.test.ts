@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { SwapFigures } from './helpers/swap-leak-child.js';
 
 // npm test runs 40 (test time budget); CI runs 200 (.ci/run).
-const CYCLES = Number(process.env['SWAP_CYCLES'] ?? 40);
+const CYCLES = Number(process.env['SWAP_CYCLES'] ?? 25);
 const RSS_BOUND_MB = 20;
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'swap-leak-child.js');
 
