@@ -213,7 +213,7 @@ export async function runLocalSections(o: { quick: boolean; tmp: string; digitRo
       ['idle RSS, no models (edge-infer run)', idle.rssMB === null ? `n/a (${idle.note.slice(0, 120)})` : fmt(idle.rssMB, 1)],
       ['RSS of bare node (node -e)', fmt(imported.bareNodeMB, 1)],
       ['RSS after importing runtime/service/service.js (no models, no broker)', fmt(imported.serviceImportedMB, 1)],
-      ['idle RSS, digits loaded (edge-infer run)', fmt(o.memory.idleWithDigitsRssMB, 1)],
+      ['idle RSS, the default models/ loaded (edge-infer run: the whole zoo, 5 models)', fmt(o.memory.idleWithDigitsRssMB, 1)],
       ['digits rssDeltaMB in the service status', fmt(o.memory.statusRssDeltaMB, 1)],
       ['peak RSS (VmHWM) after 200 req/s + saturation', fmt(o.memory.peakRssMB, 1)],
       ['budget (status.budget.budgetMB)', fmt(o.memory.budgetMB, 0)],
