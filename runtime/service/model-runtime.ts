@@ -289,9 +289,9 @@ export class ModelRuntime implements InferenceHandler {
     return [...this.#slots.entries()].map(([model, s]) => slotTelemetry(model, s, this.#preferred(model)));
   }
 
-  /** p95 of the current variant's requests over the last `windowS` seconds, and their count. */
+  /** p95 and count of the current variant's requests: the current 1 s slot plus `windowS` full ones (never just a slot that has just begun). */
   windowLatency(model: string, windowS: number): { p95Ms: number | null; samples: number } {
-    const h = this.#slots.get(model)?.window.window(windowS);
+    const h = this.#slots.get(model)?.window.window(windowS + 1);
     return { p95Ms: h?.percentile(95) ?? null, samples: h?.count ?? 0 };
   }
 
