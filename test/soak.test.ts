@@ -1,5 +1,5 @@
 /**
- * Soak in CI (issue 6): ~25 s (60 s in CI) at a high request rate to the real service over mosquitto (persistence
+ * Soak in CI (issue 6): 12 s (60 s in CI) at a high request rate to the real service over mosquitto (persistence
  * on), the broker restarted twice mid-run. No answer lost (every id answered), no error answers,
  * and bounded RSS, fds, outbox and queue depth (back to 0 after the drain). The hour-long version:
  * node dist/bench/soak.js --minutes 60.
@@ -7,7 +7,7 @@
 import t from 'tap';
 import { runSoak } from '../bench/soak.js';
 
-// npm test runs 25 s (test time budget); CI runs 60 s (.ci/run), the hour is bench/soak.ts.
+// npm test runs 12 s (test time budget); CI runs 60 s (.ci/run), the hour is bench/soak.ts.
 const SECONDS = Number(process.env['SOAK_SECONDS'] ?? 12);
 const WINDOW = 64;
 const RSS_BOUND_MB = 40;
@@ -34,7 +34,14 @@ t.test(`${SECONDS} s of requests with two broker restarts loses no answer and gr
   // A broker restart redelivers the requests it had handed over unacknowledged: up to a window more.
   t.ok(f.queueDepthMax <= 2 * WINDOW, `queue depth stayed within two windows, ${2 * WINDOW} (max ${f.queueDepthMax})`);
   t.equal(f.wrongLabels, 0, 'every answer for the same image gives the same digit');
-  t.ok(f.rssEndMB - f.rssStartMB <= RSS_BOUND_MB, `RSS growth ${(f.rssEndMB - f.rssStartMB).toFixed(1)} MB within ${RSS_BOUND_MB} MB`);
+  // Growth is judged on a trend, not on two single samples: the lowest RSS of the last third of the
+  // samples against the lowest of the first third (after the idle one at t=0). Single samples swing
+  // by tens of MB under load (GC timing, onnxruntime's arena growing to the largest batch seen): a
+  // CI run went 232 -> 214 -> ... -> 274 MB; a local 90 s run at that rate kept the V8 heap at 11-26 MB with no trend.
+  const loaded = samples.slice(1).map((s) => s.rssMB);
+  const third = Math.max(1, Math.ceil(loaded.length / 3));
+  const growth = Math.min(...loaded.slice(-third)) - Math.min(...loaded.slice(0, third));
+  t.ok(growth <= RSS_BOUND_MB, `RSS growth ${growth.toFixed(1)} MB (lowest of the last third vs the first) within ${RSS_BOUND_MB} MB`);
   t.ok(f.fdsEnd - f.fdsStart <= FD_BOUND, `fd growth ${f.fdsEnd - f.fdsStart} within ${FD_BOUND}`);
   void figures;
 });
