@@ -165,21 +165,29 @@ t.test('many concurrent requests: none lost, each answered with its own row, thr
   t.equal(queued.filter((r, i) => JSON.stringify(f32(r.outputs, 'logits')) === JSON.stringify(want[i])).length, n, "each queued request got its own row's answer");
 });
 
+/** A run's outcome as its error code, or 'ok'. */
+const codeOf = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'ok',
+    (e: { code: string }) => e.code,
+  );
+const square = (n: number): NamedTensors => ({ x: { dtype: 'float32', dims: [n, n], data: new Float32Array(n * n).fill(0.01) } });
+
+/**
+ * On slow-matmul: a posted run (n = 512: 1 MB, over a slot; tens to hundreds of ms) keeps the
+ * worker busy while four small runs (n = 16: 1 KB) wait in the ring's slots. Their outcomes, in order.
+ */
+function busyWithRingWaiting(engine: NativeEngine): Promise<string>[] {
+  return [square(512), square(16), square(16), square(16), square(16)].map((x) => codeOf(engine.run('slow', x)));
+}
+
 t.test('a worker crashing while the main thread waits on the ring rejects every pending run with EDGE_ERR_WORKER_CRASHED', async (t) => {
   const crashes: string[] = [];
   const engine = new NativeEngine({ ...always, allowTestHooks: true, onWorkerCrash: (key, err) => crashes.push(`${key}:${err.code}`) });
   t.teardown(() => engine.close());
   await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
-  const code = (p: Promise<unknown>): Promise<string> =>
-    p.then(
-      () => 'ok',
-      (e: { code: string }) => e.code,
-    );
-  // A posted run (n = 512: 1 MB, over a slot; tens to hundreds of ms) keeps the worker busy while
-  // four small runs (n = 16: 1 KB) wait in the ring's slots and the crash message comes after it.
-  const square = (n: number): NamedTensors => ({ x: { dtype: 'float32', dims: [n, n], data: new Float32Array(n * n).fill(0.01) } });
-  const inputs = [square(512), square(16), square(16), square(16), square(16)];
-  const runs = inputs.map((x) => code(engine.run('slow', x)));
+  // The crash message comes while four small runs wait in the ring's slots (busyWithRingWaiting).
+  const runs = busyWithRingWaiting(engine);
   t.same(engine.hopStats('slow'), { ringRuns: 4, postedRuns: 1, postedAnswers: 0, slowRuns: 0 }, 'one run posted, four waiting in slots');
   engine.crashForTest('slow');
   const codes = await Promise.all(runs);
@@ -193,16 +201,8 @@ t.test('unload while runs wait in the ring rejects them with EDGE_ERR_MODEL_UNAV
   const engine = new NativeEngine(always);
   t.teardown(() => engine.close());
   await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
-  const code = (p: Promise<unknown>): Promise<string> =>
-    p.then(
-      () => 'ok',
-      (e: { code: string }) => e.code,
-    );
-  // As in the crash test: a posted run (1 MB) keeps the worker busy, so the four small runs are
-  // still waiting in their slots when unload comes (a run answered before the unload resolves).
-  const square = (n: number): NamedTensors => ({ x: { dtype: 'float32', dims: [n, n], data: new Float32Array(n * n).fill(0.01) } });
-  const inputs = [square(512), square(16), square(16), square(16), square(16)];
-  const runs = inputs.map((x) => code(engine.run('slow', x)));
+  // The unload comes while four small runs wait in their slots (a run answered before it resolves).
+  const runs = busyWithRingWaiting(engine);
   t.same(engine.hopStats('slow'), { ringRuns: 4, postedRuns: 1, postedAnswers: 0, slowRuns: 0 });
   await engine.unload('slow');
   const codes = await Promise.all(runs);
@@ -239,9 +239,8 @@ t.test('runs of a session whose recent runs took RING_MAX_RUN_MS or more go by p
   await engine.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
   await engine.load({ key: 'digits', file: digits, session });
   // n = 256: 256 KB each way (fits these slots), 12 x 256^3 multiply-adds: ~4 ms per run here.
-  const square = (): NamedTensors => ({ x: { dtype: 'float32', dims: [256, 256], data: new Float32Array(256 * 256).fill(0.01) } });
   const times: number[] = [];
-  for (let i = 0; i < 7; i++) times.push((await engine.run('slow', square())).inferenceMs);
+  for (let i = 0; i < 7; i++) times.push((await engine.run('slow', square(256))).inferenceMs);
   t.ok(Math.min(...times) >= RING_MAX_RUN_MS, `the runs are long (${times.map((x) => x.toFixed(1)).join(', ')} ms)`);
   t.same(engine.hopStats('slow'), { ringRuns: 4, postedRuns: 3, postedAnswers: 0, slowRuns: 3 }, 'the first four runs (too few known) took the ring, the next ones postMessage');
   for (let i = 0; i < 4; i++) await engine.run('digits', row(i));
@@ -249,6 +248,6 @@ t.test('runs of a session whose recent runs took RING_MAX_RUN_MS or more go by p
   const everyRun = new NativeEngine({ ringSlotBytes: 512 * 1024, ringMaxRunMs: Number.POSITIVE_INFINITY });
   t.teardown(() => everyRun.close());
   await everyRun.load({ key: 'slow', file: fixture('slow-matmul.onnx'), session });
-  for (let i = 0; i < 6; i++) await everyRun.run('slow', square());
+  for (let i = 0; i < 6; i++) await everyRun.run('slow', square(256));
   t.same(everyRun.hopStats('slow'), { ringRuns: 6, postedRuns: 0, postedAnswers: 0, slowRuns: 0 }, 'ringMaxRunMs Infinity keeps every run on the ring');
 });

@@ -2,9 +2,9 @@ import { copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { CommandContext, ParsedValues } from '../runtime/cli/command.js';
+import type { ParsedValues } from '../runtime/cli/command.js';
+import { runInProcess } from './helpers/run-command.js';
 import { command as evalCommand, type EvalReport } from '../runtime/cli/commands/eval.js';
-import { silentLogger } from '../runtime/log.js';
 import { formatManifest } from '../runtime/optimize/manifest-update.js';
 import type { ModelManifest } from '../runtime/repository/types.js';
 
@@ -12,18 +12,7 @@ const DIGITS = 'models/digits';
 const original = JSON.parse(await readFile(join(DIGITS, 'model.json'), 'utf8')) as ModelManifest;
 
 async function run(positionals: string[], values: ParsedValues): Promise<EvalReport> {
-  let out = '';
-  const ctx: CommandContext = {
-    values,
-    positionals,
-    json: true,
-    out: (s) => {
-      out += s;
-    },
-    log: silentLogger,
-    packageRoot: process.cwd(),
-  };
-  const code = await evalCommand.run(ctx);
+  const { code, out } = await runInProcess(evalCommand, positionals, values);
   if (code !== 0) throw new Error(`eval exited ${code}`);
   return JSON.parse(out) as EvalReport;
 }

@@ -2,29 +2,14 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import type { Command, CommandContext, ParsedValues } from '../runtime/cli/command.js';
-import { silentLogger } from '../runtime/log.js';
+import { runInProcess } from './helpers/run-command.js';
 import { command as inspect } from '../runtime/cli/commands/inspect.js';
 import { command as quantize } from '../runtime/cli/commands/quantize.js';
 import { command as prune } from '../runtime/cli/commands/prune.js';
 
 const TEACHER = 'models/digits/teacher-fp32.onnx';
 
-async function run(cmd: Command, positionals: string[], values: ParsedValues, json = true): Promise<{ code: number; out: string }> {
-  let out = '';
-  const ctx: CommandContext = {
-    values,
-    positionals,
-    json,
-    out: (s) => {
-      out += s;
-    },
-    log: silentLogger,
-    packageRoot: process.cwd(),
-  };
-  const code = await cmd.run(ctx);
-  return { code, out };
-}
+const run = runInProcess;
 
 t.test('quantize --to int8 with --eval writes a smaller file and reports accuracy and agreement', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cli-q-'));

@@ -8,28 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import ort from 'onnxruntime-node';
-import type { Command, CommandContext, ParsedValues } from '../runtime/cli/command.js';
+import { runInProcess } from './helpers/run-command.js';
 import { command as quantize } from '../runtime/cli/commands/quantize.js';
 import { command as inspect } from '../runtime/cli/commands/inspect.js';
-import { silentLogger } from '../runtime/log.js';
 import { writeOnnx } from '../runtime/optimize/onnx-io.js';
 import { mulberry32 } from './helpers/prng.js';
 import { buildCnn, buildLstmModel } from './helpers/synthetic-graphs.js';
 
-async function run(cmd: Command, positionals: string[], values: ParsedValues, json: boolean): Promise<{ code: number; out: string }> {
-  let out = '';
-  const ctx: CommandContext = {
-    values,
-    positionals,
-    json,
-    out: (s) => {
-      out += s;
-    },
-    log: silentLogger,
-    packageRoot: process.cwd(),
-  };
-  return { code: await cmd.run(ctx), out };
-}
+const run = runInProcess;
 
 const dir = await mkdtemp(join(tmpdir(), 'cli-static-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));

@@ -148,25 +148,34 @@ export function encodePng(rgba: Uint8Array, w: number, h: number, colorType: 0 |
   return PNG.sync.write(png, { colorType, inputColorType: 6 });
 }
 
+/**
+ * A canonical 44-byte WAV header: `format` 1 (PCM integer) or 3 (IEEE float), `bits` per sample.
+ * `dataSizeField` defaults to `dataBytes` (0xffffffff is what a streaming writer puts there).
+ */
+export function wavHeader(o: { format: 1 | 3; channels: number; rate: number; bits: number; dataBytes: number; dataSizeField?: number }): Buffer {
+  const block = o.channels * (o.bits / 8);
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + o.dataBytes, 4);
+  h.write('WAVE', 8);
+  h.write('fmt ', 12);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(o.format, 20);
+  h.writeUInt16LE(o.channels, 22);
+  h.writeUInt32LE(o.rate, 24);
+  h.writeUInt32LE(o.rate * block, 28);
+  h.writeUInt16LE(block, 32);
+  h.writeUInt16LE(o.bits, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(o.dataSizeField ?? o.dataBytes, 40);
+  return h;
+}
+
 /** 16-bit mono PCM WAV of `samples` (-1..1) at `rate`. */
 export function wav16(samples: Float32Array, rate: number): Buffer {
   const data = Buffer.alloc(samples.length * 2);
   samples.forEach((v, i) => data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32767))), i * 2));
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8);
-  h.write('fmt ', 12);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
+  return Buffer.concat([wavHeader({ format: 1, channels: 1, rate, bits: 16, dataBytes: data.length }), data]);
 }
 
 /** Silence and tone segments, ms each, at `rate`: [silence, tone, silence, tone, ...]. A 440 Hz tone of amplitude 0.5. */

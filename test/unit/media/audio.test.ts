@@ -2,7 +2,7 @@
 import t from 'tap';
 import { decodePcm, decodeWav, Framer, Resampler } from '../../../runtime/media/audio.js';
 import { EventDetector } from '../../../runtime/events/detector.js';
-import { wav16 } from '../../helpers/media-models.js';
+import { wav16, wavHeader } from '../../helpers/media-models.js';
 
 function wavFloatStereo(left: number[], right: number[], rate: number): Buffer {
   const data = Buffer.alloc(left.length * 8);
@@ -10,21 +10,8 @@ function wavFloatStereo(left: number[], right: number[], rate: number): Buffer {
     data.writeFloatLE(v, i * 8);
     data.writeFloatLE(right[i] ?? 0, i * 8 + 4);
   });
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8);
-  h.write('fmt ', 12);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(3, 20);
-  h.writeUInt16LE(2, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 8, 28);
-  h.writeUInt16LE(8, 32);
-  h.writeUInt16LE(32, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(0xffffffff, 40); // a streaming writer's unknown length
-  return Buffer.concat([h, data]);
+  // 0xffffffff in the data size: a streaming writer's unknown length.
+  return Buffer.concat([wavHeader({ format: 3, channels: 2, rate, bits: 32, dataBytes: data.length, dataSizeField: 0xffffffff }), data]);
 }
 
 t.test('WAV: 16-bit mono and float stereo (averaged) decode; malformed files get EDGE_ERR_BAD_AUDIO', async (t) => {
