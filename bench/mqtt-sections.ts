@@ -240,16 +240,17 @@ async function saturationRuns(broker: Mosquitto, o: { quick: boolean; tmp: strin
     try {
       await svc.waitLog('service.ready');
       const client = await LoadClient.open(broker.url, `${PREFIX}/models/digits/infer`, PREFIX);
-      for (const form of ['json', 'binary'] as const) {
+      /** One row: a 1 s warm-up, then `durationMs` at `win` in flight with the service's event loop, GC and allocations over the same window. */
+      const measure = async (form: 'json' | 'binary', win: number): Promise<void> => {
         const make = form === 'json' ? jsonMaker(o.digitRow) : binaryMaker(o.digitRow);
-        await client.saturate({ window, durationMs: 1000, make });
+        await client.saturate({ window: win, durationMs: 1000, make });
         await svc.eventLoop(true);
-        const r = await client.saturate({ window, durationMs, make });
+        const r = await client.saturate({ window: win, durationMs, make });
         const eld = await svc.eventLoop(true);
         out.push({
           batching,
           form,
-          window,
+          window: win,
           answersPerS: r.answersPerS,
           errors: r.errors,
           p50Ms: median(r.latencies),
@@ -262,31 +263,10 @@ async function saturationRuns(broker: Mosquitto, o: { quick: boolean; tmp: strin
           heapBPerRequest: eld.heapBPerRequest,
           externalBPerRequest: eld.externalBPerRequest,
         });
-      }
-      if (batching === 'off') {
-        // The burst (issue 16): 256 in flight, JSON, unbatched, same broker as the bare floor below.
-        const make = jsonMaker(o.digitRow);
-        await client.saturate({ window: BURST, durationMs: 1000, make });
-        await svc.eventLoop(true);
-        const r = await client.saturate({ window: BURST, durationMs, make });
-        const eld = await svc.eventLoop(true);
-        out.push({
-          batching,
-          form: 'json',
-          window: BURST,
-          answersPerS: r.answersPerS,
-          errors: r.errors,
-          p50Ms: median(r.latencies),
-          p99Ms: quantile(r.latencies, 0.99),
-          eventLoopMaxMs: eld.maxMs,
-          eventLoopP99Ms: eld.p99Ms,
-          gcMaxMs: eld.gcMaxMs,
-          gcTotalMs: eld.gcTotalMs,
-          preempted: eld.preempted,
-          heapBPerRequest: eld.heapBPerRequest,
-          externalBPerRequest: eld.externalBPerRequest,
-        });
-      }
+      };
+      for (const form of ['json', 'binary'] as const) await measure(form, window);
+      // The burst (issue 16): 256 in flight, JSON, unbatched, same broker as the bare floor below.
+      if (batching === 'off') await measure('json', BURST);
       await client.close();
     } finally {
       await svc.stop();
