@@ -29,10 +29,14 @@ export const refTimers: Timers = {
   },
 };
 
-/** Resolves when `p` settles or after `ms`, whichever is first; never rejects (bounded shutdown steps). */
-export function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+/**
+ * Resolves when `p` settles or after `ms`, whichever is first; never rejects (bounded waits: shutdown
+ * steps, a swap's drain, a worker's stop). `unref`: the timer alone does not keep the process alive.
+ */
+export function bounded(p: Promise<unknown>, ms: number, unref = false): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
+    if (unref) t.unref();
     const done = (): void => {
       clearTimeout(t);
       resolve();

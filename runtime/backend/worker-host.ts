@@ -16,6 +16,7 @@
 import { Worker } from 'node:worker_threads';
 import { EdgeError, isErrorCode } from '../errors.js';
 import type { NamedTensors } from '../tensor.js';
+import { bounded } from '../timers.js';
 import { createRing } from './ring.js';
 import { RingClient, type RingAnswer } from './ring-client.js';
 import { checkTensor, prepareTransfer } from './transfer.js';
@@ -199,13 +200,7 @@ export class WorkerHost {
   async terminate(): Promise<void> {
     if (this.#state === 'up' && !this.#heardFrom) {
       this.#worker.ref(); // an unref'd (early) worker would not keep the process alive for the answer
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 15_000);
-        timer.unref();
-      });
-      await Promise.race([this.ready().catch(() => undefined), limit]);
-      clearTimeout(timer);
+      await bounded(this.ready(), 15_000, true);
     }
     if (this.#state === 'up') this.#state = 'stopped';
     this.#ring?.close();
@@ -219,13 +214,7 @@ export class WorkerHost {
       this.#ring?.beforePost();
       this.#worker.postMessage({ type: 'stop', id: 0 } satisfies ToWorker);
       this.#ring?.afterPost();
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, STOP_WAIT_MS);
-        timer.unref();
-      });
-      await Promise.race([exited, limit]);
-      clearTimeout(timer);
+      await bounded(exited, STOP_WAIT_MS, true);
     }
     await this.#worker.terminate();
   }

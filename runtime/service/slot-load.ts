@@ -22,6 +22,7 @@ import type { SwitchReason } from './adaptive-policy.js';
 import { batchable, type Slot } from './model-slot.js';
 import { loadVariant } from './variant-loader.js';
 import { heldMB as budgetHeldMB } from '../budget/budget.js';
+import { bounded } from '../timers.js';
 
 export interface SlotLoadContext {
   engine: InferenceEngine;
@@ -122,14 +123,7 @@ export async function loadIntoSlot(c: SlotLoadContext, slot: Slot, variant: Vari
  */
 export async function retire(c: Pick<SlotLoadContext, 'log' | 'monotonic'> & { engine: Pick<InferenceEngine, 'unload'> }, queue: ModelQueue, key: string, timeoutMs: number): Promise<void> {
   const end = c.monotonic() + timeoutMs;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    queue.onIdle(),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    }),
-  ]);
-  clearTimeout(timer);
+  await bounded(queue.onIdle(), timeoutMs);
   await queue.drain(Math.max(0, end - c.monotonic()));
   await c.engine.unload(key).catch((e: unknown) => {
     c.log.warn('model.unload_failed', { key, error: asEdgeError(e) });
